@@ -1,0 +1,322 @@
+//! The typed Automerge documents: the circle document (settings, charter,
+//! member profiles, gatherings, goals, contracts) and one document per
+//! gathering (notes).
+//!
+//! Structure is created and read with `autosurgeon`; text is edited with
+//! Automerge's own `update_text`, which counts positions in the document's
+//! encoding (UTF-16 code units, as the web front end does). autosurgeon's
+//! `Text::update` counts bytes and would misplace edits in non-ASCII text.
+
+use automerge::{
+    transaction::Transactable, AutoCommit, ObjType, ReadDoc, TextEncoding, Value, ROOT,
+};
+use autosurgeon::{hydrate, reconcile, reconcile_prop, Hydrate, Reconcile, Text};
+use std::collections::HashMap;
+
+/// How positions in text are counted in every Circlekeep document.
+pub const TEXT_ENCODING: TextEncoding = TextEncoding::Utf16CodeUnit;
+
+/// A document operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocError {
+    /// The document does not have the expected shape.
+    #[error("document has an unexpected shape: {0}")]
+    Shape(String),
+    /// Automerge refused the operation.
+    #[error("document operation failed: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+impl From<autosurgeon::HydrateError> for DocError {
+    fn from(e: autosurgeon::HydrateError) -> Self {
+        DocError::Shape(e.to_string())
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for DocError {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        DocError::Shape(e.to_string())
+    }
+}
+
+/// Who may read a circle's earlier gatherings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Reconcile, Hydrate)]
+pub enum HistoryPolicy {
+    /// Newcomers read the circle document, not earlier gatherings' notes.
+    #[default]
+    SinceJoining,
+    /// Newcomers also receive the keys of every earlier epoch.
+    NewcomersSeeHistory,
+}
+
+/// The circle's shared document.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct CircleDoc {
+    /// Name, purpose and policies.
+    pub settings: Settings,
+    /// Ground rules every member accepts.
+    pub charter: Charter,
+    /// Profiles by member id (hex).
+    pub members: HashMap<String, Profile>,
+    /// Gatherings by document id (hex).
+    pub gatherings: HashMap<String, GatheringInfo>,
+    /// Goals by goal id.
+    pub goals: HashMap<String, Goal>,
+    /// Contracts by contract id.
+    pub contracts: HashMap<String, Contract>,
+}
+
+/// A circle's name, purpose and policies.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct Settings {
+    /// The circle's name.
+    pub name: String,
+    /// What the circle is for.
+    pub purpose: Text,
+    /// Who may read earlier gatherings.
+    pub history: HistoryPolicy,
+}
+
+/// The circle's ground rules.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct Charter {
+    /// The rules, as text members edit together.
+    pub text: Text,
+    /// When each member (hex id) accepted them.
+    pub accepted: HashMap<String, String>,
+}
+
+/// A member's profile in the circle.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Profile {
+    /// Display name.
+    pub name: String,
+    /// When the member joined (RFC 3339).
+    pub joined: String,
+}
+
+/// A gathering as listed in the circle document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct GatheringInfo {
+    /// Date of the gathering (YYYY-MM-DD).
+    pub date: String,
+    /// Member (hex id) who opened it.
+    pub opened_by: String,
+}
+
+/// A member's longer-term goal.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct Goal {
+    /// Member (hex id) whose goal it is.
+    pub owner: String,
+    /// The goal.
+    pub text: Text,
+    /// `open`, `achieved` or `dropped`.
+    pub status: String,
+    /// When it was set (RFC 3339).
+    pub created: String,
+}
+
+/// A commitment for the next two weeks.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct Contract {
+    /// Member (hex id) who made it.
+    pub owner: String,
+    /// The commitment.
+    pub text: Text,
+    /// Goal id it serves, if any.
+    pub goal: Option<String>,
+    /// Gathering (document id hex) where it was made, if any.
+    pub gathering: Option<String>,
+    /// When it was made (RFC 3339).
+    pub created: String,
+}
+
+/// One gathering's document.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct GatheringDoc {
+    /// Date of the gathering (YYYY-MM-DD).
+    pub date: String,
+    /// Notes by note id.
+    pub notes: HashMap<String, Note>,
+}
+
+/// A note taken during a gathering.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct Note {
+    /// Member (hex id) who wrote it.
+    pub author: String,
+    /// The note.
+    pub text: Text,
+    /// When it was written (RFC 3339).
+    pub created: String,
+}
+
+/// The maps of the circle document that hold records by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CircleMap {
+    /// `members`
+    Members,
+    /// `gatherings`
+    Gatherings,
+    /// `goals`
+    Goals,
+    /// `contracts`
+    Contracts,
+}
+
+impl CircleMap {
+    fn key(self) -> &'static str {
+        match self {
+            CircleMap::Members => "members",
+            CircleMap::Gatherings => "gatherings",
+            CircleMap::Goals => "goals",
+            CircleMap::Contracts => "contracts",
+        }
+    }
+}
+
+/// A new, empty document writing as `actor`.
+pub fn new_doc(actor: &[u8]) -> AutoCommit {
+    AutoCommit::new_with_encoding(TEXT_ENCODING).with_actor(actor.into())
+}
+
+/// Writes the whole initial circle document (only its founder does this, so
+/// every container exists exactly once).
+pub fn init_circle(doc: &mut AutoCommit, circle: &CircleDoc) -> Result<(), DocError> {
+    reconcile(doc, circle)?;
+    Ok(())
+}
+
+/// Reads the circle document.
+pub fn read_circle(doc: &AutoCommit) -> Result<CircleDoc, DocError> {
+    Ok(hydrate(doc)?)
+}
+
+/// Puts one record into a map of the circle document, leaving the others alone.
+pub fn put_record<T: Reconcile>(
+    doc: &mut AutoCommit,
+    map: CircleMap,
+    id: &str,
+    value: &T,
+) -> Result<(), DocError> {
+    let obj = map_obj(doc, &ROOT, map.key())?;
+    reconcile_prop(doc, obj, id, value)?;
+    Ok(())
+}
+
+/// Writes the whole initial gathering document.
+pub fn init_gathering(doc: &mut AutoCommit, gathering: &GatheringDoc) -> Result<(), DocError> {
+    reconcile(doc, gathering)?;
+    Ok(())
+}
+
+/// Reads a gathering document.
+pub fn read_gathering(doc: &AutoCommit) -> Result<GatheringDoc, DocError> {
+    Ok(hydrate(doc)?)
+}
+
+/// Adds a note to a gathering document.
+pub fn put_note(doc: &mut AutoCommit, id: &str, note: &Note) -> Result<(), DocError> {
+    let obj = map_obj(doc, &ROOT, "notes")?;
+    reconcile_prop(doc, obj, id, note)?;
+    Ok(())
+}
+
+/// Replaces the text at `path` (a chain of map keys from the root) with
+/// `new_text`, as a minimal diff so concurrent edits merge by character.
+pub fn update_text(doc: &mut AutoCommit, path: &[&str], new_text: &str) -> Result<(), DocError> {
+    let (last, parents) = path
+        .split_last()
+        .ok_or_else(|| DocError::Shape("empty path".into()))?;
+    let mut obj = ROOT;
+    for key in parents {
+        obj = map_obj(doc, &obj, key)?;
+    }
+    match doc.get(&obj, *last)? {
+        Some((Value::Object(ObjType::Text), text)) => {
+            doc.update_text(&text, new_text)?;
+            Ok(())
+        }
+        _ => Err(DocError::Shape(format!("{} is not text", path.join(".")))),
+    }
+}
+
+fn map_obj(
+    doc: &AutoCommit,
+    parent: &automerge::ObjId,
+    key: &str,
+) -> Result<automerge::ObjId, DocError> {
+    match doc.get(parent, key)? {
+        Some((Value::Object(ObjType::Map), obj)) => Ok(obj),
+        _ => Err(DocError::Shape(format!("{key} is not a map"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn circle() -> CircleDoc {
+        CircleDoc {
+            settings: Settings {
+                name: "Thursday circle".into(),
+                purpose: Text::with_value("grow together"),
+                history: HistoryPolicy::SinceJoining,
+            },
+            charter: Charter {
+                text: Text::with_value("What is said here stays here."),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn circle_document_round_trips_and_records_merge() {
+        let mut a = new_doc(&[1; 32]);
+        init_circle(&mut a, &circle()).expect("init");
+        let mut b = a.fork().with_actor([2; 32].as_slice().into());
+        let profile = |name: &str| Profile {
+            name: name.into(),
+            joined: "2026-11-22T10:00:00Z".into(),
+        };
+        put_record(&mut a, CircleMap::Members, "aa", &profile("Ada")).expect("put");
+        put_record(&mut b, CircleMap::Members, "bb", &profile("Bo")).expect("put");
+        a.merge(&mut b).expect("merge");
+        let read = read_circle(&a).expect("read");
+        assert_eq!(read.settings.name, "Thursday circle");
+        assert_eq!(read.settings.history, HistoryPolicy::SinceJoining);
+        assert_eq!(read.members.len(), 2);
+        assert_eq!(read.members["bb"], profile("Bo"));
+    }
+
+    #[test]
+    fn concurrent_text_edits_merge_by_character_even_beyond_ascii() {
+        let mut a = new_doc(&[1; 32]);
+        init_circle(&mut a, &circle()).expect("init");
+        update_text(&mut a, &["charter", "text"], "Vertraulich 🤝: what is said stays.")
+            .expect("edit");
+        let mut b = a.fork().with_actor([2; 32].as_slice().into());
+        update_text(&mut a, &["charter", "text"], "Vertraulich 🤝: what is said here stays.")
+            .expect("edit a");
+        update_text(&mut b, &["charter", "text"], "Vertraulich 🤝🌱: what is said stays!")
+            .expect("edit b");
+        a.merge(&mut b).expect("merge");
+        let read = read_circle(&a).expect("read");
+        assert_eq!(
+            read.charter.text.as_str(),
+            "Vertraulich 🤝🌱: what is said here stays!"
+        );
+    }
+
+    #[test]
+    fn wrong_shapes_are_errors_not_panics() {
+        let mut doc = new_doc(&[1; 32]);
+        assert!(put_record(&mut doc, CircleMap::Goals, "g", &Profile::default()).is_err());
+        assert!(update_text(&mut doc, &["nothing"], "x").is_err());
+        assert!(update_text(&mut doc, &[], "x").is_err());
+        assert!(read_circle(&doc).is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Circlekeep's domain model: identifiers, the rules of the membership log,
+//! the shape of entries, and the typed circle and gathering documents.
+//!
+//! Architecture invariant: this crate does no I/O and no cryptography beyond
+//! hashing. It knows nothing of age, sled, iroh or Tauri; signatures are
+//! checked by `circlekeep-seal` before anything here sees an operation.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod docs;
+pub mod entry;
+pub mod ids;
+pub mod membership;
+
+pub use ids::{CircleId, DocId, EntryHash, MemberId, OpHash};

@@ -1,0 +1,645 @@
+//! The membership log: signed, causally ordered operations and the
+//! deterministic rules that turn a set of them into who is in a circle, which
+//! epochs exist, and who may read each epoch.
+//!
+//! # Rules
+//!
+//! * The circle is its genesis: the circle id is the hash of the `Create`
+//!   operation. Any other operation without a circle id is rejected.
+//! * Every other operation names the operations its author had seen (`deps`,
+//!   sorted, non-empty). Its *causal past* is the closure of those deps.
+//! * An operation is valid iff all its deps are valid and its author is a
+//!   member in the state of its causal past. `Add` needs a target who is not a
+//!   member there; `Remove` needs a target who is, and is not the author
+//!   (leaving is `Leave`). Validity depends only on the causal past, so it is
+//!   the same on every device, whatever order operations arrive in.
+//! * Membership of a set of operations is an observed-remove set with
+//!   **remove wins**: `X` is a member iff some add of `X` (or the genesis, for
+//!   the creator) is in the set and every removal of `X` (a `Remove` of `X` or
+//!   `X`'s own `Leave`) is in that add's causal past. An add concurrent with a
+//!   removal loses; adding again after seeing the removal works. Two members
+//!   who remove each other concurrently are both removed.
+//! * An operation made concurrently with its author's removal is still valid
+//!   (its author was a member in its causal past): an `Add` by a member who is
+//!   being removed goes through, and the remover can remove again.
+//! * `Create`, `Add`, `Remove` and `Rekey` start an **epoch**: they carry a
+//!   fresh epoch secret sealed to the epoch's *audience*, the members in the
+//!   state of the operation's causal past plus the operation itself. `Leave`
+//!   carries no key (the leaver cannot re-key itself out); the next writer
+//!   re-keys.
+//! * The **write epoch** is the key-carrying operation that no other
+//!   key-carrying operation follows and whose audience equals the current
+//!   members (lowest hash if several). If there is none (concurrent changes, or
+//!   a `Leave`), the writer adds a `Rekey` first.
+//! * `ShareKeys` hands one member keys for epochs it lacks: the circle
+//!   document's subkey (`Shared`) so every member can read the whole circle
+//!   document, or the full epoch secret (`Full`) in circles where newcomers
+//!   see history. It changes no membership. Its grants are public (epoch
+//!   hashes only); the keys are sealed to the receiver.
+
+use crate::ids::{CircleId, MemberId, OpHash};
+use fixedbitset::FixedBitSet;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Version of the operation format this crate reads and writes.
+pub const OP_VERSION: u8 = 1;
+
+/// The signed part of a membership operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpBody {
+    /// Format version, [`OP_VERSION`].
+    pub version: u8,
+    /// The circle; `None` only for the genesis, whose hash *is* the circle id.
+    pub circle: Option<CircleId>,
+    /// The signing member.
+    pub author: MemberId,
+    /// Hashes of the operations the author had seen (sorted, unique).
+    pub deps: Vec<OpHash>,
+    /// What the operation does.
+    pub action: Action,
+}
+
+/// What a membership operation does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Founds the circle with its author as the only member.
+    Create {
+        /// The founder's age X25519 recipient.
+        recipient: String,
+        /// Randomness so two circles never share an id.
+        nonce: [u8; 16],
+        /// The first epoch's key, sealed to the founder.
+        key: EpochKey,
+    },
+    /// Adds a member.
+    Add {
+        /// The newcomer.
+        member: MemberId,
+        /// The newcomer's age X25519 recipient.
+        recipient: String,
+        /// The new epoch's key, sealed to everyone including the newcomer.
+        key: EpochKey,
+    },
+    /// Removes another member.
+    Remove {
+        /// The member who leaves the circle.
+        member: MemberId,
+        /// The new epoch's key, sealed to the remaining members.
+        key: EpochKey,
+    },
+    /// The author leaves the circle.
+    Leave,
+    /// Starts a new epoch for the current members.
+    Rekey {
+        /// The new epoch's key.
+        key: EpochKey,
+    },
+    /// Hands one member keys of epochs it cannot read yet.
+    ShareKeys {
+        /// The receiving member.
+        to: MemberId,
+        /// Which keys are inside (public: epoch hashes and classes).
+        grants: Vec<KeyGrant>,
+        /// The keys, sealed to the receiver.
+        sealed: Vec<u8>,
+    },
+}
+
+impl Action {
+    /// The epoch key this operation carries, if it starts an epoch.
+    pub fn epoch_key(&self) -> Option<&EpochKey> {
+        match self {
+            Action::Create { key, .. }
+            | Action::Add { key, .. }
+            | Action::Remove { key, .. }
+            | Action::Rekey { key } => Some(key),
+            Action::Leave | Action::ShareKeys { .. } => None,
+        }
+    }
+
+    /// Short name for reports and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Add { .. } => "add",
+            Action::Remove { .. } => "remove",
+            Action::Leave => "leave",
+            Action::Rekey { .. } => "rekey",
+            Action::ShareKeys { .. } => "share-keys",
+        }
+    }
+}
+
+/// An epoch secret sealed to the epoch's audience, with public commitments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochKey {
+    /// age ciphertext of the 32-byte epoch secret, one X25519 stanza per member.
+    pub sealed: Vec<u8>,
+    /// Commitment to the full secret, so receivers can check what they got.
+    pub full_commitment: [u8; 32],
+    /// Commitment to the circle-document subkey.
+    pub shared_commitment: [u8; 32],
+}
+
+/// Which key of an epoch a grant hands over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum KeyClass {
+    /// Only the circle document's subkey.
+    Shared,
+    /// The whole epoch secret (circle document and gathering notes).
+    Full,
+}
+
+/// One key handed over by `ShareKeys`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KeyGrant {
+    /// The epoch (hash of its key-carrying operation).
+    pub epoch: OpHash,
+    /// Which key.
+    pub class: KeyClass,
+}
+
+/// A membership operation whose signature has been checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    /// Hash of the signed body.
+    pub hash: OpHash,
+    /// The decoded body.
+    pub body: OpBody,
+    /// The signed wire form, kept for re-sending.
+    pub signed: Vec<u8>,
+}
+
+/// Why a membership operation is not part of the circle.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpRejection {
+    /// Written by a newer version of Circlekeep.
+    #[error("unsupported operation version {0}")]
+    UnsupportedVersion(u8),
+    /// Names another circle, or is a second genesis.
+    #[error("operation does not belong to this circle")]
+    WrongCircle,
+    /// The circle's genesis is not among the operations.
+    #[error("the circle's founding operation is missing")]
+    MissingGenesis,
+    /// Deps are empty, unsorted or repeated.
+    #[error("operation dependencies are malformed")]
+    MalformedDeps,
+    /// Depends on an operation this device does not have.
+    #[error("depends on unknown operation {0:?}")]
+    MissingDependency(OpHash),
+    /// Depends on a rejected operation.
+    #[error("depends on a rejected operation")]
+    InvalidDependency,
+    /// The author was not a member when it signed.
+    #[error("author was not a member of the circle")]
+    AuthorNotMember,
+    /// Adds someone who already is a member.
+    #[error("target is already a member")]
+    AlreadyMember,
+    /// Removes or shares keys with someone who is not a member.
+    #[error("target is not a member")]
+    TargetNotMember,
+    /// Removes its own author (use leave).
+    #[error("a member cannot remove itself; it leaves")]
+    SelfRemoval,
+    /// A grant names something that is not an epoch in its causal past.
+    #[error("key grant names an unknown epoch")]
+    UnknownEpoch,
+}
+
+/// The state of a circle's membership, computed from a set of operations.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    circle: CircleId,
+    /// Valid operations in a deterministic topological order.
+    ops: Vec<Op>,
+    index: HashMap<OpHash, usize>,
+    /// Strict causal past of each operation, as indices into `ops`.
+    ancestors: Vec<FixedBitSet>,
+    /// Audience of each key-carrying operation.
+    audience: Vec<Option<BTreeSet<MemberId>>>,
+    current: BTreeSet<MemberId>,
+    recipients: BTreeMap<MemberId, String>,
+    heads: Vec<OpHash>,
+    /// Keys granted by `ShareKeys`: member → epoch → best class.
+    grants: BTreeMap<MemberId, BTreeMap<OpHash, KeyClass>>,
+}
+
+impl Membership {
+    /// Computes the membership of `circle` from `ops` (any order, duplicates
+    /// allowed). Returns the state and the operations that were rejected.
+    pub fn build(
+        circle: CircleId,
+        ops: impl IntoIterator<Item = Op>,
+    ) -> (Membership, Vec<(OpHash, OpRejection)>) {
+        let mut rejected = Vec::new();
+        let mut pending: BTreeMap<OpHash, Op> = BTreeMap::new();
+        for op in ops {
+            match structural_check(circle, &op) {
+                Ok(()) => {
+                    pending.insert(op.hash, op);
+                }
+                Err(why) => rejected.push((op.hash, why)),
+            }
+        }
+        let mut state = Membership {
+            circle,
+            ops: Vec::new(),
+            index: HashMap::new(),
+            ancestors: Vec::new(),
+            audience: Vec::new(),
+            current: BTreeSet::new(),
+            recipients: BTreeMap::new(),
+            heads: Vec::new(),
+            grants: BTreeMap::new(),
+        };
+        let genesis = OpHash(circle.0);
+        if !pending.contains_key(&genesis) {
+            rejected.extend(
+                pending
+                    .into_keys()
+                    .map(|hash| (hash, OpRejection::MissingGenesis)),
+            );
+            return (state, rejected);
+        }
+
+        let mut refused: BTreeSet<OpHash> = BTreeSet::new();
+        loop {
+            // The lowest-hash operation whose deps are all decided, so the
+            // resulting order depends only on the set of operations.
+            let next = pending.iter().find_map(|(hash, op)| {
+                let decided = op
+                    .body
+                    .deps
+                    .iter()
+                    .all(|d| state.index.contains_key(d) || refused.contains(d));
+                decided.then_some(*hash)
+            });
+            let Some(hash) = next else { break };
+            let Some(op) = pending.remove(&hash) else { break };
+            if op.body.deps.iter().any(|d| refused.contains(d)) {
+                refused.insert(hash);
+                rejected.push((hash, OpRejection::InvalidDependency));
+                continue;
+            }
+            match state.admit(op) {
+                Ok(()) => {}
+                Err(why) => {
+                    refused.insert(hash);
+                    rejected.push((hash, why));
+                }
+            }
+        }
+        // Whatever is left waits for an operation nobody has shown us.
+        for (hash, op) in pending {
+            let missing = op
+                .body
+                .deps
+                .iter()
+                .find(|d| !state.index.contains_key(*d) && !refused.contains(*d))
+                .copied()
+                .unwrap_or(hash);
+            rejected.push((hash, OpRejection::MissingDependency(missing)));
+        }
+        state.finish();
+        (state, rejected)
+    }
+
+    /// Checks `op` against its causal past and appends it.
+    fn admit(&mut self, op: Op) -> Result<(), OpRejection> {
+        let i = self.ops.len();
+        let mut past = FixedBitSet::with_capacity(i + 1);
+        for dep in &op.body.deps {
+            let d = self.index[dep];
+            past.union_with(&self.ancestors[d]);
+            past.grow(i + 1);
+            past.insert(d);
+        }
+        past.grow(i + 1);
+        let before = self.members_of(&past);
+        let body = &op.body;
+        let is_genesis = matches!(body.action, Action::Create { .. });
+        if !is_genesis && !before.contains(&body.author) {
+            return Err(OpRejection::AuthorNotMember);
+        }
+        match &body.action {
+            Action::Create { .. } | Action::Leave | Action::Rekey { .. } => {}
+            Action::Add { member, .. } => {
+                if before.contains(member) {
+                    return Err(OpRejection::AlreadyMember);
+                }
+            }
+            Action::Remove { member, .. } => {
+                if *member == body.author {
+                    return Err(OpRejection::SelfRemoval);
+                }
+                if !before.contains(member) {
+                    return Err(OpRejection::TargetNotMember);
+                }
+            }
+            Action::ShareKeys { to, grants, .. } => {
+                if !before.contains(to) {
+                    return Err(OpRejection::TargetNotMember);
+                }
+                for grant in grants {
+                    let known = self
+                        .index
+                        .get(&grant.epoch)
+                        .is_some_and(|&e| past.contains(e) && self.audience[e].is_some());
+                    if !known {
+                        return Err(OpRejection::UnknownEpoch);
+                    }
+                }
+            }
+        }
+        self.index.insert(op.hash, i);
+        self.ancestors.push(past.clone());
+        self.ops.push(op);
+        let audience = self.ops[i].body.action.epoch_key().map(|_| {
+            let mut with_self = past;
+            with_self.grow(i + 1);
+            with_self.insert(i);
+            self.members_of(&with_self)
+        });
+        self.audience.push(audience);
+        Ok(())
+    }
+
+    /// Derives the current members, recipients, heads and grants.
+    fn finish(&mut self) {
+        let n = self.ops.len();
+        let mut all = FixedBitSet::with_capacity(n);
+        all.insert_range(..);
+        self.current = self.members_of(&all);
+
+        let mut followed = FixedBitSet::with_capacity(n);
+        for past in &self.ancestors {
+            followed.union_with(past);
+        }
+        self.heads = (0..n)
+            .filter(|i| !followed.contains(*i))
+            .map(|i| self.ops[i].hash)
+            .collect();
+        self.heads.sort();
+
+        // A member's recipient comes from its latest add that still counts.
+        let removals = self.removals_in(&all);
+        for (i, op) in self.ops.iter().enumerate() {
+            let (member, recipient) = match &op.body.action {
+                Action::Create { recipient, .. } => (op.body.author, recipient),
+                Action::Add {
+                    member, recipient, ..
+                } => (*member, recipient),
+                _ => continue,
+            };
+            if self.current.contains(&member) && self.add_survives(i, &member, &removals) {
+                self.recipients.insert(member, recipient.clone());
+            }
+        }
+
+        for op in &self.ops {
+            if let Action::ShareKeys { to, grants, .. } = &op.body.action {
+                let held = self.grants.entry(*to).or_default();
+                for grant in grants {
+                    let class = held.entry(grant.epoch).or_insert(grant.class);
+                    *class = (*class).max(grant.class);
+                }
+            }
+        }
+    }
+
+    /// The members in the state of the operations in `set`.
+    fn members_of(&self, set: &FixedBitSet) -> BTreeSet<MemberId> {
+        let removals = self.removals_in(set);
+        let mut members = BTreeSet::new();
+        for i in set.ones().filter(|&i| i < self.ops.len()) {
+            let body = &self.ops[i].body;
+            let member = match &body.action {
+                Action::Create { .. } => body.author,
+                Action::Add { member, .. } => *member,
+                _ => continue,
+            };
+            if self.add_survives(i, &member, &removals) {
+                members.insert(member);
+            }
+        }
+        members
+    }
+
+    /// Removals (`Remove` of, or `Leave` by, each member) among `set`.
+    fn removals_in(&self, set: &FixedBitSet) -> BTreeMap<MemberId, Vec<usize>> {
+        let mut removals: BTreeMap<MemberId, Vec<usize>> = BTreeMap::new();
+        for i in set.ones().filter(|&i| i < self.ops.len()) {
+            let body = &self.ops[i].body;
+            match &body.action {
+                Action::Remove { member, .. } => removals.entry(*member).or_default().push(i),
+                Action::Leave => removals.entry(body.author).or_default().push(i),
+                _ => {}
+            }
+        }
+        removals
+    }
+
+    /// Whether every removal of `member` is in the causal past of add `a`.
+    fn add_survives(
+        &self,
+        a: usize,
+        member: &MemberId,
+        removals: &BTreeMap<MemberId, Vec<usize>>,
+    ) -> bool {
+        removals
+            .get(member)
+            .is_none_or(|rs| rs.iter().all(|&r| self.ancestors[a].contains(r)))
+    }
+
+    /// The circle this state belongs to.
+    pub fn circle(&self) -> CircleId {
+        self.circle
+    }
+
+    /// The current members.
+    pub fn members(&self) -> &BTreeSet<MemberId> {
+        &self.current
+    }
+
+    /// Whether `member` is a current member.
+    pub fn is_member(&self, member: &MemberId) -> bool {
+        self.current.contains(member)
+    }
+
+    /// Everyone who has ever been a member (founder and every add target).
+    pub fn ever_members(&self) -> BTreeSet<MemberId> {
+        self.ops
+            .iter()
+            .filter_map(|op| match &op.body.action {
+                Action::Create { .. } => Some(op.body.author),
+                Action::Add { member, .. } => Some(*member),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The age recipient of a current member.
+    pub fn recipient(&self, member: &MemberId) -> Option<&str> {
+        self.recipients.get(member).map(String::as_str)
+    }
+
+    /// Hashes of the operations no other operation depends on (sorted).
+    pub fn heads(&self) -> &[OpHash] {
+        &self.heads
+    }
+
+    /// The valid operations in topological order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Whether the operation is part of this state.
+    pub fn contains(&self, hash: &OpHash) -> bool {
+        self.index.contains_key(hash)
+    }
+
+    /// The valid operation with this hash.
+    pub fn op(&self, hash: &OpHash) -> Option<&Op> {
+        self.index.get(hash).map(|&i| &self.ops[i])
+    }
+
+    /// The causal closure of `heads`, or the first head this state lacks.
+    pub fn closure(&self, heads: &[OpHash]) -> Result<Closure, OpHash> {
+        let mut set = FixedBitSet::with_capacity(self.ops.len());
+        for head in heads {
+            let &i = self.index.get(head).ok_or(*head)?;
+            set.union_with(&self.ancestors[i]);
+            set.insert(i);
+        }
+        Ok(Closure(set))
+    }
+
+    /// The members in the state seen by someone whose heads give `closure`.
+    pub fn members_in(&self, closure: &Closure) -> BTreeSet<MemberId> {
+        self.members_of(&closure.0)
+    }
+
+    /// Whether `closure` includes the operation `hash`.
+    pub fn closure_contains(&self, closure: &Closure, hash: &OpHash) -> bool {
+        self.index
+            .get(hash)
+            .is_some_and(|&i| closure.0.contains(i))
+    }
+
+    /// Whether `outer` includes everything in `inner`.
+    pub fn closure_covers(&self, outer: &Closure, inner: &Closure) -> bool {
+        inner.0.is_subset(&outer.0)
+    }
+
+    /// The audience of an epoch (members its secret was sealed to), if
+    /// `epoch` is a key-carrying operation.
+    pub fn audience(&self, epoch: &OpHash) -> Option<&BTreeSet<MemberId>> {
+        self.index
+            .get(epoch)
+            .and_then(|&i| self.audience[i].as_ref())
+    }
+
+    /// Every epoch in topological order with its audience.
+    pub fn epochs(&self) -> impl Iterator<Item = (&Op, &BTreeSet<MemberId>)> {
+        self.ops
+            .iter()
+            .zip(&self.audience)
+            .filter_map(|(op, audience)| audience.as_ref().map(|a| (op, a)))
+    }
+
+    /// Whether `member` can hold `class` of `epoch`'s keys: it is in the
+    /// audience, or a `ShareKeys` granted it.
+    pub fn holds(&self, member: &MemberId, epoch: &OpHash, class: KeyClass) -> bool {
+        if self.audience(epoch).is_some_and(|a| a.contains(member)) {
+            return true;
+        }
+        self.grants
+            .get(member)
+            .and_then(|g| g.get(epoch))
+            .is_some_and(|&held| held >= class)
+    }
+
+    /// The epoch new content is written under, if one is fit for it (see the
+    /// module rules); `None` means the writer must re-key first.
+    pub fn write_epoch(&self) -> Option<OpHash> {
+        let keyed: Vec<usize> = (0..self.ops.len())
+            .filter(|&i| self.audience[i].is_some())
+            .collect();
+        keyed
+            .iter()
+            .copied()
+            .filter(|&h| !keyed.iter().any(|&k| self.ancestors[k].contains(h)))
+            .filter(|&h| self.audience[h].as_ref() == Some(&self.current))
+            .map(|h| self.ops[h].hash)
+            .min()
+    }
+
+    /// The keys current members lack: every member should hold the circle
+    /// document's subkey of every epoch, and with `history` the full secret.
+    pub fn missing_grants(&self, history: bool) -> BTreeMap<MemberId, Vec<KeyGrant>> {
+        let class = if history {
+            KeyClass::Full
+        } else {
+            KeyClass::Shared
+        };
+        let mut missing: BTreeMap<MemberId, Vec<KeyGrant>> = BTreeMap::new();
+        for member in &self.current {
+            for (op, _) in self.epochs() {
+                if !self.holds(member, &op.hash, class) {
+                    missing.entry(*member).or_default().push(KeyGrant {
+                        epoch: op.hash,
+                        class,
+                    });
+                }
+            }
+        }
+        missing
+    }
+
+    /// The `ShareKeys` operations addressed to `member`.
+    pub fn grants_to<'a>(&'a self, member: &'a MemberId) -> impl Iterator<Item = &'a Op> + 'a {
+        self.ops.iter().filter(move |op| {
+            matches!(&op.body.action, Action::ShareKeys { to, .. } if to == member)
+        })
+    }
+}
+
+/// The causal closure of a set of membership heads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closure(FixedBitSet);
+
+fn structural_check(circle: CircleId, op: &Op) -> Result<(), OpRejection> {
+    let body = &op.body;
+    if body.version != OP_VERSION {
+        return Err(OpRejection::UnsupportedVersion(body.version));
+    }
+    let genesis = op.hash.0 == circle.0;
+    match (&body.action, body.circle) {
+        (Action::Create { .. }, None) if genesis => {
+            if !body.deps.is_empty() {
+                return Err(OpRejection::MalformedDeps);
+            }
+        }
+        (Action::Create { .. }, _) | (_, None) => return Err(OpRejection::WrongCircle),
+        (_, Some(c)) if c != circle => return Err(OpRejection::WrongCircle),
+        _ => {
+            let sorted_unique = body.deps.windows(2).all(|w| w[0] < w[1]);
+            if body.deps.is_empty() || !sorted_unique {
+                return Err(OpRejection::MalformedDeps);
+            }
+        }
+    }
+    if let Action::ShareKeys { grants, .. } = &body.action {
+        if grants.is_empty() {
+            return Err(OpRejection::UnknownEpoch);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,469 @@
+//! Rules of the membership log, by example and by property.
+
+use super::*;
+use crate::ids::hash_bytes;
+use proptest::prelude::*;
+
+fn m(n: u8) -> MemberId {
+    MemberId([n; 32])
+}
+
+fn key() -> EpochKey {
+    EpochKey {
+        sealed: vec![],
+        full_commitment: [0; 32],
+        shared_commitment: [0; 32],
+    }
+}
+
+fn make(circle: Option<CircleId>, author: u8, mut deps: Vec<OpHash>, action: Action) -> Op {
+    deps.sort();
+    deps.dedup();
+    let body = OpBody {
+        version: OP_VERSION,
+        circle,
+        author: m(author),
+        deps,
+        action,
+    };
+    let hash = OpHash(hash_bytes("test op", format!("{body:?}").as_bytes()));
+    Op {
+        hash,
+        body,
+        signed: vec![],
+    }
+}
+
+/// A tiny circle builder: every op depends on the heads of the ops given.
+struct Log {
+    circle: CircleId,
+    ops: Vec<Op>,
+}
+
+impl Log {
+    fn new(founder: u8) -> Self {
+        let genesis = make(
+            None,
+            founder,
+            vec![],
+            Action::Create {
+                recipient: format!("r{founder}"),
+                nonce: [founder; 16],
+                key: key(),
+            },
+        );
+        Log {
+            circle: CircleId(genesis.hash.0),
+            ops: vec![genesis],
+        }
+    }
+
+    fn state(&self) -> Membership {
+        let (state, rejected) = Membership::build(self.circle, self.ops.clone());
+        assert!(rejected.is_empty(), "unexpected rejections: {rejected:?}");
+        state
+    }
+
+    fn heads(&self) -> Vec<OpHash> {
+        self.state().heads().to_vec()
+    }
+
+    fn push(&mut self, author: u8, deps: Vec<OpHash>, action: Action) -> OpHash {
+        let op = make(Some(self.circle), author, deps, action);
+        let hash = op.hash;
+        self.ops.push(op);
+        hash
+    }
+
+    fn add(&mut self, author: u8, member: u8) -> OpHash {
+        let deps = self.heads();
+        self.add_after(author, member, deps)
+    }
+
+    fn add_after(&mut self, author: u8, member: u8, deps: Vec<OpHash>) -> OpHash {
+        self.push(
+            author,
+            deps,
+            Action::Add {
+                member: m(member),
+                recipient: format!("r{member}"),
+                key: key(),
+            },
+        )
+    }
+
+    fn remove_after(&mut self, author: u8, member: u8, deps: Vec<OpHash>) -> OpHash {
+        self.push(
+            author,
+            deps,
+            Action::Remove {
+                member: m(member),
+                key: key(),
+            },
+        )
+    }
+}
+
+fn members(state: &Membership) -> Vec<u8> {
+    state.members().iter().map(|id| id.0[0]).collect()
+}
+
+#[test]
+fn founder_is_the_only_member_and_writes_under_genesis() {
+    let log = Log::new(1);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1]);
+    assert_eq!(state.write_epoch(), Some(OpHash(log.circle.0)));
+    assert_eq!(state.recipient(&m(1)), Some("r1"));
+}
+
+#[test]
+fn add_then_remove_rotate_the_epoch() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 2]);
+    assert_eq!(state.write_epoch(), Some(add));
+    assert_eq!(state.audience(&add).map(|a| a.len()), Some(2));
+
+    let remove = log.remove_after(1, 2, vec![add]);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1]);
+    assert_eq!(state.write_epoch(), Some(remove));
+    assert!(!state.audience(&remove).is_some_and(|a| a.contains(&m(2))));
+    assert_eq!(state.recipient(&m(2)), None);
+}
+
+#[test]
+fn concurrent_add_and_remove_of_the_same_member_remove_wins() {
+    let mut log = Log::new(1);
+    log.add(1, 2);
+    let add3 = log.add(1, 3);
+    // 1 removes 2 and then re-adds it; 3, who saw neither, removes 2 too.
+    let first_removal = log.remove_after(1, 2, vec![add3]);
+    let readd = log.add_after(1, 2, vec![first_removal]);
+    let concurrent_removal = log.remove_after(3, 2, vec![add3]);
+    let state = log.state();
+    assert!(state.contains(&readd) && state.contains(&concurrent_removal));
+    assert_eq!(members(&state), vec![1, 3]);
+}
+
+#[test]
+fn re_adding_after_seeing_the_removal_works() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let remove = log.remove_after(1, 2, vec![add]);
+    let readd = log.add_after(1, 2, vec![remove]);
+    let state = log.state();
+    assert!(state.is_member(&m(2)));
+    assert_eq!(state.write_epoch(), Some(readd));
+}
+
+#[test]
+fn mutual_concurrent_removals_remove_both() {
+    let mut log = Log::new(1);
+    log.add(1, 2);
+    let base = log.add(1, 3);
+    log.remove_after(2, 3, vec![base]);
+    log.remove_after(3, 2, vec![base]);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1]);
+    // Two concurrent epochs, neither sealed to exactly {1}: re-key needed.
+    assert_eq!(state.write_epoch(), None);
+}
+
+#[test]
+fn non_members_and_their_descendants_are_rejected() {
+    let mut log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    let forged = make(
+        Some(log.circle),
+        9,
+        vec![genesis],
+        Action::Add {
+            member: m(8),
+            recipient: "r8".into(),
+            key: key(),
+        },
+    );
+    let child = make(Some(log.circle), 8, vec![forged.hash], Action::Rekey { key: key() });
+    log.ops.push(forged.clone());
+    log.ops.push(child.clone());
+    let (state, rejected) = Membership::build(log.circle, log.ops.clone());
+    assert_eq!(members(&state), vec![1]);
+    assert!(rejected.contains(&(forged.hash, OpRejection::AuthorNotMember)));
+    assert!(rejected.contains(&(child.hash, OpRejection::InvalidDependency)));
+}
+
+#[test]
+fn structural_faults_are_rejected_with_reasons() {
+    let log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    let second_genesis = make(
+        None,
+        2,
+        vec![],
+        Action::Create {
+            recipient: "r2".into(),
+            nonce: [2; 16],
+            key: key(),
+        },
+    );
+    let other_circle = make(Some(CircleId([7; 32])), 1, vec![genesis], Action::Leave);
+    let dangling = make(Some(log.circle), 1, vec![OpHash([5; 32])], Action::Leave);
+    let self_removal = make(
+        Some(log.circle),
+        1,
+        vec![genesis],
+        Action::Remove {
+            member: m(1),
+            key: key(),
+        },
+    );
+    let mut ops = log.ops.clone();
+    ops.extend([
+        second_genesis.clone(),
+        other_circle.clone(),
+        dangling.clone(),
+        self_removal.clone(),
+    ]);
+    let (state, rejected) = Membership::build(log.circle, ops);
+    assert_eq!(state.ops().len(), 1);
+    assert!(rejected.contains(&(second_genesis.hash, OpRejection::WrongCircle)));
+    assert!(rejected.contains(&(other_circle.hash, OpRejection::WrongCircle)));
+    assert!(rejected.contains(&(
+        dangling.hash,
+        OpRejection::MissingDependency(OpHash([5; 32]))
+    )));
+    assert!(rejected.contains(&(self_removal.hash, OpRejection::SelfRemoval)));
+
+    let (_, rejected) = Membership::build(CircleId([3; 32]), log.ops.clone());
+    assert_eq!(rejected, vec![(genesis, OpRejection::WrongCircle)]);
+
+    let mut without_genesis = Log::new(1);
+    let add = without_genesis.add(1, 2);
+    let (state, rejected) = Membership::build(without_genesis.circle, without_genesis.ops[1..].to_vec());
+    assert!(state.members().is_empty());
+    assert_eq!(rejected, vec![(add, OpRejection::MissingGenesis)]);
+}
+
+#[test]
+fn leave_forces_a_rekey_and_rekey_restores_a_write_epoch() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let leave = log.push(2, vec![add], Action::Leave);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1]);
+    assert_eq!(state.write_epoch(), None);
+    let rekey = log.push(1, vec![leave], Action::Rekey { key: key() });
+    assert_eq!(log.state().write_epoch(), Some(rekey));
+}
+
+#[test]
+fn newcomers_lack_circle_keys_until_shared() {
+    let mut log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    let add = log.add(1, 2);
+    let state = log.state();
+    let missing = state.missing_grants(false);
+    assert_eq!(
+        missing.get(&m(2)),
+        Some(&vec![KeyGrant {
+            epoch: genesis,
+            class: KeyClass::Shared
+        }])
+    );
+    assert!(state.holds(&m(2), &add, KeyClass::Full));
+    assert!(!state.holds(&m(2), &genesis, KeyClass::Shared));
+
+    log.push(
+        1,
+        vec![add],
+        Action::ShareKeys {
+            to: m(2),
+            grants: vec![KeyGrant {
+                epoch: genesis,
+                class: KeyClass::Shared,
+            }],
+            sealed: vec![],
+        },
+    );
+    let state = log.state();
+    assert!(state.missing_grants(false).is_empty());
+    assert!(state.holds(&m(2), &genesis, KeyClass::Shared));
+    assert!(!state.holds(&m(2), &genesis, KeyClass::Full));
+    // In a circle where newcomers see history, the full secret is still owed.
+    assert_eq!(state.missing_grants(true).get(&m(2)).map(Vec::len), Some(1));
+}
+
+#[test]
+fn grants_must_name_known_epochs() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let bad = make(
+        Some(log.circle),
+        1,
+        vec![add],
+        Action::ShareKeys {
+            to: m(2),
+            grants: vec![KeyGrant {
+                epoch: OpHash([9; 32]),
+                class: KeyClass::Full,
+            }],
+            sealed: vec![],
+        },
+    );
+    log.ops.push(bad.clone());
+    let (_, rejected) = Membership::build(log.circle, log.ops);
+    assert_eq!(rejected, vec![(bad.hash, OpRejection::UnknownEpoch)]);
+}
+
+#[test]
+fn closures_answer_membership_at_a_point_in_time() {
+    let mut log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    let add = log.add(1, 2);
+    let state = log.state();
+    let early = state.closure(&[genesis]).expect("known");
+    let late = state.closure(&[add]).expect("known");
+    assert_eq!(state.members_in(&early).len(), 1);
+    assert_eq!(state.members_in(&late).len(), 2);
+    assert!(state.closure_covers(&late, &early));
+    assert!(!state.closure_covers(&early, &late));
+    assert!(state.closure_contains(&late, &genesis));
+    assert_eq!(state.closure(&[OpHash([4; 32])]), Err(OpHash([4; 32])));
+}
+
+/// One step of a random history of three replicas.
+#[derive(Clone, Debug)]
+enum Step {
+    Add { replica: usize, member: u8 },
+    Remove { replica: usize, member_pick: usize },
+    Rekey { replica: usize },
+    Leave { replica: usize },
+    Sync { from: usize, to: usize },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0..3usize, 2..7u8).prop_map(|(replica, member)| Step::Add { replica, member }),
+        2 => (0..3usize, 0..8usize).prop_map(|(replica, member_pick)| Step::Remove { replica, member_pick }),
+        1 => (0..3usize).prop_map(|replica| Step::Rekey { replica }),
+        1 => (0..3usize).prop_map(|replica| Step::Leave { replica }),
+        4 => (0..3usize, 0..3usize).prop_map(|(from, to)| Step::Sync { from, to }),
+    ]
+}
+
+/// Runs `steps` on three replicas that each only write what their local
+/// state allows, and returns every operation anyone made.
+fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
+    let founder = Log::new(1);
+    let circle = founder.circle;
+    let mut replicas: Vec<BTreeMap<OpHash, Op>> = vec![BTreeMap::new(); 3];
+    for r in &mut replicas {
+        r.insert(founder.ops[0].hash, founder.ops[0].clone());
+    }
+    // Replica i acts as member i + 1; members 2 and 3 join through steps.
+    let mut all: BTreeMap<OpHash, Op> = replicas[0].clone();
+    for step in steps {
+        let (replica, action) = match step {
+            Step::Sync { from, to } => {
+                let ops = replicas[*from].clone();
+                replicas[*to].extend(ops);
+                continue;
+            }
+            Step::Add { replica, member } => (
+                *replica,
+                Action::Add {
+                    member: m(*member),
+                    recipient: format!("r{member}"),
+                    key: key(),
+                },
+            ),
+            Step::Remove {
+                replica,
+                member_pick,
+            } => {
+                let (state, _) = Membership::build(circle, replicas[*replica].values().cloned());
+                let me = m(*replica as u8 + 1);
+                let others: Vec<MemberId> =
+                    state.members().iter().filter(|x| **x != me).copied().collect();
+                if others.is_empty() {
+                    continue;
+                }
+                let member = others[member_pick % others.len()];
+                (*replica, Action::Remove { member, key: key() })
+            }
+            Step::Rekey { replica } => (*replica, Action::Rekey { key: key() }),
+            Step::Leave { replica } => (*replica, Action::Leave),
+        };
+        let (state, _) = Membership::build(circle, replicas[replica].values().cloned());
+        let me = replica as u8 + 1;
+        if !state.is_member(&m(me)) {
+            continue;
+        }
+        if let Action::Add { member, .. } = &action {
+            if state.is_member(member) {
+                continue;
+            }
+        }
+        let op = make(Some(circle), me, state.heads().to_vec(), action);
+        replicas[replica].insert(op.hash, op.clone());
+        all.insert(op.hash, op);
+    }
+    (circle, all.into_values().collect())
+}
+
+/// Steps that first bring members 2 and 3 in, then the random part.
+fn history() -> impl Strategy<Value = Vec<Step>> {
+    proptest::collection::vec(step(), 0..40).prop_map(|tail| {
+        let mut steps = vec![
+            Step::Add {
+                replica: 0,
+                member: 2,
+            },
+            Step::Add {
+                replica: 0,
+                member: 3,
+            },
+            Step::Sync { from: 0, to: 1 },
+            Step::Sync { from: 0, to: 2 },
+        ];
+        steps.extend(tail);
+        steps
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Invariant 5 for membership: the state is a function of the set of
+    /// operations, whatever order they are given in.
+    #[test]
+    fn state_is_independent_of_delivery_order(steps in history(), seed in any::<u64>()) {
+        let (circle, ops) = simulate(&steps);
+        let (reference, rejected) = Membership::build(circle, ops.clone());
+        prop_assert!(rejected.is_empty(), "honest replicas made invalid ops: {:?}", rejected);
+        let mut shuffled = ops.clone();
+        // Deterministic shuffle from the seed.
+        let mut s = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            shuffled.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        shuffled.extend(ops.iter().take(3).cloned()); // duplicates are harmless
+        let (other, rejected) = Membership::build(circle, shuffled);
+        prop_assert!(rejected.is_empty());
+        prop_assert_eq!(reference.members(), other.members());
+        prop_assert_eq!(reference.heads(), other.heads());
+        prop_assert_eq!(reference.write_epoch(), other.write_epoch());
+        prop_assert_eq!(reference.missing_grants(false), other.missing_grants(false));
+        let order_a: Vec<_> = reference.ops().iter().map(|o| o.hash).collect();
+        let order_b: Vec<_> = other.ops().iter().map(|o| o.hash).collect();
+        prop_assert_eq!(order_a, order_b);
+        // Every member is in the audience of the write epoch, and nobody else is.
+        if let Some(epoch) = reference.write_epoch() {
+            prop_assert_eq!(reference.audience(&epoch), Some(reference.members()));
+        }
+    }
+}
