@@ -1,0 +1,222 @@
+//! Sealing bytes under a symmetric 32-byte key as an age file, through a
+//! custom `circlekeep-key` recipient stanza: the file key is wrapped with
+//! ChaCha20-Poly1305 under `HKDF(key, salt)`, with a fresh salt per file.
+//! The cost per file does not depend on how many members can read it.
+
+use age::secrecy::ExposeSecret;
+use age::{DecryptError, EncryptError};
+use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
+use age_core::primitives::{aead_decrypt, aead_encrypt, hkdf};
+use data_encoding::BASE64_NOPAD;
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use zeroize::Zeroizing;
+
+/// Stanza tag of a file key wrapped under a Circlekeep symmetric key.
+pub const STANZA_TAG: &str = "circlekeep-key";
+const WRAP_LABEL: &[u8] = b"circlekeep v1 file key wrap";
+const SALT_LEN: usize = 16;
+const WRAPPED_LEN: usize = FILE_KEY_BYTES + 16;
+
+/// Largest plaintext [`open`] will return (bounds memory on hostile input).
+pub const MAX_PLAINTEXT: usize = 64 << 20;
+
+/// A 32-byte symmetric key (epoch subkey or local storage key).
+#[derive(Clone)]
+pub struct SymmetricKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl SymmetricKey {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SymmetricKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SymmetricKey(..)")
+    }
+}
+
+/// Why sealed bytes could not be opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// None of the given keys opens it (it may be meant for others).
+    #[error("none of the keys held opens this")]
+    NoMatchingKey,
+    /// It is not a well-formed age file, or it was altered.
+    #[error("sealed data is corrupt or was altered")]
+    Corrupt,
+    /// It decrypts to more than [`MAX_PLAINTEXT`] bytes.
+    #[error("sealed data is too large")]
+    TooLarge,
+}
+
+struct KeyRecipient<'a>(&'a SymmetricKey);
+
+impl age::Recipient for KeyRecipient<'_> {
+    fn wrap_file_key(
+        &self,
+        file_key: &FileKey,
+    ) -> Result<(Vec<Stanza>, HashSet<String>), EncryptError> {
+        let salt: [u8; SALT_LEN] = crate::random_bytes();
+        let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, self.0.as_bytes()));
+        let body = aead_encrypt(&wrap_key, file_key.expose_secret());
+        Ok((
+            vec![Stanza {
+                tag: STANZA_TAG.to_owned(),
+                args: vec![BASE64_NOPAD.encode(&salt)],
+                body,
+            }],
+            HashSet::new(),
+        ))
+    }
+}
+
+/// Tries each candidate key; remembers which one opened the file.
+struct KeyIdentity<'a> {
+    keys: &'a [&'a SymmetricKey],
+    matched: Cell<Option<usize>>,
+}
+
+impl age::Identity for KeyIdentity<'_> {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
+        if stanza.tag != STANZA_TAG {
+            return None;
+        }
+        let salt = match stanza.args.as_slice() {
+            [salt] => BASE64_NOPAD.decode(salt.as_bytes()).ok(),
+            _ => None,
+        };
+        let Some(salt) = salt.filter(|s| s.len() == SALT_LEN) else {
+            return Some(Err(DecryptError::InvalidHeader));
+        };
+        if stanza.body.len() != WRAPPED_LEN {
+            return Some(Err(DecryptError::InvalidHeader));
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, key.as_bytes()));
+            if let Ok(bytes) = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body) {
+                let bytes = Zeroizing::new(bytes);
+                let file_key = FileKey::try_init_with_mut(|out| {
+                    out.copy_from_slice(&bytes);
+                    Ok::<_, DecryptError>(())
+                });
+                self.matched.set(Some(i));
+                return Some(file_key);
+            }
+        }
+        None
+    }
+}
+
+/// Seals `plaintext` so that only holders of `key` can open it.
+pub fn seal(key: &SymmetricKey, plaintext: &[u8]) -> Vec<u8> {
+    let recipient = KeyRecipient(key);
+    let mut out = Vec::with_capacity(plaintext.len() + 200);
+    // Writing to a Vec cannot fail and our recipient never errors.
+    #[allow(clippy::expect_used)]
+    {
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _))
+            .expect("a single symmetric recipient is always valid");
+        let mut writer = encryptor.wrap_output(&mut out).expect("writing to memory");
+        writer.write_all(plaintext).expect("writing to memory");
+        writer.finish().expect("writing to memory");
+    }
+    out
+}
+
+/// Opens a file sealed by [`seal`] with whichever of `keys` fits, returning
+/// the index of that key and the plaintext.
+pub fn open(keys: &[&SymmetricKey], sealed: &[u8]) -> Result<(usize, Vec<u8>), OpenError> {
+    let identity = KeyIdentity {
+        keys,
+        matched: Cell::new(None),
+    };
+    let decryptor = age::Decryptor::new(sealed).map_err(|_| OpenError::Corrupt)?;
+    let reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| match e {
+            DecryptError::NoMatchingKeys => OpenError::NoMatchingKey,
+            _ => OpenError::Corrupt,
+        })?;
+    let plaintext = read_bounded(reader)?;
+    let index = identity.matched.get().ok_or(OpenError::Corrupt)?;
+    Ok((index, plaintext))
+}
+
+/// Reads an age payload, refusing more than [`MAX_PLAINTEXT`] bytes.
+pub(crate) fn read_bounded(reader: impl Read) -> Result<Vec<u8>, OpenError> {
+    let mut plaintext = Vec::new();
+    reader
+        .take(MAX_PLAINTEXT as u64 + 1)
+        .read_to_end(&mut plaintext)
+        .map_err(|_| OpenError::Corrupt)?;
+    if plaintext.len() > MAX_PLAINTEXT {
+        return Err(OpenError::TooLarge);
+    }
+    Ok(plaintext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key(n: u8) -> SymmetricKey {
+        SymmetricKey::from_bytes([n; 32])
+    }
+
+    #[test]
+    fn seals_and_opens_with_the_right_key_only() {
+        let sealed = seal(&key(1), b"what is said here stays here");
+        assert_eq!(
+            open(&[&key(2), &key(1)], &sealed),
+            Ok((1, b"what is said here stays here".to_vec()))
+        );
+        assert_eq!(open(&[&key(2)], &sealed), Err(OpenError::NoMatchingKey));
+        assert_eq!(open(&[], &sealed), Err(OpenError::NoMatchingKey));
+        assert!(!sealed
+            .windows(10)
+            .any(|w| w == b"what is sa"));
+    }
+
+    #[test]
+    fn each_file_gets_a_fresh_salt_and_file_key() {
+        let a = seal(&key(1), b"same");
+        let b = seal(&key(1), b"same");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_corrupt_not_panics() {
+        assert_eq!(open(&[&key(1)], b"not age"), Err(OpenError::Corrupt));
+        let sealed = seal(&key(1), &[7u8; 1000]);
+        for cut in [0, 10, sealed.len() / 2, sealed.len() - 1] {
+            assert!(open(&[&key(1)], &sealed[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_single_byte_flip_is_detected(plaintext in proptest::collection::vec(any::<u8>(), 0..300), pos in any::<prop::sample::Index>(), bit in 0..8u8) {
+            let mut sealed = seal(&key(9), &plaintext);
+            let i = pos.index(sealed.len());
+            sealed[i] ^= 1 << bit;
+            // age MACs the whole header and authenticates every payload chunk.
+            prop_assert!(open(&[&key(9)], &sealed).is_err());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = open(&[&key(1)], &bytes);
+        }
+    }
+}
