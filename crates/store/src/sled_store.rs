@@ -1,0 +1,194 @@
+//! sled backend: one database per device home, four trees (operations,
+//! entries, blobs). Multi-record writes go through a `Batch` or a
+//! transaction, so they land whole or not at all.
+
+use crate::{blob_key, entry_key, log_prefix, op_key, seq_of, BlobKind, Store, StoredEntry};
+use circlekeep_model::{CircleId, MemberId, OpHash};
+use std::path::Path;
+
+/// A failure of the sled backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SledStoreError {
+    /// Another process (the app or the CLI) has this store open.
+    #[error("the data folder is in use by another Circlekeep process")]
+    Locked,
+    /// The database reported corruption.
+    #[error("the local database is damaged: {0}")]
+    Corrupt(String),
+    /// Reading or writing the disk failed.
+    #[error("local database I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// Any other sled failure.
+    #[error("local database failure: {0}")]
+    Other(String),
+}
+
+impl From<sled::Error> for SledStoreError {
+    fn from(e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                SledStoreError::Locked
+            }
+            sled::Error::Io(io) => SledStoreError::Io(io),
+            sled::Error::Corruption { .. } => SledStoreError::Corrupt(e.to_string()),
+            other => SledStoreError::Other(other.to_string()),
+        }
+    }
+}
+
+/// A sled database in a folder.
+#[derive(Clone, Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    ops: sled::Tree,
+    entries: sled::Tree,
+    blobs: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, SledStoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Ok(Self {
+            ops: db.open_tree("ops")?,
+            entries: db.open_tree("entries")?,
+            blobs: db.open_tree("blobs")?,
+            db,
+        })
+    }
+}
+
+fn owned(iter: sled::Iter) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), SledStoreError>> {
+    iter.map(|r| {
+        r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .map_err(SledStoreError::from)
+    })
+}
+
+impl Store for SledStore {
+    type Error = SledStoreError;
+
+    fn circles(&self) -> Result<Vec<CircleId>, SledStoreError> {
+        let mut circles = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        // Jump from circle to circle rather than walking every operation.
+        while let Some((key, _)) = self.ops.range(from.clone()..).next().transpose()? {
+            let Some(id) = key.get(..32).and_then(|b| <[u8; 32]>::try_from(b).ok()) else {
+                break;
+            };
+            circles.push(CircleId(id));
+            let mut next = id.to_vec();
+            next.push(0xff);
+            next.extend_from_slice(&[0xff; 32]);
+            from = next;
+        }
+        Ok(circles)
+    }
+
+    fn put_ops(&self, circle: &CircleId, ops: &[(OpHash, &[u8])]) -> Result<(), SledStoreError> {
+        let mut batch = sled::Batch::default();
+        for (hash, bytes) in ops {
+            batch.insert(op_key(circle, hash), *bytes);
+        }
+        self.ops.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn ops(&self, circle: &CircleId) -> Result<Vec<Vec<u8>>, SledStoreError> {
+        owned(self.ops.scan_prefix(circle.as_bytes()))
+            .map(|r| r.map(|(_, v)| v))
+            .collect()
+    }
+
+    fn put_entries(&self, circle: &CircleId, entries: &[StoredEntry]) -> Result<(), SledStoreError> {
+        let mut batch = sled::Batch::default();
+        for e in entries {
+            batch.insert(entry_key(circle, &e.author, e.seq), e.bytes.as_slice());
+        }
+        self.entries.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn entry(
+        &self,
+        circle: &CircleId,
+        author: &MemberId,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, SledStoreError> {
+        Ok(self
+            .entries
+            .get(entry_key(circle, author, seq))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn entries_after(
+        &self,
+        circle: &CircleId,
+        author: &MemberId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, SledStoreError> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let end = log_prefix(circle, author)
+            .into_iter()
+            .chain(u64::MAX.to_be_bytes())
+            .collect::<Vec<u8>>();
+        let mut out = Vec::new();
+        for item in owned(self.entries.range(entry_key(circle, author, start)..=end)).take(limit) {
+            let (k, v) = item?;
+            if let Some(seq) = seq_of(&k) {
+                out.push((seq, v));
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_entry(
+        &self,
+        circle: &CircleId,
+        author: &MemberId,
+    ) -> Result<Option<(u64, Vec<u8>)>, SledStoreError> {
+        let last = self
+            .entries
+            .scan_prefix(log_prefix(circle, author))
+            .next_back()
+            .transpose()?;
+        Ok(last.and_then(|(k, v)| Some((seq_of(&k)?, v.to_vec()))))
+    }
+
+    fn put_blob(
+        &self,
+        kind: BlobKind,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), SledStoreError> {
+        let key = blob_key(kind, key);
+        match value {
+            Some(v) => self.blobs.insert(key, v)?,
+            None => self.blobs.remove(key)?,
+        };
+        Ok(())
+    }
+
+    fn blob(&self, kind: BlobKind, key: &[u8]) -> Result<Option<Vec<u8>>, SledStoreError> {
+        Ok(self.blobs.get(blob_key(kind, key))?.map(|v| v.to_vec()))
+    }
+
+    fn blobs(
+        &self,
+        kind: BlobKind,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SledStoreError> {
+        owned(self.blobs.scan_prefix(blob_key(kind, prefix)))
+            .map(|r| r.map(|(k, v)| (k[1..].to_vec(), v)))
+            .collect()
+    }
+
+    fn flush(&self) -> Result<(), SledStoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
