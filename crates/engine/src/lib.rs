@@ -1,1 +1,758 @@
-//! placeholder
+//! Circlekeep's engine: every verb of the app — create a circle, add and
+//! remove members, open gatherings, write notes, goals and contracts, export
+//! and import bundles — as one headless facade over the model, seal and store
+//! layers. The desktop app, the CLI and the tests all drive this.
+//!
+//! Architecture invariant: the engine knows nothing of Tauri, JSON-over-IPC
+//! or terminals. Plaintext lives only in memory here; what it hands the store
+//! is signed and sealed.
+//!
+//! ```
+//! use circlekeep_engine::{Engine, HistoryPolicy};
+//! use circlekeep_seal::DeviceIdentity;
+//! use circlekeep_store::MemoryStore;
+//!
+//! let ada = Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed("Ada", [1; 32])?);
+//! let bo = Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed("Bo", [2; 32])?);
+//! let circle = ada.create_circle("Thursday circle", HistoryPolicy::SinceJoining)?;
+//! ada.add_member(circle, bo.member_card().as_line())?;
+//! let gathering = ada.new_gathering(circle, "2026-11-26".parse()?)?;
+//! ada.add_note(circle, gathering, "We agreed to start on time.")?;
+//!
+//! // Bo receives a bundle (the offline transport) and reads the note.
+//! bo.import_bundle(&ada.export_bundle(circle, None)?)?;
+//! let notes = bo.notes(circle, None)?;
+//! assert_eq!(notes[0].notes[0].text, "We agreed to start on time.");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod bundle;
+mod cache;
+mod circle;
+pub mod error;
+mod home;
+mod keyring;
+pub mod views;
+
+pub use chrono::NaiveDate;
+pub use circlekeep_model::docs::HistoryPolicy;
+pub use circlekeep_model::{CircleId, DocId, MemberId};
+pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};
+pub use circlekeep_store::{MemoryStore, SledStore, Store};
+pub use error::{EngineError, Rejection};
+pub use home::Home;
+
+use bundle::Bundle;
+use circle::{CircleRuntime, Ctx};
+use circlekeep_model::docs::{self, CircleMap};
+use circlekeep_model::membership::Membership;
+use circlekeep_seal::card::fingerprint;
+use circlekeep_seal::signed::verify_op;
+use circlekeep_store::BlobKind;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use views::*;
+
+/// Longest note, goal or contract, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// One device's Circlekeep: its identity, its store and its circles.
+pub struct Engine<S: Store = SledStore> {
+    store: S,
+    me: DeviceIdentity,
+    circles: Mutex<BTreeMap<CircleId, CircleRuntime>>,
+}
+
+impl Engine<SledStore> {
+    /// Creates an identity and an empty store in `home`.
+    pub fn init(
+        home: &Home,
+        name: &str,
+        passphrase: &SecretString,
+        work_factor: u8,
+    ) -> Result<Self, EngineError> {
+        let me = home.create_identity(name, passphrase, work_factor)?;
+        let store = home.open_store()?;
+        Ok(Self::with_store(store, me))
+    }
+
+    /// Opens the identity and store in `home` with `passphrase`.
+    pub fn open(home: &Home, passphrase: &SecretString) -> Result<Self, EngineError> {
+        let me = home.open_identity(passphrase)?;
+        let store = home.open_store()?;
+        Ok(Self::with_store(store, me))
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine over any store, for tests and benchmarks.
+    pub fn with_store(store: S, me: DeviceIdentity) -> Self {
+        Self {
+            store,
+            me,
+            circles: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// This device's identity.
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.me
+    }
+
+    /// This device's member card, to give to circles that add it.
+    pub fn member_card(&self) -> MemberCard {
+        self.me.card()
+    }
+
+    /// The store (for tests that inspect what is at rest).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<CircleId, CircleRuntime>> {
+        // A panic mid-operation poisons nothing the store does not hold:
+        // keep serving, the runtime reloads from disk if it was marked.
+        self.circles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ctx(&self) -> Ctx<'_, S> {
+        Ctx {
+            store: &self.store,
+            me: &self.me,
+        }
+    }
+
+    /// Runs `f` on a loaded circle; a circle left inconsistent is dropped
+    /// from memory so the next call reloads it from the store.
+    fn with_circle<T>(
+        &self,
+        id: CircleId,
+        f: impl FnOnce(&mut CircleRuntime, &Ctx<'_, S>) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let mut circles = self.lock();
+        let ctx = self.ctx();
+        if !circles.contains_key(&id) {
+            let runtime = CircleRuntime::load(&ctx, id)?;
+            circles.insert(id, runtime);
+        }
+        let runtime = circles
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::UnknownCircle(id.short()))?;
+        let result = f(runtime, &ctx);
+        if runtime.poisoned {
+            circles.remove(&id);
+        }
+        result
+    }
+
+    /// Founds a circle with this device as its first member.
+    pub fn create_circle(
+        &self,
+        name: &str,
+        history: HistoryPolicy,
+    ) -> Result<CircleId, EngineError> {
+        let name = check_text(name, 200)?;
+        let runtime = CircleRuntime::found(&self.ctx(), &name, history)?;
+        let id = runtime.id;
+        self.lock().insert(id, runtime);
+        self.checkpoint_circle(id)?;
+        Ok(id)
+    }
+
+    /// Every circle this device holds.
+    pub fn circles(&self) -> Result<Vec<CircleSummary>, EngineError> {
+        let ids = self.store.circles().map_err(EngineError::store)?;
+        let me = self.me.member_id();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let summary = self.with_circle(id, |c, _| {
+                Ok(CircleSummary {
+                    id: id.to_hex(),
+                    short: id.short(),
+                    name: c.circle_doc().map(|d| d.settings.name),
+                    members: c.membership.members().len(),
+                    member: c.membership.is_member(&me),
+                })
+            })?;
+            out.push(summary);
+        }
+        Ok(out)
+    }
+
+    /// Finds a circle by id prefix (4+ hex digits), name, or name prefix.
+    pub fn find_circle(&self, selector: &str) -> Result<CircleId, EngineError> {
+        let all = self.circles()?;
+        let found = select(&all, selector, |c| &c.id, |c| c.name.as_deref())
+            .map_err(|miss| miss.into_error(selector, EngineError::UnknownCircle))?;
+        CircleId::from_hex(&found.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// A circle in full: settings, charter, members, gatherings, goals, contracts.
+    pub fn circle(&self, id: CircleId) -> Result<CircleView, EngineError> {
+        let me = self.me.member_id();
+        self.with_circle(id, |c, _| {
+            let doc = c.circle_doc().ok_or(EngineError::Unreadable)?;
+            let names = profile_names(&doc);
+            let name_of = |hex: &str| names.get(hex).cloned().unwrap_or_else(|| short_hex(hex));
+            let mut goals: Vec<GoalView> = doc
+                .goals
+                .iter()
+                .map(|(id, g)| GoalView {
+                    id: id.clone(),
+                    owner: g.owner.clone(),
+                    owner_name: name_of(&g.owner),
+                    text: g.text.as_str().to_owned(),
+                    status: g.status.clone(),
+                    created: g.created.clone(),
+                })
+                .collect();
+            goals.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+            let mut contracts: Vec<ContractView> = doc
+                .contracts
+                .iter()
+                .map(|(id, k)| ContractView {
+                    id: id.clone(),
+                    owner: k.owner.clone(),
+                    owner_name: name_of(&k.owner),
+                    text: k.text.as_str().to_owned(),
+                    goal: k.goal.clone(),
+                    gathering: k.gathering.clone(),
+                    created: k.created.clone(),
+                })
+                .collect();
+            contracts.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+            Ok(CircleView {
+                id: id.to_hex(),
+                short: id.short(),
+                name: doc.settings.name.clone(),
+                purpose: doc.settings.purpose.as_str().to_owned(),
+                history: history_name(doc.settings.history).to_owned(),
+                charter: doc.charter.text.as_str().to_owned(),
+                member: c.membership.is_member(&me),
+                members: member_views(&c.membership, &names, &me),
+                gatherings: gathering_views(c, &doc),
+                goals,
+                contracts,
+                sealed_entries: c.sealed_entries(),
+                rejected_entries: c.rejected_entries(),
+            })
+        })
+    }
+
+    /// The current members of a circle.
+    pub fn members(&self, id: CircleId) -> Result<Vec<MemberView>, EngineError> {
+        let me = self.me.member_id();
+        self.with_circle(id, |c, _| {
+            let names = c
+                .circle_doc()
+                .map(|d| profile_names(&d))
+                .unwrap_or_default();
+            Ok(member_views(&c.membership, &names, &me))
+        })
+    }
+
+    /// Finds a current member by id prefix (4+ hex digits), name, or name prefix.
+    pub fn find_member(&self, id: CircleId, selector: &str) -> Result<MemberId, EngineError> {
+        let members = self.members(id)?;
+        let found = select(&members, selector, |m| &m.id, |m| Some(m.name.as_str()))
+            .map_err(|miss| miss.into_error(selector, EngineError::UnknownMember))?;
+        MemberId::from_hex(&found.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// Adds the owner of a member card to a circle.
+    pub fn add_member(&self, id: CircleId, card: &str) -> Result<MemberView, EngineError> {
+        let card: MemberCard = card.parse()?;
+        self.with_circle(id, |c, ctx| c.add_member(ctx, &card))?;
+        self.checkpoint_circle(id)?;
+        Ok(MemberView {
+            id: card.member.to_hex(),
+            short: card.member.short(),
+            name: card.name.clone(),
+            fingerprint: card.fingerprint(),
+            me: false,
+        })
+    }
+
+    /// Removes a member; what is written afterwards is sealed away from them.
+    pub fn remove_member(&self, id: CircleId, member: MemberId) -> Result<(), EngineError> {
+        self.with_circle(id, |c, ctx| c.remove_member(ctx, member))?;
+        self.checkpoint_circle(id)
+    }
+
+    /// Leaves a circle.
+    pub fn leave_circle(&self, id: CircleId) -> Result<(), EngineError> {
+        self.with_circle(id, |c, ctx| c.leave(ctx))?;
+        self.checkpoint_circle(id)
+    }
+
+    /// Opens a gathering on `date` and returns its id.
+    pub fn new_gathering(&self, id: CircleId, date: NaiveDate) -> Result<DocId, EngineError> {
+        let gathering = DocId(circlekeep_seal::random_bytes());
+        let me = self.me.member_id().to_hex();
+        let date = date.format("%Y-%m-%d").to_string();
+        self.with_circle(id, |c, ctx| {
+            let info = docs::GatheringInfo {
+                date: date.clone(),
+                opened_by: me,
+            };
+            c.write(ctx, DocId::CIRCLE, |doc| {
+                Ok(docs::put_record(
+                    doc,
+                    CircleMap::Gatherings,
+                    &gathering.to_hex(),
+                    &info,
+                )?)
+            })?;
+            let initial = docs::GatheringDoc {
+                date,
+                notes: Default::default(),
+            };
+            c.write(ctx, gathering, |doc| {
+                Ok(docs::init_gathering(doc, &initial)?)
+            })
+        })?;
+        self.checkpoint_circle(id)?;
+        Ok(gathering)
+    }
+
+    /// Finds a gathering by id prefix (4+ hex digits) or date (YYYY-MM-DD).
+    pub fn find_gathering(&self, id: CircleId, selector: &str) -> Result<DocId, EngineError> {
+        let gatherings = self.circle(id)?.gatherings;
+        let found = select(&gatherings, selector, |g| &g.id, |g| Some(g.date.as_str()))
+            .map_err(|miss| miss.into_error(selector, EngineError::UnknownGathering))?;
+        DocId::from_hex(&found.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// The most recent gathering this device can read.
+    pub fn latest_gathering(&self, id: CircleId) -> Result<DocId, EngineError> {
+        let latest = self
+            .circle(id)?
+            .gatherings
+            .into_iter()
+            .filter(|g| g.readable)
+            .next_back()
+            .ok_or(EngineError::NoGathering)?;
+        DocId::from_hex(&latest.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// Adds a note to a gathering; returns the note id once it is on disk.
+    pub fn add_note(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        text: &str,
+    ) -> Result<String, EngineError> {
+        let text = check_text(text, MAX_TEXT_CHARS)?;
+        let note_id = random_id();
+        let note = docs::Note {
+            author: self.me.member_id().to_hex(),
+            text: autosurgeon::Text::with_value(text),
+            created: circle::now(),
+        };
+        self.with_circle(id, |c, ctx| {
+            if gathering.is_circle() || c.doc(&gathering).is_none() {
+                return Err(
+                    if c.circle_doc()
+                        .is_some_and(|d| d.gatherings.contains_key(&gathering.to_hex()))
+                    {
+                        EngineError::Unreadable
+                    } else {
+                        EngineError::UnknownGathering(gathering.short())
+                    },
+                );
+            }
+            c.write(ctx, gathering, |doc| {
+                Ok(docs::put_note(doc, &note_id, &note)?)
+            })
+        })?;
+        self.checkpoint_circle(id)?;
+        Ok(note_id)
+    }
+
+    /// The notes of one gathering, or of every gathering (unreadable ones
+    /// listed without notes).
+    pub fn notes(
+        &self,
+        id: CircleId,
+        gathering: Option<DocId>,
+    ) -> Result<Vec<GatheringNotes>, EngineError> {
+        self.with_circle(id, |c, _| {
+            let doc = c.circle_doc().ok_or(EngineError::Unreadable)?;
+            let names = profile_names(&doc);
+            let mut out = Vec::new();
+            for view in gathering_views(c, &doc) {
+                if gathering.is_some_and(|g| g.to_hex() != view.id) {
+                    continue;
+                }
+                let notes = DocId::from_hex(&view.id)
+                    .ok()
+                    .and_then(|g| c.doc(&g))
+                    .and_then(|d| docs::read_gathering(d).ok())
+                    .map(|g| {
+                        let mut notes: Vec<NoteView> = g
+                            .notes
+                            .into_iter()
+                            .map(|(note_id, n)| NoteView {
+                                id: note_id,
+                                author_name: names
+                                    .get(&n.author)
+                                    .cloned()
+                                    .unwrap_or_else(|| short_hex(&n.author)),
+                                author: n.author,
+                                text: n.text.as_str().to_owned(),
+                                created: n.created,
+                            })
+                            .collect();
+                        notes.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+                        notes
+                    })
+                    .unwrap_or_default();
+                out.push(GatheringNotes {
+                    gathering: view,
+                    notes,
+                });
+            }
+            if let Some(g) = gathering {
+                if out.is_empty() {
+                    return Err(EngineError::UnknownGathering(g.short()));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Sets a goal for this device's member; returns the goal id.
+    pub fn add_goal(&self, id: CircleId, text: &str) -> Result<String, EngineError> {
+        let text = check_text(text, MAX_TEXT_CHARS)?;
+        let goal_id = random_id();
+        let goal = docs::Goal {
+            owner: self.me.member_id().to_hex(),
+            text: autosurgeon::Text::with_value(text),
+            status: "open".into(),
+            created: circle::now(),
+        };
+        self.with_circle(id, |c, ctx| {
+            c.write(ctx, DocId::CIRCLE, |doc| {
+                Ok(docs::put_record(doc, CircleMap::Goals, &goal_id, &goal)?)
+            })
+        })?;
+        self.checkpoint_circle(id)?;
+        Ok(goal_id)
+    }
+
+    /// Makes a contract for this device's member; returns the contract id.
+    pub fn add_contract(
+        &self,
+        id: CircleId,
+        text: &str,
+        goal: Option<&str>,
+        gathering: Option<DocId>,
+    ) -> Result<String, EngineError> {
+        let text = check_text(text, MAX_TEXT_CHARS)?;
+        let contract_id = random_id();
+        let contract = docs::Contract {
+            owner: self.me.member_id().to_hex(),
+            text: autosurgeon::Text::with_value(text),
+            goal: goal.map(str::to_owned),
+            gathering: gathering.map(|g| g.to_hex()),
+            created: circle::now(),
+        };
+        self.with_circle(id, |c, ctx| {
+            if let Some(goal) = goal {
+                let known = c.circle_doc().is_some_and(|d| d.goals.contains_key(goal));
+                if !known {
+                    return Err(EngineError::BadText("no goal with that id"));
+                }
+            }
+            c.write(ctx, DocId::CIRCLE, |doc| {
+                Ok(docs::put_record(
+                    doc,
+                    CircleMap::Contracts,
+                    &contract_id,
+                    &contract,
+                )?)
+            })
+        })?;
+        self.checkpoint_circle(id)?;
+        Ok(contract_id)
+    }
+
+    /// A bundle of what `for_member` lacks (as far as this device knows from
+    /// their last bundle), or of everything.
+    pub fn export_bundle(
+        &self,
+        id: CircleId,
+        for_member: Option<MemberId>,
+    ) -> Result<Vec<u8>, EngineError> {
+        let since = match for_member {
+            Some(member) => self.peer_versions(id, member)?,
+            None => BTreeMap::new(),
+        };
+        let bundle = self.with_circle(id, |c, ctx| {
+            if let Some(member) = for_member {
+                if !c.membership.is_member(&member) {
+                    return Err(EngineError::UnknownMember(member.short()));
+                }
+            }
+            c.export(ctx, &since)
+        })?;
+        Ok(bundle.encode())
+    }
+
+    /// Checks and imports a bundle. Valid records are stored (flushed) and
+    /// applied; invalid ones are listed in the report and never applied.
+    pub fn import_bundle(&self, bytes: &[u8]) -> Result<ImportReport, EngineError> {
+        let bundle = Bundle::decode(bytes)?;
+        let id = bundle.circle;
+        let mut report = ImportReport {
+            circle: id.to_hex(),
+            ..Default::default()
+        };
+        let known = self
+            .store
+            .circles()
+            .map_err(EngineError::store)?
+            .contains(&id);
+        let ops: &[Vec<u8>] = if known {
+            &bundle.ops
+        } else {
+            report.ops_accepted = self.adopt_circle(&bundle)?;
+            report.joined = true;
+            &[]
+        };
+        self.with_circle(id, |c, ctx| {
+            c.ingest(ctx, ops, &bundle.entries, &mut report)?;
+            c.repair_keys(ctx)?;
+            let from_is_member = c.membership.ever_members().contains(&bundle.from);
+            if from_is_member && bundle.from != ctx.me.member_id() {
+                let mut key = id.as_bytes().to_vec();
+                key.extend_from_slice(bundle.from.as_bytes());
+                let value = postcard::to_stdvec(&bundle.have)
+                    .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+                ctx.store
+                    .put_blob(BlobKind::PeerVersions, &key, Some(&value))
+                    .map_err(EngineError::store)?;
+            }
+            Ok(())
+        })?;
+        self.record_rejections(id, &report.rejected)?;
+        self.checkpoint_circle(id)?;
+        Ok(report)
+    }
+
+    /// Stores the operations of a circle this device was invited to.
+    fn adopt_circle(&self, bundle: &Bundle) -> Result<usize, EngineError> {
+        let ops: Vec<_> = bundle
+            .ops
+            .iter()
+            .filter_map(|b| verify_op(b).ok())
+            .collect();
+        let (membership, _) = Membership::build(bundle.circle, ops);
+        if !membership.is_member(&self.me.member_id()) {
+            return Err(EngineError::NotInvited);
+        }
+        let accepted: Vec<_> = membership
+            .ops()
+            .iter()
+            .map(|op| (op.hash, op.signed.as_slice()))
+            .collect();
+        self.store
+            .put_ops(&bundle.circle, &accepted)
+            .map_err(EngineError::store)?;
+        self.store.flush().map_err(EngineError::store)?;
+        Ok(accepted.len())
+    }
+
+    fn peer_versions(
+        &self,
+        id: CircleId,
+        member: MemberId,
+    ) -> Result<BTreeMap<MemberId, u64>, EngineError> {
+        let mut key = id.as_bytes().to_vec();
+        key.extend_from_slice(member.as_bytes());
+        let Some(bytes) = self
+            .store
+            .blob(BlobKind::PeerVersions, &key)
+            .map_err(EngineError::store)?
+        else {
+            return Ok(BTreeMap::new());
+        };
+        let have: Vec<(MemberId, u64)> = postcard::from_bytes(&bytes).unwrap_or_default();
+        Ok(have.into_iter().collect())
+    }
+
+    fn record_rejections(
+        &self,
+        id: CircleId,
+        rejected: &[RejectionView],
+    ) -> Result<(), EngineError> {
+        for view in rejected {
+            let mut key = id.as_bytes().to_vec();
+            key.extend_from_slice(&chrono::Utc::now().timestamp_micros().to_be_bytes());
+            key.extend_from_slice(&circlekeep_seal::random_bytes::<4>());
+            let record = StoredRejection {
+                at: circle::now(),
+                view: view.clone(),
+            };
+            let value =
+                postcard::to_stdvec(&record).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            self.store
+                .put_blob(BlobKind::Report, &key, Some(&value))
+                .map_err(EngineError::store)?;
+        }
+        Ok(())
+    }
+
+    /// Records refused from a circle's bundles and peers, oldest first.
+    pub fn rejections(&self, id: CircleId) -> Result<Vec<(String, RejectionView)>, EngineError> {
+        let rows = self
+            .store
+            .blobs(BlobKind::Report, id.as_bytes())
+            .map_err(EngineError::store)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(_, v)| postcard::from_bytes::<StoredRejection>(&v).ok())
+            .map(|r| (r.at, r.view))
+            .collect())
+    }
+
+    fn checkpoint_circle(&self, id: CircleId) -> Result<(), EngineError> {
+        self.with_circle(id, |c, ctx| c.checkpoint(ctx))
+    }
+
+    /// Writes every changed circle's sealed cache and flushes the store.
+    pub fn checkpoint(&self) -> Result<(), EngineError> {
+        let mut circles = self.lock();
+        let ctx = self.ctx();
+        for runtime in circles.values_mut() {
+            runtime.checkpoint(&ctx)?;
+        }
+        self.store.flush().map_err(EngineError::store)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRejection {
+    at: String,
+    view: RejectionView,
+}
+
+/// Today's date on this device's clock.
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Why a selector picked nothing, or too much.
+enum Miss {
+    None,
+    Many,
+}
+
+impl Miss {
+    fn into_error(self, selector: &str, none: fn(String) -> EngineError) -> EngineError {
+        match self {
+            Miss::None => none(selector.trim().to_owned()),
+            Miss::Many => EngineError::Ambiguous(selector.trim().to_owned()),
+        }
+    }
+}
+
+/// Picks the one item a person meant: by id prefix (4+ hex digits), else by
+/// exact name, else by name prefix (names compared case-insensitively).
+fn select<'a, T>(
+    items: &'a [T],
+    selector: &str,
+    id: impl Fn(&T) -> &str,
+    name: impl Fn(&T) -> Option<&str>,
+) -> Result<&'a T, Miss> {
+    let wanted = selector.trim().to_lowercase();
+    let rules: [&dyn Fn(&T) -> bool; 3] = [
+        &|t| wanted.len() >= 4 && id(t).starts_with(&wanted),
+        &|t| name(t).is_some_and(|n| n.to_lowercase() == wanted),
+        &|t| !wanted.is_empty() && name(t).is_some_and(|n| n.to_lowercase().starts_with(&wanted)),
+    ];
+    for rule in rules {
+        let mut matches = items.iter().filter(|t| rule(t));
+        match (matches.next(), matches.next()) {
+            (Some(one), None) => return Ok(one),
+            (Some(_), Some(_)) => return Err(Miss::Many),
+            _ => {}
+        }
+    }
+    Err(Miss::None)
+}
+
+fn check_text(text: &str, max: usize) -> Result<String, EngineError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(EngineError::BadText("text cannot be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(EngineError::BadText("text is too long"));
+    }
+    Ok(text.to_owned())
+}
+
+fn random_id() -> String {
+    data_encoding::HEXLOWER.encode(&circlekeep_seal::random_bytes::<8>())
+}
+
+fn short_hex(hex: &str) -> String {
+    hex.chars().take(8).collect()
+}
+
+fn history_name(policy: HistoryPolicy) -> &'static str {
+    match policy {
+        HistoryPolicy::SinceJoining => "since-joining",
+        HistoryPolicy::NewcomersSeeHistory => "newcomers-see-history",
+    }
+}
+
+fn profile_names(doc: &docs::CircleDoc) -> BTreeMap<String, String> {
+    doc.members
+        .iter()
+        .map(|(id, p)| (id.clone(), p.name.clone()))
+        .collect()
+}
+
+fn member_views(
+    membership: &Membership,
+    names: &BTreeMap<String, String>,
+    me: &MemberId,
+) -> Vec<MemberView> {
+    let mut views: Vec<MemberView> = membership
+        .members()
+        .iter()
+        .map(|m| MemberView {
+            id: m.to_hex(),
+            short: m.short(),
+            name: names.get(&m.to_hex()).cloned().unwrap_or_else(|| m.short()),
+            fingerprint: fingerprint(m),
+            me: m == me,
+        })
+        .collect();
+    views.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    views
+}
+
+fn gathering_views(c: &CircleRuntime, doc: &docs::CircleDoc) -> Vec<GatheringView> {
+    let mut views: Vec<GatheringView> = doc
+        .gatherings
+        .iter()
+        .map(|(id, g)| {
+            let readable = DocId::from_hex(id)
+                .ok()
+                .and_then(|d| c.doc(&d))
+                .is_some_and(|d| docs::read_gathering(d).is_ok());
+            GatheringView {
+                id: id.clone(),
+                short: id.chars().take(8).collect(),
+                date: g.date.clone(),
+                readable,
+            }
+        })
+        .collect();
+    views.sort_by(|a, b| (&a.date, &a.id).cmp(&(&b.date, &b.id)));
+    views
+}

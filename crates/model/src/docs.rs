@@ -296,13 +296,25 @@ mod tests {
     fn concurrent_text_edits_merge_by_character_even_beyond_ascii() {
         let mut a = new_doc(&[1; 32]);
         init_circle(&mut a, &circle()).expect("init");
-        update_text(&mut a, &["charter", "text"], "Vertraulich 🤝: what is said stays.")
-            .expect("edit");
+        update_text(
+            &mut a,
+            &["charter", "text"],
+            "Vertraulich 🤝: what is said stays.",
+        )
+        .expect("edit");
         let mut b = a.fork().with_actor([2; 32].as_slice().into());
-        update_text(&mut a, &["charter", "text"], "Vertraulich 🤝: what is said here stays.")
-            .expect("edit a");
-        update_text(&mut b, &["charter", "text"], "Vertraulich 🤝🌱: what is said stays!")
-            .expect("edit b");
+        update_text(
+            &mut a,
+            &["charter", "text"],
+            "Vertraulich 🤝: what is said here stays.",
+        )
+        .expect("edit a");
+        update_text(
+            &mut b,
+            &["charter", "text"],
+            "Vertraulich 🤝🌱: what is said stays!",
+        )
+        .expect("edit b");
         a.merge(&mut b).expect("merge");
         let read = read_circle(&a).expect("read");
         assert_eq!(

@@ -66,7 +66,10 @@ macro_rules! byte_id {
 
 impl Clone for IdParseError {
     fn clone(&self) -> Self {
-        Self { kind: self.kind, len: self.len }
+        Self {
+            kind: self.kind,
+            len: self.len,
+        }
     }
 }
 

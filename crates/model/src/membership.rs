@@ -279,7 +279,9 @@ impl Membership {
                 decided.then_some(*hash)
             });
             let Some(hash) = next else { break };
-            let Some(op) = pending.remove(&hash) else { break };
+            let Some(op) = pending.remove(&hash) else {
+                break;
+            };
             if op.body.deps.iter().any(|d| refused.contains(d)) {
                 refused.insert(hash);
                 rejected.push((hash, OpRejection::InvalidDependency));
@@ -525,9 +527,7 @@ impl Membership {
 
     /// Whether `closure` includes the operation `hash`.
     pub fn closure_contains(&self, closure: &Closure, hash: &OpHash) -> bool {
-        self.index
-            .get(hash)
-            .is_some_and(|&i| closure.0.contains(i))
+        self.index.get(hash).is_some_and(|&i| closure.0.contains(i))
     }
 
     /// Whether `outer` includes everything in `inner`.
@@ -602,9 +602,9 @@ impl Membership {
 
     /// The `ShareKeys` operations addressed to `member`.
     pub fn grants_to<'a>(&'a self, member: &'a MemberId) -> impl Iterator<Item = &'a Op> + 'a {
-        self.ops.iter().filter(move |op| {
-            matches!(&op.body.action, Action::ShareKeys { to, .. } if to == member)
-        })
+        self.ops.iter().filter(
+            move |op| matches!(&op.body.action, Action::ShareKeys { to, .. } if to == member),
+        )
     }
 }
 

@@ -183,9 +183,7 @@ mod tests {
         );
         assert_eq!(open(&[&key(2)], &sealed), Err(OpenError::NoMatchingKey));
         assert_eq!(open(&[], &sealed), Err(OpenError::NoMatchingKey));
-        assert!(!sealed
-            .windows(10)
-            .any(|w| w == b"what is sa"));
+        assert!(!sealed.windows(10).any(|w| w == b"what is sa"));
     }
 
     #[test]

@@ -66,12 +66,18 @@ impl EpochSecret {
 
     /// The subkey sealing the circle document.
     pub fn shared(&self) -> SymmetricKey {
-        SymmetricKey::from_bytes(blake3::derive_key("circlekeep v1 shared subkey", &self.0[..]))
+        SymmetricKey::from_bytes(blake3::derive_key(
+            "circlekeep v1 shared subkey",
+            &self.0[..],
+        ))
     }
 
     /// The subkey sealing gathering documents.
     pub fn notes(&self) -> SymmetricKey {
-        SymmetricKey::from_bytes(blake3::derive_key("circlekeep v1 notes subkey", &self.0[..]))
+        SymmetricKey::from_bytes(blake3::derive_key(
+            "circlekeep v1 notes subkey",
+            &self.0[..],
+        ))
     }
 
     fn full_commitment(&self) -> [u8; 32] {
@@ -107,9 +113,14 @@ impl EpochSecret {
         Ok(secret)
     }
 
-    /// Wraps raw secret bytes (from a checked grant).
-    fn from_bytes(bytes: [u8; 32]) -> Self {
+    /// Restores a secret this device checked earlier (from its sealed cache).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(Zeroizing::new(bytes))
+    }
+
+    /// The raw secret, for this device's sealed cache.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        *self.0
     }
 }
 
@@ -171,8 +182,7 @@ pub fn open_grants<'a>(
     epoch_key: impl Fn(&OpHash) -> Option<&'a EpochKey>,
 ) -> Result<Vec<(OpHash, GrantedKey)>, GrantError> {
     let plaintext = Zeroizing::new(open_from(identity, sealed)?);
-    let wire: Vec<GrantWire> =
-        postcard::from_bytes(&plaintext).map_err(|_| GrantError::Corrupt)?;
+    let wire: Vec<GrantWire> = postcard::from_bytes(&plaintext).map_err(|_| GrantError::Corrupt)?;
     let mut keys = Vec::with_capacity(wire.len());
     for mut item in wire {
         let grant = KeyGrant {
@@ -249,10 +259,7 @@ pub(crate) fn open_from(
 }
 
 /// Seals `plaintext` to one age recipient (backups, journal): standard age.
-pub fn seal_to_recipient(
-    recipient: &age::x25519::Recipient,
-    plaintext: &[u8],
-) -> Vec<u8> {
+pub fn seal_to_recipient(recipient: &age::x25519::Recipient, plaintext: &[u8]) -> Vec<u8> {
     seal_to(std::slice::from_ref(recipient), plaintext)
 }
 
@@ -320,7 +327,9 @@ mod tests {
         .expect("grant");
         let lookup = |e: &OpHash| (*e == epoch).then_some(&announced);
         let keys = open_grants(&sealed, &grants, bo.age_identity(), lookup).expect("open");
-        assert!(matches!(&keys[..], [(e, GrantedKey::Shared(k))] if *e == epoch && k.as_bytes() == secret.shared().as_bytes()));
+        assert!(
+            matches!(&keys[..], [(e, GrantedKey::Shared(k))] if *e == epoch && k.as_bytes() == secret.shared().as_bytes())
+        );
         // Claiming a Full grant while sealing only Shared is refused.
         let overclaim = [KeyGrant {
             epoch,

@@ -74,7 +74,9 @@ pub enum KeyFileError {
     #[error("the key file is damaged: {0}")]
     Corrupt(&'static str),
     /// The file demands more scrypt work than this app allows.
-    #[error("the key file asks for scrypt work factor {0}, more than the allowed {MAX_WORK_FACTOR}")]
+    #[error(
+        "the key file asks for scrypt work factor {0}, more than the allowed {MAX_WORK_FACTOR}"
+    )]
     TooExpensive(u8),
     /// The requested work factor is out of range.
     #[error("scrypt work factor must be between {MIN_WORK_FACTOR} and {MAX_WORK_FACTOR}")]
@@ -285,7 +287,9 @@ mod tests {
     #[test]
     fn key_file_round_trips_and_refuses_the_wrong_passphrase() {
         let me = DeviceIdentity::generate("Ada").expect("name");
-        let file = me.to_key_file(&pass("correct horse"), MIN_WORK_FACTOR).expect("seal");
+        let file = me
+            .to_key_file(&pass("correct horse"), MIN_WORK_FACTOR)
+            .expect("seal");
         let back = DeviceIdentity::from_key_file(&file, &pass("correct horse")).expect("open");
         assert_eq!(back.member_id(), me.member_id());
         assert_eq!(back.recipient().to_string(), me.recipient().to_string());

@@ -24,7 +24,7 @@ pub use identity::{DeviceIdentity, KeyFileError, NameError};
 pub use signed::VerifyError;
 
 /// Fills a fresh array from the operating system's random source.
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // The OS random source failing is unrecoverable for a cryptographic app.
     #[allow(clippy::expect_used)]

@@ -24,7 +24,7 @@ struct Envelope {
 }
 
 /// Why signed bytes were refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VerifyError {
     /// Larger than the limit for its kind.

@@ -29,7 +29,9 @@ impl MemoryStore {
 
     fn lock(&self) -> MutexGuard<'_, Trees> {
         // A panic while holding the lock leaves plain maps intact: keep going.
-        self.trees.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.trees
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

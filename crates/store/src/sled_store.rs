@@ -101,7 +101,11 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn put_entries(&self, circle: &CircleId, entries: &[StoredEntry]) -> Result<(), SledStoreError> {
+    fn put_entries(
+        &self,
+        circle: &CircleId,
+        entries: &[StoredEntry],
+    ) -> Result<(), SledStoreError> {
         let mut batch = sled::Batch::default();
         for e in entries {
             batch.insert(entry_key(circle, &e.author, e.seq), e.bytes.as_slice());

@@ -19,7 +19,9 @@ fn ops_and_circles<S: Store>(store: &S) {
         .put_ops(&b, &[(OpHash([9; 32]), b"b9"), (OpHash([3; 32]), b"b3")])
         .expect("put");
     store.put_ops(&a, &[(OpHash([5; 32]), b"a5")]).expect("put");
-    store.put_ops(&a, &[(OpHash([5; 32]), b"a5")]).expect("idempotent");
+    store
+        .put_ops(&a, &[(OpHash([5; 32]), b"a5")])
+        .expect("idempotent");
     assert_eq!(store.circles().expect("circles"), vec![a, b]);
     assert_eq!(store.ops(&a).expect("ops"), vec![b"a5".to_vec()]);
     assert_eq!(
@@ -48,7 +50,9 @@ fn entry_logs<S: Store>(store: &S) {
         .collect();
     assert_eq!(after, vec![3, 4]);
     assert_eq!(
-        store.entries_after(&c, &seven, u64::MAX, 10).expect("after"),
+        store
+            .entries_after(&c, &seven, u64::MAX, 10)
+            .expect("after"),
         vec![]
     );
     assert_eq!(
@@ -56,9 +60,7 @@ fn entry_logs<S: Store>(store: &S) {
         Some(5)
     );
     assert_eq!(
-        store
-            .last_entry(&c, &MemberId([9; 32]))
-            .expect("last"),
+        store.last_entry(&c, &MemberId([9; 32])).expect("last"),
         None
     );
     // Sequence numbers order numerically, not lexically.
@@ -83,11 +85,10 @@ fn blobs<S: Store>(store: &S) {
         store.blob(BlobKind::Cache, b"k1").expect("get"),
         Some(b"v1".to_vec())
     );
-    assert_eq!(
-        store.blobs(BlobKind::Cache, b"k").expect("scan").len(),
-        2
-    );
-    store.put_blob(BlobKind::Cache, b"k1", None).expect("delete");
+    assert_eq!(store.blobs(BlobKind::Cache, b"k").expect("scan").len(), 2);
+    store
+        .put_blob(BlobKind::Cache, b"k1", None)
+        .expect("delete");
     assert_eq!(store.blob(BlobKind::Cache, b"k1").expect("get"), None);
     assert_eq!(
         store.blob(BlobKind::Setting, b"k1").expect("get"),

@@ -186,7 +186,12 @@ fn non_members_and_their_descendants_are_rejected() {
             key: key(),
         },
     );
-    let child = make(Some(log.circle), 8, vec![forged.hash], Action::Rekey { key: key() });
+    let child = make(
+        Some(log.circle),
+        8,
+        vec![forged.hash],
+        Action::Rekey { key: key() },
+    );
     log.ops.push(forged.clone());
     log.ops.push(child.clone());
     let (state, rejected) = Membership::build(log.circle, log.ops.clone());
@@ -242,7 +247,8 @@ fn structural_faults_are_rejected_with_reasons() {
 
     let mut without_genesis = Log::new(1);
     let add = without_genesis.add(1, 2);
-    let (state, rejected) = Membership::build(without_genesis.circle, without_genesis.ops[1..].to_vec());
+    let (state, rejected) =
+        Membership::build(without_genesis.circle, without_genesis.ops[1..].to_vec());
     assert!(state.members().is_empty());
     assert_eq!(rejected, vec![(add, OpRejection::MissingGenesis)]);
 }
@@ -386,8 +392,12 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
             } => {
                 let (state, _) = Membership::build(circle, replicas[*replica].values().cloned());
                 let me = m(*replica as u8 + 1);
-                let others: Vec<MemberId> =
-                    state.members().iter().filter(|x| **x != me).copied().collect();
+                let others: Vec<MemberId> = state
+                    .members()
+                    .iter()
+                    .filter(|x| **x != me)
+                    .copied()
+                    .collect();
                 if others.is_empty() {
                     continue;
                 }

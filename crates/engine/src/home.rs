@@ -1,0 +1,126 @@
+//! A device's home folder: the passphrase-sealed key file `identity.age`
+//! and the sled store in `store/`. Nothing else is written there.
+
+use crate::error::EngineError;
+use circlekeep_seal::{DeviceIdentity, SecretString};
+use circlekeep_store::{SledStore, SledStoreError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const IDENTITY_FILE: &str = "identity.age";
+const STORE_DIR: &str = "store";
+
+/// Where one device keeps its Circlekeep data.
+#[derive(Clone, Debug)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// A home at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The platform's default home (e.g. `~/.local/share/circlekeep`).
+    pub fn platform_default() -> Option<Self> {
+        directories::ProjectDirs::from("org", "Circlekeep", "circlekeep")
+            .map(|dirs| Self::new(dirs.data_dir()))
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The key file.
+    pub fn identity_file(&self) -> PathBuf {
+        self.root.join(IDENTITY_FILE)
+    }
+
+    /// Whether an identity exists here.
+    pub fn is_initialized(&self) -> bool {
+        self.identity_file().exists()
+    }
+
+    fn io(&self, path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {
+        let path = path.to_owned();
+        move |source| EngineError::Io {
+            path: path.clone(),
+            source,
+        }
+    }
+
+    /// Makes a new identity and writes its key file (atomically, owner-only).
+    pub(crate) fn create_identity(
+        &self,
+        name: &str,
+        passphrase: &SecretString,
+        work_factor: u8,
+    ) -> Result<DeviceIdentity, EngineError> {
+        if self.is_initialized() {
+            return Err(EngineError::AlreadyInitialized(self.root.clone()));
+        }
+        let me = DeviceIdentity::generate(name)?;
+        let sealed = me.to_key_file(passphrase, work_factor)?;
+        std::fs::create_dir_all(&self.root).map_err(self.io(&self.root))?;
+        restrict(&self.root, 0o700).map_err(self.io(&self.root))?;
+        let path = self.identity_file();
+        let mut file = tempfile::NamedTempFile::new_in(&self.root).map_err(self.io(&self.root))?;
+        restrict(file.path(), 0o600).map_err(self.io(&path))?;
+        file.write_all(&sealed).map_err(self.io(&path))?;
+        file.as_file().sync_all().map_err(self.io(&path))?;
+        // Never replace an identity that appeared meanwhile.
+        file.persist_noclobber(&path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                EngineError::AlreadyInitialized(self.root.clone())
+            } else {
+                EngineError::Io {
+                    path: path.clone(),
+                    source: e.error,
+                }
+            }
+        })?;
+        if let Ok(dir) = std::fs::File::open(&self.root) {
+            // Make the rename itself durable; best effort on platforms without it.
+            let _ = dir.sync_all();
+        }
+        Ok(me)
+    }
+
+    /// Opens the key file with `passphrase`.
+    pub(crate) fn open_identity(
+        &self,
+        passphrase: &SecretString,
+    ) -> Result<DeviceIdentity, EngineError> {
+        let path = self.identity_file();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EngineError::NotInitialized(self.root.clone()))
+            }
+            Err(e) => return Err(self.io(&path)(e)),
+        };
+        Ok(DeviceIdentity::from_key_file(&bytes, passphrase)?)
+    }
+
+    /// Opens the store.
+    pub(crate) fn open_store(&self) -> Result<SledStore, EngineError> {
+        let dir = self.root.join(STORE_DIR);
+        SledStore::open(&dir).map_err(|e| match e {
+            SledStoreError::Locked => EngineError::StoreLocked,
+            other => EngineError::store(other),
+        })
+    }
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
