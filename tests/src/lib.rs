@@ -1,1 +1,197 @@
+//! Support for Circlekeep's scenario tests: seeded peers on real sled stores
+//! in temporary folders, bundle exchange between them, comparable snapshots
+//! of what each sees, and a scan of what lies at rest.
 
+use circlekeep_engine::views::{GatheringNotes, ImportReport};
+use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, SledStore};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// One device: an engine over a sled store in its own temporary folder.
+pub struct Peer {
+    /// Display name.
+    pub name: String,
+    seed: u8,
+    dir: TempDir,
+    engine: Option<Engine<SledStore>>,
+}
+
+impl Peer {
+    /// A device with a reproducible identity derived from `seed`.
+    pub fn new(name: &str, seed: u8) -> Peer {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let mut peer = Peer {
+            name: name.to_owned(),
+            seed,
+            dir,
+            engine: None,
+        };
+        peer.start();
+        peer
+    }
+
+    fn start(&mut self) {
+        let store = SledStore::open(&self.dir.path().join("store")).expect("open sled");
+        let me = DeviceIdentity::from_seed(&self.name, [self.seed; 32]).expect("identity");
+        self.engine = Some(Engine::with_store(store, me));
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine<SledStore> {
+        self.engine.as_ref().expect("running")
+    }
+
+    /// Stops the engine (optionally writing caches first) and starts it
+    /// again from what is on disk.
+    pub fn restart(&mut self, checkpoint: bool) {
+        if let Some(engine) = self.engine.take() {
+            if checkpoint {
+                engine.checkpoint().expect("checkpoint");
+            }
+        }
+        self.start();
+    }
+
+    /// The folder everything of this device lives in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// This device's member card.
+    pub fn card(&self) -> String {
+        self.engine().member_card().as_line().to_owned()
+    }
+
+    /// Sends everything this device holds of `circle` to `to` by bundle.
+    pub fn send(&self, to: &Peer, circle: CircleId) -> ImportReport {
+        let bundle = self.engine().export_bundle(circle, None).expect("export");
+        to.engine().import_bundle(&bundle).expect("import")
+    }
+}
+
+impl std::ops::Deref for Peer {
+    type Target = Engine<SledStore>;
+
+    fn deref(&self) -> &Self::Target {
+        self.engine()
+    }
+}
+
+/// `founder` creates a circle, adds `others`, and sends it to each of them.
+pub fn circle_of(founder: &Peer, others: &[&Peer], history: HistoryPolicy) -> CircleId {
+    let circle = founder
+        .create_circle("Thursday circle", history)
+        .expect("create");
+    for peer in others {
+        founder.add_member(circle, &peer.card()).expect("add");
+    }
+    for peer in others {
+        let report = founder.send(peer, circle);
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    circle
+}
+
+/// What a device shows of a circle, in a form that compares across devices.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Current members (hex ids).
+    pub members: Vec<String>,
+    /// Document heads.
+    pub heads: BTreeMap<String, Vec<String>>,
+    /// Notes by gathering (text only, sorted).
+    pub notes: BTreeMap<String, Vec<String>>,
+    /// Goals' texts, sorted.
+    pub goals: Vec<String>,
+}
+
+/// Snapshot of what `peer` sees of `circle`.
+pub fn seen(peer: &Peer, circle: CircleId) -> Seen {
+    let view = peer.circle(circle).expect("view");
+    let notes: Vec<GatheringNotes> = peer.notes(circle, None).expect("notes");
+    let mut goals: Vec<String> = view.goals.iter().map(|g| g.text.clone()).collect();
+    goals.sort();
+    Seen {
+        members: view.members.iter().map(|m| m.id.clone()).collect(),
+        heads: peer.heads(circle).expect("heads"),
+        notes: notes
+            .into_iter()
+            .map(|g| {
+                let mut texts: Vec<String> = g.notes.into_iter().map(|n| n.text).collect();
+                texts.sort();
+                (g.gathering.id, texts)
+            })
+            .collect(),
+        goals,
+    }
+}
+
+/// Every note text `peer` can read in `circle`.
+pub fn readable_notes(peer: &Peer, circle: CircleId) -> Vec<String> {
+    peer.notes(circle, None)
+        .expect("notes")
+        .into_iter()
+        .flat_map(|g| g.notes.into_iter().map(|n| n.text))
+        .collect()
+}
+
+/// Files under `dir` whose bytes contain `needle`, in UTF-8 or UTF-16.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let utf8 = needle.as_bytes().to_vec();
+    let utf16le: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf16be: Vec<u8> = needle.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                stack.push(entry.expect("dir entry").path());
+            }
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            let found = [&utf8, &utf16le, &utf16be]
+                .iter()
+                .any(|n| bytes.windows(n.len()).any(|w| w == n.as_slice()));
+            if found {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+/// Total bytes of the files under `dir`.
+pub fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                stack.push(entry.expect("dir entry").path());
+            }
+        } else {
+            total += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// The `circlekeep` binary of this workspace, built if needed.
+pub fn circlekeep_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/it-… → target/<profile>/circlekeep
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let bin = profile_dir.join(format!("circlekeep{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "circlekeep-cli"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building circlekeep failed");
+    }
+    bin
+}

@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 
 const CACHE_VERSION: u8 = 1;
 
+/// The keys held for one epoch.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HeldKey {
+    pub epoch: OpHash,
+    /// The whole epoch secret.
+    pub full: Option<[u8; 32]>,
+    /// The circle-document subkey.
+    pub shared: Option<[u8; 32]>,
+}
+
 /// Everything needed to resume a circle without replaying covered entries.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct CircleCache {
@@ -17,8 +27,8 @@ pub(crate) struct CircleCache {
     pub covered: Vec<(MemberId, u64)>,
     /// Saved documents.
     pub docs: Vec<(DocId, Vec<u8>)>,
-    /// Held keys: epoch, full secret, shared subkey.
-    pub keys: Vec<(OpHash, Option<[u8; 32]>, Option<[u8; 32]>)>,
+    /// Held keys.
+    pub keys: Vec<HeldKey>,
     /// Operations whose keys were already tried.
     pub tried: Vec<OpHash>,
     /// Covered entries without a key (yet), with their epochs.

@@ -871,6 +871,19 @@ impl CircleRuntime {
         self.docs.get(id)
     }
 
+    /// Heads of every held document: document id → sorted change hashes.
+    pub fn heads(&mut self) -> BTreeMap<String, Vec<String>> {
+        self.docs
+            .iter_mut()
+            .map(|(id, doc)| {
+                let mut heads: Vec<String> =
+                    doc.get_heads().iter().map(|h| h.to_string()).collect();
+                heads.sort();
+                (id.to_hex(), heads)
+            })
+            .collect()
+    }
+
     /// The circle document, if readable.
     pub fn circle_doc(&self) -> Option<CircleDoc> {
         self.docs
@@ -963,6 +976,71 @@ impl CircleRuntime {
             .map_err(EngineError::store)?;
         self.dirty = false;
         Ok(())
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl CircleRuntime {
+    /// Builds and signs an entry as this device with the given deviations.
+    pub fn craft_entry<S: Store>(
+        &self,
+        ctx: &Ctx<'_, S>,
+        craft: crate::testing::Craft,
+    ) -> Result<Vec<u8>, EngineError> {
+        let me = ctx.me_id();
+        let epoch = craft
+            .epoch
+            .or_else(|| self.membership.write_epoch())
+            .ok_or(EngineError::NotAMember)?;
+        let doc = craft.doc;
+        let key = if craft.wrong_key_class {
+            self.keyring.content_key(
+                &epoch,
+                &if doc.is_circle() {
+                    DocId([9; 16])
+                } else {
+                    DocId::CIRCLE
+                },
+            )
+        } else {
+            self.keyring.content_key(&epoch, &doc)
+        }
+        .unwrap_or_else(|| SymmetricKey::from_bytes([0; 32]));
+        let plaintext = match craft.raw_plaintext {
+            Some(raw) => raw,
+            None => postcard::to_stdvec(&Payload {
+                doc,
+                content: Content::Changes(craft.changes),
+            })
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?,
+        };
+        let tip = self.tips.get(&me);
+        let body = EntryBody {
+            version: ENTRY_VERSION,
+            circle: craft.circle.unwrap_or(self.id),
+            author: me,
+            seq: craft.seq.unwrap_or_else(|| tip.map_or(1, |t| t.seq + 1)),
+            prev: craft.prev.unwrap_or_else(|| tip.map(|t| t.hash)),
+            epoch,
+            membership: self.membership.heads().to_vec(),
+            payload: craft
+                .payload
+                .unwrap_or_else(|| content::seal(&key, &plaintext)),
+        };
+        Ok(sign_entry(ctx.me, body).signed)
+    }
+
+    /// The raw Automerge changes of a document held here.
+    pub fn raw_changes(&mut self, doc: &DocId) -> Vec<Vec<u8>> {
+        self.docs
+            .get_mut(doc)
+            .map(|d| {
+                d.get_changes(&[])
+                    .iter()
+                    .map(|c| c.raw_bytes().to_vec())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The keys this device holds for one circle: epoch secrets it was sealed,
 //! and subkeys or secrets other members granted it.
 
+use crate::cache::HeldKey;
 use circlekeep_model::membership::{Action, Membership};
 use circlekeep_model::{DocId, OpHash};
 use circlekeep_seal::content::SymmetricKey;
@@ -133,27 +134,25 @@ impl Keyring {
     }
 
     /// Every held key, for the sealed cache.
-    pub fn export(&self) -> Vec<(OpHash, Option<[u8; 32]>, Option<[u8; 32]>)> {
+    pub fn export(&self) -> Vec<HeldKey> {
         self.epochs
             .iter()
-            .map(|(epoch, keys)| {
-                (
-                    *epoch,
-                    keys.full.as_ref().map(EpochSecret::to_bytes),
-                    keys.shared.as_ref().map(|k| *k.as_bytes()),
-                )
+            .map(|(epoch, keys)| HeldKey {
+                epoch: *epoch,
+                full: keys.full.as_ref().map(EpochSecret::to_bytes),
+                shared: keys.shared.as_ref().map(|k| *k.as_bytes()),
             })
             .collect()
     }
 
     /// Restores keys from the sealed cache (already checked when first held).
-    pub fn import(&mut self, keys: Vec<(OpHash, Option<[u8; 32]>, Option<[u8; 32]>)>) {
-        for (epoch, full, shared) in keys {
-            if let Some(full) = full {
-                self.insert_full(epoch, EpochSecret::from_bytes(full));
+    pub fn import(&mut self, keys: Vec<HeldKey>) {
+        for held in keys {
+            if let Some(full) = held.full {
+                self.insert_full(held.epoch, EpochSecret::from_bytes(full));
             }
-            if let Some(shared) = shared {
-                self.insert_shared(epoch, SymmetricKey::from_bytes(shared));
+            if let Some(shared) = held.shared {
+                self.insert_shared(held.epoch, SymmetricKey::from_bytes(shared));
             }
         }
     }

@@ -33,6 +33,8 @@ mod circle;
 pub mod error;
 mod home;
 mod keyring;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod views;
 
 pub use chrono::NaiveDate;
@@ -132,13 +134,12 @@ impl<S: Store> Engine<S> {
     ) -> Result<T, EngineError> {
         let mut circles = self.lock();
         let ctx = self.ctx();
-        if !circles.contains_key(&id) {
-            let runtime = CircleRuntime::load(&ctx, id)?;
-            circles.insert(id, runtime);
-        }
-        let runtime = circles
-            .get_mut(&id)
-            .ok_or_else(|| EngineError::UnknownCircle(id.short()))?;
+        let runtime = match circles.entry(id) {
+            std::collections::btree_map::Entry::Occupied(held) => held.into_mut(),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(CircleRuntime::load(&ctx, id)?)
+            }
+        };
         let result = f(runtime, &ctx);
         if runtime.poisoned {
             circles.remove(&id);
@@ -330,8 +331,7 @@ impl<S: Store> Engine<S> {
             .circle(id)?
             .gatherings
             .into_iter()
-            .filter(|g| g.readable)
-            .next_back()
+            .rfind(|g| g.readable)
             .ok_or(EngineError::NoGathering)?;
         DocId::from_hex(&latest.id).map_err(|e| EngineError::Corrupt(e.to_string()))
     }
@@ -615,6 +615,12 @@ impl<S: Store> Engine<S> {
             .filter_map(|(_, v)| postcard::from_bytes::<StoredRejection>(&v).ok())
             .map(|r| (r.at, r.view))
             .collect())
+    }
+
+    /// The heads of every document this device can read, for checking that
+    /// devices converged: document id → sorted change hashes (hex).
+    pub fn heads(&self, id: CircleId) -> Result<BTreeMap<String, Vec<String>>, EngineError> {
+        self.with_circle(id, |c, _| Ok(c.heads()))
     }
 
     fn checkpoint_circle(&self, id: CircleId) -> Result<(), EngineError> {

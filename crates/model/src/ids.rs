@@ -94,6 +94,13 @@ byte_id!(
     DocId, 16, "document id"
 );
 
+impl Default for DocId {
+    /// The circle document.
+    fn default() -> Self {
+        DocId::CIRCLE
+    }
+}
+
 impl DocId {
     /// The circle's shared document (charter, profiles, schedule, goals, contracts).
     pub const CIRCLE: DocId = DocId([0; 16]);

@@ -43,6 +43,9 @@ impl BlobKind {
     }
 }
 
+/// A key and its value, as listed by [`Store::blobs`].
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// One signed entry to store at its place in its author's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEntry {
@@ -106,7 +109,7 @@ pub trait Store: Send + Sync + 'static {
     fn blob(&self, kind: BlobKind, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error>;
 
     /// Blobs of one kind whose keys start with `prefix`, in key order.
-    fn blobs(&self, kind: BlobKind, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Self::Error>;
+    fn blobs(&self, kind: BlobKind, prefix: &[u8]) -> Result<Vec<KeyValue>, Self::Error>;
 
     /// Makes every earlier write durable.
     fn flush(&self) -> Result<(), Self::Error>;

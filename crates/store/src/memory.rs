@@ -1,6 +1,8 @@
 //! In-memory backend, for tests and benchmarks of everything above the store.
 
-use crate::{blob_key, entry_key, log_prefix, op_key, seq_of, BlobKind, Store, StoredEntry};
+use crate::{
+    blob_key, entry_key, log_prefix, op_key, seq_of, BlobKind, KeyValue, Store, StoredEntry,
+};
 use circlekeep_model::{CircleId, MemberId, OpHash};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -157,7 +159,7 @@ impl Store for MemoryStore {
         Ok(self.lock().blobs.get(&blob_key(kind, key)).cloned())
     }
 
-    fn blobs(&self, kind: BlobKind, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Infallible> {
+    fn blobs(&self, kind: BlobKind, prefix: &[u8]) -> Result<Vec<KeyValue>, Infallible> {
         let trees = self.lock();
         let full = blob_key(kind, prefix);
         Ok(scan(&trees.blobs, &full)

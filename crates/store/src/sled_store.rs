@@ -2,7 +2,9 @@
 //! entries, blobs). Multi-record writes go through a `Batch` or a
 //! transaction, so they land whole or not at all.
 
-use crate::{blob_key, entry_key, log_prefix, op_key, seq_of, BlobKind, Store, StoredEntry};
+use crate::{
+    blob_key, entry_key, log_prefix, op_key, seq_of, BlobKind, KeyValue, Store, StoredEntry,
+};
 use circlekeep_model::{CircleId, MemberId, OpHash};
 use std::path::Path;
 
@@ -181,11 +183,7 @@ impl Store for SledStore {
         Ok(self.blobs.get(blob_key(kind, key))?.map(|v| v.to_vec()))
     }
 
-    fn blobs(
-        &self,
-        kind: BlobKind,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SledStoreError> {
+    fn blobs(&self, kind: BlobKind, prefix: &[u8]) -> Result<Vec<KeyValue>, SledStoreError> {
         owned(self.blobs.scan_prefix(blob_key(kind, prefix)))
             .map(|r| r.map(|(k, v)| (k[1..].to_vec(), v)))
             .collect()

@@ -1,0 +1,253 @@
+//! End to end through the `circlekeep` binary: the README's walk-through,
+//! JSON output and error codes, nothing readable at rest, and saved edits
+//! surviving a kill at any moment.
+
+use circlekeep_tests::{circlekeep_bin, files_containing};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Device<'a> {
+    home: &'a Path,
+}
+
+impl Device<'_> {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(circlekeep_bin());
+        cmd.arg("--home")
+            .arg(self.home)
+            .args(args)
+            .env("CIRCLEKEEP_PASSPHRASE", "correct horse")
+            .env_remove("CIRCLEKEEP_HOME");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run circlekeep")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "circlekeep {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("JSON output")
+    }
+
+    fn error_code(&self, args: &[&str]) -> (i32, String) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let value: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+        (
+            out.status.code().unwrap_or(-1),
+            value["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+}
+
+const NOTE: &str = "CLI-MARKER-3e9f: I will ask for help sooner";
+
+#[test]
+fn a_gathering_walk_through_with_two_devices() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    let bo = Device {
+        home: &dir.path().join("bo"),
+    };
+    ada.ok(&["init", "--name", "Ada", "--kdf-work-factor", "10"]);
+    bo.ok(&["init", "--name", "Bo", "--kdf-work-factor", "10"]);
+    let card = bo.json(&["id"])["card"].as_str().expect("card").to_owned();
+
+    let circle = ada.json(&["circle", "create", "Thursday circle"])["circle"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ada.ok(&["member", "add", "thursday", &card]);
+    let gathering = ada.json(&["gathering", "new", "thursday", "--date", "2026-11-26"])
+        ["gathering"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ada.ok(&["note", "add", "thursday", NOTE]);
+    let goal = ada.json(&["goal", "add", "thursday", "Ship the report"])["goal"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ada.ok(&[
+        "contract",
+        "add",
+        "thursday",
+        "Draft chapter one",
+        "--goal",
+        &goal,
+    ]);
+
+    let bundle = dir.path().join("to-bo.ckb");
+    ada.ok(&[
+        "bundle",
+        "export",
+        &circle[..8],
+        bundle.to_str().expect("path"),
+    ]);
+    let report = bo.json(&["bundle", "import", bundle.to_str().expect("path")]);
+    assert_eq!(report["joined"], true);
+    assert_eq!(report["rejected"].as_array().map(Vec::len), Some(0));
+
+    let notes = bo.json(&["note", "list", "thursday", "--gathering", "2026-11-26"]);
+    assert_eq!(notes[0]["gathering"]["id"], gathering.as_str());
+    assert_eq!(notes[0]["notes"][0]["text"], NOTE);
+    assert_eq!(notes[0]["notes"][0]["author_name"], "Ada");
+    let shown = bo.json(&["circle", "show", "thursday"]);
+    assert_eq!(shown["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(shown["contracts"][0]["goal"], goal.as_str());
+
+    // Bo answers with only what Ada lacks.
+    bo.ok(&["note", "add", "thursday", "Bo will bring lunch"]);
+    let back = dir.path().join("to-ada.ckb");
+    bo.ok(&[
+        "bundle",
+        "export",
+        "thursday",
+        back.to_str().expect("path"),
+        "--for",
+        "Ada",
+    ]);
+    let report = ada.json(&["bundle", "import", back.to_str().expect("path")]);
+    assert_eq!(report["entries_accepted"], 1);
+
+    let listed = ada.json(&["circle", "list"]);
+    assert_eq!(listed[0]["name"], "Thursday circle");
+    let members = ada.json(&["member", "list", "thursday"]);
+    assert_eq!(members.as_array().map(Vec::len), Some(2));
+
+    // Removal through the CLI.
+    ada.ok(&["member", "remove", "thursday", "Bo"]);
+    assert_eq!(
+        ada.json(&["member", "list", "thursday"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // Nothing of it is readable at rest, in either home or the bundles.
+    for marker in [
+        "CLI-MARKER-3e9f",
+        "Ship the report",
+        "Thursday circle",
+        "Bo will bring lunch",
+    ] {
+        let hits = files_containing(dir.path(), marker);
+        assert!(hits.is_empty(), "{marker:?} at rest in {hits:?}");
+    }
+}
+
+#[test]
+fn errors_have_stable_codes_and_exit_statuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    assert_eq!(
+        ada.error_code(&["circle", "list"]),
+        (1, "not_initialized".into())
+    );
+    ada.ok(&["init", "--name", "Ada", "--kdf-work-factor", "10"]);
+    assert_eq!(
+        ada.error_code(&["init", "--name", "Ada", "--kdf-work-factor", "10"]),
+        (1, "already_initialized".into())
+    );
+    let wrong = ada
+        .cmd(&["--json", "circle", "list"])
+        .env("CIRCLEKEEP_PASSPHRASE", "wrong")
+        .output()
+        .expect("run");
+    assert_eq!(wrong.status.code(), Some(1));
+    let value: Value = serde_json::from_slice(&wrong.stdout).expect("json");
+    assert_eq!(value["error"]["code"], "wrong_passphrase");
+
+    ada.ok(&["circle", "create", "Circle one"]);
+    assert_eq!(
+        ada.error_code(&["circle", "show", "nope"]),
+        (1, "unknown_circle".into())
+    );
+    assert_eq!(
+        ada.error_code(&["member", "add", "circle one", "not-a-card"]),
+        (1, "bad_card".into())
+    );
+    assert_eq!(
+        ada.error_code(&["note", "add", "circle one", "x"]),
+        (1, "no_gathering".into())
+    );
+    assert_eq!(
+        ada.error_code(&["gathering", "new", "circle one", "--date", "26/11/2026"]),
+        (1, "bad_date".into())
+    );
+    let junk = dir.path().join("junk.ckb");
+    std::fs::write(&junk, b"not a bundle").expect("write");
+    assert_eq!(
+        ada.error_code(&["bundle", "import", junk.to_str().expect("path")]),
+        (1, "bad_bundle".into())
+    );
+    let bad = ada.run(&["no-such-command"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_note_reported_saved_survives_a_kill_at_any_moment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    ada.ok(&["init", "--name", "Ada", "--kdf-work-factor", "10"]);
+    ada.ok(&["circle", "create", "Kill test"]);
+    ada.ok(&["gathering", "new", "kill", "--date", "2026-11-26"]);
+    let mut saved = Vec::new();
+    for i in 0..24u64 {
+        let text = format!("note number {i}");
+        let mut child = ada
+            .cmd(&["note", "add", "kill", &text])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Kill after a varying delay: before, during or after the write.
+        std::thread::sleep(std::time::Duration::from_millis((i * 7) % 60));
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        if String::from_utf8_lossy(&out.stdout).contains("Note saved.") {
+            saved.push(text);
+        }
+    }
+    let notes = ada.json(&["note", "list", "kill"]);
+    let held: Vec<&str> = notes[0]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    for text in &saved {
+        assert!(
+            held.contains(&text.as_str()),
+            "{text:?} was reported saved but is gone"
+        );
+    }
+    assert!(
+        !saved.is_empty(),
+        "no run got far enough to save; delays too short"
+    );
+}

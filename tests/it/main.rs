@@ -1,0 +1,10 @@
+//! Circlekeep's multi-peer and end-to-end scenarios: real sled stores in
+//! temporary folders, real age encryption, real signatures. One module per
+//! concern; each names the invariant of DESIGN.md §2 it holds to.
+
+mod cli;
+mod confidentiality;
+mod convergence;
+mod membership;
+mod persistence;
+mod rejection;

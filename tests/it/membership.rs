@@ -1,0 +1,244 @@
+//! Invariant 2: members only. A removed member cannot read what is written
+//! after the author learnt of the removal; a newcomer reads the circle
+//! document but not earlier gatherings, unless newcomers see history;
+//! concurrent membership changes are repaired by handing over keys.
+
+use circlekeep_engine::HistoryPolicy;
+use circlekeep_tests::{circle_of, readable_notes, Peer};
+
+fn date(s: &str) -> circlekeep_engine::NaiveDate {
+    s.parse().expect("date")
+}
+
+#[test]
+fn a_removed_member_cannot_read_notes_written_after_the_removal_reached_the_author() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let cy = Peer::new("Cy", 3);
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, g, "before the removal").expect("note");
+    ada.send(&bo, circle);
+    ada.send(&cy, circle);
+    assert_eq!(readable_notes(&cy, circle), vec!["before the removal"]);
+
+    // Bo writes before hearing of the removal: sealed to who Bo knew.
+    bo.add_note(circle, g, "Bo, not yet knowing").expect("note");
+
+    let cy_id = ada.find_member(circle, "Cy").expect("member");
+    ada.remove_member(circle, cy_id).expect("remove");
+    ada.add_note(circle, g, "Ada after removing Cy")
+        .expect("note");
+    ada.send(&bo, circle);
+    bo.add_note(circle, g, "Bo after hearing of the removal")
+        .expect("note");
+
+    // Cy still receives everything (stores it, could relay it) ...
+    for from in [&ada, &bo] {
+        let report = from.send(&cy, circle);
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    let mut seen = readable_notes(&cy, circle);
+    seen.sort();
+    // ... but reads only what was sealed before its authors knew.
+    assert_eq!(seen, vec!["Bo, not yet knowing", "before the removal"]);
+    assert!(cy.circle(circle).expect("view").sealed_entries >= 2);
+    assert!(!cy.circle(circle).expect("view").member);
+    assert_eq!(
+        cy.add_note(circle, g, "let me in").err().map(|e| e.code()),
+        Some("not_a_member")
+    );
+    // The others read everything.
+    bo.send(&ada, circle);
+    assert_eq!(readable_notes(&ada, circle).len(), 4);
+}
+
+#[test]
+fn a_newcomer_since_joining_reads_the_charter_but_not_earlier_gatherings() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let dee = Peer::new("Dee", 4);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let early = ada
+        .new_gathering(circle, date("2026-11-12"))
+        .expect("gathering");
+    ada.add_note(circle, early, "early secret").expect("note");
+    let goal = ada.add_goal(circle, "write the book").expect("goal");
+    ada.add_contract(circle, "two pages a day", Some(&goal), Some(early))
+        .expect("contract");
+
+    ada.add_member(circle, &dee.card()).expect("add");
+    let report = ada.send(&dee, circle);
+    assert!(report.joined && report.rejected.is_empty(), "{report:?}");
+
+    let view = dee.circle(circle).expect("circle document is readable");
+    assert_eq!(view.name, "Thursday circle");
+    assert!(view.charter.contains("Confidentiality"));
+    assert_eq!(view.goals[0].text, "write the book");
+    assert_eq!(view.contracts[0].text, "two pages a day");
+    assert_eq!(view.members.len(), 3);
+    assert_eq!(view.gatherings.len(), 1);
+    assert!(!view.gatherings[0].readable);
+    assert!(readable_notes(&dee, circle).is_empty());
+    assert_eq!(
+        dee.add_note(circle, early, "hello").err().map(|e| e.code()),
+        Some("unreadable")
+    );
+
+    // Gatherings after joining are readable to the newcomer.
+    let next = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, next, "welcome Dee").expect("note");
+    ada.send(&dee, circle);
+    assert_eq!(readable_notes(&dee, circle), vec!["welcome Dee"]);
+    dee.add_note(circle, next, "thank you")
+        .expect("newcomer writes");
+    dee.send(&ada, circle);
+    assert_eq!(readable_notes(&ada, circle).len(), 3);
+}
+
+#[test]
+fn a_newcomer_reads_earlier_gatherings_when_the_circle_chose_history() {
+    let ada = Peer::new("Ada", 1);
+    let dee = Peer::new("Dee", 4);
+    let circle = circle_of(&ada, &[], HistoryPolicy::NewcomersSeeHistory);
+    let early = ada
+        .new_gathering(circle, date("2026-11-12"))
+        .expect("gathering");
+    ada.add_note(circle, early, "early notes").expect("note");
+    ada.add_member(circle, &dee.card()).expect("add");
+    ada.send(&dee, circle);
+    assert_eq!(readable_notes(&dee, circle), vec!["early notes"]);
+    assert_eq!(
+        dee.circle(circle).expect("view").history,
+        "newcomers-see-history"
+    );
+}
+
+#[test]
+fn concurrent_add_and_removal_are_repaired_with_key_grants() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let cy = Peer::new("Cy", 3);
+    let dee = Peer::new("Dee", 4);
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+
+    // Concurrently: Ada adds Dee while Bo removes Cy and then writes.
+    ada.add_member(circle, &dee.card()).expect("add");
+    let cy_id = bo.find_member(circle, "Cy").expect("member");
+    bo.remove_member(circle, cy_id).expect("remove");
+    bo.add_goal(circle, "Bo's goal after removing Cy")
+        .expect("goal");
+    bo.add_note(circle, g, "Bo's note, not knowing Dee")
+        .expect("note");
+
+    // Everyone meets.
+    for _ in 0..3 {
+        for (from, to) in [(&ada, &bo), (&bo, &ada), (&ada, &dee), (&bo, &dee)] {
+            let report = from.send(to, circle);
+            assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        }
+    }
+    let members: Vec<String> = dee
+        .members(circle)
+        .expect("members")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(members, vec!["Ada", "Bo", "Dee"]);
+    // Dee reads Bo's circle-document edit: its key was granted afterwards.
+    let goals: Vec<String> = dee
+        .circle(circle)
+        .expect("view")
+        .goals
+        .into_iter()
+        .map(|g| g.text)
+        .collect();
+    assert_eq!(goals, vec!["Bo's goal after removing Cy"]);
+    // Bo's note was sealed to those Bo knew; Dee was not among them.
+    assert!(readable_notes(&dee, circle).is_empty());
+
+    // Gathering `g` was opened before Dee joined, so it stays sealed to her
+    // as a whole. The next writer re-keys for exactly Ada, Bo and Dee.
+    let next = ada
+        .new_gathering(circle, date("2026-12-10"))
+        .expect("gathering");
+    ada.add_note(circle, next, "for the three of us")
+        .expect("note");
+    ada.send(&dee, circle);
+    ada.send(&cy, circle);
+    assert!(readable_notes(&dee, circle).contains(&"for the three of us".to_owned()));
+    assert!(!readable_notes(&cy, circle).contains(&"for the three of us".to_owned()));
+}
+
+#[test]
+fn a_member_who_leaves_cannot_read_what_comes_after() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    bo.leave_circle(circle).expect("leave");
+    bo.send(&ada, circle);
+    assert_eq!(ada.members(circle).expect("members").len(), 1);
+    ada.add_note(circle, g, "after Bo left").expect("note");
+    ada.send(&bo, circle);
+    assert!(readable_notes(&bo, circle).is_empty());
+}
+
+#[test]
+fn operations_signed_by_a_non_member_are_rejected() {
+    use circlekeep_model::membership::{Action, OpBody, OP_VERSION};
+    use circlekeep_seal::signed::{sign_op, verify_op};
+    use circlekeep_seal::{DeviceIdentity, EpochSecret};
+
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let bundle = circlekeep_engine::bundle::Bundle::decode(
+        &ada.export_bundle(circle, None).expect("export"),
+    )
+    .expect("decode");
+    let heads: Vec<_> = {
+        let ops: Vec<_> = bundle
+            .ops
+            .iter()
+            .map(|b| verify_op(b).expect("op"))
+            .collect();
+        let (m, _) = circlekeep_model::membership::Membership::build(circle, ops);
+        m.heads().to_vec()
+    };
+    let eve = DeviceIdentity::from_seed("Eve", [9; 32]).expect("identity");
+    let key = EpochSecret::generate()
+        .seal_for([eve.recipient().to_string().as_str()])
+        .expect("seal");
+    let forged = sign_op(
+        &eve,
+        OpBody {
+            version: OP_VERSION,
+            circle: Some(circle),
+            author: eve.member_id(),
+            deps: heads,
+            action: Action::Add {
+                member: eve.member_id(),
+                recipient: eve.recipient().to_string(),
+                key,
+            },
+        },
+    );
+    let mut tampered = bundle.clone();
+    tampered.ops.push(forged.signed);
+    let report = bo.import_bundle(&tampered.encode()).expect("import");
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].code, "not_a_member");
+    assert_eq!(bo.members(circle).expect("members").len(), 2);
+}

@@ -1,0 +1,319 @@
+//! Invariants 3 and 6: tampered, forged, replayed and truncated entries and
+//! bundles are rejected with typed reasons, never applied, and leave what
+//! the receiver had intact — in memory and on disk.
+
+use circlekeep_engine::bundle::{Bundle, BundleError};
+use circlekeep_engine::testing::Craft;
+use circlekeep_engine::{CircleId, DocId, EngineError, HistoryPolicy};
+use circlekeep_model::OpHash;
+use circlekeep_seal::signed::{forge_entry, verify_entry};
+use circlekeep_seal::DeviceIdentity;
+use circlekeep_tests::{circle_of, seen, Peer, Seen};
+
+/// Ada and Bo share a circle with a gathering, a note each and a goal;
+/// Bo has everything Ada has.
+fn setup() -> (Peer, Peer, CircleId, DocId) {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, "2026-11-26".parse().expect("date"))
+        .expect("gathering");
+    ada.add_note(circle, g, "Ada's note").expect("note");
+    ada.add_goal(circle, "Ada's goal").expect("goal");
+    ada.send(&bo, circle);
+    bo.add_note(circle, g, "Bo's note").expect("note");
+    bo.send(&ada, circle);
+    (ada, bo, circle, g)
+}
+
+/// `peer` still shows `before`, also after restarting from disk.
+fn assert_intact(peer: &mut Peer, circle: CircleId, before: &Seen) {
+    assert_eq!(&seen(peer, circle), before);
+    peer.restart(false);
+    assert_eq!(&seen(peer, circle), before);
+}
+
+fn bundle_of(peer: &Peer, circle: CircleId) -> Bundle {
+    Bundle::decode(&peer.export_bundle(circle, None).expect("export")).expect("decode")
+}
+
+fn import_with_extra(peer: &Peer, circle: CircleId, from: &Peer, extra: Vec<u8>) -> Vec<String> {
+    let mut bundle = bundle_of(from, circle);
+    bundle.entries.push(extra);
+    let report = peer.import_bundle(&bundle.encode()).expect("import");
+    report.rejected.into_iter().map(|r| r.code).collect()
+}
+
+#[test]
+fn tampered_entries_are_rejected() {
+    let (mut ada, bo, circle, _) = setup();
+    let before = seen(&ada, circle);
+    let mut bundle = bundle_of(&bo, circle);
+    for entry in &mut bundle.entries {
+        let last = entry.len() - 40;
+        entry[last] ^= 0x55;
+    }
+    let report = ada.import_bundle(&bundle.encode()).expect("import");
+    assert_eq!(report.entries_accepted, 0);
+    assert!(!report.rejected.is_empty());
+    assert!(
+        report.rejected.iter().all(|r| r.code == "bad_signature"),
+        "{:?}",
+        report.rejected
+    );
+    assert!(
+        !ada.rejections(circle).expect("log").is_empty(),
+        "rejections are recorded"
+    );
+    assert_intact(&mut ada, circle, &before);
+}
+
+#[test]
+fn forged_and_non_member_entries_are_rejected() {
+    let (mut ada, bo, circle, g) = setup();
+    let before = seen(&ada, circle);
+    let honest = verify_entry(
+        &bo.craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                ..Craft::default()
+            },
+        )
+        .expect("craft"),
+    )
+    .expect("valid");
+    let eve = DeviceIdentity::from_seed("Eve", [9; 32]).expect("identity");
+
+    // Eve signs a body that claims Bo wrote it.
+    let claims_bo = forge_entry(&eve, &honest.body);
+    assert_eq!(
+        import_with_extra(&ada, circle, &bo, claims_bo),
+        vec!["bad_signature"]
+    );
+
+    // Eve signs an entry as herself.
+    let mut as_eve = honest.body.clone();
+    as_eve.author = eve.member_id();
+    as_eve.seq = 1;
+    as_eve.prev = None;
+    let own = forge_entry(&eve, &as_eve);
+    assert_eq!(
+        import_with_extra(&ada, circle, &bo, own),
+        vec!["not_a_member"]
+    );
+    assert_intact(&mut ada, circle, &before);
+}
+
+#[test]
+fn changes_not_made_by_the_signer_are_rejected() {
+    let (mut ada, bo, circle, _) = setup();
+    let before = seen(&ada, circle);
+    // Bo wraps Ada's own Automerge changes in an entry signed by Bo.
+    let adas_changes = ada.raw_changes(circle, DocId::CIRCLE).expect("changes");
+    let adas_first = adas_changes.into_iter().take(1).collect::<Vec<_>>();
+    let crafted = bo
+        .craft_entry(
+            circle,
+            Craft {
+                changes: adas_first,
+                ..Craft::default()
+            },
+        )
+        .expect("craft");
+    assert_eq!(
+        import_with_extra(&ada, circle, &bo, crafted),
+        vec!["actor_mismatch"]
+    );
+    assert_intact(&mut ada, circle, &before);
+}
+
+#[test]
+fn bad_payloads_are_rejected() {
+    let (mut ada, bo, circle, g) = setup();
+    let before = seen(&ada, circle);
+    let mine = bo.raw_changes(circle, g).expect("changes");
+    let cases: Vec<(Craft, &str)> = vec![
+        (
+            Craft {
+                payload: Some(b"age-encryption.org/v1 but not really".to_vec()),
+                ..Craft::default()
+            },
+            "undecryptable",
+        ),
+        (
+            Craft {
+                payload: Some(circlekeep_seal::content::seal(
+                    &circlekeep_seal::SymmetricKey::from_bytes([7; 32]),
+                    b"sealed under a key nobody was given",
+                )),
+                ..Craft::default()
+            },
+            "undecryptable",
+        ),
+        (
+            Craft {
+                raw_plaintext: Some(vec![0xff; 40]),
+                ..Craft::default()
+            },
+            "malformed_payload",
+        ),
+        (
+            Craft {
+                doc: g,
+                changes: mine.clone(),
+                wrong_key_class: true,
+                ..Craft::default()
+            },
+            "wrong_key_class",
+        ),
+        (
+            Craft {
+                doc: g,
+                changes: vec![b"not an automerge change".to_vec()],
+                ..Craft::default()
+            },
+            "bad_change",
+        ),
+        (
+            Craft {
+                doc: g,
+                changes: mine.clone(),
+                epoch: Some(OpHash([3; 32])),
+                ..Craft::default()
+            },
+            "bad_epoch",
+        ),
+    ];
+    for (craft, code) in cases {
+        let crafted = bo.craft_entry(circle, craft).expect("craft");
+        assert_eq!(import_with_extra(&ada, circle, &bo, crafted), vec![code]);
+    }
+    assert_intact(&mut ada, circle, &before);
+}
+
+#[test]
+fn forks_and_broken_chains_are_rejected() {
+    let (mut ada, bo, circle, g) = setup();
+    let before = seen(&ada, circle);
+    // A different entry at a position Bo already used.
+    let fork = bo
+        .craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                seq: Some(1),
+                prev: Some(None),
+                ..Craft::default()
+            },
+        )
+        .expect("craft");
+    assert_eq!(import_with_extra(&ada, circle, &bo, fork), vec!["fork"]);
+    // The next position, but not chained onto Bo's last entry.
+    let unchained = bo
+        .craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                prev: Some(None),
+                ..Craft::default()
+            },
+        )
+        .expect("craft");
+    assert_eq!(
+        import_with_extra(&ada, circle, &bo, unchained),
+        vec!["broken_chain"]
+    );
+    assert_intact(&mut ada, circle, &before);
+}
+
+#[test]
+fn replays_are_harmless_or_rejected() {
+    let (mut ada, bo, circle, _) = setup();
+    let before = seen(&ada, circle);
+    // The same bundle again: everything is already held, nothing changes.
+    let again = bo.export_bundle(circle, None).expect("export");
+    for _ in 0..2 {
+        let report = ada.import_bundle(&again).expect("import");
+        assert_eq!(report.entries_accepted, 0);
+        assert_eq!(report.ops_accepted, 0);
+        assert!(report.rejected.is_empty());
+        assert!(report.duplicates > 0);
+    }
+    // An entry from another circle of Bo's, replayed into this one.
+    let other = bo
+        .create_circle("Bo's other circle", HistoryPolicy::SinceJoining)
+        .expect("create");
+    let foreign = bundle_of(&bo, other).entries.remove(0);
+    assert_eq!(
+        import_with_extra(&ada, circle, &bo, foreign),
+        vec!["wrong_circle"]
+    );
+    assert_intact(&mut ada, circle, &before);
+}
+
+#[test]
+fn truncated_and_gapped_bundles_are_rejected() {
+    let (ada, mut bo, circle, g) = setup();
+    for i in 0..3 {
+        ada.add_note(circle, g, &format!("later note {i}"))
+            .expect("note");
+    }
+    let before = seen(&bo, circle);
+    let bytes = ada.export_bundle(circle, None).expect("export");
+    for cut in [0, 10, bytes.len() / 3, bytes.len() - 1] {
+        let err = bo.import_bundle(&bytes[..cut]).expect_err("refused");
+        assert!(matches!(err, EngineError::Bundle(_)), "{err}");
+        assert_eq!(err.code(), "bad_bundle");
+    }
+    assert!(matches!(
+        bo.import_bundle(b"GIF89a...").err(),
+        Some(EngineError::Bundle(BundleError::NotABundle))
+    ));
+    assert_intact(&mut bo, circle, &before);
+
+    // Drop one of Ada's entries from the middle: what follows is refused as a gap.
+    let mut bundle = Bundle::decode(&bytes).expect("decode");
+    let ada_id = ada.identity().member_id();
+    let ada_entries: Vec<usize> = bundle
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| verify_entry(e).is_ok_and(|e| e.body.author == ada_id))
+        .map(|(i, _)| i)
+        .collect();
+    let drop_at = ada_entries[ada_entries.len() - 2];
+    bundle.entries.remove(drop_at);
+    let report = bo.import_bundle(&bundle.encode()).expect("import");
+    // The entry before the hole goes in; the one after it is refused.
+    assert_eq!(report.entries_accepted, 1, "{report:?}");
+    assert_eq!(
+        report
+            .rejected
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        vec!["gap"]
+    );
+    // Whole again, the rest goes in.
+    let report = bo.import_bundle(&bytes).expect("import");
+    assert!(report.rejected.is_empty());
+    assert_eq!(report.entries_accepted, 2);
+}
+
+#[test]
+fn garbage_records_never_panic() {
+    let (ada, bo, circle, _) = setup();
+    let mut bundle = bundle_of(&bo, circle);
+    bundle.ops.push(vec![0xde, 0xad]);
+    bundle.entries.push(vec![]);
+    bundle.entries.push(vec![0x01; 5000]);
+    let report = ada.import_bundle(&bundle.encode()).expect("import");
+    assert_eq!(report.rejected.len(), 3);
+    assert!(
+        report.rejected.iter().all(|r| r.code == "malformed"),
+        "{:?}",
+        report.rejected
+    );
+}
