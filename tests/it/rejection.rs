@@ -317,3 +317,29 @@ fn garbage_records_never_panic() {
         report.rejected
     );
 }
+
+#[test]
+fn content_sealed_under_a_stale_epoch_is_rejected() {
+    let (ada, mut bo, circle, g) = setup();
+    let before = seen(&bo, circle);
+    // Ada holds the founding epoch's key, but Bo has joined since: content
+    // sealed under it now would reach an audience that has changed.
+    let genesis = OpHash(*circle.as_bytes());
+    let changes = ada.raw_changes(circle, g).expect("changes");
+    let stale = ada
+        .craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                changes,
+                epoch: Some(genesis),
+                ..Craft::default()
+            },
+        )
+        .expect("craft");
+    assert_eq!(
+        import_with_extra(&bo, circle, &ada, stale),
+        vec!["bad_epoch"]
+    );
+    assert_intact(&mut bo, circle, &before);
+}

@@ -517,7 +517,7 @@ impl<S: Store> Engine<S> {
         let ops: &[Vec<u8>] = if known {
             &bundle.ops
         } else {
-            report.ops_accepted = self.adopt_circle(&bundle)?;
+            self.adopt_circle(&bundle, &mut report)?;
             report.joined = true;
             &[]
         };
@@ -542,15 +542,31 @@ impl<S: Store> Engine<S> {
     }
 
     /// Stores the operations of a circle this device was invited to.
-    fn adopt_circle(&self, bundle: &Bundle) -> Result<usize, EngineError> {
-        let ops: Vec<_> = bundle
-            .ops
-            .iter()
-            .filter_map(|b| verify_op(b).ok())
-            .collect();
-        let (membership, _) = Membership::build(bundle.circle, ops);
+    fn adopt_circle(&self, bundle: &Bundle, report: &mut ImportReport) -> Result<(), EngineError> {
+        let mut ops = Vec::with_capacity(bundle.ops.len());
+        for bytes in &bundle.ops {
+            match verify_op(bytes) {
+                Ok(op) => ops.push(op),
+                Err(e) => {
+                    report
+                        .rejected
+                        .push(circle::rejection_view("operation", None, None, &e.into()))
+                }
+            }
+        }
+        let authors: BTreeMap<_, _> = ops.iter().map(|op| (op.hash, op.body.author)).collect();
+        let (membership, rejected) = Membership::build(bundle.circle, ops);
         if !membership.is_member(&self.me.member_id()) {
             return Err(EngineError::NotInvited);
+        }
+        for (hash, why) in rejected {
+            let author = authors.get(&hash).copied();
+            report.rejected.push(circle::rejection_view(
+                "operation",
+                author,
+                None,
+                &why.into(),
+            ));
         }
         let accepted: Vec<_> = membership
             .ops()
@@ -561,7 +577,8 @@ impl<S: Store> Engine<S> {
             .put_ops(&bundle.circle, &accepted)
             .map_err(EngineError::store)?;
         self.store.flush().map_err(EngineError::store)?;
-        Ok(accepted.len())
+        report.ops_accepted = accepted.len();
+        Ok(())
     }
 
     fn peer_versions(

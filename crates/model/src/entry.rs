@@ -98,13 +98,14 @@ pub enum AppendFault {
     /// Names fewer membership operations than the author's previous entry.
     #[error("entry goes back in membership history")]
     MembershipRegressed,
-    /// The epoch is not a key-carrying operation the author could read.
-    #[error("entry is sealed under an epoch its author could not use")]
+    /// The epoch is not the write epoch at the heads the entry names.
+    #[error("entry is sealed under an epoch that was not current for its author")]
     BadEpoch,
 }
 
 /// Checks that `body` may follow `tip` (the author's last accepted entry) in
-/// `membership`'s circle: chain, membership at the named heads, and epoch.
+/// `membership`'s circle: chain, membership at the named heads, and that the
+/// epoch is the write epoch at those heads.
 /// Duplicates and forks are the caller's to detect (they need the stored log).
 pub fn check_append(
     membership: &Membership,
@@ -141,11 +142,7 @@ pub fn check_append(
             return Err(AppendFault::MembershipRegressed);
         }
     }
-    let usable = membership.closure_contains(&seen, &body.epoch)
-        && membership
-            .audience(&body.epoch)
-            .is_some_and(|a| a.contains(&body.author));
-    if !usable {
+    if membership.write_epoch_in(&seen) != Some(body.epoch) {
         return Err(AppendFault::BadEpoch);
     }
     Ok(())

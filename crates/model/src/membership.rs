@@ -30,7 +30,9 @@
 //! * The **write epoch** is the key-carrying operation that no other
 //!   key-carrying operation follows and whose audience equals the current
 //!   members (lowest hash if several). If there is none (concurrent changes, or
-//!   a `Leave`), the writer adds a `Rekey` first.
+//!   a `Leave`), the writer adds a `Rekey` first. Receivers hold entries to
+//!   the same rule at the heads the entry names, so nobody — by bug or by
+//!   staleness — seals new content to an audience that has changed.
 //! * `ShareKeys` hands one member keys for epochs it lacks: the circle
 //!   document's subkey (`Shared`) so every member can read the whole circle
 //!   document, or the full epoch secret (`Full`) in circles where newcomers
@@ -566,14 +568,25 @@ impl Membership {
     /// The epoch new content is written under, if one is fit for it (see the
     /// module rules); `None` means the writer must re-key first.
     pub fn write_epoch(&self) -> Option<OpHash> {
-        let keyed: Vec<usize> = (0..self.ops.len())
-            .filter(|&i| self.audience[i].is_some())
+        let mut all = FixedBitSet::with_capacity(self.ops.len());
+        all.insert_range(..);
+        self.write_epoch_in(&Closure(all))
+    }
+
+    /// The write epoch for someone who had seen exactly `closure`: what an
+    /// honest author at those heads seals under.
+    pub fn write_epoch_in(&self, closure: &Closure) -> Option<OpHash> {
+        let members = self.members_of(&closure.0);
+        let keyed: Vec<usize> = closure
+            .0
+            .ones()
+            .filter(|&i| i < self.ops.len() && self.audience[i].is_some())
             .collect();
         keyed
             .iter()
             .copied()
             .filter(|&h| !keyed.iter().any(|&k| self.ancestors[k].contains(h)))
-            .filter(|&h| self.audience[h].as_ref() == Some(&self.current))
+            .filter(|&h| self.audience[h].as_ref() == Some(&members))
             .map(|h| self.ops[h].hash)
             .min()
     }

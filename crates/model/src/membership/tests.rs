@@ -325,6 +325,19 @@ fn grants_must_name_known_epochs() {
 }
 
 #[test]
+fn the_write_epoch_at_earlier_heads_is_what_an_author_there_used() {
+    let mut log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    let add = log.add(1, 2);
+    let state = log.state();
+    let early = state.closure(&[genesis]).expect("known");
+    let late = state.closure(&[add]).expect("known");
+    assert_eq!(state.write_epoch_in(&early), Some(genesis));
+    assert_eq!(state.write_epoch_in(&late), Some(add));
+    assert_eq!(state.write_epoch(), Some(add));
+}
+
+#[test]
 fn closures_answer_membership_at_a_point_in_time() {
     let mut log = Log::new(1);
     let genesis = OpHash(log.circle.0);

@@ -1,0 +1,30 @@
+# Shared by the scripts: install missing Debian/Ubuntu packages (with sudo
+# when not root), and the package lists each task needs.
+
+# What the desktop app needs to build (Tauri 2 on Linux).
+APP_PACKAGES=(build-essential pkg-config curl wget file libssl-dev libxdo-dev
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
+# What the test suite needs beyond a Rust toolchain.
+TEST_PACKAGES=(build-essential pkg-config)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_packages PKG...: installs those not installed yet.
+ensure_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing system packages: ${missing[*]}"
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  fi
+}
+
+# build_ui: installs the UI's npm packages exactly as locked and builds it.
+build_ui() {
+  (cd ui && npm ci --no-audit --no-fund && npm run build)
+}

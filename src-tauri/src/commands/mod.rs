@@ -1,0 +1,4 @@
+//! The app's commands, grouped by domain; each is a thin call into the engine.
+
+pub mod circles;
+pub mod identity;
