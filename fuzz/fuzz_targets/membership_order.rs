@@ -1,0 +1,58 @@
+//! The membership rules on arbitrary operation graphs: never panic, and the
+//! state does not depend on the order operations are given in.
+#![no_main]
+use circlekeep_model::ids::hash_bytes;
+use circlekeep_model::membership::{
+    Action, EpochKey, KeyClass, KeyGrant, Membership, Op, OpBody, OP_VERSION,
+};
+use circlekeep_model::{CircleId, MemberId, OpHash};
+use libfuzzer_sys::fuzz_target;
+
+fn key() -> EpochKey {
+    EpochKey { sealed: vec![], full_commitment: [0; 32], shared_commitment: [0; 32] }
+}
+
+fn op(circle: Option<CircleId>, author: u8, mut deps: Vec<OpHash>, action: Action) -> Op {
+    deps.sort();
+    deps.dedup();
+    let body = OpBody { version: OP_VERSION, circle, author: MemberId([author; 32]), deps, action };
+    let bytes = postcard::to_stdvec(&body).expect("encode");
+    Op { hash: OpHash(hash_bytes("fuzz op", &bytes)), body, signed: bytes }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let genesis = op(None, 0, vec![], Action::Create { recipient: "r".into(), nonce: [0; 16], key: key() });
+    let circle = CircleId(genesis.hash.0);
+    let mut ops = vec![genesis];
+    // Four bytes per operation: kind, author, target, which earlier ops it saw.
+    for chunk in data.chunks_exact(4).take(64) {
+        let (kind, author, target, seen) = (chunk[0], chunk[1] % 6, chunk[2] % 6, chunk[3]);
+        let deps: Vec<OpHash> = ops
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| seen & (1 << (i % 8)) != 0 || *i + 1 == ops.len())
+            .map(|(_, o)| o.hash)
+            .collect();
+        let member = MemberId([target; 32]);
+        let action = match kind % 6 {
+            0 => Action::Add { member, recipient: "r".into(), key: key() },
+            1 => Action::Remove { member, key: key() },
+            2 => Action::Leave,
+            3 => Action::Rekey { key: key() },
+            4 => Action::ShareKeys {
+                to: member,
+                grants: vec![KeyGrant { epoch: ops[0].hash, class: KeyClass::Shared }],
+                sealed: vec![],
+            },
+            _ => Action::Create { recipient: "r".into(), nonce: [kind; 16], key: key() },
+        };
+        ops.push(op(Some(circle), author, deps, action));
+    }
+    let (forward, _) = Membership::build(circle, ops.clone());
+    ops.reverse();
+    let (backward, _) = Membership::build(circle, ops);
+    assert_eq!(forward.members(), backward.members());
+    assert_eq!(forward.heads(), backward.heads());
+    assert_eq!(forward.write_epoch(), backward.write_epoch());
+    assert_eq!(forward.missing_grants(true), backward.missing_grants(true));
+});
