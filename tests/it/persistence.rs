@@ -57,3 +57,28 @@ fn a_damaged_cache_is_rebuilt_from_entries() {
     ada.restart(false);
     assert_eq!(seen(&ada, circle), before);
 }
+
+#[test]
+fn changes_waiting_for_dependencies_survive_a_restart_from_the_cache() {
+    let ada = Peer::new("Ada", 1);
+    let mut dee = Peer::new("Dee", 4);
+    let circle = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    let early = ada
+        .new_gathering(circle, "2026-11-12".parse().expect("date"))
+        .expect("gathering");
+    ada.add_member(circle, &dee.card()).expect("add");
+    // Dee can decrypt this note (current epoch) but not the gathering's
+    // earlier changes it builds on: it waits in Automerge's queue.
+    ada.add_note(circle, early, "added after Dee joined")
+        .expect("note");
+    let report = ada.send(&dee, circle);
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let before = seen(&dee, circle);
+    assert_eq!(before.notes.values().map(Vec::len).sum::<usize>(), 0);
+    dee.restart(true);
+    assert_eq!(seen(&dee, circle), before);
+    dee.restart(false);
+    assert_eq!(seen(&dee, circle), before);
+    // Nothing was refused along the way.
+    assert_eq!(dee.circle(circle).expect("view").rejected_entries, 0);
+}

@@ -225,6 +225,7 @@ impl CircleRuntime {
             tracing::warn!(circle = %self.id.short(), "cache is ahead of the store; rebuilding");
             return None;
         }
+        // Gather everything first: a cache that fails halfway changes nothing.
         let mut docs = BTreeMap::new();
         for (id, bytes) in cache.docs {
             let options = automerge::LoadOptions::new().text_encoding(TEXT_ENCODING);
@@ -232,19 +233,22 @@ impl CircleRuntime {
             doc.set_actor(ctx.me_id().as_bytes().as_slice().into());
             docs.insert(id, doc);
         }
+        let mut reload = Vec::with_capacity(cache.queued.len());
+        for (author, seq) in cache.queued {
+            let entry = ctx.store.entry(&self.id, &author, seq).ok().flatten()?;
+            reload.push(((author, seq), verify_entry(&entry).ok()?.body));
+        }
         self.docs = docs;
         self.keyring.import(cache.keys);
         self.keyring.mark_tried(cache.tried);
         self.rejected = cache.rejected.into_iter().collect();
+        self.unreadable = cache
+            .unreadable
+            .into_iter()
+            .map(|(author, seq, epoch)| ((author, seq), epoch))
+            .collect();
         self.dirty = false;
-        let mut reload = Vec::new();
-        for (author, seq) in cache.queued.into_iter() {
-            let entry = ctx.store.entry(&self.id, &author, seq).ok().flatten()?;
-            reload.push(((author, seq), verify_entry(&entry).ok()?.body));
-        }
-        for (author, seq, epoch) in cache.unreadable {
-            self.unreadable.insert((author, seq), epoch);
-        }
+        // Automerge does not save changes still waiting for dependencies.
         self.open_and_apply(ctx, reload);
         Some(covered)
     }
