@@ -7,6 +7,7 @@ use circlekeep_model::entry::{Entry, EntryBody};
 use circlekeep_model::membership::{Op, OpBody};
 use circlekeep_model::{EntryHash, MemberId, OpHash};
 use ed25519_dalek::{Signature, VerifyingKey};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 const OP_DOMAIN: &[u8] = b"circlekeep v1 membership operation\0";
@@ -45,7 +46,15 @@ fn seal_envelope(identity: &DeviceIdentity, domain: &[u8], body: Vec<u8>) -> Vec
     postcard::to_stdvec(&Envelope { body, signature }).expect("envelope serialises")
 }
 
-fn open_envelope(bytes: &[u8], limit: usize) -> Result<Envelope, VerifyError> {
+/// Decodes a signed record of `limit` bytes at most and checks that
+/// `author_of` its body signed exactly those body bytes under `domain`.
+/// Returns the body and its bytes.
+fn open_signed<T: DeserializeOwned>(
+    bytes: &[u8],
+    limit: usize,
+    domain: &[u8],
+    author_of: fn(&T) -> &MemberId,
+) -> Result<(T, Vec<u8>), VerifyError> {
     if bytes.len() > limit {
         return Err(VerifyError::TooLarge(bytes.len()));
     }
@@ -54,25 +63,20 @@ fn open_envelope(bytes: &[u8], limit: usize) -> Result<Envelope, VerifyError> {
     if !rest.is_empty() {
         return Err(VerifyError::Malformed);
     }
-    Ok(envelope)
-}
-
-fn check_signature(
-    author: &MemberId,
-    domain: &[u8],
-    envelope: &Envelope,
-) -> Result<(), VerifyError> {
+    let body: T = postcard::from_bytes(&envelope.body).map_err(|_| VerifyError::Malformed)?;
     let signature: [u8; 64] = envelope
         .signature
         .as_slice()
         .try_into()
         .map_err(|_| VerifyError::Malformed)?;
-    let key = VerifyingKey::from_bytes(author.as_bytes()).map_err(|_| VerifyError::BadSignature)?;
+    let key = VerifyingKey::from_bytes(author_of(&body).as_bytes())
+        .map_err(|_| VerifyError::BadSignature)?;
     let mut signed = Vec::with_capacity(domain.len() + envelope.body.len());
     signed.extend_from_slice(domain);
     signed.extend_from_slice(&envelope.body);
     key.verify_strict(&signed, &Signature::from_bytes(&signature))
-        .map_err(|_| VerifyError::BadSignature)
+        .map_err(|_| VerifyError::BadSignature)?;
+    Ok((body, envelope.body))
 }
 
 fn encode<T: Serialize>(body: &T) -> Vec<u8> {
@@ -92,11 +96,9 @@ pub fn sign_op(identity: &DeviceIdentity, body: OpBody) -> Op {
 
 /// Checks a signed membership operation and decodes it.
 pub fn verify_op(bytes: &[u8]) -> Result<Op, VerifyError> {
-    let envelope = open_envelope(bytes, MAX_OP_BYTES)?;
-    let body: OpBody = postcard::from_bytes(&envelope.body).map_err(|_| VerifyError::Malformed)?;
-    check_signature(&body.author, OP_DOMAIN, &envelope)?;
+    let (body, body_bytes) = open_signed(bytes, MAX_OP_BYTES, OP_DOMAIN, |b: &OpBody| &b.author)?;
     Ok(Op {
-        hash: OpHash::of_body(&envelope.body),
+        hash: OpHash::of_body(&body_bytes),
         body,
         signed: bytes.to_vec(),
     })
@@ -113,12 +115,11 @@ pub fn sign_entry(identity: &DeviceIdentity, body: EntryBody) -> Entry {
 
 /// Checks a signed entry and decodes it.
 pub fn verify_entry(bytes: &[u8]) -> Result<Entry, VerifyError> {
-    let envelope = open_envelope(bytes, MAX_ENTRY_BYTES)?;
-    let body: EntryBody =
-        postcard::from_bytes(&envelope.body).map_err(|_| VerifyError::Malformed)?;
-    check_signature(&body.author, ENTRY_DOMAIN, &envelope)?;
+    let (body, body_bytes) = open_signed(bytes, MAX_ENTRY_BYTES, ENTRY_DOMAIN, |b: &EntryBody| {
+        &b.author
+    })?;
     Ok(Entry {
-        hash: EntryHash::of_body(&envelope.body),
+        hash: EntryHash::of_body(&body_bytes),
         body,
         signed: bytes.to_vec(),
     })
