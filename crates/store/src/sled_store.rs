@@ -50,8 +50,22 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
+    ///
+    /// A process killed while sled wrote a snapshot leaves a partial
+    /// `snap.*.generating` file that sled 0.34 mistakes for the newest
+    /// snapshot and refuses to open. Such a file never holds data the log
+    /// lacks (sled renames it into place only once complete), so on a
+    /// corruption report it is set aside and the open retried once.
     pub fn open(dir: &Path) -> Result<Self, SledStoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        let config = sled::Config::new().path(dir);
+        let db = match config.open() {
+            // sled reads snapshots only after taking the folder's lock, so a
+            // corruption report means no other process is writing here.
+            Err(sled::Error::Corruption { .. }) if set_aside_partial_snapshots(dir)? > 0 => {
+                config.open()?
+            }
+            other => other?,
+        };
         Ok(Self {
             ops: db.open_tree("ops")?,
             entries: db.open_tree("entries")?,
@@ -59,6 +73,24 @@ impl SledStore {
             db,
         })
     }
+}
+
+/// Renames sled's unfinished `snap.*.generating` files in `dir` so sled no
+/// longer reads them; returns how many there were.
+fn set_aside_partial_snapshots(dir: &Path) -> Result<usize, SledStoreError> {
+    let mut set_aside = 0;
+    for dirent in std::fs::read_dir(dir)? {
+        let path = dirent?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            // sled skips `*.in___motion`; the file stays for inspection.
+            let mut aside = path.clone().into_os_string();
+            aside.push(".in___motion");
+            std::fs::rename(&path, aside)?;
+            set_aside += 1;
+        }
+    }
+    Ok(set_aside)
 }
 
 fn owned(iter: sled::Iter) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), SledStoreError>> {
