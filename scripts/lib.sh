@@ -4,8 +4,10 @@
 # What the desktop app needs to build (Tauri 2 on Linux).
 APP_PACKAGES=(build-essential pkg-config curl wget file libssl-dev libxdo-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
-# What the test suite needs beyond a Rust toolchain.
-TEST_PACKAGES=(build-essential pkg-config)
+# What the test suite needs beyond a Rust toolchain (iproute2: the
+# gathering-room test builds network namespaces when run as root; age: the
+# backup test opens a backup with the standard age tool).
+TEST_PACKAGES=(build-essential pkg-config iproute2 age)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -251,3 +251,260 @@ fn a_note_reported_saved_survives_a_kill_at_any_moment() {
         "no run got far enough to save; delays too short"
     );
 }
+
+/// A `circlekeep serve` child, stopped (SIGTERM) on drop.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+const LOOPBACK: [&str; 6] = [
+    "--relay",
+    "disabled",
+    "--local-discovery",
+    "off",
+    "--bind",
+    "127.0.0.1:0",
+];
+
+#[test]
+fn serve_invite_join_status_and_sync_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    let bo = Device {
+        home: &dir.path().join("bo"),
+    };
+    let cy = Device {
+        home: &dir.path().join("cy"),
+    };
+    for (device, name) in [(&ada, "Ada"), (&bo, "Bo"), (&cy, "Cy")] {
+        device.ok(&["init", "--name", name, "--kdf-work-factor", "10"]);
+    }
+    // History shared with newcomers, so Bo can read the note written before joining.
+    ada.ok(&[
+        "circle",
+        "create",
+        "Thursday circle",
+        "--history",
+        "newcomers-see-history",
+    ]);
+    ada.ok(&["gathering", "new", "thursday", "--date", "2026-11-26"]);
+    ada.ok(&["note", "add", "thursday", "hello over the network"]);
+
+    let mut args = vec!["serve"];
+    args.extend(LOOPBACK);
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+    let serve = Serve(
+        ada.cmd(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("serve"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ada.home.join("control.sock").exists() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // Commands reach the running serve; status shows where it listens.
+    let status = ada.json(&["status"]);
+    assert_eq!(status["online"], true);
+    assert!(!status["status"]["direct_addresses"]
+        .as_array()
+        .expect("list")
+        .is_empty());
+    let ticket = ada.json(&["invite", "thursday", "--expires", "1h"])["ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+
+    let mut join = vec!["join", ticket.as_str()];
+    join.extend(LOOPBACK);
+    let joined = bo.json(&join);
+    assert_eq!(joined["name"], "Thursday circle");
+    let notes = bo.json(&["note", "list", "thursday"]);
+    assert_eq!(notes[0]["notes"][0]["text"], "hello over the network");
+
+    // The ticket worked once.
+    let mut again = vec!["--json", "join", ticket.as_str()];
+    again.extend(LOOPBACK);
+    let refused = cy.run(&again);
+    assert_eq!(refused.status.code(), Some(1));
+    let value: Value = serde_json::from_slice(&refused.stdout).expect("json");
+    assert_eq!(value["error"]["code"], "invite_used");
+
+    // Bo writes and syncs once; Ada (serving) has it.
+    bo.ok(&["note", "add", "thursday", "Bo's reply"]);
+    let mut sync = vec!["sync"];
+    sync.extend(LOOPBACK);
+    let report = bo.json(&sync);
+    assert_eq!(
+        report["synced"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let notes = ada.json(&["note", "list", "thursday"]);
+    let texts: Vec<&str> = notes[0]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"Bo's reply"), "{texts:?}");
+    let status = ada.json(&["status"]);
+    let members = &status["status"]["circles"][0]["members"];
+    assert_eq!(members.as_array().map(Vec::len), Some(1));
+
+    drop(serve);
+    assert!(
+        !ada.home.join("control.sock").exists(),
+        "serve cleans up its socket"
+    );
+    // Offline status still answers, from the store.
+    let offline = ada.json(&["status"]);
+    assert_eq!(offline["online"], false);
+
+    // With nobody to reach, a one-shot sync says so in its exit status.
+    let mut lonely = vec!["--json", "sync", "--timeout", "2s"];
+    lonely.extend(LOOPBACK);
+    let alone = bo.run(&lonely);
+    assert_eq!(alone.status.code(), Some(4), "{alone:?}");
+    let report: Value = serde_json::from_slice(&alone.stdout).expect("json");
+    assert_eq!(report["unreachable"].as_array().map(Vec::len), Some(1));
+}
+
+/// The README's gathering walk-through: setup, schedule, a gathering run
+/// from the command line, exports, and a backup restored on a new device.
+#[test]
+fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    ada.ok(&["init", "--name", "Ada", "--kdf-work-factor", "10"]);
+    ada.ok(&["circle", "create", "Thursday circle"]);
+    ada.ok(&[
+        "circle",
+        "setup",
+        "Thursday",
+        "--purpose",
+        "grow as leaders",
+        "--every-weeks",
+        "2",
+        "--weekday",
+        "thu",
+        "--time",
+        "18:30",
+        "--minutes",
+        "120",
+        "--time-zone",
+        "Europe/Berlin",
+        "--first",
+        "2027-01-04",
+    ]);
+    let schedule = ada.json(&["schedule", "show", "Thursday", "--from", "2027-01-04"]);
+    assert_eq!(schedule[0]["date"], "2027-01-07");
+    assert_eq!(schedule[0]["roles"]["facilitator"]["name"], "Ada");
+    assert_eq!(
+        ada.error_code(&["circle", "setup", "Thursday", "--every-weeks", "2"]),
+        (1, "bad_cadence".into())
+    );
+    ada.ok(&["charter", "accept", "Thursday"]);
+    ada.ok(&["gathering", "new", "Thursday", "--date", "2027-01-07"]);
+    ada.ok(&["gathering", "attend", "Thursday", "Ada"]);
+    ada.ok(&["gathering", "request", "Thursday", "15"]);
+    ada.ok(&[
+        "turn",
+        "start",
+        "Thursday",
+        "Ada",
+        "--feedback",
+        "challenge me",
+    ]);
+    ada.ok(&["note", "add", "Thursday", "Delegating is hard for me"]);
+    ada.ok(&["turn", "end", "Thursday"]);
+    let state = ada.json(&["gathering", "step", "Thursday"]);
+    assert_eq!(state["agenda"][1]["current"], true);
+    assert_eq!(state["turns"][0]["allotted"], 15);
+    let contract = ada.json(&[
+        "contract",
+        "add",
+        "Thursday",
+        "Delegate the Q1 plan",
+        "--gathering",
+        "2027-01-07",
+    ]);
+    let contract = contract["contract"].as_str().expect("id").to_owned();
+    ada.ok(&[
+        "contract",
+        "report",
+        "Thursday",
+        &contract,
+        "--outcome",
+        "kept",
+    ]);
+    ada.ok(&["journal", "add", "I felt heard"]);
+
+    let md = dir.path().join("gathering.md");
+    let ics = dir.path().join("year.ics");
+    let backup = dir.path().join("backup.age");
+    ada.ok(&[
+        "export",
+        "markdown",
+        "Thursday",
+        "2027-01-07",
+        md.to_str().expect("path"),
+    ]);
+    ada.ok(&[
+        "export",
+        "ics",
+        "Thursday",
+        ics.to_str().expect("path"),
+        "--from",
+        "2027-01-04",
+    ]);
+    ada.ok(&["backup", backup.to_str().expect("path")]);
+    let md = std::fs::read_to_string(md).expect("markdown");
+    assert!(md.contains("Delegating is hard for me") && md.contains("Delegate the Q1 plan"));
+    assert!(std::fs::read_to_string(ics)
+        .expect("ics")
+        .contains("BEGIN:VEVENT"));
+
+    // A new laptop: the saved key file and the backup bring everything back.
+    let key_file = dir.path().join("saved-identity.age");
+    std::fs::copy(dir.path().join("ada/identity.age"), &key_file).expect("copy");
+    let laptop = Device {
+        home: &dir.path().join("laptop"),
+    };
+    laptop.ok(&[
+        "restore",
+        backup.to_str().expect("path"),
+        "--key-file",
+        key_file.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        laptop.json(&["note", "list", "Thursday"]),
+        ada.json(&["note", "list", "Thursday"])
+    );
+    assert_eq!(
+        laptop.json(&["journal", "list"]),
+        ada.json(&["journal", "list"])
+    );
+    assert_eq!(
+        laptop.json(&["contract", "history", "Thursday"])[0]["kept"],
+        1
+    );
+    assert_eq!(
+        laptop.error_code(&["restore", "/nonexistent/backup.age"]),
+        (1, "error".into())
+    );
+}

@@ -2,9 +2,13 @@
 //! temporary folders, real age encryption, real signatures. One module per
 //! concern; each names the invariant of DESIGN.md §2 it holds to.
 
+mod capture;
 mod cli;
 mod confidentiality;
 mod convergence;
 mod membership;
 mod persistence;
+mod practice;
 mod rejection;
+mod room;
+mod sync;

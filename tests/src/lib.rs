@@ -4,9 +4,15 @@
 
 use circlekeep_engine::views::{GatheringNotes, ImportReport};
 use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, SledStore};
+use circlekeep_sync::{Node, NodeConfig, Relay};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 use tempfile::TempDir;
+
+/// The engine a test device runs.
+pub type TestEngine = Engine<SledStore>;
 
 /// One device: an engine over a sled store in its own temporary folder.
 pub struct Peer {
@@ -14,7 +20,7 @@ pub struct Peer {
     pub name: String,
     seed: u8,
     dir: TempDir,
-    engine: Option<Engine<SledStore>>,
+    engine: Option<Arc<TestEngine>>,
 }
 
 impl Peer {
@@ -34,12 +40,26 @@ impl Peer {
     fn start(&mut self) {
         let store = SledStore::open(&self.dir.path().join("store")).expect("open sled");
         let me = DeviceIdentity::from_seed(&self.name, [self.seed; 32]).expect("identity");
-        self.engine = Some(Engine::with_store(store, me));
+        self.engine = Some(Arc::new(Engine::with_store(store, me)));
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Engine<SledStore> {
+    pub fn engine(&self) -> &Arc<TestEngine> {
         self.engine.as_ref().expect("running")
+    }
+
+    /// Starts a sync node for this device on loopback: no relay, no
+    /// local-network discovery, a random port.
+    pub async fn node(&self) -> Node<TestEngine> {
+        let config = NodeConfig {
+            relay: Relay::Disabled,
+            local_discovery: false,
+            bind: Some("127.0.0.1:0".parse().expect("address")),
+        };
+        let secret = self.identity().endpoint_secret();
+        Node::spawn(self.engine().clone(), *secret, config)
+            .await
+            .expect("node")
     }
 
     /// Stops the engine (optionally writing caches first) and starts it
@@ -49,6 +69,16 @@ impl Peer {
             if checkpoint {
                 engine.checkpoint().expect("checkpoint");
             }
+            // A stopped node's last tasks may still be letting go.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while Arc::strong_count(&engine) > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(
+                Arc::strong_count(&engine),
+                1,
+                "stop the node before restarting"
+            );
         }
         self.start();
     }
@@ -71,7 +101,7 @@ impl Peer {
 }
 
 impl std::ops::Deref for Peer {
-    type Target = Engine<SledStore>;
+    type Target = TestEngine;
 
     fn deref(&self) -> &Self::Target {
         self.engine()
@@ -176,22 +206,48 @@ pub fn bytes_under(dir: &Path) -> u64 {
     total
 }
 
-/// The `circlekeep` binary of this workspace, built if needed.
+/// The `circlekeep` binary of this workspace, brought up to date once per
+/// test process (cargo builds a package's binary only for its own tests).
 pub fn circlekeep_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/it-… → target/<profile>/circlekeep
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile dir");
-    let bin = profile_dir.join(format!("circlekeep{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/it-… → target/<profile>/circlekeep
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target profile dir");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "circlekeep-cli"])
-            .status()
-            .expect("run cargo build");
+        let mut build = std::process::Command::new(cargo);
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "circlekeep-cli",
+            "--bin",
+            "circlekeep",
+        ]);
+        if profile_dir.file_name() == Some(std::ffi::OsStr::new("release")) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
         assert!(status.success(), "building circlekeep failed");
+        profile_dir.join(format!("circlekeep{}", std::env::consts::EXE_SUFFIX))
+    })
+    .clone()
+}
+
+/// Polls `check` every 50 ms until it holds or `within` passes; returns
+/// whether it held.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bin
 }

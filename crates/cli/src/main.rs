@@ -1,21 +1,31 @@
 //! `circlekeep`: the command-line face of the engine. Every capability of
 //! the desktop app is reachable here, so it can be scripted and tested
 //! without a window. `--json` prints machine-readable results.
+//!
+//! While `circlekeep serve` runs, it holds the data folder; other commands
+//! are then handed to it through a socket in the folder and run there.
 
+mod control;
+#[macro_use]
 mod output;
+mod practice;
 
 use anyhow::Context;
-use circlekeep_engine::views::ImportReport;
+use circlekeep_engine::agenda::Template;
 use circlekeep_engine::{Engine, EngineError, HistoryPolicy, Home, NaiveDate, SecretString};
-use clap::{Parser, Subcommand, ValueEnum};
+use circlekeep_sync::{Node, NodeConfig, Relay, Ticket};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use output::Output;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Peer mentoring circles, sealed end to end.
 #[derive(Parser)]
 #[command(name = "circlekeep", version, about)]
-struct Cli {
+pub struct Cli {
     /// Data folder (default: the platform's data dir, e.g. ~/.local/share/circlekeep).
     #[arg(long, global = true, env = "CIRCLEKEEP_HOME")]
     home: Option<PathBuf>,
@@ -60,6 +70,81 @@ enum Command {
     /// Offline exchange by file.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Run the sync node in the foreground: stay connected to every member
+    /// and exchange records as they are written, until stopped.
+    Serve {
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Sync once with every reachable member, then exit.
+    Sync {
+        #[command(flatten)]
+        net: NetArgs,
+        /// How long to wait for members.
+        #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Make a one-time invite ticket for a newcomer.
+    Invite {
+        /// Circle name or id prefix.
+        circle: String,
+        /// How long the ticket stays valid.
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        expires: Duration,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Join a circle with an invite ticket and catch up.
+    Join {
+        /// The ticket (`circlekeep-invite1:…`).
+        ticket: String,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Sync status: this device's endpoint, and per circle and member whether
+    /// connected, when last seen, and how many entries each side lacks.
+    Status,
+    /// Device network settings (defaults for the networked commands).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    #[command(flatten)]
+    Practice(practice::PracticeCommand),
+}
+
+/// Network options of the networked commands (defaults from `config`).
+#[derive(Args, Clone, Debug, Default)]
+struct NetArgs {
+    /// Relay: `default` (iroh's public relays), a self-hosted iroh-relay URL, or `disabled`.
+    #[arg(long)]
+    relay: Option<String>,
+    /// Find members on the local network (mDNS): `on` or `off`.
+    #[arg(long)]
+    local_discovery: Option<OnOff>,
+    /// Listen on this address (e.g. 127.0.0.1:7400); default: any, random port.
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Show the settings.
+    Show,
+    /// Relay for this device: `default`, a self-hosted iroh-relay URL, or `disabled`.
+    Relay {
+        /// The setting.
+        value: String,
+    },
+    /// Local-network discovery: `on` or `off`.
+    LocalDiscovery {
+        /// The setting.
+        value: OnOff,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,6 +156,15 @@ enum CircleCommand {
         /// Whether newcomers can read earlier gatherings' notes.
         #[arg(long, value_enum, default_value = "since-joining")]
         history: History,
+    },
+    /// Set the circle's purpose, cadence (every N weeks, weekday, time,
+    /// length, time zone) and guide.
+    Setup(practice::SetupArgs),
+    /// The circle's practice: purpose, cadence, guide, charter acceptance,
+    /// next gatherings with their roles.
+    Practice {
+        /// Circle name or id prefix.
+        circle: String,
     },
     /// List your circles.
     List,
@@ -84,7 +178,7 @@ enum CircleCommand {
         /// Circle name or id prefix.
         circle: String,
     },
-    /// Records this device refused from a circle's bundles, and why.
+    /// Records this device refused from a circle's bundles and peers, and why.
     Rejections {
         /// Circle name or id prefix.
         circle: String,
@@ -131,12 +225,17 @@ enum GatheringCommand {
         /// Date (YYYY-MM-DD, default today).
         #[arg(long)]
         date: Option<String>,
+        /// Agenda template: biweekly, series-start or series-report.
+        #[arg(long, default_value = "biweekly")]
+        template: String,
     },
     /// List gatherings.
     List {
         /// Circle name or id prefix.
         circle: String,
     },
+    #[command(flatten)]
+    Run(practice::GatheringRun),
 }
 
 #[derive(Subcommand)]
@@ -175,6 +274,8 @@ enum GoalCommand {
         /// Circle name or id prefix.
         circle: String,
     },
+    #[command(flatten)]
+    More(practice::GoalMore),
 }
 
 #[derive(Subcommand)]
@@ -197,6 +298,8 @@ enum ContractCommand {
         /// Circle name or id prefix.
         circle: String,
     },
+    #[command(flatten)]
+    More(practice::ContractMore),
 }
 
 #[derive(Subcommand)]
@@ -221,17 +324,42 @@ enum BundleCommand {
 /// Exit status when a bundle imported but some records were refused.
 const EXIT_REJECTED: u8 = 3;
 
+/// Exit status of `sync` when members exist but none could be reached.
+const EXIT_NO_MEMBER_REACHED: u8 = 4;
+
+/// A failure with a stable machine-readable code (beyond the engine's).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// Stable code.
+    pub code: &'static str,
+    message: String,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let default_level = if serving { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CIRCLEKEEP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let out = Output::new(cli.json);
-    match run(cli, &out) {
+    let out = Output::terminal(cli.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            out.error(&anyhow::Error::from(e).context("cannot start the async runtime"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, &out)) {
         Ok(code) => code,
         Err(e) => {
             out.error(&e);
@@ -260,13 +388,6 @@ fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(first))
 }
 
-fn open(home: &Home) -> anyhow::Result<Engine> {
-    if !home.is_initialized() {
-        return Err(EngineError::NotInitialized(home.root().to_owned()).into());
-    }
-    Ok(Engine::open(home, &passphrase(false)?)?)
-}
-
 fn parse_date(text: Option<&str>) -> Result<NaiveDate, EngineError> {
     match text {
         None => Ok(circlekeep_engine::today()),
@@ -275,30 +396,124 @@ fn parse_date(text: Option<&str>) -> Result<NaiveDate, EngineError> {
     }
 }
 
-fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
-    let home = home(cli.home)?;
-    let engine = match &cli.command {
-        Command::Init {
-            name,
-            kdf_work_factor,
-        } => {
-            if home.is_initialized() {
-                return Err(EngineError::AlreadyInitialized(home.root().to_owned()).into());
-            }
-            let engine = Engine::init(&home, name, &passphrase(true)?, *kdf_work_factor)?;
-            out.card(&engine.member_card(), "Identity created. Your member card:");
-            return Ok(ExitCode::SUCCESS);
+async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
+    let home = home(cli.home.clone())?;
+    if let Command::Init {
+        name,
+        kdf_work_factor,
+    } = &cli.command
+    {
+        if home.is_initialized() {
+            return Err(EngineError::AlreadyInitialized(home.root().to_owned()).into());
         }
-        _ => open(&home)?,
+        let engine = Engine::init(&home, name, &passphrase(true)?, *kdf_work_factor)?;
+        out.card(&engine.member_card(), "Identity created. Your member card:");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Practice(practice::PracticeCommand::Restore {
+        key_file: Some(key_file),
+        ..
+    }) = &cli.command
+    {
+        if !home.is_initialized() {
+            let bytes = practice::read_key_file(key_file)?;
+            home.install_key_file(&bytes, &passphrase(false)?)?;
+        }
+    }
+    if !home.is_initialized() {
+        return Err(EngineError::NotInitialized(home.root().to_owned()).into());
+    }
+    // A running `serve` holds the folder: let it run the command.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(code) = control::forward(&home, &args).await? {
+            return Ok(ExitCode::from(code));
+        }
+    }
+    let engine = Arc::new(Engine::open(&home, &passphrase(false)?)?);
+    let code = match cli.command {
+        Command::Serve { net } => {
+            control::serve(&home, engine.clone(), net_config(&engine, &net)?).await?;
+            0
+        }
+        command => dispatch(&home, &engine, None, command, out).await?,
     };
-    let code = dispatch(&engine, cli.command, out)?;
     engine.checkpoint()?;
-    Ok(code)
+    Ok(ExitCode::from(code))
 }
 
-fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<ExitCode> {
+/// Makes a forwarded command's relative file paths relative to the
+/// caller's working folder rather than the serving process's.
+pub(crate) fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
+    use practice::{ExportCommand, PracticeCommand};
+    let fix = |path: &mut PathBuf| {
+        if path.is_relative() {
+            *path = cwd.join(&*path);
+        }
+    };
     match command {
-        Command::Init { .. } => unreachable!("handled before opening"),
+        Command::Bundle(BundleCommand::Export { file, .. } | BundleCommand::Import { file }) => {
+            fix(file)
+        }
+        Command::Practice(p) => match p {
+            PracticeCommand::Export(
+                ExportCommand::Ics { file, .. } | ExportCommand::Markdown { file, .. },
+            )
+            | PracticeCommand::Backup { file } => fix(file),
+            PracticeCommand::Restore { file, key_file } => {
+                fix(file);
+                if let Some(k) = key_file {
+                    fix(k);
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// The node settings: flags, else the device's `config`, else defaults.
+fn net_config(engine: &Engine, net: &NetArgs) -> anyhow::Result<NodeConfig> {
+    let relay = match &net.relay {
+        Some(r) => r.clone(),
+        None => engine.setting("relay")?.unwrap_or_else(|| "default".into()),
+    };
+    let local_discovery = match net.local_discovery {
+        Some(OnOff::On) => true,
+        Some(OnOff::Off) => false,
+        None => engine.setting("local-discovery")?.as_deref() != Some("off"),
+    };
+    Ok(NodeConfig {
+        relay: relay.parse::<Relay>()?,
+        local_discovery,
+        bind: net.bind,
+    })
+}
+
+/// A node for one networked command when no `serve` is running.
+async fn temporary_node(engine: &Arc<Engine>, net: &NetArgs) -> anyhow::Result<Node<Engine>> {
+    let config = net_config(engine, net)?;
+    let secret = engine.identity().endpoint_secret();
+    Ok(Node::spawn(engine.clone(), *secret, config).await?)
+}
+
+/// Runs one command against an open engine; `node` is the serving node when
+/// a running `serve` executes it.
+pub(crate) async fn dispatch(
+    home: &Home,
+    engine: &Arc<Engine>,
+    node: Option<&Node<Engine>>,
+    command: Command,
+    out: &Output,
+) -> anyhow::Result<u8> {
+    match command {
+        Command::Init { .. } => {
+            return Err(EngineError::AlreadyInitialized(PathBuf::from("(serving)")).into())
+        }
+        Command::Serve { .. } => anyhow::bail!(Failure {
+            code: "already_serving",
+            message: "this data folder is already being served".into()
+        }),
         Command::Id => out.card(&engine.member_card(), "Your member card:"),
         Command::Circle(c) => match c {
             CircleCommand::Create { name, history } => {
@@ -312,6 +527,10 @@ fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<E
                     &id.to_hex(),
                     &format!("Created circle {} ({})", name, id.short()),
                 );
+            }
+            CircleCommand::Setup(args) => practice::setup(engine, args, out)?,
+            CircleCommand::Practice { circle } => {
+                practice::practice(engine, engine.find_circle(&circle)?, out)?
             }
             CircleCommand::List => out.circles(&engine.circles()?),
             CircleCommand::Show { circle } => {
@@ -341,10 +560,18 @@ fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<E
             }
         },
         Command::Gathering(g) => match g {
-            GatheringCommand::New { circle, date } => {
+            GatheringCommand::New {
+                circle,
+                date,
+                template,
+            } => {
                 let id = engine.find_circle(&circle)?;
                 let date = parse_date(date.as_deref())?;
-                let gathering = engine.new_gathering(id, date)?;
+                let template = Template::parse(&template).ok_or(Failure {
+                    code: "bad_template",
+                    message: "templates: biweekly, series-start, series-report".into(),
+                })?;
+                let gathering = engine.open_gathering(id, date, template)?;
                 out.id(
                     "gathering",
                     &gathering.to_hex(),
@@ -354,6 +581,7 @@ fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<E
             GatheringCommand::List { circle } => {
                 out.gatherings(&engine.circle(engine.find_circle(&circle)?)?.gatherings)
             }
+            GatheringCommand::Run(run) => practice::run_gathering(engine, run, out)?,
         },
         Command::Note(n) => match n {
             NoteCommand::Add {
@@ -385,6 +613,7 @@ fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<E
             GoalCommand::List { circle } => {
                 out.goals(&engine.circle(engine.find_circle(&circle)?)?.goals)
             }
+            GoalCommand::More(more) => practice::run_goal(engine, more, out)?,
         },
         Command::Contract(k) => match k {
             ContractCommand::Add {
@@ -407,6 +636,7 @@ fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<E
             ContractCommand::List { circle } => {
                 out.contracts(&engine.circle(engine.find_circle(&circle)?)?.contracts)
             }
+            ContractCommand::More(more) => practice::run_contract(engine, more, out)?,
         },
         Command::Bundle(b) => match b {
             BundleCommand::Export {
@@ -424,13 +654,98 @@ fn dispatch(engine: &Engine, command: Command, out: &Output) -> anyhow::Result<E
             BundleCommand::Import { file } => {
                 let bytes = std::fs::read(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
-                let report: ImportReport = engine.import_bundle(&bytes)?;
+                let report = engine.import_bundle(&bytes)?;
                 out.imported(&report);
                 if !report.rejected.is_empty() {
-                    return Ok(ExitCode::from(EXIT_REJECTED));
+                    return Ok(EXIT_REJECTED);
                 }
             }
         },
+        Command::Invite {
+            circle,
+            expires,
+            net,
+        } => {
+            let id = engine.find_circle(&circle)?;
+            let (secret, expires_at) = engine.create_invite(id, expires)?;
+            let ticket = match node {
+                Some(node) => node.ticket(id, secret, expires_at),
+                None => Ticket {
+                    circle: id,
+                    inviter: engine.identity().member_id(),
+                    direct: net.bind.into_iter().collect(),
+                    relay: None,
+                    secret,
+                    expires_at,
+                },
+            };
+            out.ticket(
+                &ticket.to_string(),
+                &id.to_hex(),
+                expires_at,
+                node.is_some(),
+            );
+        }
+        Command::Join { ticket, net } => {
+            let ticket: Ticket = ticket.parse()?;
+            let card = engine.member_card().as_line().to_owned();
+            let circle = match node {
+                Some(node) => node.join(&ticket, &card).await,
+                None => {
+                    let node = temporary_node(engine, &net).await?;
+                    let joined = node.join(&ticket, &card).await;
+                    node.shutdown().await;
+                    joined
+                }
+            }
+            .map_err(|e| Failure {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+            let name = engine.circle(circle).ok().map(|c| c.name);
+            out.joined(&circle.to_hex(), name.as_deref());
+        }
+        Command::Status => match node {
+            Some(node) => out.status(&node.status(), true),
+            None => out.status(&circlekeep_sync::status::offline(engine.as_ref()), false),
+        },
+        Command::Sync { net, timeout } => {
+            let report = match node {
+                Some(node) => node.sync_once(timeout).await,
+                None => {
+                    let node = temporary_node(engine, &net).await?;
+                    let report = node.sync_once(timeout).await;
+                    node.shutdown().await;
+                    report
+                }
+            };
+            out.synced(&report);
+            if report.synced.is_empty() && !report.unreachable.is_empty() {
+                return Ok(EXIT_NO_MEMBER_REACHED);
+            }
+        }
+        Command::Practice(p) => {
+            let key_file = std::fs::read(home.identity_file()).ok();
+            practice::run(engine, p, key_file, out)?
+        }
+        Command::Config(c) => {
+            match c {
+                ConfigCommand::Show => {}
+                ConfigCommand::Relay { value } => {
+                    value.parse::<Relay>()?;
+                    engine.set_setting("relay", Some(value.trim()))?;
+                }
+                ConfigCommand::LocalDiscovery { value } => {
+                    let value = match value {
+                        OnOff::On => "on",
+                        OnOff::Off => "off",
+                    };
+                    engine.set_setting("local-discovery", Some(value))?;
+                }
+            }
+            let config = net_config(engine, &NetArgs::default())?;
+            out.settings(&config.relay.to_string(), config.local_discovery);
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

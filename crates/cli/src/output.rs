@@ -1,27 +1,65 @@
 //! Printing results: plain text for people, JSON (`--json`) for scripts.
-//! Errors carry the engine's stable `code` in JSON mode.
+//! Errors carry the engine's stable `code` in JSON mode. Output goes to the
+//! terminal, or into buffers when a running `serve` executes a forwarded
+//! command on another process's behalf.
 
 use circlekeep_engine::views::*;
 use circlekeep_engine::{EngineError, MemberCard};
+use circlekeep_sync::status::NodeStatus;
+use circlekeep_sync::SyncReport;
 use serde::Serialize;
 use serde_json::json;
+use std::io::Write;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Where results go, and in which form.
 pub struct Output {
     json: bool,
+    stdout: Mutex<Box<dyn Write + Send>>,
+    stderr: Mutex<Box<dyn Write + Send>>,
+}
+
+/// Shorthand: `say!(out, "...")` writes a line to the output's stdout.
+macro_rules! say {
+    ($out:expr) => { $out.line(String::new()) };
+    ($out:expr, $($arg:tt)*) => { $out.line(format!($($arg)*)) };
 }
 
 impl Output {
-    pub fn new(json: bool) -> Self {
-        Self { json }
+    /// Output to this process's terminal.
+    pub fn terminal(json: bool) -> Self {
+        Self::to(
+            json,
+            Box::new(std::io::stdout()),
+            Box::new(std::io::stderr()),
+        )
     }
 
-    fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce()) {
+    /// Output into the given writers.
+    pub fn to(json: bool, stdout: Box<dyn Write + Send>, stderr: Box<dyn Write + Send>) -> Self {
+        Self {
+            json,
+            stdout: Mutex::new(stdout),
+            stderr: Mutex::new(stderr),
+        }
+    }
+
+    pub(crate) fn line(&self, text: String) {
+        let mut out = self.stdout.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "{text}");
+    }
+
+    fn warn_line(&self, text: String) {
+        let mut err = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(err, "{text}");
+    }
+
+    pub(crate) fn emit<T: Serialize + ?Sized>(&self, value: &T, human: impl FnOnce()) {
         if self.json {
             match serde_json::to_string_pretty(value) {
-                Ok(text) => println!("{text}"),
-                Err(e) => eprintln!("error: cannot print JSON: {e}"),
+                Ok(text) => self.line(text),
+                Err(e) => self.warn_line(format!("error: cannot print JSON: {e}")),
             }
         } else {
             human();
@@ -31,23 +69,24 @@ impl Output {
     pub fn error(&self, error: &anyhow::Error) {
         let code = error
             .downcast_ref::<EngineError>()
-            .map_or("error", EngineError::code);
+            .map(EngineError::code)
+            .or_else(|| error.downcast_ref::<crate::Failure>().map(|f| f.code))
+            .unwrap_or("error");
         if self.json {
-            println!(
-                "{}",
-                json!({"error": {"code": code, "message": format!("{error:#}")}})
+            self.line(
+                json!({"error": {"code": code, "message": format!("{error:#}")}}).to_string(),
             );
         } else {
-            eprintln!("error: {error:#}");
+            self.warn_line(format!("error: {error:#}"));
         }
     }
 
     pub fn done(&self, message: &str) {
-        self.emit(&json!({"ok": true}), || println!("{message}"));
+        self.emit(&json!({"ok": true}), || say!(self, "{message}"));
     }
 
     pub fn id(&self, kind: &str, id: &str, message: &str) {
-        self.emit(&json!({ kind: id }), || println!("{message}\n{id}"));
+        self.emit(&json!({ kind: id }), || say!(self, "{message}\n{id}"));
     }
 
     pub fn card(&self, card: &MemberCard, heading: &str) {
@@ -58,8 +97,9 @@ impl Output {
             "card": card.as_line(),
         });
         self.emit(&value, || {
-            println!("{heading}\n{}", card.as_line());
-            println!(
+            say!(self, "{heading}\n{}", card.as_line());
+            say!(
+                self,
                 "Fingerprint (compare it with whoever adds you): {}",
                 card.fingerprint()
             );
@@ -69,7 +109,7 @@ impl Output {
     pub fn circles(&self, circles: &[CircleSummary]) {
         self.emit(circles, || {
             if circles.is_empty() {
-                println!("No circles yet: `circlekeep circle create NAME`.");
+                say!(self, "No circles yet: `circlekeep circle create NAME`.");
             }
             for c in circles {
                 let name = c.name.as_deref().unwrap_or("(unreadable)");
@@ -78,54 +118,56 @@ impl Output {
                 } else {
                     "  [no longer a member]"
                 };
-                println!("{}  {name}  ({} members){status}", c.short, c.members);
+                say!(self, "{}  {name}  ({} members){status}", c.short, c.members);
             }
         });
     }
 
     pub fn circle(&self, c: &CircleView) {
         self.emit(c, || {
-            println!("{}  ({})", c.name, c.short);
+            say!(self, "{}  ({})", c.name, c.short);
             if !c.purpose.is_empty() {
-                println!("Purpose: {}", c.purpose);
+                say!(self, "Purpose: {}", c.purpose);
             }
-            println!("History: {}", c.history);
+            say!(self, "History: {}", c.history);
             if !c.member {
-                println!("You are no longer a member of this circle.");
+                say!(self, "You are no longer a member of this circle.");
             }
-            println!("\nCharter:\n{}", c.charter);
-            println!("\nMembers:");
-            print_members(&c.members);
-            println!("\nGatherings:");
-            print_gatherings(&c.gatherings);
+            say!(self, "\nCharter:\n{}", c.charter);
+            say!(self, "\nMembers:");
+            self.print_members(&c.members);
+            say!(self, "\nGatherings:");
+            self.print_gatherings(&c.gatherings);
             if !c.goals.is_empty() {
-                println!("\nGoals:");
-                print_goals(&c.goals);
+                say!(self, "\nGoals:");
+                self.print_goals(&c.goals);
             }
             if !c.contracts.is_empty() {
-                println!("\nContracts:");
-                print_contracts(&c.contracts);
+                say!(self, "\nContracts:");
+                self.print_contracts(&c.contracts);
             }
             if c.sealed_entries > 0 {
-                println!(
+                say!(
+                    self,
                     "\n{} entries are sealed under keys you do not hold.",
                     c.sealed_entries
                 );
             }
             if c.rejected_entries > 0 {
-                println!("{} stored entries were refused.", c.rejected_entries);
+                say!(self, "{} stored entries were refused.", c.rejected_entries);
             }
         });
     }
 
     pub fn members(&self, members: &[MemberView]) {
-        self.emit(members, || print_members(members));
+        self.emit(members, || self.print_members(members));
     }
 
     pub fn member_added(&self, m: &MemberView) {
         self.emit(m, || {
-            println!("Added {} ({}).", m.name, m.short);
-            println!(
+            say!(self, "Added {} ({}).", m.name, m.short);
+            say!(
+                self,
                 "Fingerprint: {}  (it should match what they see)",
                 m.fingerprint
             );
@@ -133,48 +175,56 @@ impl Output {
     }
 
     pub fn gatherings(&self, gatherings: &[GatheringView]) {
-        self.emit(gatherings, || print_gatherings(gatherings));
+        self.emit(gatherings, || self.print_gatherings(gatherings));
     }
 
     pub fn notes(&self, notes: &[GatheringNotes]) {
         self.emit(notes, || {
             for g in notes {
-                println!("Gathering of {} ({})", g.gathering.date, g.gathering.short);
+                say!(
+                    self,
+                    "Gathering of {} ({})",
+                    g.gathering.date,
+                    g.gathering.short
+                );
                 if !g.gathering.readable {
-                    println!("  (sealed: written before you joined)");
+                    say!(self, "  (sealed: written before you joined)");
                 }
                 for n in &g.notes {
-                    println!("  - {}: {}", n.author_name, n.text);
+                    say!(self, "  - {}: {}", n.author_name, n.text);
                 }
             }
         });
     }
 
     pub fn goals(&self, goals: &[GoalView]) {
-        self.emit(goals, || print_goals(goals));
+        self.emit(goals, || self.print_goals(goals));
     }
 
     pub fn contracts(&self, contracts: &[ContractView]) {
-        self.emit(contracts, || print_contracts(contracts));
+        self.emit(contracts, || self.print_contracts(contracts));
     }
 
     pub fn exported(&self, file: &Path, bytes: usize) {
         let value = json!({"file": file.display().to_string(), "bytes": bytes});
         self.emit(&value, || {
-            println!("Wrote {} ({bytes} bytes).", file.display())
+            say!(self, "Wrote {} ({bytes} bytes).", file.display())
         });
     }
 
     pub fn imported(&self, r: &ImportReport) {
         self.emit(r, || {
             if r.joined {
-                println!("You are now holding this circle.");
+                say!(self, "You are now holding this circle.");
             }
-            println!(
+            say!(
+                self,
                 "Imported {} operations and {} entries ({} already held).",
-                r.ops_accepted, r.entries_accepted, r.duplicates
+                r.ops_accepted,
+                r.entries_accepted,
+                r.duplicates
             );
-            print_rejections(r.rejected.iter().map(|v| (None, v)));
+            self.print_rejections(r.rejected.iter().map(|v| (None, v)));
         });
     }
 
@@ -185,54 +235,159 @@ impl Output {
             .collect();
         self.emit(&value, || {
             if rows.is_empty() {
-                println!("Nothing was refused.");
+                say!(self, "Nothing was refused.");
             }
-            print_rejections(rows.iter().map(|(at, v)| (Some(at.as_str()), v)));
+            self.print_rejections(rows.iter().map(|(at, v)| (Some(at.as_str()), v)));
         });
     }
-}
 
-fn print_members(members: &[MemberView]) {
-    for m in members {
-        let me = if m.me { "  (you)" } else { "" };
-        println!("  {}  {}  {}{me}", m.short, m.name, m.fingerprint);
+    pub fn ticket(&self, ticket: &str, circle: &str, expires_at: u64, serving: bool) {
+        let value = json!({"ticket": ticket, "circle": circle, "expires_at": expires_at});
+        self.emit(&value, || {
+            say!(
+                self,
+                "Give this invite to one newcomer (it works once):\n{ticket}"
+            );
+            if !serving {
+                say!(
+                    self,
+                    "Keep `circlekeep serve` running so they can reach you when they join."
+                );
+            }
+        });
     }
-}
 
-fn print_gatherings(gatherings: &[GatheringView]) {
-    if gatherings.is_empty() {
-        println!("  none yet");
+    pub fn joined(&self, circle: &str, name: Option<&str>) {
+        let value = json!({"circle": circle, "name": name});
+        self.emit(&value, || {
+            say!(
+                self,
+                "Joined {} ({}).",
+                name.unwrap_or("the circle"),
+                &circle[..8.min(circle.len())]
+            );
+        });
     }
-    for g in gatherings {
-        let sealed = if g.readable { "" } else { "  (sealed)" };
-        println!("  {}  {}{sealed}", g.short, g.date);
-    }
-}
 
-fn print_goals(goals: &[GoalView]) {
-    for g in goals {
-        println!("  {}  {}: {} [{}]", g.id, g.owner_name, g.text, g.status);
+    pub fn status(&self, status: &NodeStatus, online: bool) {
+        let value = json!({"online": online, "status": status});
+        self.emit(&value, || {
+            say!(self, "Endpoint id: {}", status.endpoint_id);
+            if online {
+                say!(self, "Listening on: {}", status.direct_addresses.join(", "));
+                if let Some(relay) = &status.relay {
+                    say!(self, "Relay: {relay}");
+                }
+            } else {
+                say!(
+                    self,
+                    "Not serving (start `circlekeep serve` to sync continuously)."
+                );
+            }
+            for c in &status.circles {
+                say!(self, "Circle {}:", &c.circle[..8]);
+                for m in &c.members {
+                    let state = if m.connected {
+                        if m.in_sync {
+                            "connected, in sync"
+                        } else {
+                            "connected"
+                        }
+                    } else {
+                        "not connected"
+                    };
+                    let behind = m
+                        .entries_behind
+                        .map(|b| format!(", {b} entries to receive"))
+                        .unwrap_or_default();
+                    let ahead = m
+                        .entries_ahead
+                        .map(|a| format!(", {a} entries to send"))
+                        .unwrap_or_default();
+                    say!(self, "  {}  {state}{behind}{ahead}", &m.member[..8]);
+                }
+            }
+        });
     }
-}
 
-fn print_contracts(contracts: &[ContractView]) {
-    for k in contracts {
-        println!("  {}  {}: {}", k.id, k.owner_name, k.text);
+    pub fn synced(&self, report: &SyncReport) {
+        self.emit(report, || {
+            say!(
+                self,
+                "Synced with {} member(s); {} unreachable.",
+                report.synced.len(),
+                report.unreachable.len()
+            );
+        });
     }
-}
 
-fn print_rejections<'a>(rows: impl Iterator<Item = (Option<&'a str>, &'a RejectionView)>) {
-    for (at, v) in rows {
-        let who = v
-            .author
-            .as_deref()
-            .map(|a| format!(" from {}", &a[..a.len().min(8)]))
-            .unwrap_or_default();
-        let seq = v.seq.map(|s| format!(" #{s}")).unwrap_or_default();
-        let at = at.map(|a| format!("{a}  ")).unwrap_or_default();
-        println!(
-            "  {at}refused {}{who}{seq}: {} [{}]",
-            v.kind, v.message, v.code
-        );
+    pub fn settings(&self, relay: &str, local_discovery: bool) {
+        let value = json!({"relay": relay, "local_discovery": local_discovery});
+        self.emit(&value, || {
+            say!(self, "relay: {relay}");
+            say!(
+                self,
+                "local-discovery: {}",
+                if local_discovery { "on" } else { "off" }
+            );
+        });
+    }
+
+    fn print_members(&self, members: &[MemberView]) {
+        for m in members {
+            let me = if m.me { "  (you)" } else { "" };
+            say!(self, "  {}  {}  {}{me}", m.short, m.name, m.fingerprint);
+        }
+    }
+
+    fn print_gatherings(&self, gatherings: &[GatheringView]) {
+        if gatherings.is_empty() {
+            say!(self, "  none yet");
+        }
+        for g in gatherings {
+            let sealed = if g.readable { "" } else { "  (sealed)" };
+            say!(self, "  {}  {}{sealed}", g.short, g.date);
+        }
+    }
+
+    fn print_goals(&self, goals: &[GoalView]) {
+        for g in goals {
+            say!(
+                self,
+                "  {}  {}: {} [{}]",
+                g.id,
+                g.owner_name,
+                g.text,
+                g.status
+            );
+        }
+    }
+
+    fn print_contracts(&self, contracts: &[ContractView]) {
+        for k in contracts {
+            say!(self, "  {}  {}: {}", k.id, k.owner_name, k.text);
+        }
+    }
+
+    fn print_rejections<'a>(
+        &self,
+        rows: impl Iterator<Item = (Option<&'a str>, &'a RejectionView)>,
+    ) {
+        for (at, v) in rows {
+            let who = v
+                .author
+                .as_deref()
+                .map(|a| format!(" from {}", &a[..a.len().min(8)]))
+                .unwrap_or_default();
+            let seq = v.seq.map(|s| format!(" #{s}")).unwrap_or_default();
+            let at = at.map(|a| format!("{a}  ")).unwrap_or_default();
+            say!(
+                self,
+                "  {at}refused {}{who}{seq}: {} [{}]",
+                v.kind,
+                v.message,
+                v.code
+            );
+        }
     }
 }

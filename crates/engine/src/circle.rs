@@ -32,12 +32,27 @@ const LOAD_BATCH: usize = 4096;
 pub(crate) struct Ctx<'a, S> {
     pub store: &'a S,
     pub me: &'a DeviceIdentity,
+    /// Announces circles whose stored records changed.
+    pub changes: &'a tokio::sync::broadcast::Sender<CircleId>,
 }
 
 impl<S: Store> Ctx<'_, S> {
     fn me_id(&self) -> MemberId {
         self.me.member_id()
     }
+
+    /// Tells listeners (sync sessions, the app) that `circle` has new records.
+    pub fn changed(&self, circle: CircleId) {
+        // Nobody listening is fine.
+        let _ = self.changes.send(circle);
+    }
+}
+
+/// Positions of the records a peer is now known to hold.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    pub ops: Vec<OpHash>,
+    pub entries: Vec<Position>,
 }
 
 /// One circle, decoded.
@@ -116,10 +131,18 @@ impl CircleRuntime {
                 name: name.to_owned(),
                 purpose: autosurgeon::Text::with_value(""),
                 history,
+                ..Default::default()
             },
             charter: docs::Charter {
                 text: autosurgeon::Text::with_value(DEFAULT_CHARTER),
-                accepted: [(me.clone(), now())].into(),
+                accepted: [(
+                    me.clone(),
+                    docs::Acceptance {
+                        at: now(),
+                        version: docs::charter_version(DEFAULT_CHARTER),
+                    },
+                )]
+                .into(),
             },
             members: [(
                 me,
@@ -309,6 +332,7 @@ impl CircleRuntime {
             self.keyring.insert_full(hash, secret);
         }
         self.dirty = true;
+        ctx.changed(self.id);
         Ok(hash)
     }
 
@@ -542,6 +566,7 @@ impl CircleRuntime {
             },
         );
         self.dirty = true;
+        ctx.changed(self.id);
         Ok(())
     }
 
@@ -549,20 +574,24 @@ impl CircleRuntime {
 
     /// Checks, stores and applies records from a peer or a bundle. Invalid
     /// records are reported and never stored or applied; the store is
-    /// flushed before this returns.
+    /// flushed before this returns. Returns what is now held of them.
     pub fn ingest<S: Store>(
         &mut self,
         ctx: &Ctx<'_, S>,
         ops: &[Vec<u8>],
         entries: &[Vec<u8>],
         report: &mut ImportReport,
-    ) -> Result<(), EngineError> {
-        let keys_grew = self.ingest_ops(ctx, ops, report)?;
-        self.ingest_entries(ctx, entries, report)?;
+    ) -> Result<Held, EngineError> {
+        let mut held = Held::default();
+        let keys_grew = self.ingest_ops(ctx, ops, report, &mut held)?;
+        self.ingest_entries(ctx, entries, report, &mut held)?;
         if keys_grew {
             self.retry_unreadable(ctx)?;
         }
-        Ok(())
+        if report.ops_accepted + report.entries_accepted > 0 {
+            ctx.changed(self.id);
+        }
+        Ok(held)
     }
 
     /// Returns whether this device gained keys.
@@ -571,11 +600,13 @@ impl CircleRuntime {
         ctx: &Ctx<'_, S>,
         ops: &[Vec<u8>],
         report: &mut ImportReport,
+        held: &mut Held,
     ) -> Result<bool, EngineError> {
         let mut fresh: BTreeMap<OpHash, Op> = BTreeMap::new();
         for bytes in ops {
             match verify_op(bytes) {
                 Ok(op) if self.membership.contains(&op.hash) || fresh.contains_key(&op.hash) => {
+                    held.ops.push(op.hash);
                     report.duplicates += 1;
                 }
                 Ok(op) => {
@@ -615,6 +646,7 @@ impl CircleRuntime {
             .map_err(EngineError::store)?;
         ctx.store.flush().map_err(EngineError::store)?;
         report.ops_accepted += accepted.len();
+        held.ops.extend(accepted.iter().map(|(h, _)| *h));
         self.membership = membership;
         self.dirty = true;
         Ok(self.keyring.absorb(&self.membership, ctx.me))
@@ -625,6 +657,7 @@ impl CircleRuntime {
         ctx: &Ctx<'_, S>,
         entries: &[Vec<u8>],
         report: &mut ImportReport,
+        held: &mut Held,
     ) -> Result<(), EngineError> {
         // Verify, then walk each author's log in order.
         let mut verified = Vec::with_capacity(entries.len());
@@ -663,6 +696,7 @@ impl CircleRuntime {
                 let same = stored.as_deref() == Some(entry.signed.as_slice())
                     || (tip.is_some_and(|t| t.seq == seq && t.hash == entry.hash));
                 if same {
+                    held.entries.push((author, seq));
                     report.duplicates += 1;
                 } else {
                     reject(report, Rejection::Fork(seq));
@@ -709,6 +743,8 @@ impl CircleRuntime {
             return Err(EngineError::store(e));
         }
         report.entries_accepted += accepted.len();
+        held.entries
+            .extend(accepted.iter().map(|e| (e.author, e.seq)));
         self.dirty = true;
         for (position, why) in self.apply(ctx.me_id(), to_apply) {
             report.rejected.push(rejection_view(
@@ -905,6 +941,58 @@ impl CircleRuntime {
     /// What this device holds: author → last sequence number.
     pub fn version_vector(&self) -> Vec<(MemberId, u64)> {
         self.tips.iter().map(|(a, t)| (*a, t.seq)).collect()
+    }
+
+    /// What this device holds: per-author heights and operation hashes.
+    pub fn summary(&self) -> circlekeep_sync::Summary {
+        circlekeep_sync::Summary {
+            have: self.tips.iter().map(|(a, t)| (*a, t.seq)).collect(),
+            ops: self.membership.ops().iter().map(|op| op.hash).collect(),
+        }
+    }
+
+    /// Records the holder of `known` lacks: every missing operation, then
+    /// entries author by author, stopping once `budget` bytes are reached.
+    pub fn records_since<S: Store>(
+        &self,
+        ctx: &Ctx<'_, S>,
+        known: &circlekeep_sync::Summary,
+        budget: usize,
+    ) -> Result<circlekeep_sync::Records, EngineError> {
+        let mut records = circlekeep_sync::Records::default();
+        for op in self.membership.ops() {
+            if !known.ops.contains(&op.hash) {
+                records.ops.push((op.hash, op.signed.clone()));
+            }
+        }
+        let mut bytes = records.byte_len();
+        for (author, tip) in &self.tips {
+            let mut after = known.have.get(author).copied().unwrap_or(0);
+            while after < tip.seq && bytes < budget {
+                let chunk = ctx
+                    .store
+                    .entries_after(&self.id, author, after, 64)
+                    .map_err(EngineError::store)?;
+                let Some(&(last, _)) = chunk.last() else {
+                    break;
+                };
+                for (seq, entry) in chunk {
+                    if bytes >= budget {
+                        break;
+                    }
+                    bytes += entry.len();
+                    after = seq;
+                    records.entries.push((*author, seq, entry));
+                }
+                if after < last {
+                    break;
+                }
+            }
+            if bytes >= budget {
+                break;
+            }
+        }
+        Ok(records)
     }
 
     /// Entries held but not readable here.

@@ -65,6 +65,27 @@ pub enum EngineError {
     /// Text input was refused.
     #[error("{0}")]
     BadText(&'static str),
+    /// The cadence could not be understood.
+    #[error(transparent)]
+    Cadence(#[from] circlekeep_model::schedule::CadenceError),
+    /// The circle has no cadence yet.
+    #[error("the circle has no schedule yet; set one with `circlekeep circle setup --every-weeks … --weekday … --time …`")]
+    NoCadence,
+    /// No gathering is scheduled on that date.
+    #[error("no gathering is scheduled on {0}")]
+    NotScheduled(String),
+    /// No goal (or milestone) matches.
+    #[error("no goal or milestone matches {0:?} (use 4+ characters of its id)")]
+    UnknownGoal(String),
+    /// No contract matches.
+    #[error("no contract matches {0:?} (use 4+ characters of its id)")]
+    UnknownContract(String),
+    /// The request makes no sense in the current state.
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    /// A backup could not be read.
+    #[error("cannot restore this backup: {0}")]
+    Backup(String),
     /// A member's recipient is invalid (cannot seal keys to them).
     #[error(transparent)]
     Keyring(#[from] KeyringError),
@@ -113,6 +134,13 @@ impl EngineError {
             EngineError::NotInvited => "not_invited",
             EngineError::BadDate(_) => "bad_date",
             EngineError::BadText(_) => "bad_text",
+            EngineError::Cadence(_) => "bad_cadence",
+            EngineError::NoCadence => "no_cadence",
+            EngineError::NotScheduled(_) => "not_scheduled",
+            EngineError::UnknownGoal(_) => "unknown_goal",
+            EngineError::UnknownContract(_) => "unknown_contract",
+            EngineError::NotAllowed(_) => "not_allowed",
+            EngineError::Backup(_) => "bad_backup",
             EngineError::Keyring(_) => "keyring",
             EngineError::StoreLocked => "store_locked",
             EngineError::Store(_) => "store",

@@ -63,12 +63,32 @@ impl Home {
         }
         let me = DeviceIdentity::generate(name)?;
         let sealed = me.to_key_file(passphrase, work_factor)?;
+        self.write_key_file(&sealed)?;
+        Ok(me)
+    }
+
+    /// Installs a saved key file (e.g. from a backup) into an empty home,
+    /// after checking that `passphrase` opens it.
+    pub fn install_key_file(
+        &self,
+        sealed: &[u8],
+        passphrase: &SecretString,
+    ) -> Result<DeviceIdentity, EngineError> {
+        if self.is_initialized() {
+            return Err(EngineError::AlreadyInitialized(self.root.clone()));
+        }
+        let me = DeviceIdentity::from_key_file(sealed, passphrase)?;
+        self.write_key_file(sealed)?;
+        Ok(me)
+    }
+
+    fn write_key_file(&self, sealed: &[u8]) -> Result<(), EngineError> {
         std::fs::create_dir_all(&self.root).map_err(self.io(&self.root))?;
         restrict(&self.root, 0o700).map_err(self.io(&self.root))?;
         let path = self.identity_file();
         let mut file = tempfile::NamedTempFile::new_in(&self.root).map_err(self.io(&self.root))?;
         restrict(file.path(), 0o600).map_err(self.io(&path))?;
-        file.write_all(&sealed).map_err(self.io(&path))?;
+        file.write_all(sealed).map_err(self.io(&path))?;
         file.as_file().sync_all().map_err(self.io(&path))?;
         // Never replace an identity that appeared meanwhile.
         file.persist_noclobber(&path).map_err(|e| {
@@ -85,7 +105,7 @@ impl Home {
             // Make the rename itself durable; best effort on platforms without it.
             let _ = dir.sync_all();
         }
-        Ok(me)
+        Ok(())
     }
 
     /// Opens the key file with `passphrase`.

@@ -27,18 +27,26 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod backup;
 pub mod bundle;
 mod cache;
 mod circle;
 pub mod error;
+mod export;
+mod gathering;
 mod home;
+mod invites;
+mod journal;
 mod keyring;
+pub mod practice;
+mod replica;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod views;
 
 pub use chrono::NaiveDate;
 pub use circlekeep_model::docs::HistoryPolicy;
+pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{CircleId, DocId, MemberId};
 pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};
 pub use circlekeep_store::{MemoryStore, SledStore, Store};
@@ -64,6 +72,9 @@ pub struct Engine<S: Store = SledStore> {
     store: S,
     me: DeviceIdentity,
     circles: Mutex<BTreeMap<CircleId, CircleRuntime>>,
+    changes: tokio::sync::broadcast::Sender<CircleId>,
+    /// Serialises invite redemption so a secret is used once.
+    invites: Mutex<()>,
 }
 
 impl Engine<SledStore> {
@@ -94,7 +105,15 @@ impl<S: Store> Engine<S> {
             store,
             me,
             circles: Mutex::new(BTreeMap::new()),
+            changes: tokio::sync::broadcast::channel(1024).0,
+            invites: Mutex::new(()),
         }
+    }
+
+    /// Announces the circles whose stored records change, from local edits
+    /// or from peers (for sync sessions and the app).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<CircleId> {
+        self.changes.subscribe()
     }
 
     /// This device's identity.
@@ -122,6 +141,7 @@ impl<S: Store> Engine<S> {
         Ctx {
             store: &self.store,
             me: &self.me,
+            changes: &self.changes,
         }
     }
 
@@ -157,7 +177,6 @@ impl<S: Store> Engine<S> {
         let runtime = CircleRuntime::found(&self.ctx(), &name, history)?;
         let id = runtime.id;
         self.lock().insert(id, runtime);
-        self.checkpoint_circle(id)?;
         Ok(id)
     }
 
@@ -206,6 +225,33 @@ impl<S: Store> Engine<S> {
                     text: g.text.as_str().to_owned(),
                     status: g.status.clone(),
                     created: g.created.clone(),
+                    progress: {
+                        let mut p: Vec<_> = g
+                            .progress
+                            .iter()
+                            .map(|(id, n)| views::ProgressView {
+                                id: id.clone(),
+                                author_name: name_of(&n.author),
+                                text: n.text.clone(),
+                                created: n.created.clone(),
+                            })
+                            .collect();
+                        p.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+                        p
+                    },
+                    milestones: {
+                        let mut m: Vec<_> = g
+                            .milestones
+                            .iter()
+                            .map(|(id, m)| views::MilestoneView {
+                                id: id.clone(),
+                                text: m.text.clone(),
+                                reached: m.reached.clone(),
+                            })
+                            .collect();
+                        m.sort_by(|a, b| a.id.cmp(&b.id));
+                        m
+                    },
                 })
                 .collect();
             goals.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
@@ -220,6 +266,9 @@ impl<S: Store> Engine<S> {
                     goal: k.goal.clone(),
                     gathering: k.gathering.clone(),
                     created: k.created.clone(),
+                    outcome: k.report.outcome.clone(),
+                    reflection: k.report.reflection.as_str().to_owned(),
+                    reported: k.report.reported.clone(),
                 })
                 .collect();
             contracts.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
@@ -265,7 +314,6 @@ impl<S: Store> Engine<S> {
     pub fn add_member(&self, id: CircleId, card: &str) -> Result<MemberView, EngineError> {
         let card: MemberCard = card.parse()?;
         self.with_circle(id, |c, ctx| c.add_member(ctx, &card))?;
-        self.checkpoint_circle(id)?;
         Ok(MemberView {
             id: card.member.to_hex(),
             short: card.member.short(),
@@ -277,44 +325,17 @@ impl<S: Store> Engine<S> {
 
     /// Removes a member; what is written afterwards is sealed away from them.
     pub fn remove_member(&self, id: CircleId, member: MemberId) -> Result<(), EngineError> {
-        self.with_circle(id, |c, ctx| c.remove_member(ctx, member))?;
-        self.checkpoint_circle(id)
+        self.with_circle(id, |c, ctx| c.remove_member(ctx, member))
     }
 
     /// Leaves a circle.
     pub fn leave_circle(&self, id: CircleId) -> Result<(), EngineError> {
-        self.with_circle(id, |c, ctx| c.leave(ctx))?;
-        self.checkpoint_circle(id)
+        self.with_circle(id, |c, ctx| c.leave(ctx))
     }
 
-    /// Opens a gathering on `date` and returns its id.
+    /// Opens a gathering on `date` from the biweekly template and returns its id.
     pub fn new_gathering(&self, id: CircleId, date: NaiveDate) -> Result<DocId, EngineError> {
-        let gathering = DocId(circlekeep_seal::random_bytes());
-        let me = self.me.member_id().to_hex();
-        let date = date.format("%Y-%m-%d").to_string();
-        self.with_circle(id, |c, ctx| {
-            let info = docs::GatheringInfo {
-                date: date.clone(),
-                opened_by: me,
-            };
-            c.write(ctx, DocId::CIRCLE, |doc| {
-                Ok(docs::put_record(
-                    doc,
-                    CircleMap::Gatherings,
-                    &gathering.to_hex(),
-                    &info,
-                )?)
-            })?;
-            let initial = docs::GatheringDoc {
-                date,
-                notes: Default::default(),
-            };
-            c.write(ctx, gathering, |doc| {
-                Ok(docs::init_gathering(doc, &initial)?)
-            })
-        })?;
-        self.checkpoint_circle(id)?;
-        Ok(gathering)
+        self.open_gathering(id, date, circlekeep_model::agenda::Template::Biweekly)
     }
 
     /// Finds a gathering by id prefix (4+ hex digits) or date (YYYY-MM-DD).
@@ -345,10 +366,20 @@ impl<S: Store> Engine<S> {
     ) -> Result<String, EngineError> {
         let text = check_text(text, MAX_TEXT_CHARS)?;
         let note_id = random_id();
+        let running = self
+            .gathering_doc(id, gathering)
+            .ok()
+            .and_then(|g| gathering::running_turn(&g).map(|(k, t)| (k.clone(), t.off_record)));
+        if let Some((_, true)) = running {
+            return Err(EngineError::NotAllowed(
+                "this turn is off the record: no notes are kept",
+            ));
+        }
         let note = docs::Note {
             author: self.me.member_id().to_hex(),
             text: autosurgeon::Text::with_value(text),
             created: circle::now(),
+            turn: running.map(|(k, _)| k),
         };
         self.with_circle(id, |c, ctx| {
             if gathering.is_circle() || c.doc(&gathering).is_none() {
@@ -366,7 +397,6 @@ impl<S: Store> Engine<S> {
                 Ok(docs::put_note(doc, &note_id, &note)?)
             })
         })?;
-        self.checkpoint_circle(id)?;
         Ok(note_id)
     }
 
@@ -431,13 +461,13 @@ impl<S: Store> Engine<S> {
             text: autosurgeon::Text::with_value(text),
             status: "open".into(),
             created: circle::now(),
+            ..Default::default()
         };
         self.with_circle(id, |c, ctx| {
             c.write(ctx, DocId::CIRCLE, |doc| {
                 Ok(docs::put_record(doc, CircleMap::Goals, &goal_id, &goal)?)
             })
         })?;
-        self.checkpoint_circle(id)?;
         Ok(goal_id)
     }
 
@@ -457,6 +487,7 @@ impl<S: Store> Engine<S> {
             goal: goal.map(str::to_owned),
             gathering: gathering.map(|g| g.to_hex()),
             created: circle::now(),
+            report: docs::Report::default(),
         };
         self.with_circle(id, |c, ctx| {
             if let Some(goal) = goal {
@@ -474,7 +505,6 @@ impl<S: Store> Engine<S> {
                 )?)
             })
         })?;
-        self.checkpoint_circle(id)?;
         Ok(contract_id)
     }
 
@@ -505,25 +535,8 @@ impl<S: Store> Engine<S> {
     pub fn import_bundle(&self, bytes: &[u8]) -> Result<ImportReport, EngineError> {
         let bundle = Bundle::decode(bytes)?;
         let id = bundle.circle;
-        let mut report = ImportReport {
-            circle: id.to_hex(),
-            ..Default::default()
-        };
-        let known = self
-            .store
-            .circles()
-            .map_err(EngineError::store)?
-            .contains(&id);
-        let ops: &[Vec<u8>] = if known {
-            &bundle.ops
-        } else {
-            self.adopt_circle(&bundle, &mut report)?;
-            report.joined = true;
-            &[]
-        };
+        let (report, _) = self.receive(id, &bundle.ops, &bundle.entries)?;
         self.with_circle(id, |c, ctx| {
-            c.ingest(ctx, ops, &bundle.entries, &mut report)?;
-            c.repair_keys(ctx)?;
             let from_is_member = c.membership.ever_members().contains(&bundle.from);
             if from_is_member && bundle.from != ctx.me.member_id() {
                 let mut key = id.as_bytes().to_vec();
@@ -536,17 +549,58 @@ impl<S: Store> Engine<S> {
             }
             Ok(())
         })?;
-        self.record_rejections(id, &report.rejected)?;
-        self.checkpoint_circle(id)?;
         Ok(report)
     }
 
+    /// Checks, stores and applies records of one circle from a bundle or a
+    /// peer, taking the circle in if this device was added to it.
+    pub(crate) fn receive(
+        &self,
+        id: CircleId,
+        ops: &[Vec<u8>],
+        entries: &[Vec<u8>],
+    ) -> Result<(ImportReport, circle::Held), EngineError> {
+        let mut report = ImportReport {
+            circle: id.to_hex(),
+            ..Default::default()
+        };
+        let known = self
+            .store
+            .circles()
+            .map_err(EngineError::store)?
+            .contains(&id);
+        let mut adopted = Vec::new();
+        let ops: &[Vec<u8>] = if known {
+            ops
+        } else {
+            adopted = self.adopt_circle(id, ops, &mut report)?;
+            report.joined = true;
+            &[]
+        };
+        let mut held = self.with_circle(id, |c, ctx| {
+            if !known {
+                ctx.changed(id);
+            }
+            let held = c.ingest(ctx, ops, entries, &mut report)?;
+            c.repair_keys(ctx)?;
+            Ok(held)
+        })?;
+        held.ops.extend(adopted);
+        self.record_rejections(id, &report.rejected)?;
+        Ok((report, held))
+    }
+
     /// Stores the operations of a circle this device was invited to.
-    fn adopt_circle(&self, bundle: &Bundle, report: &mut ImportReport) -> Result<(), EngineError> {
-        let mut ops = Vec::with_capacity(bundle.ops.len());
-        for bytes in &bundle.ops {
+    fn adopt_circle(
+        &self,
+        id: CircleId,
+        ops: &[Vec<u8>],
+        report: &mut ImportReport,
+    ) -> Result<Vec<circlekeep_model::OpHash>, EngineError> {
+        let mut verified = Vec::with_capacity(ops.len());
+        for bytes in ops {
             match verify_op(bytes) {
-                Ok(op) => ops.push(op),
+                Ok(op) => verified.push(op),
                 Err(e) => {
                     report
                         .rejected
@@ -554,8 +608,11 @@ impl<S: Store> Engine<S> {
                 }
             }
         }
-        let authors: BTreeMap<_, _> = ops.iter().map(|op| (op.hash, op.body.author)).collect();
-        let (membership, rejected) = Membership::build(bundle.circle, ops);
+        let authors: BTreeMap<_, _> = verified
+            .iter()
+            .map(|op| (op.hash, op.body.author))
+            .collect();
+        let (membership, rejected) = Membership::build(id, verified);
         if !membership.is_member(&self.me.member_id()) {
             return Err(EngineError::NotInvited);
         }
@@ -574,11 +631,11 @@ impl<S: Store> Engine<S> {
             .map(|op| (op.hash, op.signed.as_slice()))
             .collect();
         self.store
-            .put_ops(&bundle.circle, &accepted)
+            .put_ops(&id, &accepted)
             .map_err(EngineError::store)?;
         self.store.flush().map_err(EngineError::store)?;
         report.ops_accepted = accepted.len();
-        Ok(())
+        Ok(accepted.iter().map(|(h, _)| *h).collect())
     }
 
     fn peer_versions(
@@ -640,11 +697,26 @@ impl<S: Store> Engine<S> {
         self.with_circle(id, |c, _| Ok(c.heads()))
     }
 
-    fn checkpoint_circle(&self, id: CircleId) -> Result<(), EngineError> {
-        self.with_circle(id, |c, ctx| c.checkpoint(ctx))
+    /// A device setting (not circle content), e.g. `relay`.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, EngineError> {
+        let value = self
+            .store
+            .blob(BlobKind::Setting, key.as_bytes())
+            .map_err(EngineError::store)?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Sets (or with `None` clears) a device setting.
+    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<(), EngineError> {
+        self.store
+            .put_blob(BlobKind::Setting, key.as_bytes(), value.map(str::as_bytes))
+            .map_err(EngineError::store)?;
+        self.store.flush().map_err(EngineError::store)
     }
 
     /// Writes every changed circle's sealed cache and flushes the store.
+    /// Call it when idle and before exiting; entries are already durable,
+    /// the cache only makes the next start faster.
     pub fn checkpoint(&self) -> Result<(), EngineError> {
         let mut circles = self.lock();
         let ctx = self.ctx();
@@ -659,6 +731,11 @@ impl<S: Store> Engine<S> {
 struct StoredRejection {
     at: String,
     view: RejectionView,
+}
+
+/// A stored YYYY-MM-DD date (today if unreadable).
+fn practice_date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| today())
 }
 
 /// Today's date on this device's clock.

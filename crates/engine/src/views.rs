@@ -116,6 +116,34 @@ pub struct GoalView {
     pub status: String,
     /// When it was set.
     pub created: String,
+    /// Progress notes, oldest first.
+    pub progress: Vec<ProgressView>,
+    /// Milestones, oldest first by id order.
+    pub milestones: Vec<MilestoneView>,
+}
+
+/// A progress note on a goal.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ProgressView {
+    /// Note id.
+    pub id: String,
+    /// Author's display name.
+    pub author_name: String,
+    /// The note.
+    pub text: String,
+    /// When.
+    pub created: String,
+}
+
+/// A milestone of a goal.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MilestoneView {
+    /// Milestone id.
+    pub id: String,
+    /// The milestone.
+    pub text: String,
+    /// When it was reached.
+    pub reached: Option<String>,
 }
 
 /// A contract.
@@ -135,6 +163,187 @@ pub struct ContractView {
     pub gathering: Option<String>,
     /// When it was made.
     pub created: String,
+    /// Report back: `kept`, `partly`, `not`, `renegotiated`, or empty.
+    pub outcome: String,
+    /// What was learnt.
+    pub reflection: String,
+    /// When the outcome was reported.
+    pub reported: Option<String>,
+}
+
+/// A member holding a role, or named in a list.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RoleHolder {
+    /// Member id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// One scheduled gathering.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PlannedView {
+    /// The date the cadence planned (its key).
+    pub planned: String,
+    /// The date it takes place.
+    pub date: String,
+    /// Local start time (HH:MM).
+    pub time: String,
+    /// Time zone of `time`.
+    pub time_zone: String,
+    /// Start (RFC 3339, UTC).
+    pub starts: String,
+    /// Length in minutes.
+    pub minutes: u32,
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+    /// Whether it moved from its planned date.
+    pub moved: bool,
+    /// Role (`facilitator`, `timekeeper`, `host`) → who holds it.
+    pub roles: std::collections::BTreeMap<String, RoleHolder>,
+    /// Who said they will not come.
+    pub absent: Vec<RoleHolder>,
+    /// The gathering document, once opened.
+    pub gathering: Option<String>,
+}
+
+/// A member's acceptance of the current charter.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AcceptanceView {
+    /// The member.
+    pub member: RoleHolder,
+    /// When they accepted this version, if they did.
+    pub accepted: Option<String>,
+}
+
+/// A circle's practice: purpose, cadence, guide, charter acceptance, next gatherings.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PracticeView {
+    /// What the circle is for.
+    pub purpose: String,
+    /// The cadence, described.
+    pub cadence: Option<String>,
+    /// The guide, if any.
+    pub guide: Option<RoleHolder>,
+    /// Prompt to hand over, after the guide's third gathering.
+    pub guide_prompt: Option<String>,
+    /// Fingerprint of the charter's current text.
+    pub charter_version: String,
+    /// Each member and whether they accepted the current charter.
+    pub charter: Vec<AcceptanceView>,
+    /// The next three gatherings.
+    pub next: Vec<PlannedView>,
+}
+
+/// A reminder or nudge.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ReminderView {
+    /// Circle id.
+    pub circle: String,
+    /// `upcoming` or `nudge`.
+    pub kind: String,
+    /// What to tell the member.
+    pub text: String,
+    /// The gathering it is about.
+    pub gathering: Option<PlannedView>,
+}
+
+/// One member's contract history.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ContractHistoryView {
+    /// The member.
+    pub member: RoleHolder,
+    /// How many were kept.
+    pub kept: usize,
+    /// Their contracts, oldest first.
+    pub contracts: Vec<ContractView>,
+}
+
+/// A step of a gathering's agenda.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StepView {
+    /// Kind (`open`, `check-in`, … `custom`).
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Planned minutes.
+    pub minutes: u64,
+    /// Whether it is the current step.
+    pub current: bool,
+}
+
+/// A turn.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TurnView {
+    /// Turn id.
+    pub id: String,
+    /// The presenter.
+    pub member: RoleHolder,
+    /// Minutes allotted.
+    pub allotted: u64,
+    /// The kind of feedback wanted.
+    pub feedback_wanted: String,
+    /// Whether no notes are kept.
+    pub off_record: bool,
+    /// When it started.
+    pub started: String,
+    /// When it ended.
+    pub ended: Option<String>,
+    /// Seconds used so far.
+    pub elapsed_secs: u64,
+    /// Seconds left of the allotment (0 when over).
+    pub remaining_secs: u64,
+    /// Whether the timer warns (near or past the end).
+    pub warning: bool,
+}
+
+/// Airtime of one member at a gathering.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AirtimeView {
+    /// The member.
+    pub member: RoleHolder,
+    /// Whether present.
+    pub present: Option<bool>,
+    /// Minutes asked for.
+    pub requested: Option<u64>,
+    /// Minutes fitted into the time left.
+    pub fitted: Option<u64>,
+    /// Seconds of turns so far.
+    pub airtime_secs: u64,
+}
+
+/// A gathering in progress (or done): agenda, turns, airtime.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct GatheringStateView {
+    /// Gathering id.
+    pub id: String,
+    /// Date.
+    pub date: String,
+    /// Template it started from.
+    pub template: String,
+    /// The agenda.
+    pub agenda: Vec<StepView>,
+    /// The turn running now.
+    pub current_turn: Option<TurnView>,
+    /// Every turn, in order.
+    pub turns: Vec<TurnView>,
+    /// Per member: attendance, requests, fitted minutes, airtime.
+    pub airtime: Vec<AirtimeView>,
+    /// Who has not had a turn yet (among those present or not marked).
+    pub waiting: Vec<RoleHolder>,
+}
+
+/// A private journal entry.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JournalEntryView {
+    /// Entry id.
+    pub id: String,
+    /// When written.
+    pub created: String,
+    /// Circle it is about, if any.
+    pub circle: Option<String>,
+    /// The text.
+    pub text: String,
 }
 
 /// What importing a bundle did.

@@ -65,6 +65,44 @@ pub struct CircleDoc {
     pub goals: HashMap<String, Goal>,
     /// Contracts by contract id.
     pub contracts: HashMap<String, Contract>,
+    /// Changes to the generated schedule.
+    #[autosurgeon(missing = "Default::default")]
+    pub schedule: Schedule,
+}
+
+/// How often and when a circle meets, as stored (checked by
+/// [`crate::schedule::Cadence::parse`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct CadenceDoc {
+    /// Weeks between gatherings.
+    pub every_weeks: u64,
+    /// Weekday (`thu`).
+    pub weekday: String,
+    /// Local start time (HH:MM).
+    pub time: String,
+    /// Length in minutes.
+    pub minutes: u64,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// First date on or after which the circle meets (YYYY-MM-DD).
+    pub first: String,
+}
+
+/// Changes to the generated schedule, keyed by a gathering's planned date
+/// (YYYY-MM-DD). Flat maps of plain values, so concurrent changes to
+/// different gatherings never collide and each change is last-writer-wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Schedule {
+    /// Planned date → the date it moved to.
+    pub moved: HashMap<String, String>,
+    /// Planned date → a different local start time (HH:MM).
+    pub times: HashMap<String, String>,
+    /// Planned date → cancelled.
+    pub cancelled: HashMap<String, bool>,
+    /// `date/role` → member (hex): swaps and roles frozen at opening.
+    pub roles: HashMap<String, String>,
+    /// `date/member` → will not come.
+    pub absent: HashMap<String, bool>,
 }
 
 /// A circle's name, purpose and policies.
@@ -76,6 +114,12 @@ pub struct Settings {
     pub purpose: Text,
     /// Who may read earlier gatherings.
     pub history: HistoryPolicy,
+    /// When the circle meets, once set.
+    #[autosurgeon(missing = "Default::default")]
+    pub cadence: Option<CadenceDoc>,
+    /// The guide (member hex) who helps launch the circle, if any.
+    #[autosurgeon(missing = "Default::default")]
+    pub guide: Option<String>,
 }
 
 /// The circle's ground rules.
@@ -83,8 +127,23 @@ pub struct Settings {
 pub struct Charter {
     /// The rules, as text members edit together.
     pub text: Text,
-    /// When each member (hex id) accepted them.
-    pub accepted: HashMap<String, String>,
+    /// Each member's (hex id) acceptance.
+    pub accepted: HashMap<String, Acceptance>,
+}
+
+/// A member's acceptance of the charter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Acceptance {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Which text: [`charter_version`] of what was accepted.
+    pub version: String,
+}
+
+/// A short fingerprint of a charter's text: an acceptance holds for the
+/// text it names, so editing the charter asks everyone to accept again.
+pub fn charter_version(text: &str) -> String {
+    data_encoding::HEXLOWER.encode(&blake3::hash(text.trim().as_bytes()).as_bytes()[..8])
 }
 
 /// A member's profile in the circle.
@@ -103,6 +162,9 @@ pub struct GatheringInfo {
     pub date: String,
     /// Member (hex id) who opened it.
     pub opened_by: String,
+    /// The scheduled gathering (planned date) it belongs to, if any.
+    #[autosurgeon(missing = "Default::default")]
+    pub planned: Option<String>,
 }
 
 /// A member's longer-term goal.
@@ -116,6 +178,32 @@ pub struct Goal {
     pub status: String,
     /// When it was set (RFC 3339).
     pub created: String,
+    /// Progress notes by id.
+    #[autosurgeon(missing = "Default::default")]
+    pub progress: HashMap<String, ProgressNote>,
+    /// Milestones by id.
+    #[autosurgeon(missing = "Default::default")]
+    pub milestones: HashMap<String, Milestone>,
+}
+
+/// A note on progress towards a goal.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct ProgressNote {
+    /// Member (hex id) who wrote it.
+    pub author: String,
+    /// The note.
+    pub text: String,
+    /// When (RFC 3339).
+    pub created: String,
+}
+
+/// A step on the way to a goal.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Milestone {
+    /// The milestone.
+    pub text: String,
+    /// When it was reached (RFC 3339), if it was.
+    pub reached: Option<String>,
 }
 
 /// A commitment for the next two weeks.
@@ -131,6 +219,21 @@ pub struct Contract {
     pub gathering: Option<String>,
     /// When it was made (RFC 3339).
     pub created: String,
+    /// The report back at the next gathering.
+    #[autosurgeon(missing = "Default::default")]
+    pub report: Report,
+}
+
+/// A contract's report back; created empty with the contract, so members
+/// editing it concurrently edit one object and their edits merge.
+#[derive(Clone, Debug, Default, Reconcile, Hydrate)]
+pub struct Report {
+    /// `kept`, `partly`, `not`, `renegotiated`, or empty before reporting.
+    pub outcome: String,
+    /// What was learnt (text members may edit together).
+    pub reflection: Text,
+    /// When the outcome was set (RFC 3339), if it was.
+    pub reported: Option<String>,
 }
 
 /// One gathering's document.
@@ -140,6 +243,56 @@ pub struct GatheringDoc {
     pub date: String,
     /// Notes by note id.
     pub notes: HashMap<String, Note>,
+    /// The template it started from.
+    #[autosurgeon(missing = "Default::default")]
+    pub template: String,
+    /// The agenda, editable.
+    #[autosurgeon(missing = "Default::default")]
+    pub agenda: Vec<AgendaStep>,
+    /// Index of the current step.
+    #[autosurgeon(missing = "Default::default")]
+    pub step: u64,
+    /// Member (hex) → present.
+    #[autosurgeon(missing = "Default::default")]
+    pub attendance: HashMap<String, bool>,
+    /// Member (hex) → minutes asked for a turn.
+    #[autosurgeon(missing = "Default::default")]
+    pub requests: HashMap<String, u64>,
+    /// Member (hex) → turns, by turn id.
+    #[autosurgeon(missing = "Default::default")]
+    pub turns: HashMap<String, Turn>,
+}
+
+/// A step of a gathering's agenda.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct AgendaStep {
+    /// `open`, `check-in`, `report-back`, `time-requests`, `turns`,
+    /// `appreciations`, `close` or `custom`.
+    pub kind: String,
+    /// What the facilitator reads out.
+    pub title: String,
+    /// Planned minutes.
+    pub minutes: u64,
+}
+
+/// A member's turn.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Turn {
+    /// The presenter (hex).
+    pub member: String,
+    /// Minutes allotted.
+    pub allotted: u64,
+    /// The kind of feedback wanted.
+    pub feedback_wanted: String,
+    /// No notes are kept of an off-the-record turn.
+    pub off_record: bool,
+    /// When it started (RFC 3339).
+    pub started: String,
+    /// When it ended (RFC 3339), once it did.
+    pub ended: Option<String>,
+    /// Its place among the gathering's turns (ties broken by start time).
+    #[autosurgeon(missing = "Default::default")]
+    pub order: u64,
 }
 
 /// A note taken during a gathering.
@@ -151,6 +304,9 @@ pub struct Note {
     pub text: Text,
     /// When it was written (RFC 3339).
     pub created: String,
+    /// The turn (id) it was taken in, if any.
+    #[autosurgeon(missing = "Default::default")]
+    pub turn: Option<String>,
 }
 
 /// The maps of the circle document that hold records by id.
@@ -224,6 +380,46 @@ pub fn put_note(doc: &mut AutoCommit, id: &str, note: &Note) -> Result<(), DocEr
     Ok(())
 }
 
+/// Sets (or with `None` deletes) `key` to a plain value in the map at
+/// `path` (a chain of map keys from the root).
+pub fn put_value<V: Into<automerge::ScalarValue>>(
+    doc: &mut AutoCommit,
+    path: &[&str],
+    key: &str,
+    value: Option<V>,
+) -> Result<(), DocError> {
+    let mut obj = ROOT;
+    for step in path {
+        obj = map_obj(doc, &obj, step)?;
+    }
+    match value {
+        Some(v) => doc.put(&obj, key, v.into())?,
+        None => doc.delete(&obj, key)?,
+    }
+    Ok(())
+}
+
+/// Reconciles `value` into `key` of the map at `path`, leaving siblings alone.
+pub fn put_at<T: Reconcile>(
+    doc: &mut AutoCommit,
+    path: &[&str],
+    key: &str,
+    value: &T,
+) -> Result<(), DocError> {
+    let mut obj = ROOT;
+    for step in path {
+        obj = map_obj(doc, &obj, step)?;
+    }
+    reconcile_prop(doc, obj, key, value)?;
+    Ok(())
+}
+
+/// Reconciles `value` into `key` of the root map.
+pub fn put_root<T: Reconcile>(doc: &mut AutoCommit, key: &str, value: &T) -> Result<(), DocError> {
+    reconcile_prop(doc, ROOT, key, value)?;
+    Ok(())
+}
+
 /// Replaces the text at `path` (a chain of map keys from the root) with
 /// `new_text`, as a minimal diff so concurrent edits merge by character.
 pub fn update_text(doc: &mut AutoCommit, path: &[&str], new_text: &str) -> Result<(), DocError> {
@@ -264,6 +460,7 @@ mod tests {
                 name: "Thursday circle".into(),
                 purpose: Text::with_value("grow together"),
                 history: HistoryPolicy::SinceJoining,
+                ..Default::default()
             },
             charter: Charter {
                 text: Text::with_value("What is said here stays here."),

@@ -6,9 +6,12 @@
 //! checked by `circlekeep-seal` before anything here sees an operation.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod agenda;
 pub mod docs;
 pub mod entry;
 pub mod ids;
 pub mod membership;
+pub mod rota;
+pub mod schedule;
 
 pub use ids::{CircleId, DocId, EntryHash, MemberId, OpHash};

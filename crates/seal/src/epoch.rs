@@ -5,10 +5,11 @@
 //! its gathering notes. Public commitments let a receiver check that the
 //! secret or subkey it was handed is the one the epoch announced.
 
-use crate::content::{read_bounded, SymmetricKey};
+use crate::content::SymmetricKey;
 use circlekeep_model::membership::{EpochKey, KeyClass, KeyGrant};
 use circlekeep_model::OpHash;
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::io::Write;
 use zeroize::Zeroizing;
 
@@ -248,6 +249,15 @@ pub(crate) fn open_from(
     identity: &age::x25519::Identity,
     sealed: &[u8],
 ) -> Result<Vec<u8>, GrantError> {
+    open_from_up_to(identity, sealed, crate::content::MAX_PLAINTEXT)
+}
+
+/// Opens an X25519-sealed file of at most `max` plaintext bytes.
+fn open_from_up_to(
+    identity: &age::x25519::Identity,
+    sealed: &[u8],
+    max: usize,
+) -> Result<Vec<u8>, GrantError> {
     let decryptor = age::Decryptor::new(sealed).map_err(|_| GrantError::Corrupt)?;
     let reader = decryptor
         .decrypt(std::iter::once(identity as &dyn age::Identity))
@@ -255,7 +265,20 @@ pub(crate) fn open_from(
             age::DecryptError::NoMatchingKeys => GrantError::NotForMe,
             _ => GrantError::Corrupt,
         })?;
-    read_bounded(reader).map_err(|_| GrantError::Corrupt)
+    let mut plaintext = Vec::new();
+    reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut plaintext)
+        .map_err(|_| GrantError::Corrupt)?;
+    if plaintext.len() > max {
+        return Err(GrantError::Corrupt);
+    }
+    Ok(plaintext)
+}
+
+/// Opens a sealed backup (up to 1 GiB of plaintext) with `identity`.
+pub fn open_backup(identity: &age::x25519::Identity, sealed: &[u8]) -> Result<Vec<u8>, GrantError> {
+    open_from_up_to(identity, sealed, 1 << 30)
 }
 
 /// Seals `plaintext` to one age recipient (backups, journal): standard age.

@@ -30,6 +30,12 @@ pub enum BlobKind {
     Report,
     /// Device settings that are not circle content.
     Setting,
+    /// Pending invites this device issued (hash of the secret → circle, expiry, use).
+    Invite,
+    /// Where members can be reached, sealed to this device.
+    Addresses,
+    /// Private journal entries, each sealed to this device's age recipient.
+    Journal,
 }
 
 impl BlobKind {
@@ -39,6 +45,9 @@ impl BlobKind {
             BlobKind::PeerVersions => 2,
             BlobKind::Report => 3,
             BlobKind::Setting => 4,
+            BlobKind::Invite => 5,
+            BlobKind::Addresses => 6,
+            BlobKind::Journal => 7,
         }
     }
 }

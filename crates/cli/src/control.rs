@@ -1,0 +1,195 @@
+//! `serve`, and the socket through which other `circlekeep` commands reach
+//! a running `serve`: the serving process holds the data folder (sled
+//! allows one process), so commands are forwarded and run there.
+//!
+//! The socket lives in the data folder with owner-only permissions; like an
+//! ssh-agent socket, any process of the same user may use it.
+
+use crate::output::Output;
+use crate::{dispatch, Cli};
+use circlekeep_engine::{Engine, Home};
+use circlekeep_sync::{Node, NodeConfig};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const SOCKET: &str = "control.sock";
+/// Largest forwarded request.
+const MAX_REQUEST: usize = 1 << 20;
+/// How often a running `serve` writes its caches.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Serialize, Deserialize)]
+struct Request {
+    args: Vec<String>,
+    /// The caller's working folder, against which relative paths resolve.
+    #[serde(default)]
+    cwd: Option<PathBuf>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Response {
+    stdout: String,
+    stderr: String,
+    code: u8,
+}
+
+fn socket_path(home: &Home) -> PathBuf {
+    home.root().join(SOCKET)
+}
+
+/// Hands the command to a running `serve` if there is one; returns its exit
+/// status, or `None` when nothing is serving this folder.
+pub async fn forward(home: &Home, args: &[String]) -> anyhow::Result<Option<u8>> {
+    let path = socket_path(home);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let Ok(stream) = tokio::net::UnixStream::connect(&path).await else {
+        // A socket left behind by a serve that was killed.
+        return Ok(None);
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(&Request {
+        args: args.to_vec(),
+        cwd: std::env::current_dir().ok(),
+    })?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    write.shutdown().await?;
+    let mut answer = String::new();
+    BufReader::new(read).read_line(&mut answer).await?;
+    let response: Response = serde_json::from_str(&answer)
+        .map_err(|_| anyhow::anyhow!("the running `circlekeep serve` gave no answer"))?;
+    print!("{}", response.stdout);
+    eprint!("{}", response.stderr);
+    Ok(Some(response.code))
+}
+
+/// A buffer that output can be written into from any thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+/// Runs one forwarded command inside the serving process.
+async fn run_forwarded(
+    home: &Home,
+    engine: &Arc<Engine>,
+    node: &Node<Engine>,
+    request: Request,
+) -> Response {
+    let stdout = Captured::default();
+    let stderr = Captured::default();
+    let argv = std::iter::once("circlekeep".to_owned()).chain(request.args);
+    let code = match Cli::try_parse_from(argv) {
+        Ok(mut cli) => {
+            if let Some(cwd) = &request.cwd {
+                crate::resolve_paths(&mut cli.command, cwd);
+            }
+            let out = Output::to(cli.json, Box::new(stdout.clone()), Box::new(stderr.clone()));
+            match dispatch(home, engine, Some(node), cli.command, &out).await {
+                Ok(code) => code,
+                Err(e) => {
+                    out.error(&e);
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            let _ = write!(stderr.clone(), "{}", e.render());
+            2
+        }
+    };
+    Response {
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+        code,
+    }
+}
+
+/// Runs the sync node until Ctrl-C or SIGTERM, serving forwarded commands
+/// and writing caches periodically.
+pub async fn serve(home: &Home, engine: Arc<Engine>, config: NodeConfig) -> anyhow::Result<()> {
+    let secret = engine.identity().endpoint_secret();
+    let node = Arc::new(Node::spawn(engine.clone(), *secret, config.clone()).await?);
+    node.keep_connected();
+    let status = node.status();
+    tracing::info!(
+        endpoint = %status.endpoint_id,
+        addresses = %status.direct_addresses.join(","),
+        relay = %config.relay,
+        local_discovery = config.local_discovery,
+        "serving; stop with Ctrl-C"
+    );
+
+    let path = socket_path(home);
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    restrict(&path)?;
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut checkpoints = tokio::time::interval(CHECKPOINT_EVERY);
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = checkpoints.tick() => {
+                let engine = engine.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || engine.checkpoint()).await {
+                    tracing::warn!("cannot write caches: {e}");
+                }
+            }
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let (engine, node, home) = (engine.clone(), node.clone(), home.clone());
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut line = String::new();
+                    let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
+                    if reader.read_line(&mut line).await.is_err() {
+                        return;
+                    }
+                    let Ok(request) = serde_json::from_str::<Request>(&line) else { return };
+                    let response = run_forwarded(&home, &engine, &node, request).await;
+                    if let Ok(mut text) = serde_json::to_string(&response) {
+                        text.push('\n');
+                        let _ = write.write_all(text.as_bytes()).await;
+                    }
+                });
+            }
+        }
+    }
+    tracing::info!("stopping");
+    let _ = std::fs::remove_file(&path);
+    node.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn restrict(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}

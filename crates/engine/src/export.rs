@@ -1,0 +1,180 @@
+//! Exports a person asks for: a gathering as Markdown, and the coming
+//! year's schedule as an iCalendar file with the roles in each event and a
+//! reminder the day before. Both hold circle content in plaintext: they are
+//! written only where the member says.
+
+use crate::practice::{plan, planned_view, SCHEDULE_DAYS};
+use crate::{CircleId, DocId, Engine, EngineError, Store};
+use chrono::{Duration, NaiveDate, Utc};
+use circlekeep_model::schedule::Cadence;
+use icalendar::{Alarm, Calendar, Component, EventLike, EventStatus};
+use std::fmt::Write;
+
+impl<S: Store> Engine<S> {
+    /// The gathering as Markdown: roles, attendance, agenda, turns, notes
+    /// (by turn), contracts made there and reports back given there.
+    pub fn gathering_markdown(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+    ) -> Result<String, EngineError> {
+        let circle = self.circle(id)?;
+        let doc = self.circle_doc(id)?;
+        let state = self.gathering_state(id, gathering, Utc::now())?;
+        let notes = self.notes(id, Some(gathering))?;
+        let info = doc.gatherings.get(&gathering.to_hex());
+        let mut md = String::new();
+        let _ = writeln!(md, "# {} — gathering of {}\n", circle.name, state.date);
+        if let Some(planned) = info.and_then(|i| i.planned.clone()) {
+            if let Ok(schedule) = self.schedule(id, crate::practice_date(&planned)) {
+                if let Some(p) = schedule.into_iter().find(|p| p.planned == planned) {
+                    for (role, who) in &p.roles {
+                        let _ = writeln!(md, "- **{role}**: {}", who.name);
+                    }
+                    md.push('\n');
+                }
+            }
+        }
+        let present: Vec<&str> = state
+            .airtime
+            .iter()
+            .filter(|a| a.present == Some(true))
+            .map(|a| a.member.name.as_str())
+            .collect();
+        let absent: Vec<&str> = state
+            .airtime
+            .iter()
+            .filter(|a| a.present == Some(false))
+            .map(|a| a.member.name.as_str())
+            .collect();
+        if !present.is_empty() {
+            let _ = writeln!(md, "Present: {}", present.join(", "));
+        }
+        if !absent.is_empty() {
+            let _ = writeln!(md, "Absent: {}", absent.join(", "));
+        }
+        if !present.is_empty() || !absent.is_empty() {
+            md.push('\n');
+        }
+        md.push_str("## Agenda\n\n");
+        for (i, step) in state.agenda.iter().enumerate() {
+            let _ = writeln!(md, "{}. {} ({} min)", i + 1, step.title, step.minutes);
+        }
+        let all_notes: Vec<_> = notes.into_iter().flat_map(|g| g.notes).collect();
+        let turn_of = |note_id: &str| {
+            self.gathering_doc(id, gathering)
+                .ok()
+                .and_then(|g| g.notes.get(note_id).and_then(|n| n.turn.clone()))
+        };
+        let mut by_turn: std::collections::BTreeMap<Option<String>, Vec<&crate::views::NoteView>> =
+            Default::default();
+        for n in &all_notes {
+            by_turn.entry(turn_of(&n.id)).or_default().push(n);
+        }
+        if !state.turns.is_empty() {
+            md.push_str("\n## Turns\n");
+            for turn in &state.turns {
+                let _ = writeln!(
+                    md,
+                    "\n### {} ({} of {} min)\n",
+                    turn.member.name,
+                    turn.elapsed_secs.div_ceil(60),
+                    turn.allotted
+                );
+                if turn.off_record {
+                    md.push_str("_Off the record: no notes were kept._\n");
+                    continue;
+                }
+                if !turn.feedback_wanted.is_empty() {
+                    let _ = writeln!(md, "Feedback wanted: {}\n", turn.feedback_wanted);
+                }
+                for n in by_turn.get(&Some(turn.id.clone())).into_iter().flatten() {
+                    let _ = writeln!(md, "- {}: {}", n.author_name, n.text);
+                }
+            }
+        }
+        if let Some(loose) = by_turn.get(&None) {
+            md.push_str("\n## Notes\n\n");
+            for n in loose {
+                let _ = writeln!(md, "- {}: {}", n.author_name, n.text);
+            }
+        }
+        let gathering_hex = gathering.to_hex();
+        let made: Vec<_> = circle
+            .contracts
+            .iter()
+            .filter(|k| k.gathering.as_deref() == Some(gathering_hex.as_str()))
+            .collect();
+        if !made.is_empty() {
+            md.push_str("\n## Contracts until next time\n\n");
+            for k in made {
+                let _ = writeln!(md, "- {}: {}", k.owner_name, k.text);
+            }
+        }
+        let reported: Vec<_> = circle
+            .contracts
+            .iter()
+            .filter(|k| {
+                k.reported
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(&state.date))
+            })
+            .collect();
+        if !reported.is_empty() {
+            md.push_str("\n## Report back\n\n");
+            for k in reported {
+                let _ = writeln!(
+                    md,
+                    "- {}: {} — **{}**. {}",
+                    k.owner_name, k.text, k.outcome, k.reflection
+                );
+            }
+        }
+        Ok(md)
+    }
+
+    /// The schedule from `from` for a year, as an iCalendar file.
+    pub fn schedule_ics(&self, id: CircleId, from: NaiveDate) -> Result<String, EngineError> {
+        let doc = self.circle_doc(id)?;
+        let cadence: Cadence = crate::practice::cadence(&doc)?;
+        let names = crate::profile_names(&doc);
+        let members = self.member_hexes(id)?;
+        let mut calendar = Calendar::new();
+        calendar.name(&doc.settings.name);
+        let stamp = Utc::now();
+        for p in plan(&doc, &members, from + Duration::days(SCHEDULE_DAYS))?
+            .iter()
+            .filter(|p| p.date >= from)
+        {
+            let view = planned_view(p, &cadence, &names);
+            let roles: Vec<String> = view
+                .roles
+                .iter()
+                .map(|(r, who)| {
+                    let mut role = r.clone();
+                    role[..1].make_ascii_uppercase();
+                    format!("{role}: {}", who.name)
+                })
+                .collect();
+            let mut event = icalendar::Event::new();
+            event
+                .uid(&format!("{}-{}@circlekeep", id.to_hex(), p.planned))
+                .timestamp(stamp)
+                .summary(&format!("{} gathering", doc.settings.name))
+                .description(&roles.join("\n"))
+                .starts(p.starts)
+                .ends(p.starts + Duration::minutes(cadence.minutes as i64))
+                .status(if p.cancelled {
+                    EventStatus::Cancelled
+                } else {
+                    EventStatus::Confirmed
+                })
+                .alarm(Alarm::display(
+                    &format!("{} meets tomorrow", doc.settings.name),
+                    -Duration::days(1),
+                ));
+            calendar.push(event.done());
+        }
+        Ok(calendar.done().to_string())
+    }
+}

@@ -1,0 +1,283 @@
+//! Invites: a ticket carries the circle id, the inviter's endpoint id and
+//! addresses and a one-time secret. The newcomer dials the inviter on the invite ALPN
+//! (open to anyone), presents the secret and its member card; the inviter's
+//! replica checks the secret (known, unused, unexpired) and that the card is
+//! the dialing device's own, then adds it to the circle.
+
+use crate::wire::{read_frame, write_frame, WireError};
+use circlekeep_model::{CircleId, MemberId};
+use data_encoding::BASE64URL_NOPAD;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Every ticket starts with this.
+pub const TICKET_PREFIX: &str = "circlekeep-invite1:";
+/// Largest invite message.
+const MAX_INVITE_FRAME: usize = 64 << 10;
+/// How long either side waits for the other during an invite.
+pub(crate) const INVITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An invitation to one circle, to hand to one newcomer out of band.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// The circle the newcomer is invited to.
+    pub circle: CircleId,
+    /// The inviting device (its endpoint id).
+    pub inviter: MemberId,
+    /// Where the inviter listened when it made the ticket.
+    pub direct: Vec<SocketAddr>,
+    /// The inviter's home relay, if any.
+    pub relay: Option<String>,
+    /// The one-time secret.
+    pub secret: [u8; 32],
+    /// When it stops working (Unix seconds).
+    pub expires_at: u64,
+}
+
+/// Why text is not a ticket.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TicketError {
+    /// Does not start with [`TICKET_PREFIX`].
+    #[error("not a Circlekeep invite (it should start with {TICKET_PREFIX})")]
+    NotATicket,
+    /// Damaged.
+    #[error("the invite is damaged")]
+    Malformed,
+}
+
+impl fmt::Display for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = postcard::to_stdvec(self).map_err(|_| fmt::Error)?;
+        write!(f, "{TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes))
+    }
+}
+
+impl FromStr for Ticket {
+    type Err = TicketError;
+
+    fn from_str(text: &str) -> Result<Self, TicketError> {
+        let rest = text
+            .trim()
+            .strip_prefix(TICKET_PREFIX)
+            .ok_or(TicketError::NotATicket)?;
+        if rest.len() > 4096 {
+            return Err(TicketError::Malformed);
+        }
+        let bytes = BASE64URL_NOPAD
+            .decode(rest.as_bytes())
+            .map_err(|_| TicketError::Malformed)?;
+        postcard::from_bytes(&bytes).map_err(|_| TicketError::Malformed)
+    }
+}
+
+/// Why an inviter refused a newcomer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum InviteRefusal {
+    /// The secret is not one the inviter issued (forged, or mistyped).
+    #[error("this invite is not known to the inviter (forged or for another device)")]
+    Unknown,
+    /// Already redeemed.
+    #[error("this invite has already been used")]
+    Used,
+    /// Past its expiry.
+    #[error("this invite has expired")]
+    Expired,
+    /// The member card did not parse or verify.
+    #[error("the member card was refused: {0}")]
+    BadCard(String),
+    /// The card is not the dialing device's.
+    #[error("the member card does not belong to the device presenting it")]
+    NotYourCard,
+    /// The inviter is no longer in the circle.
+    #[error("the inviter is no longer a member of that circle")]
+    InviterNotMember,
+    /// Adding failed on the inviter's side.
+    #[error("the inviter could not add you: {0}")]
+    Failed(String),
+}
+
+impl InviteRefusal {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InviteRefusal::Unknown => "invite_unknown",
+            InviteRefusal::Used => "invite_used",
+            InviteRefusal::Expired => "invite_expired",
+            InviteRefusal::BadCard(_) => "bad_card",
+            InviteRefusal::NotYourCard => "not_your_card",
+            InviteRefusal::InviterNotMember => "inviter_not_member",
+            InviteRefusal::Failed(_) => "invite_failed",
+        }
+    }
+}
+
+/// Why joining by ticket failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The inviter could not be reached.
+    #[error("cannot reach the inviter: {0}")]
+    Unreachable(String),
+    /// The inviter refused.
+    #[error(transparent)]
+    Refused(#[from] InviteRefusal),
+    /// The exchange broke off.
+    #[error("the invite exchange failed: {0}")]
+    Protocol(String),
+}
+
+impl JoinError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            JoinError::Unreachable(_) => "unreachable",
+            JoinError::Refused(r) => r.code(),
+            JoinError::Protocol(_) => "protocol",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum InviteMessage {
+    Join {
+        circle: CircleId,
+        secret: [u8; 32],
+        card: String,
+    },
+    Joined {
+        circle: CircleId,
+    },
+    Refused(InviteRefusal),
+}
+
+/// The newcomer's side of the exchange.
+pub(crate) async fn request<W, R>(
+    writer: &mut W,
+    reader: &mut R,
+    ticket: &Ticket,
+    card: String,
+) -> Result<CircleId, JoinError>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let protocol = |e: WireError| JoinError::Protocol(e.to_string());
+    let join = InviteMessage::Join {
+        circle: ticket.circle,
+        secret: ticket.secret,
+        card,
+    };
+    write_frame(writer, &join).await.map_err(protocol)?;
+    let answer = tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME))
+        .await
+        .map_err(|_| JoinError::Protocol("the inviter did not answer".into()))?
+        .map_err(protocol)?;
+    match answer {
+        Some(InviteMessage::Joined { circle }) if circle == ticket.circle => Ok(circle),
+        Some(InviteMessage::Joined { .. }) => Err(JoinError::Protocol(
+            "the inviter added you to a different circle than the ticket names".into(),
+        )),
+        Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
+        _ => Err(JoinError::Protocol("unexpected answer".into())),
+    }
+}
+
+/// A newcomer's request: the circle, the secret, the member card.
+pub(crate) struct JoinRequest {
+    pub circle: CircleId,
+    pub secret: [u8; 32],
+    pub card: String,
+}
+
+/// Reads the newcomer's request (within the time limit).
+pub(crate) async fn read_request<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<JoinRequest, WireError> {
+    match tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME)).await {
+        Ok(Ok(Some(InviteMessage::Join {
+            circle,
+            secret,
+            card,
+        }))) => Ok(JoinRequest {
+            circle,
+            secret,
+            card,
+        }),
+        Ok(Err(e)) => Err(e),
+        _ => Err(WireError::Garbage),
+    }
+}
+
+/// Answers the newcomer.
+pub(crate) async fn answer<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    outcome: &Result<CircleId, InviteRefusal>,
+) -> Result<(), WireError> {
+    let message = match outcome {
+        Ok(circle) => InviteMessage::Joined { circle: *circle },
+        Err(refusal) => InviteMessage::Refused(refusal.clone()),
+    };
+    write_frame(writer, &message).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tickets_round_trip_and_junk_is_refused() {
+        let ticket = Ticket {
+            circle: CircleId([3; 32]),
+            inviter: MemberId([4; 32]),
+            direct: vec![SocketAddr::from(([127, 0, 0, 1], 4242))],
+            relay: None,
+            secret: [9; 32],
+            expires_at: 1_900_000_000,
+        };
+        let text = ticket.to_string();
+        assert!(text.starts_with(TICKET_PREFIX));
+        assert_eq!(text.parse::<Ticket>(), Ok(ticket));
+        assert_eq!("hello".parse::<Ticket>(), Err(TicketError::NotATicket));
+        assert_eq!(
+            format!("{TICKET_PREFIX}!!!").parse::<Ticket>(),
+            Err(TicketError::Malformed)
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Pasted text never panics the parser; tickets survive printing.
+        #[test]
+        fn ticket_parsing_is_total(text in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = text.parse::<Ticket>();
+            let encoded = format!("{TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes));
+            let _ = encoded.parse::<Ticket>();
+        }
+
+        #[test]
+        fn tickets_round_trip(
+            circle in any::<[u8; 32]>(),
+            inviter in any::<[u8; 32]>(),
+            secret in any::<[u8; 32]>(),
+            port in any::<u16>(),
+            expires_at in any::<u64>(),
+        ) {
+            let ticket = Ticket {
+                circle: CircleId(circle),
+                inviter: MemberId(inviter),
+                direct: vec![SocketAddr::from(([10, 0, 0, 1], port))],
+                relay: Some("https://relay.example.org/".into()),
+                secret,
+                expires_at,
+            };
+            prop_assert_eq!(ticket.to_string().parse::<Ticket>(), Ok(ticket));
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Circlekeep's peer-to-peer sync: an iroh endpoint whose key is the
+//! device's signing key, a members-only gate at the handshake, a versioned
+//! ALPN protocol that catches peers up from their version vectors and then
+//! pushes new records live, reconnection with backoff, local-network
+//! discovery, and invites.
+//!
+//! Architecture invariant: this crate moves signed, sealed records it does not
+//! interpret. What a circle holds, who is in it and whether a record is valid
+//! is the [`Replica`]'s business (the engine implements it); this crate only
+//! decides whom to talk to and what to send them.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod address_book;
+pub mod invite;
+mod node;
+mod session;
+pub mod status;
+pub mod wire;
+
+pub use invite::{InviteRefusal, JoinError, Ticket, TicketError};
+pub use iroh::EndpointAddr;
+pub use node::{Node, NodeConfig, NodeError, Relay, SyncReport};
+
+use circlekeep_model::{CircleId, MemberId, OpHash};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a device holds of one circle: the last sequence number of each
+/// author's log, and the membership operations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Author → last sequence number held.
+    pub have: BTreeMap<MemberId, u64>,
+    /// Hashes of the membership operations held.
+    pub ops: BTreeSet<OpHash>,
+}
+
+impl Summary {
+    /// Entries in `self` beyond what `other` holds.
+    pub fn entries_beyond(&self, other: &Summary) -> u64 {
+        self.have
+            .iter()
+            .map(|(a, s)| s.saturating_sub(other.have.get(a).copied().unwrap_or(0)))
+            .sum()
+    }
+
+    /// Records that `other` holds at least what `self` holds.
+    pub fn covered_by(&self, other: &Summary) -> bool {
+        self.entries_beyond(other) == 0 && self.ops.is_subset(&other.ops)
+    }
+
+    /// Adds what was sent or received to what a peer is known to hold.
+    pub fn absorb(&mut self, records: &Records) {
+        self.ops.extend(records.ops.iter().map(|(h, _)| *h));
+        for (author, seq, _) in &records.entries {
+            let held = self.have.entry(*author).or_insert(0);
+            *held = (*held).max(*seq);
+        }
+    }
+}
+
+/// Signed records of one circle with their public positions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    /// Membership operations: hash and signed bytes.
+    pub ops: Vec<(OpHash, Vec<u8>)>,
+    /// Entries: author, sequence number and signed bytes, in each author's order.
+    pub entries: Vec<(MemberId, u64, Vec<u8>)>,
+}
+
+impl Records {
+    /// Whether there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.entries.is_empty()
+    }
+
+    /// Total bytes of the records.
+    pub fn byte_len(&self) -> usize {
+        self.ops.iter().map(|(_, b)| b.len()).sum::<usize>()
+            + self.entries.iter().map(|(_, _, b)| b.len()).sum::<usize>()
+    }
+}
+
+/// What ingesting records from a peer did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Positions of every entry that is now held (new or already there).
+    pub held_entries: Vec<(MemberId, u64)>,
+    /// Hashes of every operation that is now held.
+    pub held_ops: Vec<OpHash>,
+    /// New records stored.
+    pub accepted: usize,
+    /// Records refused.
+    pub rejected: usize,
+}
+
+/// The local side of sync: a device's circles (the engine implements this).
+///
+/// Calls may block briefly on storage; the node runs them off the async
+/// runtime's threads.
+pub trait Replica: Send + Sync + 'static {
+    /// This device.
+    fn me(&self) -> MemberId;
+    /// Current members of the circles this device is currently in, but itself:
+    /// whom to dial, and whom to let in.
+    fn peers(&self) -> BTreeSet<MemberId>;
+    /// Circles held here that `peer` is or was a member of (what it may receive).
+    fn circles_with(&self, peer: &MemberId) -> Vec<CircleId>;
+    /// The circles this device holds and their current members.
+    fn circles(&self) -> Vec<(CircleId, Vec<MemberId>)>;
+    /// What this device holds of `circle`.
+    fn summary(&self, circle: &CircleId) -> Option<Summary>;
+    /// Records the holder of `known` lacks: every missing operation, then
+    /// entries in each author's order, stopping after about `budget` bytes.
+    fn records_since(&self, circle: &CircleId, known: &Summary, budget: usize) -> Records;
+    /// Checks and stores records received from `from`.
+    fn ingest(
+        &self,
+        circle: &CircleId,
+        from: &MemberId,
+        ops: Vec<Vec<u8>>,
+        entries: Vec<Vec<u8>>,
+    ) -> Ingested;
+    /// A channel announcing circles whose records changed.
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<CircleId>;
+    /// Adds `peer`, who presented an invite to `circle`: its secret and
+    /// `peer`'s member card.
+    fn redeem_invite(
+        &self,
+        circle: &CircleId,
+        secret: &[u8; 32],
+        card: &str,
+        peer: &MemberId,
+    ) -> Result<CircleId, InviteRefusal>;
+    /// Keeps the address book (opaque bytes; the replica seals them).
+    fn save_addresses(&self, bytes: &[u8]);
+    /// The kept address book.
+    fn load_addresses(&self) -> Option<Vec<u8>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn summary() -> impl Strategy<Value = Summary> {
+        (
+            prop::collection::btree_map(0u8..6, 0u64..20, 0..6),
+            prop::collection::btree_set(0u8..8, 0..6),
+        )
+            .prop_map(|(have, ops)| Summary {
+                have: have
+                    .into_iter()
+                    .map(|(a, s)| (MemberId([a; 32]), s))
+                    .collect(),
+                ops: ops.into_iter().map(|o| OpHash([o; 32])).collect(),
+            })
+    }
+
+    /// Everything `from` holds beyond `to`, as records.
+    fn missing(from: &Summary, to: &Summary) -> Records {
+        Records {
+            ops: from.ops.difference(&to.ops).map(|h| (*h, vec![])).collect(),
+            entries: from
+                .have
+                .iter()
+                .flat_map(|(a, &last)| {
+                    let after = to.have.get(a).copied().unwrap_or(0);
+                    (after + 1..=last).map(move |s| (*a, s, vec![]))
+                })
+                .collect(),
+        }
+    }
+
+    proptest! {
+        /// Sending what a peer lacks leaves it covering us; the count of
+        /// entries behind is exactly what was sent.
+        #[test]
+        fn absorbing_what_was_missing_covers(a in summary(), b in summary()) {
+            let records = missing(&a, &b);
+            prop_assert_eq!(records.entries.len() as u64, a.entries_beyond(&b));
+            let mut known = b.clone();
+            known.absorb(&records);
+            prop_assert!(a.covered_by(&known));
+            prop_assert_eq!(a.entries_beyond(&known), 0);
+            // Absorbing again (duplicates, replays) changes nothing.
+            let again = known.clone();
+            known.absorb(&records);
+            prop_assert_eq!(known, again);
+        }
+
+        #[test]
+        fn covering_is_reflexive_and_monotone(a in summary(), b in summary()) {
+            prop_assert!(a.covered_by(&a));
+            let mut both = a.clone();
+            both.absorb(&missing(&b, &a));
+            prop_assert!(a.covered_by(&both) && b.covered_by(&both));
+        }
+    }
+}

@@ -1,0 +1,695 @@
+//! The sync node: an iroh endpoint keyed by the device's signing key, a
+//! members-only gate at the handshake, the sync and invite protocols, a
+//! dialer that keeps every member connected (with backoff), and status.
+
+use crate::address_book::AddressBook;
+use crate::invite::{self, InviteRefusal, JoinError, Ticket};
+use crate::session::{self, Mode};
+use crate::status::{CircleStatus, MemberStatus, NodeStatus};
+use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
+use crate::{Replica, Summary};
+use circlekeep_model::{CircleId, MemberId};
+use iroh::endpoint::{
+    presets, AfterHandshakeOutcome, Connection, EndpointHooks, PortmapperConfig, Side, VarInt,
+};
+use iroh::protocol::{AcceptError, ProtocolHandler, Router};
+use iroh::{
+    Endpoint, EndpointAddr, PublicKey, RelayMap, RelayMode, RelayUrl, SecretKey, TransportAddr,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{watch, Notify};
+
+/// Service name for local-network discovery (not iroh's shared default).
+pub const MDNS_SERVICE: &str = "circlekeep-sync";
+/// How long a dial may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the dialer looks for members to connect to.
+const DIAL_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest wait between attempts to reach an unreachable member.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Close codes.
+const CLOSE_DONE: u32 = 0;
+const CLOSE_ERROR: u32 = 1;
+const REJECT_STRANGER: u32 = 403;
+
+/// Which relay servers the endpoint uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Relay {
+    /// iroh's public relays and address lookup (for the internet).
+    Default,
+    /// A self-hosted `iroh-relay` (with iroh's address lookup).
+    Custom(String),
+    /// No relay and no internet lookup: direct addresses and the local network only.
+    Disabled,
+}
+
+impl std::str::FromStr for Relay {
+    type Err = NodeError;
+
+    fn from_str(text: &str) -> Result<Self, NodeError> {
+        match text.trim() {
+            "default" => Ok(Relay::Default),
+            "disabled" | "none" | "off" => Ok(Relay::Disabled),
+            url => url
+                .parse::<RelayUrl>()
+                .map(|_| Relay::Custom(url.to_owned()))
+                .map_err(|_| NodeError::BadRelay(url.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Relay::Default => f.write_str("default"),
+            Relay::Disabled => f.write_str("disabled"),
+            Relay::Custom(url) => f.write_str(url),
+        }
+    }
+}
+
+/// How the node reaches the network.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Relay servers.
+    pub relay: Relay,
+    /// Find members on the local network (mDNS), e.g. in a room with no internet.
+    pub local_discovery: bool,
+    /// Listen on this address (default: any address, a random port).
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            relay: Relay::Default,
+            local_discovery: true,
+            bind: None,
+        }
+    }
+}
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The relay setting is not `default`, `disabled` or a URL.
+    #[error("not a relay setting: {0:?} (use default, disabled or a URL)")]
+    BadRelay(String),
+    /// The endpoint could not bind.
+    #[error("cannot start networking: {0}")]
+    Bind(String),
+}
+
+/// What a one-shot sync reached.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Members synced with (hex ids).
+    pub synced: Vec<String>,
+    /// Members that could not be reached (hex ids).
+    pub unreachable: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct PeerState {
+    sessions: usize,
+    dialing: bool,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_seen: Option<SystemTime>,
+    in_sync: bool,
+    known: BTreeMap<CircleId, Summary>,
+}
+
+/// What sessions, handlers and the dialer share.
+pub(crate) struct Inner<R> {
+    pub replica: Arc<R>,
+    pub shutdown: watch::Sender<bool>,
+    endpoint: Endpoint,
+    peers: Mutex<BTreeMap<MemberId, PeerState>>,
+    book: Mutex<AddressBook>,
+    wake: Notify,
+}
+
+impl<R> std::fmt::Debug for Inner<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn member_of(id: &PublicKey) -> MemberId {
+    MemberId(*id.as_bytes())
+}
+
+fn peer_address(member: MemberId, addr: &EndpointAddr) -> PeerAddress {
+    PeerAddress {
+        member,
+        direct: addr.ip_addrs().copied().collect(),
+        relay: addr.relay_urls().next().map(|u| u.to_string()),
+    }
+}
+
+impl<R: Replica> Inner<R> {
+    fn peer(&self, member: &MemberId, f: impl FnOnce(&mut PeerState)) {
+        f(lock(&self.peers).entry(*member).or_default());
+    }
+
+    pub(crate) fn seen(&self, member: &MemberId) {
+        self.peer(member, |p| p.last_seen = Some(SystemTime::now()));
+    }
+
+    pub(crate) fn note_peer_state(&self, member: &MemberId, circle: &CircleId, summary: &Summary) {
+        self.peer(member, |p| {
+            p.known.insert(*circle, summary.clone());
+        });
+    }
+
+    pub(crate) fn mark_in_sync(&self, member: &MemberId) {
+        self.peer(member, |p| p.in_sync = true);
+    }
+
+    fn session_started(&self, member: &MemberId) {
+        self.peer(member, |p| {
+            p.sessions += 1;
+            p.failures = 0;
+            p.retry_at = None;
+            p.in_sync = false;
+        });
+    }
+
+    pub(crate) fn forget_session(&self, member: &MemberId) {
+        self.peer(member, |p| {
+            p.sessions = p.sessions.saturating_sub(1);
+            if p.sessions == 0 {
+                p.in_sync = false;
+            }
+        });
+    }
+
+    pub(crate) fn learn_addresses(&self, addresses: &[PeerAddress]) {
+        let me = self.replica.me();
+        let mut book = lock(&self.book);
+        let changed = addresses
+            .iter()
+            .filter(|a| a.member != me)
+            .fold(false, |changed, a| book.learn(a) | changed);
+        if changed {
+            self.replica.save_addresses(&book.save());
+        }
+    }
+
+    /// The hello for `peer`: what this device holds of their shared circles,
+    /// its own address, and the addresses of members of those circles.
+    pub(crate) fn hello_for(&self, peer: &MemberId) -> crate::wire::Hello {
+        let me = self.replica.me();
+        let mut addresses = vec![peer_address(me, &self.endpoint.addr())];
+        let shared = self.replica.circles_with(peer);
+        let members: Vec<MemberId> = self
+            .replica
+            .circles()
+            .into_iter()
+            .filter(|(c, _)| shared.contains(c))
+            .flat_map(|(_, members)| members)
+            .filter(|m| m != peer && *m != me)
+            .collect();
+        addresses.extend(lock(&self.book).of(members));
+        session::hello(self.replica.as_ref(), addresses, peer)
+    }
+
+    /// Claims `member` for a dial if nothing is connected or pending and its
+    /// backoff has passed.
+    fn claim_dial(&self, member: &MemberId, force: bool) -> bool {
+        let mut peers = lock(&self.peers);
+        let p = peers.entry(*member).or_default();
+        let due = force || p.retry_at.is_none_or(|t| t <= Instant::now());
+        if p.sessions > 0 || p.dialing || !due {
+            return false;
+        }
+        p.dialing = true;
+        true
+    }
+
+    fn dial_finished(&self, member: &MemberId, reached: bool) {
+        self.peer(member, |p| {
+            p.dialing = false;
+            if !reached {
+                p.failures = p.failures.saturating_add(1);
+                let wait = Duration::from_secs(1u64 << p.failures.min(6)).min(MAX_BACKOFF);
+                p.retry_at = Some(Instant::now() + wait);
+            }
+        });
+    }
+}
+
+/// Dials `member` and runs a session; returns whether a session ran.
+async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) -> bool {
+    let Ok(id) = PublicKey::from_bytes(member.as_bytes()) else {
+        return false;
+    };
+    let addr = lock(&inner.book).endpoint_addr(id, &member);
+    let connection = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        inner.endpoint.connect(addr, SYNC_ALPN),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %member.short(), "cannot reach member: {e}");
+            inner.dial_finished(&member, false);
+            return false;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %member.short(), "timed out reaching member");
+            inner.dial_finished(&member, false);
+            return false;
+        }
+    };
+    let streams = match connection.open_bi().await {
+        Ok(streams) => streams,
+        Err(e) => {
+            // A member that refused us (we are not in its circles) lands here.
+            tracing::debug!(peer = %member.short(), "member closed the connection: {e}");
+            inner.dial_finished(&member, false);
+            return false;
+        }
+    };
+    inner.session_started(&member);
+    inner.dial_finished(&member, true);
+    tracing::info!(peer = %member.short(), "connected to member");
+    let (send, recv) = streams;
+    let outcome = session::run(inner.clone(), member, send, recv, mode).await;
+    let failed = outcome.is_err();
+    finish(&connection, &member, outcome);
+    if failed {
+        // E.g. a member that no longer counts us in: do not redial at once.
+        inner.dial_finished(&member, false);
+    }
+    !failed
+}
+
+fn finish(connection: &Connection, member: &MemberId, outcome: Result<(), session::SessionError>) {
+    match outcome {
+        Ok(()) => {
+            tracing::info!(peer = %member.short(), "session ended");
+            connection.close(VarInt::from_u32(CLOSE_DONE), b"done");
+        }
+        Err(e) => {
+            tracing::warn!(peer = %member.short(), "dropping member's session: {e}");
+            connection.close(VarInt::from_u32(CLOSE_ERROR), b"protocol error");
+        }
+    }
+}
+
+/// Refuses incoming sync connections from endpoints that are not current
+/// members of a circle this device is in. Outgoing connections (we chose
+/// whom to dial) and the invite protocol (its secret is checked inside) pass.
+impl<R> std::fmt::Debug for MembersOnly<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MembersOnly")
+    }
+}
+
+struct MembersOnly<R> {
+    replica: Arc<R>,
+}
+
+impl<R: Replica> EndpointHooks for MembersOnly<R> {
+    async fn after_handshake<'a>(&'a self, conn: &'a Connection) -> AfterHandshakeOutcome {
+        if conn.side() == Side::Client || conn.alpn() == INVITE_ALPN {
+            return AfterHandshakeOutcome::accept();
+        }
+        let member = member_of(&conn.remote_id());
+        let replica = self.replica.clone();
+        let allowed = tokio::task::spawn_blocking(move || replica.peers().contains(&member))
+            .await
+            .unwrap_or(false);
+        if allowed {
+            AfterHandshakeOutcome::accept()
+        } else {
+            tracing::info!(peer = %member.short(), "refused an endpoint that is not a member");
+            AfterHandshakeOutcome::Reject {
+                error_code: VarInt::from_u32(REJECT_STRANGER),
+                reason: b"not a member".to_vec(),
+            }
+        }
+    }
+}
+
+/// Incoming sync connections.
+impl<R> std::fmt::Debug for SyncProtocol<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncProtocol")
+    }
+}
+
+struct SyncProtocol<R> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R: Replica> ProtocolHandler for SyncProtocol<R> {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let member = member_of(&connection.remote_id());
+        let (send, recv) = connection.accept_bi().await?;
+        self.inner.session_started(&member);
+        tracing::info!(peer = %member.short(), "member connected");
+        let outcome = session::run(self.inner.clone(), member, send, recv, Mode::Live).await;
+        finish(&connection, &member, outcome);
+        Ok(())
+    }
+}
+
+/// Incoming invite redemptions.
+impl<R> std::fmt::Debug for InviteProtocol<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InviteProtocol")
+    }
+}
+
+struct InviteProtocol<R> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let newcomer = member_of(&connection.remote_id());
+        let (mut send, mut recv) = connection.accept_bi().await?;
+        let outcome = match invite::read_request(&mut recv).await {
+            Ok(request) => {
+                let replica = self.inner.replica.clone();
+                tokio::task::spawn_blocking(move || {
+                    replica.redeem_invite(
+                        &request.circle,
+                        &request.secret,
+                        &request.card,
+                        &newcomer,
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| Err(InviteRefusal::Failed(e.to_string())))
+            }
+            Err(e) => {
+                tracing::info!(peer = %newcomer.short(), "bad invite request: {e}");
+                connection.close(VarInt::from_u32(CLOSE_ERROR), b"bad request");
+                return Ok(());
+            }
+        };
+        match &outcome {
+            Ok(circle) => {
+                tracing::info!(peer = %newcomer.short(), circle = %circle.short(), "newcomer joined by invite");
+                self.inner.wake.notify_one();
+            }
+            Err(refusal) => {
+                tracing::info!(peer = %newcomer.short(), "refused an invite: {refusal}")
+            }
+        }
+        if invite::answer(&mut send, &outcome).await.is_ok() {
+            let _ = send.finish();
+            // Give the newcomer the time to read the answer before closing.
+            let _ = tokio::time::timeout(invite::INVITE_TIMEOUT, connection.closed()).await;
+        }
+        Ok(())
+    }
+}
+
+/// A running sync node.
+pub struct Node<R: Replica> {
+    inner: Arc<Inner<R>>,
+    router: Router,
+    dialer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl<R: Replica> Node<R> {
+    /// Binds the endpoint with the device's signing key and starts accepting
+    /// members. Call [`Node::keep_connected`] to also dial them.
+    pub async fn spawn(
+        replica: Arc<R>,
+        secret_key: [u8; 32],
+        config: NodeConfig,
+    ) -> Result<Self, NodeError> {
+        let mut builder = match &config.relay {
+            Relay::Default => Endpoint::builder(presets::N0),
+            Relay::Custom(url) => {
+                let url: RelayUrl = url.parse().map_err(|_| NodeError::BadRelay(url.clone()))?;
+                Endpoint::builder(presets::N0).relay_mode(RelayMode::Custom(RelayMap::from(url)))
+            }
+            Relay::Disabled => Endpoint::builder(presets::Minimal)
+                .relay_mode(RelayMode::Disabled)
+                .portmapper_config(PortmapperConfig::Disabled),
+        };
+        builder = builder
+            .secret_key(SecretKey::from_bytes(&secret_key))
+            .hooks(MembersOnly {
+                replica: replica.clone(),
+            });
+        if let Some(bind) = config.bind {
+            builder = builder
+                .clear_ip_transports()
+                .bind_addr(bind)
+                .map_err(|e| NodeError::Bind(e.to_string()))?;
+        }
+        if config.local_discovery {
+            builder = builder.address_lookup(
+                iroh_mdns_address_lookup::MdnsAddressLookup::builder().service_name(MDNS_SERVICE),
+            );
+        }
+        let endpoint = builder
+            .bind()
+            .await
+            .map_err(|e| NodeError::Bind(e.to_string()))?;
+        let book = AddressBook::load(replica.load_addresses().as_deref());
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            replica,
+            shutdown,
+            endpoint: endpoint.clone(),
+            peers: Mutex::new(BTreeMap::new()),
+            book: Mutex::new(book),
+            wake: Notify::new(),
+        });
+        let router = Router::builder(endpoint)
+            .accept(
+                SYNC_ALPN,
+                SyncProtocol {
+                    inner: inner.clone(),
+                },
+            )
+            .accept(
+                INVITE_ALPN,
+                InviteProtocol {
+                    inner: inner.clone(),
+                },
+            )
+            .spawn();
+        Ok(Node {
+            inner,
+            router,
+            dialer: Mutex::new(None),
+        })
+    }
+
+    /// Keeps every member connected: dials those not connected, retrying
+    /// unreachable ones with exponential backoff (up to a minute).
+    pub fn keep_connected(&self) {
+        let mut dialer = lock(&self.dialer);
+        if dialer.is_some() {
+            return;
+        }
+        let inner = self.inner.clone();
+        *dialer = Some(tokio::spawn(async move {
+            let mut shutdown = inner.shutdown.subscribe();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(DIAL_INTERVAL) => {}
+                    _ = inner.wake.notified() => {}
+                    _ = shutdown.changed() => return,
+                }
+                let replica = inner.replica.clone();
+                let Ok(peers) = tokio::task::spawn_blocking(move || replica.peers()).await else {
+                    continue;
+                };
+                for member in peers {
+                    if inner.claim_dial(&member, false) {
+                        tokio::spawn(dial(inner.clone(), member, Mode::Live));
+                    }
+                }
+            }
+        }));
+    }
+
+    /// This device's member id (= endpoint id).
+    pub fn id(&self) -> MemberId {
+        member_of(&self.inner.endpoint.id())
+    }
+
+    /// Where this node can be reached now.
+    pub fn addr(&self) -> EndpointAddr {
+        self.inner.endpoint.addr()
+    }
+
+    /// Remembers where a member can be reached (e.g. given by hand in tests).
+    pub fn add_address(&self, addr: &EndpointAddr) {
+        self.inner
+            .learn_addresses(&[peer_address(member_of(&addr.id), addr)]);
+        self.inner.wake.notify_one();
+    }
+
+    /// Dials every member once, syncs with each until both sides caught
+    /// up, and reports whom it reached (waiting at most `wait`).
+    pub async fn sync_once(&self, wait: Duration) -> SyncReport {
+        let replica = self.inner.replica.clone();
+        let peers = tokio::task::spawn_blocking(move || replica.peers())
+            .await
+            .unwrap_or_default();
+        let mut tasks = tokio::task::JoinSet::new();
+        for member in peers {
+            let inner = self.inner.clone();
+            tasks.spawn(async move {
+                // A live session already open counts; otherwise dial now.
+                let reached = if inner.claim_dial(&member, true) {
+                    dial(inner.clone(), member, Mode::OneShot).await
+                } else {
+                    lock(&inner.peers)
+                        .get(&member)
+                        .is_some_and(|p| p.sessions > 0)
+                };
+                (member, reached)
+            });
+        }
+        let mut report = SyncReport::default();
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, tasks.join_next()).await {
+            if let Ok((member, reached)) = joined {
+                let list = if reached {
+                    &mut report.synced
+                } else {
+                    &mut report.unreachable
+                };
+                list.push(member.to_hex());
+            }
+        }
+        for (member, _) in lock(&self.inner.peers).iter() {
+            let hex = member.to_hex();
+            if !report.synced.contains(&hex) && !report.unreachable.contains(&hex) {
+                report.unreachable.push(hex);
+            }
+        }
+        tasks.abort_all();
+        report.synced.sort();
+        report.unreachable.sort();
+        report
+    }
+
+    /// A ticket for a one-time secret the replica already recorded.
+    pub fn ticket(&self, circle: CircleId, secret: [u8; 32], expires_at: u64) -> Ticket {
+        let addr = self.addr();
+        let relay = addr.relay_urls().next().map(|u| u.to_string());
+        Ticket {
+            circle,
+            inviter: self.id(),
+            direct: addr.ip_addrs().copied().collect(),
+            relay,
+            secret,
+            expires_at,
+        }
+    }
+
+    /// Redeems a ticket with the inviter, then catches up from it. Returns
+    /// the circle joined.
+    pub async fn join(&self, ticket: &Ticket, card: &str) -> Result<CircleId, JoinError> {
+        let id = PublicKey::from_bytes(ticket.inviter.as_bytes())
+            .map_err(|e| JoinError::Unreachable(e.to_string()))?;
+        let mut addr =
+            EndpointAddr::new(id).with_addrs(ticket.direct.iter().map(|a| TransportAddr::Ip(*a)));
+        if let Some(relay) = ticket
+            .relay
+            .as_deref()
+            .and_then(|r| r.parse::<RelayUrl>().ok())
+        {
+            addr = addr.with_relay_url(relay);
+        }
+        self.add_address(&addr);
+        let connection = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            self.inner.endpoint.connect(addr, INVITE_ALPN),
+        )
+        .await
+        .map_err(|_| JoinError::Unreachable("timed out".into()))?
+        .map_err(|e| JoinError::Unreachable(e.to_string()))?;
+        let (mut send, mut recv) = connection
+            .open_bi()
+            .await
+            .map_err(|e| JoinError::Unreachable(e.to_string()))?;
+        let outcome = invite::request(&mut send, &mut recv, ticket, card.to_owned()).await;
+        connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
+        let circle = outcome?;
+        // Now a member: catch up from the inviter.
+        if self.inner.claim_dial(&ticket.inviter, true) {
+            dial(self.inner.clone(), ticket.inviter, Mode::OneShot).await;
+        }
+        Ok(circle)
+    }
+
+    /// Sync status per circle and member.
+    pub fn status(&self) -> NodeStatus {
+        let addr = self.addr();
+        let replica = &self.inner.replica;
+        let me = replica.me();
+        let peers = lock(&self.inner.peers);
+        let circles = replica
+            .circles()
+            .into_iter()
+            .map(|(circle, members)| {
+                let mine = replica.summary(&circle).unwrap_or_default();
+                let members = members
+                    .into_iter()
+                    .filter(|m| *m != me)
+                    .map(|m| {
+                        let state = peers.get(&m);
+                        let known = state.and_then(|p| p.known.get(&circle));
+                        MemberStatus {
+                            member: m.to_hex(),
+                            connected: state.is_some_and(|p| p.sessions > 0),
+                            last_seen: state.and_then(|p| p.last_seen).and_then(|t| {
+                                t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+                            }),
+                            in_sync: state.is_some_and(|p| p.sessions > 0 && p.in_sync),
+                            entries_behind: known.map(|k| k.entries_beyond(&mine)),
+                            entries_ahead: known.map(|k| mine.entries_beyond(k)),
+                        }
+                    })
+                    .collect();
+                CircleStatus {
+                    circle: circle.to_hex(),
+                    members,
+                }
+            })
+            .collect();
+        let relay = addr.relay_urls().next().map(|u| u.to_string());
+        NodeStatus {
+            endpoint_id: self.id().to_hex(),
+            direct_addresses: addr.ip_addrs().map(|a| a.to_string()).collect(),
+            relay,
+            circles,
+        }
+    }
+
+    /// Stops dialing, ends sessions and closes the endpoint.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        if let Some(dialer) = lock(&self.dialer).take() {
+            dialer.abort();
+        }
+        if let Err(e) = self.router.shutdown().await {
+            tracing::warn!("sync node did not shut down cleanly: {e}");
+        }
+    }
+}

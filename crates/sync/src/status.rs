@@ -1,0 +1,72 @@
+//! Sync status per circle and member, for the app and `circlekeep status`.
+
+use crate::Replica;
+use serde::Serialize;
+
+/// Sync status of the whole node.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// This device's endpoint id (= member id, hex).
+    pub endpoint_id: String,
+    /// Direct addresses it listens on.
+    pub direct_addresses: Vec<String>,
+    /// Its home relay, if any.
+    pub relay: Option<String>,
+    /// Per circle, per member.
+    pub circles: Vec<CircleStatus>,
+}
+
+/// Sync status of one circle.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CircleStatus {
+    /// Circle id (hex).
+    pub circle: String,
+    /// The other current members.
+    pub members: Vec<MemberStatus>,
+}
+
+/// Sync status with one member.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Member id (hex).
+    pub member: String,
+    /// Whether a session with it is open.
+    pub connected: bool,
+    /// When it was last heard from (Unix seconds).
+    pub last_seen: Option<u64>,
+    /// Whether both sides caught up in the current session.
+    pub in_sync: bool,
+    /// Entries it holds that this device lacks, as far as known.
+    pub entries_behind: Option<u64>,
+    /// Entries this device holds that it lacks, as far as known.
+    pub entries_ahead: Option<u64>,
+}
+
+/// Status when no node is running: who is in each circle, nobody connected.
+pub fn offline<R: Replica>(replica: &R) -> NodeStatus {
+    let me = replica.me();
+    NodeStatus {
+        endpoint_id: me.to_hex(),
+        direct_addresses: Vec::new(),
+        relay: None,
+        circles: replica
+            .circles()
+            .into_iter()
+            .map(|(circle, members)| CircleStatus {
+                circle: circle.to_hex(),
+                members: members
+                    .into_iter()
+                    .filter(|m| *m != me)
+                    .map(|m| MemberStatus {
+                        member: m.to_hex(),
+                        connected: false,
+                        last_seen: None,
+                        in_sync: false,
+                        entries_behind: None,
+                        entries_ahead: None,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

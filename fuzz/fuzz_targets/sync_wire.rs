@@ -1,0 +1,19 @@
+//! Bytes from any peer that reaches the sync or invite protocol, and invite
+//! tickets pasted by people: decoding never panics and never buffers more
+//! than the frame limit.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = text.parse::<circlekeep_sync::Ticket>();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime,
+        Err(_) => return,
+    };
+    runtime.block_on(async {
+        let mut reader = data;
+        while let Ok(Some(_)) = circlekeep_sync::wire::read_message(&mut reader).await {}
+    });
+});

@@ -1,0 +1,425 @@
+//! The circle practice (DESIGN §1): a fair rota over a year with absences
+//! and swaps, the year as iCalendar read back by a real parser, a
+//! contract's report back under concurrent edits, the private journal
+//! (invariant 1 and 2: nobody else ever reads it), and a backup the standard
+//! `age` tool opens and that restores to an identical state.
+
+use circlekeep_engine::practice::Setup;
+use circlekeep_engine::rota::Role;
+use circlekeep_engine::schedule::Cadence;
+use circlekeep_engine::{CircleId, HistoryPolicy, NaiveDate};
+use circlekeep_seal::ExposeSecret;
+use circlekeep_store::Store;
+use circlekeep_tests::{circle_of, files_containing, seen, Peer};
+use std::collections::BTreeMap;
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().expect("date")
+}
+
+/// A circle of `n` with a biweekly Thursday cadence from `first`.
+fn scheduled_circle(peers: &[Peer], first: &str) -> CircleId {
+    let others: Vec<&Peer> = peers[1..].iter().collect();
+    let circle = circle_of(&peers[0], &others, HistoryPolicy::SinceJoining);
+    let cadence = Cadence::parse(2, "thu", "18:30", 120, "Europe/Berlin", first).expect("cadence");
+    peers[0]
+        .setup(
+            circle,
+            &Setup {
+                purpose: Some("grow as leaders".into()),
+                cadence: Some(cadence),
+                guide: None,
+            },
+        )
+        .expect("setup");
+    circle
+}
+
+fn peers(n: u8) -> Vec<Peer> {
+    let names = ["Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"];
+    (0..n)
+        .map(|i| Peer::new(names[i as usize], i + 1))
+        .collect()
+}
+
+#[test]
+fn rotation_stays_fair_over_a_year_with_absences_and_swaps() {
+    let group = peers(6);
+    let ada = &group[0];
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let year = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    assert!(
+        year.len() >= 26,
+        "a year of biweekly gatherings: {}",
+        year.len()
+    );
+    let members: Vec<_> = ada.members(circle).expect("members");
+
+    // Each member is away twice (a fixed, spread-out pattern), and three
+    // swaps are agreed.
+    for (i, m) in members.iter().enumerate() {
+        let who = circlekeep_engine::MemberId::from_hex(&m.id).expect("id");
+        for k in [i * 2 + 1, i * 2 + 14] {
+            ada.set_absent(circle, date(&year[k].planned), who, true)
+                .expect("absent");
+        }
+    }
+    let swaps = [(2, 12), (4, 6), (13, 25)];
+    let mut expected = Vec::new();
+    for (a, b) in swaps {
+        let now = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+        expected.push((a, now[b].roles["facilitator"].clone()));
+        expected.push((b, now[a].roles["facilitator"].clone()));
+        ada.swap_role(
+            circle,
+            Role::Facilitator,
+            date(&now[a].planned),
+            date(&now[b].planned),
+        )
+        .expect("swap");
+    }
+    let after = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    for (slot, holder) in expected {
+        assert_eq!(after[slot].roles["facilitator"], holder, "swap stands");
+    }
+
+    // Nobody absent holds a role; three different people each time.
+    let year: Vec<_> = after.iter().take(26).collect();
+    for g in &year {
+        let holders: std::collections::BTreeSet<&str> =
+            g.roles.values().map(|h| h.id.as_str()).collect();
+        assert_eq!(holders.len(), 3, "{g:?}");
+        for away in &g.absent {
+            assert!(!holders.contains(away.id.as_str()), "{g:?}");
+        }
+    }
+    // Over the year each member holds each role about equally often.
+    for role in ["facilitator", "timekeeper", "host"] {
+        let mut counts: BTreeMap<&str, usize> =
+            members.iter().map(|m| (m.id.as_str(), 0)).collect();
+        for g in &year {
+            *counts.entry(g.roles[role].id.as_str()).or_default() += 1;
+        }
+        let (min, max) = (
+            counts.values().min().copied().unwrap_or(0),
+            counts.values().max().copied().unwrap_or(0),
+        );
+        assert!(max - min <= 2, "{role}: {counts:?}");
+    }
+    // Every device computes the same rota.
+    let bo = &group[1];
+    ada.send(bo, circle);
+    assert_eq!(
+        bo.schedule(circle, date("2027-01-04")).expect("schedule"),
+        after
+    );
+}
+
+#[test]
+fn the_year_exports_as_ics_that_a_calendar_parser_reads() {
+    let group = peers(3);
+    let ada = &group[0];
+    let circle = scheduled_circle(&group, "2027-01-04");
+    ada.cancel_gathering(circle, date("2027-01-21"), true)
+        .expect("cancel");
+    ada.reschedule(circle, date("2027-02-04"), date("2027-02-05"), None)
+        .expect("move");
+    let schedule = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    let ics = ada.schedule_ics(circle, date("2027-01-04")).expect("ics");
+
+    let mut parser = ical::IcalParser::new(ics.as_bytes());
+    let calendar = parser
+        .next()
+        .expect("one calendar")
+        .expect("valid iCalendar");
+    assert!(parser.next().is_none());
+    assert_eq!(calendar.events.len(), schedule.len());
+    let prop = |e: &ical::parser::ical::component::IcalEvent, name: &str| {
+        e.properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_default()
+    };
+    let mut uids = std::collections::BTreeSet::new();
+    for (event, planned) in calendar.events.iter().zip(&schedule) {
+        assert!(uids.insert(prop(event, "UID")), "unique UIDs");
+        let start = prop(event, "DTSTART");
+        let expected = chrono::DateTime::parse_from_rfc3339(&planned.starts)
+            .expect("rfc3339")
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string();
+        assert_eq!(start, expected);
+        assert!(!prop(event, "DTEND").is_empty() && !prop(event, "DTSTAMP").is_empty());
+        assert_eq!(prop(event, "SUMMARY"), "Thursday circle gathering");
+        if planned.cancelled {
+            assert_eq!(prop(event, "STATUS"), "CANCELLED");
+        } else {
+            let description = prop(event, "DESCRIPTION");
+            for role in ["Facilitator", "Timekeeper", "Host"] {
+                assert!(description.contains(role), "{description}");
+            }
+            assert_eq!(event.alarms.len(), 1, "a reminder the day before");
+        }
+    }
+    // Winter in Berlin: 18:30 local is 17:30 UTC.
+    assert!(ics.contains("DTSTART:20270107T173000Z"));
+    assert!(ics.contains("DTSTART:20270205T173000Z"), "moved to Friday");
+    assert!(
+        schedule
+            .iter()
+            .any(|p| p.planned == "2027-01-21" && p.cancelled),
+        "cancelled stays listed"
+    );
+}
+
+#[test]
+fn a_contracts_report_back_survives_concurrent_edits() {
+    let group = peers(2);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = circle_of(ada, &[bo], HistoryPolicy::SinceJoining);
+    let contract = bo
+        .add_contract(circle, "Ask for the stretch project", None, None)
+        .expect("contract");
+    bo.report_contract(circle, &contract, None, Some("I asked."))
+        .expect("draft");
+    bo.send(ada, circle);
+
+    // Offline, at the same time: Ada (facilitating) records the outcome and
+    // adds to the reflection; Bo rewrites the end of it.
+    ada.report_contract(
+        circle,
+        &contract,
+        Some("partly"),
+        Some("I asked. The answer was maybe."),
+    )
+    .expect("ada");
+    bo.report_contract(circle, &contract, None, Some("I asked, nervously."))
+        .expect("bo");
+    ada.send(bo, circle);
+    bo.send(ada, circle);
+
+    for peer in [ada, bo] {
+        let view = peer.circle(circle).expect("view");
+        let k = view
+            .contracts
+            .iter()
+            .find(|k| k.id == contract)
+            .expect("contract");
+        assert_eq!(k.outcome, "partly");
+        assert!(k.reported.is_some());
+        assert!(k.reflection.contains("nervously"), "{}", k.reflection);
+        assert!(
+            k.reflection.contains("The answer was maybe"),
+            "{}",
+            k.reflection
+        );
+    }
+    assert_eq!(seen(ada, circle), seen(bo, circle));
+    let history = ada.contract_history(circle, None).expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].member.name, "Bo");
+}
+
+#[test]
+fn a_journal_entry_is_never_readable_by_another_member() {
+    const MARKER: &str = "JOURNAL-MARKER-3f9a-i-doubt-myself";
+    let group = peers(2);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = circle_of(ada, &[bo], HistoryPolicy::NewcomersSeeHistory);
+    ada.journal_add(MARKER, Some(circle)).expect("journal");
+    assert_eq!(ada.journal().expect("journal")[0].text, MARKER);
+
+    // Everything Ada can send Bo carries none of it.
+    let bundle = ada.export_bundle(circle, None).expect("export");
+    assert!(!bundle.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()));
+    ada.send(bo, circle);
+    assert!(bo.journal().expect("journal").is_empty());
+    // Nor does anything at rest on either device.
+    assert!(files_containing(ada.dir(), MARKER).is_empty());
+    assert!(files_containing(bo.dir(), MARKER).is_empty());
+    // Ada's sealed journal, copied to Bo, stays closed to Bo's key.
+    let sealed = ada
+        .store()
+        .blobs(circlekeep_store::BlobKind::Journal, b"")
+        .expect("blobs");
+    assert_eq!(sealed.len(), 1);
+    assert!(
+        circlekeep_seal::epoch::open_with_identity(bo.identity().age_identity(), &sealed[0].1)
+            .is_err()
+    );
+    // A backup of Ada's is hers alone too.
+    let backup = ada.backup(None).expect("backup");
+    assert!(bo.restore(&backup).is_err());
+}
+
+#[test]
+fn a_backup_decrypts_with_the_age_cli_and_restores_identically() {
+    let group = peers(2);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let gathering = ada
+        .open_gathering(
+            circle,
+            date("2027-01-07"),
+            circlekeep_engine::agenda::Template::Biweekly,
+        )
+        .expect("open");
+    ada.add_note(circle, gathering, "We began.").expect("note");
+    let goal = ada.add_goal(circle, "Lead the team offsite").expect("goal");
+    ada.goal_milestone(circle, &goal, "Agenda drafted")
+        .expect("milestone");
+    bo.add_goal(circle, "Speak up in reviews").expect("goal");
+    bo.send(ada, circle);
+    ada.journal_add("After the first gathering I felt lighter.", None)
+        .expect("journal");
+    ada.set_setting("relay", Some("disabled")).expect("setting");
+
+    let backup = ada.backup(Some(b"key file bytes")).expect("backup");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, key, tar) = (
+        dir.path().join("backup.age"),
+        dir.path().join("key.txt"),
+        dir.path().join("backup.tar"),
+    );
+    std::fs::write(&file, &backup).expect("write");
+    std::fs::write(
+        &key,
+        ada.identity().age_identity().to_string().expose_secret(),
+    )
+    .expect("key");
+
+    // The standard age tool opens it with the identity.
+    let status = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&key)
+        .arg("-o")
+        .arg(&tar)
+        .arg(&file)
+        .status()
+        .expect("the age command-line tool is installed (apt-get install age)");
+    assert!(status.success());
+    let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&tar).expect("tar"))
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "README.txt".to_owned(),
+            format!("circles/{}.bundle", circle.to_hex()),
+            "identity.age".into(),
+            "journal.jsonl".into(),
+            "settings.json".into(),
+        ]
+    );
+
+    // A fresh device with the same identity restores an identical state.
+    let fresh = Peer::new("Ada", 1);
+    let report = fresh.restore(&backup).expect("restore");
+    assert_eq!(report.circles, 1);
+    assert_eq!(report.journal, 1);
+    assert_eq!(seen(&fresh, circle), seen(ada, circle));
+    assert_eq!(
+        fresh.circle(circle).expect("view").goals,
+        ada.circle(circle).expect("view").goals
+    );
+    assert_eq!(
+        fresh.schedule(circle, date("2027-01-04")).expect("s"),
+        ada.schedule(circle, date("2027-01-04")).expect("s")
+    );
+    assert_eq!(fresh.journal().expect("j"), ada.journal().expect("j"));
+    assert_eq!(
+        fresh.setting("relay").expect("s").as_deref(),
+        Some("disabled")
+    );
+    // Restoring twice changes nothing; and the restored device writes on.
+    let again = fresh.restore(&backup).expect("again");
+    assert_eq!((again.records, again.journal), (0, 0));
+    fresh
+        .add_note(circle, gathering, "Back again.")
+        .expect("note");
+    // Garbage is refused clearly.
+    assert!(matches!(
+        fresh.restore(b"not a backup"),
+        Err(circlekeep_engine::EngineError::Backup(_))
+    ));
+}
+
+#[test]
+fn a_gathering_runs_its_agenda_turns_and_off_the_record() {
+    let group = peers(3);
+    let (ada, bo, cy) = (&group[0], &group[1], &group[2]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let g = ada
+        .open_gathering(
+            circle,
+            date("2027-01-07"),
+            circlekeep_engine::agenda::Template::Biweekly,
+        )
+        .expect("open");
+    let id = |p: &Peer| p.identity().member_id();
+    ada.set_attendance(circle, g, id(cy), false)
+        .expect("absent");
+    ada.request_time(circle, g, id(ada), 200).expect("ask");
+    ada.request_time(circle, g, id(bo), 100).expect("ask");
+    let fitted = ada.fitted_time(circle, g).expect("fit");
+    let total: u32 = fitted.values().sum();
+    let turns_minutes = 120 - (3 + 2 + 3 + 2 + 1 + 5);
+    assert_eq!(total, turns_minutes, "requests scaled into the time left");
+    assert!(fitted[&id(ada).to_hex()] > fitted[&id(bo).to_hex()]);
+
+    ada.start_turn(circle, g, id(bo), None, "challenge my plan", true)
+        .expect("turn");
+    let refused = ada.add_note(circle, g, "should not be kept");
+    assert!(matches!(
+        refused,
+        Err(circlekeep_engine::EngineError::NotAllowed(_))
+    ));
+    ada.start_turn(circle, g, id(ada), Some(1), "", false)
+        .expect("turn");
+    ada.add_note(circle, g, "Ada will delegate").expect("note");
+    ada.end_turn(circle, g).expect("end");
+    ada.next_step(circle, g).expect("step");
+    ada.add_step(circle, g, Some(1), "custom", "Welcome our guest", 5)
+        .expect("add step");
+
+    let state = ada
+        .gathering_state(circle, g, chrono::Utc::now())
+        .expect("state");
+    assert_eq!(state.turns.len(), 2);
+    assert!(state.turns[0].off_record && state.turns[0].ended.is_some());
+    assert!(state.current_turn.is_none());
+    assert_eq!(state.agenda[1].title, "Welcome our guest");
+    assert!(
+        state.agenda[2].current,
+        "the current step stayed on check-in"
+    );
+    let waiting: Vec<&str> = state.waiting.iter().map(|w| w.name.as_str()).collect();
+    assert!(
+        waiting.is_empty(),
+        "Cy is absent, Ada and Bo had turns: {waiting:?}"
+    );
+    // The timer warns near the end of an allotment.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(50);
+    ada.start_turn(circle, g, id(bo), Some(1), "", false)
+        .expect("turn");
+    let warned = ada.gathering_state(circle, g, later).expect("state");
+    assert!(warned.current_turn.expect("running").warning);
+
+    let md = ada.gathering_markdown(circle, g).expect("markdown");
+    assert!(md.contains("Off the record: no notes were kept."));
+    assert!(md.contains("Ada will delegate"));
+    assert!(!md.contains("should not be kept"));
+    // The gathering's roles are frozen into the schedule.
+    let s = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    assert_eq!(s[0].gathering.as_deref(), Some(g.to_hex().as_str()));
+}

@@ -1,0 +1,389 @@
+//! Sync over iroh on loopback: real endpoints, relays off, direct addresses.
+//! Invariants 4 (only members connect) and 5 (convergence) over the network,
+//! invites, removal, status, and hostile peers.
+
+use circlekeep_engine::HistoryPolicy;
+use circlekeep_sync::wire::{write_message, Hello, Message, SYNC_ALPN};
+use circlekeep_sync::{InviteRefusal, JoinError, Node, Ticket};
+use circlekeep_tests::{circle_of, eventually, readable_notes, seen, Peer, TestEngine};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn date(s: &str) -> circlekeep_engine::NaiveDate {
+    s.parse().expect("date")
+}
+
+/// Starts a node per peer, tells each where the first one listens, and keeps
+/// them connected (addresses of the others spread through hellos).
+async fn mesh(peers: &[&Peer]) -> Vec<Node<TestEngine>> {
+    let mut nodes = Vec::new();
+    for peer in peers {
+        nodes.push(peer.node().await);
+    }
+    let hub = nodes[0].addr();
+    for node in &nodes[1..] {
+        node.add_address(&hub);
+        nodes[0].add_address(&node.addr());
+    }
+    for node in &nodes {
+        node.keep_connected();
+    }
+    nodes
+}
+
+fn all_agree(peers: &[&Peer], circle: circlekeep_engine::CircleId) -> bool {
+    let first = seen(peers[0], circle);
+    peers[1..].iter().all(|p| seen(p, circle) == first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_edit_concurrently_and_converge() {
+    let (ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    ada.send(&cy, circle);
+    // Written before anyone is online.
+    for (i, p) in [&ada, &bo, &cy].iter().enumerate() {
+        p.add_note(circle, g, &format!("offline note {i}"))
+            .expect("note");
+    }
+    let nodes = mesh(&[&ada, &bo, &cy]).await;
+    // Written concurrently while connected.
+    for round in 0..5 {
+        for p in [&ada, &bo, &cy] {
+            p.add_note(circle, g, &format!("{} live {round}", p.name))
+                .expect("note");
+        }
+    }
+    let peers = [&ada, &bo, &cy];
+    assert!(
+        eventually(SETTLE, || all_agree(&peers, circle)
+            && readable_notes(&ada, circle).len() == 18)
+        .await,
+        "did not converge: {:?}",
+        peers
+            .iter()
+            .map(|p| readable_notes(p, circle).len())
+            .collect::<Vec<_>>()
+    );
+    // Status reports the others as connected and nothing outstanding.
+    let status = nodes[0].status();
+    let members = &status.circles[0].members;
+    assert_eq!(members.len(), 2);
+    assert!(
+        eventually(SETTLE, || nodes[0].status().circles[0].members.iter().all(
+            |m| m.connected && m.entries_behind == Some(0) && m.entries_ahead == Some(0)
+        ))
+        .await
+    );
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_members_converge_after_a_partition_heals() {
+    let peers: Vec<Peer> = (1..=8)
+        .map(|i| Peer::new(&format!("Member{i}"), i as u8))
+        .collect();
+    let refs: Vec<&Peer> = peers.iter().collect();
+    let circle = circle_of(refs[0], &refs[1..], HistoryPolicy::SinceJoining);
+    let g = refs[0]
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    for p in &refs[1..] {
+        refs[0].send(p, circle);
+    }
+    let mut nodes = mesh(&refs).await;
+    // Two members drop off the network and keep writing; so does everyone.
+    let away: Vec<Node<TestEngine>> = nodes.drain(6..).collect();
+    for node in &away {
+        node.shutdown().await;
+    }
+    drop(away);
+    for round in 0..3 {
+        for p in &refs {
+            p.add_note(circle, g, &format!("{} round {round}", p.name))
+                .expect("note");
+        }
+    }
+    let online = &refs[..6];
+    assert!(
+        eventually(SETTLE, || all_agree(online, circle)).await,
+        "the six did not converge"
+    );
+    assert!(
+        !all_agree(&refs, circle),
+        "the two away must differ before healing"
+    );
+    // Heal: the two come back.
+    for p in &refs[6..] {
+        let node = p.node().await;
+        node.add_address(&nodes[0].addr());
+        node.keep_connected();
+        nodes.push(node);
+    }
+    assert!(
+        eventually(SETTLE, || all_agree(&refs, circle)
+            && readable_notes(refs[0], circle).len() == 24)
+        .await,
+        "did not converge after healing"
+    );
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_newcomer_joins_by_ticket_and_catches_up() {
+    let ada = Peer::new("Ada", 1);
+    let dee = Peer::new("Dee", 4);
+    let eve = Peer::new("Eve", 5);
+    let circle = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    ada.add_goal(circle, "finish the thesis").expect("goal");
+    let ada_node = ada.node().await;
+    ada_node.keep_connected();
+    let (secret, expires) = ada
+        .create_invite(circle, Duration::from_secs(3600))
+        .expect("invite");
+    let ticket: Ticket = ada_node
+        .ticket(circle, secret, expires)
+        .to_string()
+        .parse()
+        .expect("ticket");
+
+    let dee_node = dee.node().await;
+    let joined = dee_node
+        .join(&ticket, dee.member_card().as_line())
+        .await
+        .expect("join");
+    assert_eq!(joined, circle);
+    let view = dee.circle(circle).expect("caught up");
+    assert_eq!(view.goals[0].text, "finish the thesis");
+    assert_eq!(view.members.len(), 2);
+    assert_eq!(ada.members(circle).expect("members").len(), 2);
+
+    // The ticket is spent: someone else using it is refused.
+    let eve_node = eve.node().await;
+    let refused = eve_node.join(&ticket, eve.member_card().as_line()).await;
+    assert!(
+        matches!(refused, Err(JoinError::Refused(InviteRefusal::Used))),
+        "{refused:?}"
+    );
+    // A forged ticket is refused.
+    let mut forged = ticket.clone();
+    forged.secret = [7; 32];
+    let refused = eve_node.join(&forged, eve.member_card().as_line()).await;
+    assert!(
+        matches!(refused, Err(JoinError::Refused(InviteRefusal::Unknown))),
+        "{refused:?}"
+    );
+    // A genuine secret presented for another circle is refused.
+    let elsewhere = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    let (secret, expires) = ada
+        .create_invite(circle, Duration::from_secs(3600))
+        .expect("invite");
+    let mut redirected = ada_node.ticket(circle, secret, expires);
+    redirected.circle = elsewhere;
+    let refused = eve_node
+        .join(&redirected, eve.member_card().as_line())
+        .await;
+    assert!(
+        matches!(refused, Err(JoinError::Refused(InviteRefusal::Unknown))),
+        "{refused:?}"
+    );
+    assert_eq!(ada.members(elsewhere).expect("members").len(), 1);
+    // Someone else's card is refused.
+    let (secret, expires) = ada
+        .create_invite(circle, Duration::from_secs(3600))
+        .expect("invite");
+    let other = ada_node.ticket(circle, secret, expires);
+    let refused = eve_node.join(&other, dee.member_card().as_line()).await;
+    assert!(
+        matches!(refused, Err(JoinError::Refused(InviteRefusal::NotYourCard))),
+        "{refused:?}"
+    );
+    // An expired ticket is refused.
+    let (secret, expires) = ada.create_invite(circle, Duration::ZERO).expect("invite");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stale = ada_node.ticket(circle, secret, expires);
+    let refused = eve_node.join(&stale, eve.member_card().as_line()).await;
+    assert!(
+        matches!(refused, Err(JoinError::Refused(InviteRefusal::Expired))),
+        "{refused:?}"
+    );
+    assert_eq!(ada.members(circle).expect("members").len(), 2);
+
+    // Live from here: Ada's next note reaches Dee.
+    dee_node.keep_connected();
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, g, "welcome, Dee").expect("note");
+    assert!(eventually(SETTLE, || readable_notes(&dee, circle) == ["welcome, Dee"]).await);
+    for node in [&ada_node, &dee_node, &eve_node] {
+        node.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_member_reads_nothing_new_and_is_refused_on_reconnect() {
+    let (ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    ada.send(&cy, circle);
+    let nodes = mesh(&[&ada, &bo, &cy]).await;
+    ada.add_note(circle, g, "before").expect("note");
+    assert!(eventually(SETTLE, || readable_notes(&cy, circle) == ["before"]).await);
+
+    let cy_id = ada.find_member(circle, "Cy").expect("member");
+    ada.remove_member(circle, cy_id).expect("remove");
+    ada.add_note(circle, g, "after removing Cy").expect("note");
+    // Cy, still connected, receives the records (it learns it was removed)...
+    assert!(eventually(SETTLE, || !cy.circle(circle).expect("view").member).await);
+    assert!(
+        eventually(SETTLE, || cy.circle(circle).expect("view").sealed_entries
+            > 0)
+        .await
+    );
+    // ...but reads nothing new.
+    assert_eq!(readable_notes(&cy, circle), ["before"]);
+
+    // Cy reconnects: refused at the handshake, gets nothing.
+    let answer = dial_raw(&cy, &nodes[0]).await;
+    assert!(
+        !matches!(answer, Ok(Some(_))),
+        "a removed member got an answer: {answer:?}"
+    );
+    bo.add_note(circle, g, "Bo after the removal")
+        .expect("note");
+    assert!(eventually(SETTLE, || readable_notes(&ada, circle).len() == 3).await);
+    assert_eq!(readable_notes(&cy, circle), ["before"]);
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
+/// Dials `node`'s sync protocol as `peer` with a bare endpoint, says hello,
+/// and returns the first answer (refused connections give none).
+async fn dial_raw(
+    peer: &Peer,
+    node: &Node<TestEngine>,
+) -> Result<Option<Message>, Box<dyn std::error::Error>> {
+    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(
+            &peer.identity().endpoint_secret(),
+        ))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .bind()
+        .await?;
+    let outcome = async {
+        let conn = endpoint.connect(node.addr(), SYNC_ALPN).await?;
+        let (mut send, mut recv) = conn.open_bi().await?;
+        write_message(&mut send, &Message::Hello(Hello::default())).await?;
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            circlekeep_sync::wire::read_message(&mut recv),
+        )
+        .await??;
+        Ok::<_, Box<dyn std::error::Error>>(answer)
+    }
+    .await;
+    endpoint.close().await;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_that_is_not_a_member_is_refused_at_the_handshake() {
+    let ada = Peer::new("Ada", 1);
+    let eve = Peer::new("Eve", 5);
+    let circle = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, g, "members only").expect("note");
+    let ada_node = ada.node().await;
+    let outcome = dial_raw(&eve, &ada_node).await;
+    assert!(
+        !matches!(outcome, Ok(Some(_))),
+        "a stranger got an answer: {outcome:?}"
+    );
+    assert!(eve.circles().expect("circles").is_empty());
+    ada_node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn garbage_and_oversized_frames_from_a_member_are_survived() {
+    let (ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.send(&cy, circle);
+    let ada_node = ada.node().await;
+    let cy_node = cy.node().await;
+    cy_node.add_address(&ada_node.addr());
+    cy_node.keep_connected();
+
+    // Bo's device misbehaves: garbage, then a frame announcing 4 GiB, then a stall.
+    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(
+            &bo.identity().endpoint_secret(),
+        ))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .bind()
+        .await
+        .expect("bind");
+    for attack in [
+        &[0u8, 0, 0, 5, 1, 2, 3, 4, 5][..],
+        &[0xff, 0xff, 0xff, 0xff][..],
+        &[0, 0][..],
+    ] {
+        let conn = endpoint
+            .connect(ada_node.addr(), SYNC_ALPN)
+            .await
+            .expect("member connects");
+        let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+        send.write_all(attack).await.expect("write");
+        let _ = send.flush().await;
+        // Ada answers with her hello, then drops the session.
+        let _ = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(_)) = circlekeep_sync::wire::read_message(&mut recv).await {}
+        })
+        .await;
+        conn.close(0u32.into(), b"");
+    }
+    endpoint.close().await;
+    // Ada keeps serving Cy, and her store is intact.
+    cy.add_note(circle, g, "still working").expect("note");
+    assert!(eventually(SETTLE, || readable_notes(&ada, circle) == ["still working"]).await);
+    assert_eq!(ada.circle(circle).expect("view").rejected_entries, 0);
+    ada_node.shutdown().await;
+    cy_node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_shot_sync_reaches_members_and_reports() {
+    let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, g, "from Ada").expect("note");
+    let ada_node = ada.node().await;
+    let bo_node = bo.node().await;
+    bo_node.add_address(&ada_node.addr());
+    let report = bo_node.sync_once(Duration::from_secs(20)).await;
+    assert_eq!(report.synced, vec![ada.identity().member_id().to_hex()]);
+    assert_eq!(readable_notes(&bo, circle), ["from Ada"]);
+    bo_node.shutdown().await;
+    ada_node.shutdown().await;
+}
