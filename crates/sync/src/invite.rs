@@ -223,7 +223,7 @@ pub(crate) async fn answer<W: AsyncWrite + Unpin>(
         Ok(circle) => InviteMessage::Joined { circle: *circle },
         Err(refusal) => InviteMessage::Refused(refusal.clone()),
     };
-    write_frame(writer, &message).await
+    write_frame(writer, &message).await.map(drop)
 }
 
 #[cfg(test)]

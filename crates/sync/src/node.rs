@@ -117,6 +117,8 @@ pub struct SyncReport {
 #[derive(Debug, Default)]
 struct PeerState {
     sessions: usize,
+    /// Of those, sessions this side dialed.
+    outgoing: usize,
     dialing: bool,
     failures: u32,
     retry_at: Option<Instant>,
@@ -133,6 +135,8 @@ pub(crate) struct Inner<R> {
     peers: Mutex<BTreeMap<MemberId, PeerState>>,
     book: Mutex<AddressBook>,
     wake: Notify,
+    /// Sync-protocol bytes this node has written to its peers.
+    pub bytes_sent: std::sync::atomic::AtomicU64,
 }
 
 impl<R> std::fmt::Debug for Inner<R> {
@@ -176,18 +180,24 @@ impl<R: Replica> Inner<R> {
         self.peer(member, |p| p.in_sync = true);
     }
 
-    fn session_started(&self, member: &MemberId) {
+    fn session_started(&self, member: &MemberId, dialed: bool) {
         self.peer(member, |p| {
+            // A second session (soon closed as a duplicate) leaves the
+            // first one's caught-up state alone.
+            if p.sessions == 0 {
+                p.in_sync = false;
+            }
             p.sessions += 1;
+            p.outgoing += usize::from(dialed);
             p.failures = 0;
             p.retry_at = None;
-            p.in_sync = false;
         });
     }
 
-    pub(crate) fn forget_session(&self, member: &MemberId) {
+    pub(crate) fn forget_session(&self, member: &MemberId, dialed: bool) {
         self.peer(member, |p| {
             p.sessions = p.sessions.saturating_sub(1);
+            p.outgoing = p.outgoing.saturating_sub(usize::from(dialed));
             if p.sessions == 0 {
                 p.in_sync = false;
             }
@@ -226,6 +236,16 @@ impl<R: Replica> Inner<R> {
 
     /// Claims `member` for a dial if nothing is connected or pending and its
     /// backoff has passed.
+    /// Whether a live session this side dialed to `member` duplicates one
+    /// `member` dialed: when two members dial each other at once, the
+    /// larger id's connection steps aside so each record travels once.
+    pub(crate) fn duplicate_session(&self, member: &MemberId) -> bool {
+        *member < self.replica.me()
+            && lock(&self.peers)
+                .get(member)
+                .is_some_and(|p| p.sessions > p.outgoing)
+    }
+
     fn claim_dial(&self, member: &MemberId, force: bool) -> bool {
         let mut peers = lock(&self.peers);
         let p = peers.entry(*member).or_default();
@@ -282,11 +302,11 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
             return false;
         }
     };
-    inner.session_started(&member);
+    inner.session_started(&member, true);
     inner.dial_finished(&member, true);
     tracing::info!(peer = %member.short(), "connected to member");
     let (send, recv) = streams;
-    let outcome = session::run(inner.clone(), member, send, recv, mode).await;
+    let outcome = session::run(inner.clone(), member, send, recv, mode, true).await;
     let failed = outcome.is_err();
     finish(&connection, &member, outcome);
     if failed {
@@ -359,9 +379,9 @@ impl<R: Replica> ProtocolHandler for SyncProtocol<R> {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let member = member_of(&connection.remote_id());
         let (send, recv) = connection.accept_bi().await?;
-        self.inner.session_started(&member);
+        self.inner.session_started(&member, false);
         tracing::info!(peer = %member.short(), "member connected");
-        let outcome = session::run(self.inner.clone(), member, send, recv, Mode::Live).await;
+        let outcome = session::run(self.inner.clone(), member, send, recv, Mode::Live, false).await;
         finish(&connection, &member, outcome);
         Ok(())
     }
@@ -474,6 +494,7 @@ impl<R: Replica> Node<R> {
             peers: Mutex::new(BTreeMap::new()),
             book: Mutex::new(book),
             wake: Notify::new(),
+            bytes_sent: Default::default(),
         });
         let router = Router::builder(endpoint)
             .accept(
@@ -678,6 +699,10 @@ impl<R: Replica> Node<R> {
             endpoint_id: self.id().to_hex(),
             direct_addresses: addr.ip_addrs().map(|a| a.to_string()).collect(),
             relay,
+            bytes_sent: self
+                .inner
+                .bytes_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
             circles,
         }
     }

@@ -9,6 +9,7 @@ use crate::wire::{read_message, write_message, Hello, Message, WireError, BATCH_
 use crate::{Records, Replica, Summary};
 use circlekeep_model::{CircleId, MemberId};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -52,11 +53,15 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn send<W: AsyncWrite + Unpin>(
+    sent: &AtomicU64,
     writer: &mut W,
     message: &Message,
 ) -> Result<(), SessionError> {
     match tokio::time::timeout(WRITE_TIMEOUT, write_message(writer, message)).await {
-        Ok(result) => Ok(result?),
+        Ok(result) => {
+            sent.fetch_add(result? as u64, Ordering::Relaxed);
+            Ok(())
+        }
         Err(_) => Err(SessionError::Stalled),
     }
 }
@@ -69,6 +74,7 @@ pub(crate) async fn run<R, W, Rd>(
     mut writer: W,
     mut reader: Rd,
     mode: Mode,
+    dialed: bool,
 ) -> Result<(), SessionError>
 where
     R: Replica,
@@ -97,6 +103,7 @@ where
         &mut changes,
         &mut shutdown,
         mode,
+        dialed,
     )
     .await;
     if result.is_ok() {
@@ -111,7 +118,7 @@ where
         }
     }
     reader_task.abort();
-    inner.forget_session(&peer);
+    inner.forget_session(&peer, dialed);
     result
 }
 
@@ -124,6 +131,7 @@ async fn drive<R, W>(
     changes: &mut broadcast::Receiver<CircleId>,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
     mode: Mode,
+    dialed: bool,
 ) -> Result<(), SessionError>
 where
     R: Replica,
@@ -133,7 +141,7 @@ where
         let inner = inner.clone();
         blocking(move || inner.hello_for(&peer)).await?
     };
-    send(writer, &Message::Hello(hello)).await?;
+    send(&inner.bytes_sent, writer, &Message::Hello(hello)).await?;
     let their_hello = match tokio::time::timeout(HELLO_TIMEOUT, incoming.recv()).await {
         Ok(Some(Ok(Some(Message::Hello(hello))))) => hello,
         Ok(Some(Ok(Some(_)))) => {
@@ -162,6 +170,10 @@ where
     let mut got_caught_up = false;
 
     loop {
+        if dialed && mode == Mode::Live && inner.duplicate_session(&peer) {
+            tracing::debug!(peer = %peer.short(), "closing a duplicate session");
+            return Ok(());
+        }
         // Send what the peer lacks, a batch at a time.
         while let Some(circle) = dirty.pop_first() {
             let summary = known.entry(circle).or_default().clone();
@@ -191,10 +203,10 @@ where
                 ops: records.ops.into_iter().map(|(_, b)| b).collect(),
                 entries: records.entries.into_iter().map(|(_, _, b)| b).collect(),
             };
-            send(writer, &message).await?;
+            send(&inner.bytes_sent, writer, &message).await?;
         }
         if !sent_caught_up {
-            send(writer, &Message::CaughtUp).await?;
+            send(&inner.bytes_sent, writer, &Message::CaughtUp).await?;
             sent_caught_up = true;
         }
         if got_caught_up {

@@ -12,6 +12,8 @@ pub struct NodeStatus {
     pub direct_addresses: Vec<String>,
     /// Its home relay, if any.
     pub relay: Option<String>,
+    /// Sync-protocol bytes sent to peers since the node started.
+    pub bytes_sent: u64,
     /// Per circle, per member.
     pub circles: Vec<CircleStatus>,
 }
@@ -49,6 +51,7 @@ pub fn offline<R: Replica>(replica: &R) -> NodeStatus {
         endpoint_id: me.to_hex(),
         direct_addresses: Vec::new(),
         relay: None,
+        bytes_sent: 0,
         circles: replica
             .circles()
             .into_iter()

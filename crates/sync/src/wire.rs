@@ -72,11 +72,11 @@ pub enum WireError {
     Garbage,
 }
 
-/// Writes one value as a frame.
+/// Writes one value as a frame; returns the bytes written.
 pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     writer: &mut W,
     value: &T,
-) -> Result<(), WireError> {
+) -> Result<usize, WireError> {
     let body = postcard::to_stdvec(value).map_err(|_| WireError::Garbage)?;
     if body.len() > MAX_FRAME {
         return Err(WireError::Oversized(body.len()));
@@ -85,7 +85,7 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     writer.write_all(&len.to_be_bytes()).await?;
     writer.write_all(&body).await?;
     writer.flush().await?;
-    Ok(())
+    Ok(4 + body.len())
 }
 
 /// Reads one value of at most `limit` bytes; `None` at a clean end of stream.
@@ -110,11 +110,11 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
         .map_err(|_| WireError::Garbage)
 }
 
-/// Writes one sync message.
+/// Writes one sync message; returns the bytes written.
 pub async fn write_message<W: AsyncWrite + Unpin>(
     writer: &mut W,
     message: &Message,
-) -> Result<(), WireError> {
+) -> Result<usize, WireError> {
     write_frame(writer, message).await
 }
 
