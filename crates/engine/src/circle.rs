@@ -933,8 +933,8 @@ impl CircleRuntime {
 
     /// The circle's history policy (since-joining when unknown).
     pub fn history(&self) -> HistoryPolicy {
-        self.circle_doc()
-            .map(|c| c.settings.history)
+        self.doc(&DocId::CIRCLE)
+            .and_then(|d| docs::read_history(d).ok())
             .unwrap_or_default()
     }
 

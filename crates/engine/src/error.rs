@@ -35,6 +35,9 @@ pub enum EngineError {
     /// No gathering matches the selector.
     #[error("no gathering matches {0:?}")]
     UnknownGathering(String),
+    /// No note with that id in the gathering.
+    #[error("no note {0:?} in that gathering")]
+    UnknownNote(String),
     /// A selector matches several things.
     #[error("{0:?} is ambiguous; use more of the id")]
     Ambiguous(String),
@@ -124,6 +127,7 @@ impl EngineError {
             EngineError::UnknownCircle(_) => "unknown_circle",
             EngineError::UnknownMember(_) => "unknown_member",
             EngineError::UnknownGathering(_) => "unknown_gathering",
+            EngineError::UnknownNote(_) => "unknown_note",
             EngineError::Ambiguous(_) => "ambiguous",
             EngineError::NoGathering => "no_gathering",
             EngineError::NotAMember => "not_a_member",

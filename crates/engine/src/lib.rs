@@ -45,7 +45,7 @@ pub mod testing;
 pub mod views;
 
 pub use chrono::NaiveDate;
-pub use circlekeep_model::docs::HistoryPolicy;
+pub use circlekeep_model::docs::{HistoryPolicy, TextEdit};
 pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{CircleId, DocId, MemberId};
 pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};
@@ -398,6 +398,51 @@ impl<S: Store> Engine<S> {
             })
         })?;
         Ok(note_id)
+    }
+
+    /// Types into a note: applies `edits` in order as one change in one
+    /// sealed entry, on disk before this returns.
+    pub fn edit_note(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        note: &str,
+        edits: &[TextEdit],
+    ) -> Result<(), EngineError> {
+        self.splice_note(id, gathering, note, edits, false)
+    }
+
+    fn splice_note(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        note: &str,
+        edits: &[TextEdit],
+        commit_each: bool,
+    ) -> Result<(), EngineError> {
+        let inserted: usize = edits.iter().map(|e| e.insert.chars().count()).sum();
+        if inserted > MAX_TEXT_CHARS {
+            return Err(EngineError::BadText(
+                "that edit inserts too much text at once",
+            ));
+        }
+        self.with_circle(id, |c, ctx| {
+            let doc = c
+                .doc(&gathering)
+                .filter(|_| !gathering.is_circle())
+                .ok_or_else(|| EngineError::UnknownGathering(gathering.short()))?;
+            if !docs::has_note(doc, note) {
+                return Err(EngineError::UnknownNote(note.to_owned()));
+            }
+            c.write(ctx, gathering, |doc| {
+                Ok(docs::splice_text(
+                    doc,
+                    &["notes", note, "text"],
+                    edits,
+                    commit_each,
+                )?)
+            })
+        })
     }
 
     /// The notes of one gathering, or of every gathering (unreadable ones

@@ -82,22 +82,30 @@ impl<S: Store> Replica for Engine<S> {
         ops: Vec<Vec<u8>>,
         entries: Vec<Vec<u8>>,
     ) -> Ingested {
-        match self.receive(*circle, &ops, &entries) {
-            Ok((report, held)) => Ingested {
-                held_entries: held.entries,
-                held_ops: held.ops,
-                accepted: report.ops_accepted + report.entries_accepted,
-                rejected: report.rejected.len(),
-            },
-            Err(EngineError::NotInvited) => {
-                tracing::info!(peer = %from.short(), "ignoring records of a circle this device is not in");
-                Ingested::default()
-            }
-            Err(e) => {
-                tracing::warn!(peer = %from.short(), circle = %circle.short(), "cannot take records in: {e}");
-                Ingested::default()
+        let mut out = Ingested::default();
+        // Operations go with the first slice; each slice holds the engine
+        // lock once, so the app waits at most about one slice's work.
+        let mut ops = Some(ops);
+        for slice in slices(&entries, INGEST_SLICE_BYTES) {
+            let ops = ops.take().unwrap_or_default();
+            match self.receive(*circle, &ops, slice) {
+                Ok((report, held)) => {
+                    out.held_entries.extend(held.entries);
+                    out.held_ops.extend(held.ops);
+                    out.accepted += report.ops_accepted + report.entries_accepted;
+                    out.rejected += report.rejected.len();
+                }
+                Err(EngineError::NotInvited) => {
+                    tracing::info!(peer = %from.short(), "ignoring records of a circle this device is not in");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %from.short(), circle = %circle.short(), "cannot take records in: {e}");
+                    break;
+                }
             }
         }
+        out
     }
 
     fn changes(&self) -> tokio::sync::broadcast::Receiver<CircleId> {
@@ -129,5 +137,51 @@ impl<S: Store> Replica for Engine<S> {
         content::open(&[&self.me.local_key()], &sealed)
             .ok()
             .map(|(_, plain)| plain)
+    }
+}
+
+/// Bytes of entries ingested under one hold of the engine lock.
+const INGEST_SLICE_BYTES: usize = 64 * 1024;
+
+/// `entries` cut into runs of about `budget` bytes (at least one entry
+/// each; one empty run when there are none, so operations still go in).
+fn slices(entries: &[Vec<u8>], budget: usize) -> Vec<&[Vec<u8>]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        if i > start && bytes + entry.len() > budget {
+            out.push(&entries[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += entry.len();
+    }
+    if start < entries.len() || out.is_empty() {
+        out.push(&entries[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slices;
+
+    #[test]
+    fn slices_cover_every_entry_in_order_within_the_budget() {
+        let entries: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 30]).collect();
+        let cut = slices(&entries, 100);
+        assert_eq!(
+            cut.iter().map(|s| s.len()).collect::<Vec<_>>(),
+            [3, 3, 3, 1]
+        );
+        assert_eq!(cut.concat(), entries);
+        assert_eq!(slices(&[], 100), vec![&[] as &[Vec<u8>]]);
+        let big = vec![vec![0u8; 500], vec![1u8; 10]];
+        assert_eq!(
+            slices(&big, 100).len(),
+            2,
+            "an oversized entry is a slice alone"
+        );
     }
 }

@@ -33,6 +33,18 @@ impl<S: Store> Engine<S> {
         self.with_circle(circle, |c, ctx| c.craft_entry(ctx, craft))
     }
 
+    /// Like [`Engine::edit_note`], but each edit is its own Automerge change
+    /// (all in one entry): builds long histories quickly for benchmarks.
+    pub fn edit_note_change_per_edit(
+        &self,
+        circle: CircleId,
+        gathering: DocId,
+        note: &str,
+        edits: &[crate::TextEdit],
+    ) -> Result<(), EngineError> {
+        self.splice_note(circle, gathering, note, edits, true)
+    }
+
     /// The raw Automerge changes of a document this device holds.
     pub fn raw_changes(&self, circle: CircleId, doc: DocId) -> Result<Vec<Vec<u8>>, EngineError> {
         self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc)))

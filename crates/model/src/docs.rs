@@ -345,6 +345,12 @@ pub fn init_circle(doc: &mut AutoCommit, circle: &CircleDoc) -> Result<(), DocEr
     Ok(())
 }
 
+/// Reads only the circle's history policy (cheaper than the whole document).
+pub fn read_history(doc: &AutoCommit) -> Result<HistoryPolicy, DocError> {
+    let settings = map_obj(doc, &ROOT, "settings")?;
+    Ok(autosurgeon::hydrate_prop(doc, &settings, "history")?)
+}
+
 /// Reads the circle document.
 pub fn read_circle(doc: &AutoCommit) -> Result<CircleDoc, DocError> {
     Ok(hydrate(doc)?)
@@ -378,6 +384,14 @@ pub fn put_note(doc: &mut AutoCommit, id: &str, note: &Note) -> Result<(), DocEr
     let obj = map_obj(doc, &ROOT, "notes")?;
     reconcile_prop(doc, obj, id, note)?;
     Ok(())
+}
+
+/// Whether a gathering document holds the note `id`.
+pub fn has_note(doc: &AutoCommit, id: &str) -> bool {
+    map_obj(doc, &ROOT, "notes")
+        .ok()
+        .and_then(|notes| doc.get(&notes, id).ok().flatten())
+        .is_some()
 }
 
 /// Sets (or with `None` deletes) `key` to a plain value in the map at
@@ -423,6 +437,51 @@ pub fn put_root<T: Reconcile>(doc: &mut AutoCommit, key: &str, value: &T) -> Res
 /// Replaces the text at `path` (a chain of map keys from the root) with
 /// `new_text`, as a minimal diff so concurrent edits merge by character.
 pub fn update_text(doc: &mut AutoCommit, path: &[&str], new_text: &str) -> Result<(), DocError> {
+    let text = text_obj(doc, path)?;
+    doc.update_text(&text, new_text)?;
+    Ok(())
+}
+
+/// One splice of a text: at `position` delete `delete` units, then insert
+/// `insert`; positions and lengths count UTF-16 code units, as the UI does.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TextEdit {
+    /// Where the splice starts.
+    pub position: usize,
+    /// How many units it deletes there.
+    pub delete: usize,
+    /// What it inserts there.
+    pub insert: String,
+}
+
+/// Applies `edits` in order to the text at `path`; with `commit_each`, each
+/// edit becomes its own change (otherwise they join the pending one).
+pub fn splice_text(
+    doc: &mut AutoCommit,
+    path: &[&str],
+    edits: &[TextEdit],
+    commit_each: bool,
+) -> Result<(), DocError> {
+    let text = text_obj(doc, path)?;
+    for edit in edits {
+        let length = doc.length(&text);
+        if edit.position > length || edit.delete > length - edit.position {
+            return Err(DocError::Shape(format!(
+                "edit at {} deleting {} is outside the text ({length} long)",
+                edit.position, edit.delete
+            )));
+        }
+        let delete = isize::try_from(edit.delete)
+            .map_err(|_| DocError::Shape("edit deletes too much".into()))?;
+        doc.splice_text(&text, edit.position, delete, &edit.insert)?;
+        if commit_each {
+            doc.commit();
+        }
+    }
+    Ok(())
+}
+
+fn text_obj(doc: &AutoCommit, path: &[&str]) -> Result<automerge::ObjId, DocError> {
     let (last, parents) = path
         .split_last()
         .ok_or_else(|| DocError::Shape("empty path".into()))?;
@@ -431,10 +490,7 @@ pub fn update_text(doc: &mut AutoCommit, path: &[&str], new_text: &str) -> Resul
         obj = map_obj(doc, &obj, key)?;
     }
     match doc.get(&obj, *last)? {
-        Some((Value::Object(ObjType::Text), text)) => {
-            doc.update_text(&text, new_text)?;
-            Ok(())
-        }
+        Some((Value::Object(ObjType::Text), text)) => Ok(text),
         _ => Err(DocError::Shape(format!("{} is not text", path.join(".")))),
     }
 }
@@ -521,11 +577,98 @@ mod tests {
     }
 
     #[test]
+    fn the_history_policy_reads_alone() {
+        let mut doc = new_doc(&[1; 32]);
+        init_circle(&mut doc, &circle()).expect("init");
+        assert_eq!(
+            read_history(&doc).expect("history"),
+            HistoryPolicy::SinceJoining
+        );
+        assert!(read_history(&new_doc(&[2; 32])).is_err());
+    }
+
+    #[test]
     fn wrong_shapes_are_errors_not_panics() {
         let mut doc = new_doc(&[1; 32]);
         assert!(put_record(&mut doc, CircleMap::Goals, "g", &Profile::default()).is_err());
         assert!(update_text(&mut doc, &["nothing"], "x").is_err());
         assert!(update_text(&mut doc, &[], "x").is_err());
         assert!(read_circle(&doc).is_err());
+    }
+
+    fn note_doc(text: &str) -> AutoCommit {
+        let mut doc = new_doc(&[1; 32]);
+        init_gathering(&mut doc, &GatheringDoc::default()).expect("gathering");
+        put_note(
+            &mut doc,
+            "n",
+            &Note {
+                text: Text::with_value(text),
+                ..Default::default()
+            },
+        )
+        .expect("note");
+        doc.commit();
+        doc
+    }
+
+    fn note_text(doc: &AutoCommit) -> String {
+        let obj = text_obj(doc, &["notes", "n", "text"]).expect("text");
+        doc.text(&obj).expect("read")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splices_match_a_mirror_and_out_of_bounds_ones_are_refused(
+            edits in proptest::collection::vec(
+                (0usize..30, 0usize..6, "[a-cé ]{0,3}"), 0..20),
+            commit_each: bool,
+        ) {
+            let start = "héllo wörld";
+            let mut doc = note_doc(start);
+            let mut mirror: Vec<u16> = start.encode_utf16().collect();
+            for (position, delete, insert) in edits {
+                let edit = TextEdit { position, delete, insert: insert.clone() };
+                let in_bounds = position + delete <= mirror.len();
+                let result = splice_text(&mut doc, &["notes", "n", "text"], &[edit], commit_each);
+                proptest::prop_assert_eq!(result.is_ok(), in_bounds);
+                if in_bounds {
+                    mirror.splice(position..position + delete, insert.encode_utf16());
+                }
+            }
+            proptest::prop_assert_eq!(note_text(&doc), String::from_utf16_lossy(&mirror));
+        }
+
+        #[test]
+        fn splices_through_surrogate_pairs_never_panic(
+            edits in proptest::collection::vec(
+                (0usize..20, 0usize..5, "[a🌱🤝]{0,3}"), 0..20),
+        ) {
+            let mut doc = note_doc("🤝 hi 🌱");
+            for (position, delete, insert) in edits {
+                let edit = TextEdit { position, delete, insert };
+                let _ = splice_text(&mut doc, &["notes", "n", "text"], &[edit], true);
+            }
+            let _ = note_text(&doc);
+        }
+    }
+
+    #[test]
+    fn splices_outside_the_text_or_into_non_text_are_refused() {
+        let mut doc = note_doc("héllo");
+        let far = TextEdit {
+            position: 99,
+            delete: 0,
+            insert: "x".into(),
+        };
+        assert!(splice_text(&mut doc, &["notes", "n", "text"], &[far], false).is_err());
+        let over = TextEdit {
+            position: 2,
+            delete: 99,
+            insert: String::new(),
+        };
+        assert!(splice_text(&mut doc, &["notes", "n", "text"], &[over], false).is_err());
+        assert!(splice_text(&mut doc, &["notes", "n", "author"], &[], false).is_err());
+        assert!(splice_text(&mut doc, &["notes", "missing", "text"], &[], false).is_err());
     }
 }

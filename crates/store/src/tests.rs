@@ -166,7 +166,11 @@ fn sled_opens_after_a_kill_during_a_snapshot_write() {
     // What a kill between sled's snapshot write and its rename leaves: an
     // empty and a truncated half-written snapshot.
     std::fs::write(dir.path().join("snap.FFFFFFFFFFFFFFF0.generating"), b"").expect("write");
-    std::fs::write(dir.path().join("snap.FFFFFFFFFFFFFFFF.generating"), [7u8; 40]).expect("write");
+    std::fs::write(
+        dir.path().join("snap.FFFFFFFFFFFFFFFF.generating"),
+        [7u8; 40],
+    )
+    .expect("write");
     let store = SledStore::open(dir.path()).expect("reopen after a partial snapshot");
     assert!(store
         .entry(&CircleId([1; 32]), &MemberId([7; 32]), 1)
