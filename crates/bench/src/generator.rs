@@ -1,0 +1,299 @@
+//! The generated circle the catch-up and scaling benchmarks run on: every
+//! member on their own device, a gathering every two weeks with notes typed
+//! and corrected, contracts made and reported back, goals with progress,
+//! exchanged among the members after each gathering as they would sync.
+
+use crate::device::Device;
+use crate::Result;
+use circlekeep_engine::{CircleId, DocId, HistoryPolicy, NaiveDate, TextEdit};
+
+/// What to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct CircleSpec {
+    /// Members, founder included.
+    pub members: usize,
+    /// Gatherings (26 a year).
+    pub gatherings: usize,
+    /// Notes each member writes per gathering.
+    pub notes_per_member: usize,
+}
+
+impl CircleSpec {
+    /// DESIGN §4's circle: 8 members, two years (52 gatherings).
+    pub const TWO_YEARS: CircleSpec = CircleSpec {
+        members: 8,
+        gatherings: 52,
+        notes_per_member: 3,
+    };
+}
+
+/// A generated circle and the devices of its members.
+pub struct GeneratedCircle {
+    /// The circle.
+    pub circle: CircleId,
+    /// Members' devices; the founder first.
+    pub devices: Vec<Device>,
+    /// Gatherings, oldest first.
+    pub gatherings: Vec<DocId>,
+    /// Writes made (each one sealed entry).
+    pub writes: usize,
+}
+
+/// A small deterministic word source (no need for statistical quality).
+struct Words(u64);
+
+const WORDS: &[&str] = &[
+    "I",
+    "want",
+    "to",
+    "practise",
+    "saying",
+    "no",
+    "to",
+    "extra",
+    "work",
+    "my",
+    "manager",
+    "asked",
+    "again",
+    "and",
+    "felt",
+    "the",
+    "old",
+    "pull",
+    "feedback",
+    "helped",
+    "last",
+    "time",
+    "team",
+    "conflict",
+    "about",
+    "deadlines",
+    "clearer",
+    "boundaries",
+    "coaching",
+    "conversation",
+    "went",
+    "better",
+    "than",
+    "expected",
+    "still",
+    "avoiding",
+    "the",
+    "hard",
+    "talk",
+    "with",
+    "my",
+    "colleague",
+    "next",
+    "step",
+    "is",
+    "to",
+    "write",
+    "it",
+    "down",
+    "before",
+    "Friday",
+    "energy",
+    "was",
+    "low",
+    "this",
+    "week",
+    "but",
+    "we",
+    "shipped",
+    "the",
+    "proposal",
+    "mentor",
+    "suggested",
+    "asking",
+    "for",
+    "a",
+    "stretch",
+    "role",
+    "promotion",
+    "review",
+    "in",
+    "March",
+    "sleep",
+    "exercise",
+    "reading",
+    "group",
+];
+
+impl Words {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn sentence(&mut self, words: usize) -> String {
+        let mut out = String::new();
+        for i in 0..words {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(WORDS[(self.next() % WORDS.len() as u64) as usize]);
+        }
+        out.push('.');
+        out
+    }
+
+    fn between(&mut self, low: usize, high: usize) -> usize {
+        low + (self.next() % (high - low + 1) as u64) as usize
+    }
+}
+
+/// Builds the circle: each gathering, the facilitator plans it, everyone
+/// writes notes (and corrects one by typing), reports back on the last
+/// contract and makes a new one; twice a year each member sets a goal and
+/// notes progress on it. After each gathering every member syncs with the
+/// founder by bundle, and the founder with every member.
+pub fn generate(spec: CircleSpec) -> Result<GeneratedCircle> {
+    let mut devices = Vec::with_capacity(spec.members);
+    for i in 0..spec.members {
+        devices.push(Device::new(&format!("Member {}", i + 1), i as u32 + 1)?);
+    }
+    let founder = devices[0].engine().clone();
+    let circle = founder.create_circle("Generated circle", HistoryPolicy::NewcomersSeeHistory)?;
+    for d in &devices[1..] {
+        founder.add_member(circle, &d.card())?;
+    }
+    for d in &devices[1..] {
+        d.engine()
+            .import_bundle(&founder.export_bundle(circle, None)?)?;
+    }
+    let mut words = Words(0x9E37_79B9_7F4A_7C15 ^ spec.gatherings as u64);
+    let mut writes = 0;
+    let mut gatherings = Vec::with_capacity(spec.gatherings);
+    let mut contracts: Vec<Option<String>> = vec![None; spec.members];
+    let mut goals: Vec<Option<String>> = vec![None; spec.members];
+    let first = NaiveDate::from_ymd_opt(2024, 1, 4).unwrap_or_default();
+    for g in 0..spec.gatherings {
+        let facilitator = &devices[g % spec.members];
+        let date = first + chrono::Duration::days(14 * g as i64);
+        let gathering = facilitator.engine().new_gathering(circle, date)?;
+        writes += 1;
+        gatherings.push(gathering);
+        // Everyone needs the gathering before writing into it.
+        exchange(&devices, circle)?;
+        for (m, device) in devices.iter().enumerate() {
+            let engine = device.engine();
+            if g % 13 == 0 {
+                let goal_words = words.between(6, 12);
+                goals[m] = Some(engine.add_goal(circle, &words.sentence(goal_words))?);
+                writes += 1;
+            } else if g % 4 == 0 {
+                if let Some(goal) = &goals[m] {
+                    let progress = words.between(10, 30);
+                    engine.goal_progress(circle, goal, &words.sentence(progress))?;
+                    writes += 1;
+                }
+            }
+            if let Some(contract) = contracts[m].take() {
+                let outcome = ["kept", "partly", "not"][(words.next() % 3) as usize];
+                let reflection = words.between(8, 25);
+                engine.report_contract(
+                    circle,
+                    &contract,
+                    Some(outcome),
+                    Some(&words.sentence(reflection)),
+                )?;
+                writes += 1;
+            }
+            for n in 0..spec.notes_per_member {
+                let length = words.between(30, 90);
+                let text = words.sentence(length);
+                let note = engine.add_note(circle, gathering, &text)?;
+                writes += 1;
+                if n == 0 {
+                    // A correction typed into the note: a few keystrokes.
+                    let at = text.encode_utf16().count() / 2;
+                    let edits: Vec<TextEdit> = "really "
+                        .chars()
+                        .enumerate()
+                        .map(|(i, c)| TextEdit {
+                            position: at + i,
+                            delete: 0,
+                            insert: c.to_string(),
+                        })
+                        .collect();
+                    engine.edit_note(circle, gathering, &note, &edits)?;
+                    writes += 1;
+                }
+            }
+            let length = words.between(8, 20);
+            contracts[m] = Some(engine.add_contract(
+                circle,
+                &words.sentence(length),
+                goals[m].as_deref(),
+                Some(gathering),
+            )?);
+            writes += 1;
+        }
+        exchange(&devices, circle)?;
+    }
+    Ok(GeneratedCircle {
+        circle,
+        devices,
+        gatherings,
+        writes,
+    })
+}
+
+/// Everyone sends the founder what it lacks; the founder sends everyone
+/// what they lack.
+fn exchange(devices: &[Device], circle: CircleId) -> Result<()> {
+    let (founder, others) = match devices.split_first() {
+        Some(split) => split,
+        None => return Ok(()),
+    };
+    let founder_id = founder.engine().identity().member_id();
+    for d in others {
+        founder
+            .engine()
+            .import_bundle(&d.engine().export_bundle(circle, Some(founder_id))?)?;
+    }
+    for d in others {
+        let id = d.engine().identity().member_id();
+        d.engine()
+            .import_bundle(&founder.engine().export_bundle(circle, Some(id))?)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_circle_is_generated_and_converges() {
+        let spec = CircleSpec {
+            members: 3,
+            gatherings: 3,
+            notes_per_member: 2,
+        };
+        let generated = generate(spec).expect("generate");
+        let heads: Vec<_> = generated
+            .devices
+            .iter()
+            .map(|d| d.engine().heads(generated.circle).expect("heads"))
+            .collect();
+        assert!(heads.windows(2).all(|w| w[0] == w[1]), "members converge");
+        let notes = generated.devices[2]
+            .engine()
+            .notes(generated.circle, None)
+            .expect("notes");
+        assert_eq!(notes.len(), 3);
+        assert!(notes.iter().all(|g| g.notes.len() == 6));
+        assert!(notes[0].notes.iter().any(|n| n.text.contains("really")));
+        let history = generated.devices[1]
+            .engine()
+            .contract_history(generated.circle, None)
+            .expect("contracts");
+        assert_eq!(history.iter().map(|h| h.contracts.len()).sum::<usize>(), 9);
+    }
+}
