@@ -201,3 +201,69 @@ fn concurrent_membership_changes_converge() {
     ];
     run(&steps, &[(0, 1), (1, 2), (2, 0), (1, 0), (2, 1), (0, 2)]);
 }
+
+#[test]
+fn two_members_typing_into_one_note_merge_by_character() {
+    use circlekeep_engine::{EngineError, NaiveDate, TextEdit};
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let date = NaiveDate::from_ymd_opt(2026, 11, 26).expect("date");
+    let gathering = ada.new_gathering(circle, date).expect("gathering");
+    let note = ada
+        .add_note(circle, gathering, "we met today")
+        .expect("note");
+    ada.send(&bo, circle);
+    let typed = |at: usize, text: &str| -> Vec<TextEdit> {
+        text.chars()
+            .enumerate()
+            .map(|(i, c)| TextEdit {
+                position: at + i,
+                delete: 0,
+                insert: c.to_string(),
+            })
+            .collect()
+    };
+    // Offline, each types into the same note: Ada after "we", Bo at the end.
+    ada.edit_note(circle, gathering, &note, &typed(2, " all"))
+        .expect("ada types");
+    bo.edit_note(circle, gathering, &note, &typed(12, ", by the river"))
+        .expect("bo types");
+    bo.edit_note(
+        circle,
+        gathering,
+        &note,
+        &[TextEdit {
+            position: 0,
+            delete: 2,
+            insert: "We".into(),
+        }],
+    )
+    .expect("bo corrects");
+    ada.send(&bo, circle);
+    bo.send(&ada, circle);
+    let text = |p: &Peer| {
+        p.notes(circle, Some(gathering)).expect("notes")[0].notes[0]
+            .text
+            .clone()
+    };
+    assert_eq!(text(&ada), "We all met today, by the river");
+    assert_eq!(text(&bo), text(&ada));
+    assert_eq!(seen(&ada, circle), seen(&bo, circle));
+    // Edits outside the text or into a note that does not exist are refused
+    // and change nothing.
+    let outside = [TextEdit {
+        position: 999,
+        delete: 0,
+        insert: "x".into(),
+    }];
+    assert!(matches!(
+        ada.edit_note(circle, gathering, &note, &outside),
+        Err(EngineError::Document(_))
+    ));
+    assert!(matches!(
+        ada.edit_note(circle, gathering, "no-such-note", &typed(0, "x")),
+        Err(EngineError::UnknownNote(_))
+    ));
+    assert_eq!(text(&ada), "We all met today, by the river");
+}

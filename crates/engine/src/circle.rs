@@ -72,6 +72,9 @@ pub(crate) struct CircleRuntime {
     dirty: bool,
     /// In-memory state may be ahead of the store: discard and reload.
     pub poisoned: bool,
+    /// The circle document as last read; cleared whenever documents change,
+    /// so views do not hydrate the whole document on every read.
+    circle_view: std::cell::RefCell<Option<CircleDoc>>,
 }
 
 /// An entry after decryption.
@@ -94,6 +97,7 @@ impl CircleRuntime {
             rejected: BTreeSet::new(),
             dirty: true,
             poisoned: false,
+            circle_view: Default::default(),
         }
     }
 
@@ -262,6 +266,7 @@ impl CircleRuntime {
             reload.push(((author, seq), verify_entry(&entry).ok()?.body));
         }
         self.docs = docs;
+        self.circle_view.get_mut().take();
         self.keyring.import(cache.keys);
         self.keyring.mark_tried(cache.tried);
         self.rejected = cache.rejected.into_iter().collect();
@@ -491,6 +496,7 @@ impl CircleRuntime {
             .entry(doc_id)
             .or_insert_with(|| docs::new_doc(me.as_bytes()));
         let before = doc.get_heads();
+        self.circle_view.get_mut().take();
         let value = match edit(doc) {
             Ok(value) => value,
             Err(e) => {
@@ -840,6 +846,7 @@ impl CircleRuntime {
         let mut refused = Vec::new();
         for (doc_id, group) in by_doc {
             self.dirty = true;
+            self.circle_view.get_mut().take();
             let doc = self
                 .docs
                 .entry(doc_id)
@@ -926,9 +933,15 @@ impl CircleRuntime {
 
     /// The circle document, if readable.
     pub fn circle_doc(&self) -> Option<CircleDoc> {
-        self.docs
+        if let Some(view) = self.circle_view.borrow().as_ref() {
+            return Some(view.clone());
+        }
+        let view = self
+            .docs
             .get(&DocId::CIRCLE)
-            .and_then(|doc| docs::read_circle(doc).ok())
+            .and_then(|doc| docs::read_circle(doc).ok())?;
+        *self.circle_view.borrow_mut() = Some(view.clone());
+        Some(view)
     }
 
     /// The circle's history policy (since-joining when unknown).
