@@ -83,6 +83,31 @@ fn a_gathering_walk_through_with_two_devices() {
         .as_str()
         .expect("id")
         .to_owned();
+    ada.ok(&["note", "add", "thursday", "Tëa at 5"]);
+    let tea = ada.json(&["note", "list", "thursday"])[0]["notes"][0]["id"]
+        .as_str()
+        .expect("note id")
+        .to_owned();
+    // Typing into a note counts characters, whatever their encoding.
+    ada.ok(&[
+        "note",
+        "edit",
+        "thursday",
+        &tea,
+        "--at",
+        "4",
+        "--delete",
+        "4",
+        "--insert",
+        "🫖 at 6",
+    ]);
+    let edited = ada.json(&["note", "list", "thursday"]);
+    assert_eq!(edited[0]["notes"][0]["id"], tea.as_str());
+    assert_eq!(edited[0]["notes"][0]["text"], "Tëa 🫖 at 6");
+    assert_eq!(
+        ada.error_code(&["note", "edit", "thursday", &tea, "--at", "99", "--insert", "x"]),
+        (1, "bad_text".to_owned())
+    );
     ada.ok(&["note", "add", "thursday", NOTE]);
     let goal = ada.json(&["goal", "add", "thursday", "Ship the report"])["goal"]
         .as_str()
@@ -110,8 +135,11 @@ fn a_gathering_walk_through_with_two_devices() {
 
     let notes = bo.json(&["note", "list", "thursday", "--gathering", "2026-11-26"]);
     assert_eq!(notes[0]["gathering"]["id"], gathering.as_str());
-    assert_eq!(notes[0]["notes"][0]["text"], NOTE);
-    assert_eq!(notes[0]["notes"][0]["author_name"], "Ada");
+    let note = notes[0]["notes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["text"] == NOTE))
+        .expect("the note arrived");
+    assert_eq!(note["author_name"], "Ada");
     let shown = bo.json(&["circle", "show", "thursday"]);
     assert_eq!(shown["members"].as_array().map(Vec::len), Some(2));
     assert_eq!(shown["contracts"][0]["goal"], goal.as_str());

@@ -250,6 +250,25 @@ enum NoteCommand {
         #[arg(long)]
         gathering: Option<String>,
     },
+    /// Type into a note: at a character position, delete and/or insert.
+    Edit {
+        /// Circle name or id prefix.
+        circle: String,
+        /// The note's id (from `note list --json`).
+        note: String,
+        /// Where the edit starts, in characters from the beginning.
+        #[arg(long)]
+        at: usize,
+        /// How many characters to delete there.
+        #[arg(long, default_value_t = 0)]
+        delete: usize,
+        /// What to insert there.
+        #[arg(long, default_value = "")]
+        insert: String,
+        /// Gathering id prefix or date (default: the latest you can read).
+        #[arg(long)]
+        gathering: Option<String>,
+    },
     /// List notes (default: every gathering you can read).
     List {
         /// Circle name or id prefix.
@@ -597,6 +616,30 @@ pub(crate) async fn dispatch(
                 let note = engine.add_note(id, gathering, &text)?;
                 out.id("note", &note, "Note saved.");
             }
+            NoteCommand::Edit {
+                circle,
+                note,
+                at,
+                delete,
+                insert,
+                gathering,
+            } => {
+                let id = engine.find_circle(&circle)?;
+                let gathering = match gathering {
+                    Some(g) => engine.find_gathering(id, &g)?,
+                    None => engine.latest_gathering(id)?,
+                };
+                let text = engine
+                    .notes(id, Some(gathering))?
+                    .into_iter()
+                    .flat_map(|g| g.notes)
+                    .find(|n| n.id == note)
+                    .map(|n| n.text)
+                    .ok_or_else(|| EngineError::UnknownNote(note.clone()))?;
+                let edit = text_edit(&text, at, delete, insert)?;
+                engine.edit_note(id, gathering, &note, &[edit])?;
+                out.id("note", &note, "Note saved.");
+            }
             NoteCommand::List { circle, gathering } => {
                 let id = engine.find_circle(&circle)?;
                 let gathering = gathering
@@ -748,4 +791,26 @@ pub(crate) async fn dispatch(
         }
     }
     Ok(0)
+}
+
+/// A splice given in characters, as the engine takes it (UTF-16 units).
+fn text_edit(
+    text: &str,
+    at: usize,
+    delete: usize,
+    insert: String,
+) -> Result<circlekeep_engine::TextEdit, EngineError> {
+    let chars = text.chars().count();
+    if at > chars || delete > chars - at {
+        return Err(EngineError::BadText(
+            "that edit reaches beyond the end of the note",
+        ));
+    }
+    let units = |c: &[char]| c.iter().map(|c| c.len_utf16()).sum::<usize>();
+    let all: Vec<char> = text.chars().collect();
+    Ok(circlekeep_engine::TextEdit {
+        position: units(&all[..at]),
+        delete: units(&all[at..at + delete]),
+        insert,
+    })
 }
