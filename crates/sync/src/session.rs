@@ -66,6 +66,9 @@ async fn send<W: AsyncWrite + Unpin>(
     }
 }
 
+/// Messages read ahead of processing (each at most `MAX_FRAME`).
+const INCOMING_QUEUE: usize = 4;
+
 /// Runs a session until the peer leaves, the node shuts down, or (one-shot)
 /// both sides caught up.
 pub(crate) async fn run<R, W, Rd>(
@@ -85,7 +88,7 @@ where
     let mut changes = inner.replica.changes();
     let mut shutdown = inner.shutdown.subscribe();
 
-    let (tx, mut incoming) = mpsc::channel::<Result<Option<Message>, WireError>>(4);
+    let (tx, mut incoming) = mpsc::channel::<Result<Option<Message>, WireError>>(INCOMING_QUEUE);
     let reader_task = tokio::spawn(async move {
         loop {
             let message = read_message(&mut reader).await;
@@ -166,6 +169,7 @@ where
             .into_iter()
             .collect()
     };
+    let mut arrived = Vec::with_capacity(INCOMING_QUEUE);
     let mut sent_caught_up = false;
     let mut got_caught_up = false;
 
@@ -217,34 +221,53 @@ where
         }
 
         tokio::select! {
-            message = incoming.recv() => match message {
-                Some(Ok(Some(Message::Records { circle, ops, entries }))) => {
-                    inner.seen(&peer);
-                    let ingested = {
-                        let replica = inner.replica.clone();
-                        blocking(move || replica.ingest(&circle, &peer, ops, entries)).await?
-                    };
-                    let held = known.entry(circle).or_default();
-                    held.ops.extend(ingested.held_ops);
-                    for (author, seq) in ingested.held_entries {
-                        let at = held.have.entry(author).or_insert(0);
-                        *at = (*at).max(seq);
+            received = incoming.recv_many(&mut arrived, INCOMING_QUEUE) => {
+                if received == 0 {
+                    return Ok(());
+                }
+                let mut queue = std::mem::take(&mut arrived).into_iter().peekable();
+                while let Some(message) = queue.next() {
+                    match message {
+                        Ok(Some(Message::Records { circle, mut ops, mut entries })) => {
+                            // Records of this circle that arrived meanwhile go
+                            // in together: one apply costs about what many do.
+                            while let Some(Ok(Some(Message::Records { circle: next, .. }))) = queue.peek() {
+                                if *next != circle {
+                                    break;
+                                }
+                                if let Some(Ok(Some(Message::Records { ops: more_ops, entries: more, .. }))) = queue.next() {
+                                    ops.extend(more_ops);
+                                    entries.extend(more);
+                                }
+                            }
+                            inner.seen(&peer);
+                            let ingested = {
+                                let replica = inner.replica.clone();
+                                blocking(move || replica.ingest(&circle, &peer, ops, entries)).await?
+                            };
+                            let held = known.entry(circle).or_default();
+                            held.ops.extend(ingested.held_ops);
+                            for (author, seq) in ingested.held_entries {
+                                let at = held.have.entry(author).or_insert(0);
+                                *at = (*at).max(seq);
+                            }
+                            inner.note_peer_state(&peer, &circle, held);
+                            if ingested.rejected > 0 {
+                                tracing::warn!(peer = %peer.short(), rejected = ingested.rejected, "refused records from a peer");
+                            }
+                        }
+                        Ok(Some(Message::CaughtUp)) => {
+                            inner.seen(&peer);
+                            got_caught_up = true;
+                        }
+                        Ok(Some(Message::Hello(_))) => {
+                            return Err(SessionError::Protocol("second hello"));
+                        }
+                        Err(e) => return Err(e.into()),
+                        // The peer finished its side: it is leaving.
+                        Ok(None) => return Ok(()),
                     }
-                    inner.note_peer_state(&peer, &circle, held);
-                    if ingested.rejected > 0 {
-                        tracing::warn!(peer = %peer.short(), rejected = ingested.rejected, "refused records from a peer");
-                    }
                 }
-                Some(Ok(Some(Message::CaughtUp))) => {
-                    inner.seen(&peer);
-                    got_caught_up = true;
-                }
-                Some(Ok(Some(Message::Hello(_)))) => {
-                    return Err(SessionError::Protocol("second hello"));
-                }
-                Some(Err(e)) => return Err(e.into()),
-                // The peer finished its side: it is leaving.
-                Some(Ok(None)) | None => return Ok(()),
             },
             change = changes.recv() => match change {
                 Ok(circle) => {
