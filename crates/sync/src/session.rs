@@ -69,6 +69,9 @@ async fn send<W: AsyncWrite + Unpin>(
 /// Messages read ahead of processing (each at most `MAX_FRAME`).
 const INCOMING_QUEUE: usize = 4;
 
+/// Queued records of one circle are ingested together up to this size.
+const COALESCE_BYTES: usize = 64 * 1024;
+
 /// Runs a session until the peer leaves, the node shuts down, or (one-shot)
 /// both sides caught up.
 pub(crate) async fn run<R, W, Rd>(
@@ -229,12 +232,17 @@ where
                 while let Some(message) = queue.next() {
                     match message {
                         Ok(Some(Message::Records { circle, mut ops, mut entries })) => {
-                            // Records of this circle that arrived meanwhile go
-                            // in together: one apply costs about what many do.
-                            while let Some(Ok(Some(Message::Records { circle: next, .. }))) = queue.peek() {
-                                if *next != circle {
+                            // Small records of this circle that arrived meanwhile
+                            // (typing) go in together: one apply costs about what
+                            // many do. Catch-up batches stay apart, so the app gets
+                            // the engine between them.
+                            let mut bytes: usize = entries.iter().map(Vec::len).sum();
+                            while let Some(Ok(Some(Message::Records { circle: next, entries: more, .. }))) = queue.peek() {
+                                let more_bytes: usize = more.iter().map(Vec::len).sum();
+                                if *next != circle || bytes + more_bytes > COALESCE_BYTES {
                                     break;
                                 }
+                                bytes += more_bytes;
                                 if let Some(Ok(Some(Message::Records { ops: more_ops, entries: more, .. }))) = queue.next() {
                                     ops.extend(more_ops);
                                     entries.extend(more);
