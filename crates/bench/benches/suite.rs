@@ -8,7 +8,7 @@
 
 use circlekeep_bench::device::Device;
 use circlekeep_bench::generator::{generate, CircleSpec, GeneratedCircle};
-use circlekeep_bench::plain::{self, PlainText};
+use circlekeep_bench::plain;
 use circlekeep_bench::report::{self, Figure, ScalePoint};
 use circlekeep_bench::traces::{self, Trace};
 use circlekeep_bench::{BenchError, Result};
@@ -140,6 +140,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// A trace replay through the pipeline against plain Automerge's (≤ 3×).
+fn replay_figure(name: &str, pipeline: Duration, plain: Duration) -> Figure {
+    let (value, baseline) = (pipeline.as_secs_f64(), plain.as_secs_f64());
+    Figure::against(name, value, "s", baseline, "plain Automerge")
+        .target("≤ 3× plain", value <= 3.0 * baseline)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -333,8 +340,6 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
         "plain sync delivered the document",
         plain_sync.received.get_heads() == raw_doc.doc.get_heads(),
     )?;
-    let _ = PlainText::text(&raw_doc);
-    let _ = &mut raw_doc;
 
     let n = keystrokes.len() as f64;
     let name = if full {
@@ -343,16 +348,10 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
         "automerge-paper (first 20k)"
     };
     Ok(vec![
-        Figure::against(
+        replay_figure(
             &format!("{name}: replay through the pipeline"),
-            elapsed.as_secs_f64(),
-            "s",
-            raw.elapsed.as_secs_f64(),
-            "plain Automerge",
-        )
-        .target(
-            "≤ 3× plain",
-            elapsed.as_secs_f64() <= 3.0 * raw.elapsed.as_secs_f64(),
+            elapsed,
+            raw.elapsed,
         ),
         Figure::against(
             &format!("{name}: per keystroke"),
@@ -487,17 +486,7 @@ fn concurrent_trace(options: &Options) -> Result<Vec<Figure>> {
     let equal = texts.iter().all(|t| *t == trace.end_content);
     check("both devices end in endContent", equal)?;
     Ok(vec![
-        Figure::against(
-            "friendsforever: two devices replay",
-            elapsed.as_secs_f64(),
-            "s",
-            raw.elapsed.as_secs_f64(),
-            "plain Automerge",
-        )
-        .target(
-            "≤ 3× plain",
-            elapsed.as_secs_f64() <= 3.0 * raw.elapsed.as_secs_f64(),
-        ),
+        replay_figure("friendsforever: two devices replay", elapsed, raw.elapsed),
         Figure::plain(
             "friendsforever: both devices' text equals endContent",
             f64::from(u8::from(equal)),

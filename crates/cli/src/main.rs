@@ -609,10 +609,7 @@ pub(crate) async fn dispatch(
                 gathering,
             } => {
                 let id = engine.find_circle(&circle)?;
-                let gathering = match gathering {
-                    Some(g) => engine.find_gathering(id, &g)?,
-                    None => engine.latest_gathering(id)?,
-                };
+                let gathering = practice::gathering(engine, id, gathering.as_deref())?;
                 let note = engine.add_note(id, gathering, &text)?;
                 out.id("note", &note, "Note saved.");
             }
@@ -625,10 +622,7 @@ pub(crate) async fn dispatch(
                 gathering,
             } => {
                 let id = engine.find_circle(&circle)?;
-                let gathering = match gathering {
-                    Some(g) => engine.find_gathering(id, &g)?,
-                    None => engine.latest_gathering(id)?,
-                };
+                let gathering = practice::gathering(engine, id, gathering.as_deref())?;
                 let text = engine
                     .notes(id, Some(gathering))?
                     .into_iter()

@@ -323,7 +323,12 @@ fn circle(engine: &Engine, selector: &str) -> anyhow::Result<CircleId> {
     Ok(engine.find_circle(selector)?)
 }
 
-fn gathering(engine: &Engine, id: CircleId, selector: Option<&str>) -> anyhow::Result<DocId> {
+/// The gathering `selector` names, or the latest one this device can read.
+pub(crate) fn gathering(
+    engine: &Engine,
+    id: CircleId,
+    selector: Option<&str>,
+) -> anyhow::Result<DocId> {
     Ok(match selector {
         Some(g) => engine.find_gathering(id, g)?,
         None => engine.latest_gathering(id)?,
