@@ -2,61 +2,9 @@
 //! JSON output and error codes, nothing readable at rest, and saved edits
 //! surviving a kill at any moment.
 
-use circlekeep_tests::{circlekeep_bin, files_containing};
+use circlekeep_tests::cli::{Device, LOOPBACK};
+use circlekeep_tests::files_containing;
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
-
-struct Device<'a> {
-    home: &'a Path,
-}
-
-impl Device<'_> {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(circlekeep_bin());
-        cmd.arg("--home")
-            .arg(self.home)
-            .args(args)
-            .env("CIRCLEKEEP_PASSPHRASE", "correct horse")
-            .env_remove("CIRCLEKEEP_HOME");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run circlekeep")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "circlekeep {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).expect("JSON output")
-    }
-
-    fn error_code(&self, args: &[&str]) -> (i32, String) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        let value: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
-        (
-            out.status.code().unwrap_or(-1),
-            value["error"]["code"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        )
-    }
-}
 
 const NOTE: &str = "CLI-MARKER-3e9f: I will ask for help sooner";
 
@@ -280,27 +228,6 @@ fn a_note_reported_saved_survives_a_kill_at_any_moment() {
     );
 }
 
-/// A `circlekeep serve` child, stopped (SIGTERM) on drop.
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-const LOOPBACK: [&str; 6] = [
-    "--relay",
-    "disabled",
-    "--local-discovery",
-    "off",
-    "--bind",
-    "127.0.0.1:0",
-];
-
 #[test]
 fn serve_invite_join_status_and_sync_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -327,21 +254,7 @@ fn serve_invite_join_status_and_sync_from_the_command_line() {
     ada.ok(&["gathering", "new", "thursday", "--date", "2026-11-26"]);
     ada.ok(&["note", "add", "thursday", "hello over the network"]);
 
-    let mut args = vec!["serve"];
-    args.extend(LOOPBACK);
-    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
-    let serve = Serve(
-        ada.cmd(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("serve"),
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !ada.home.join("control.sock").exists() {
-        assert!(std::time::Instant::now() < deadline, "serve did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let serve = ada.serve(&dir.path().join("serve.log"));
 
     // Commands reach the running serve; status shows where it listens.
     let status = ada.json(&["status"]);

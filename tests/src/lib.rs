@@ -2,6 +2,9 @@
 //! in temporary folders, bundle exchange between them, comparable snapshots
 //! of what each sees, and a scan of what lies at rest.
 
+pub mod cli;
+pub mod desktop;
+
 use circlekeep_engine::views::{GatheringNotes, ImportReport};
 use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, SledStore};
 use circlekeep_sync::{Node, NodeConfig, Relay};
@@ -210,31 +213,43 @@ pub fn bytes_under(dir: &Path) -> u64 {
 /// test process (cargo builds a package's binary only for its own tests).
 pub fn circlekeep_bin() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/it-… → target/<profile>/circlekeep
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target profile dir");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "circlekeep-cli",
-            "--bin",
-            "circlekeep",
-        ]);
-        if profile_dir.file_name() == Some(std::ffi::OsStr::new("release")) {
-            build.arg("--release");
+    BIN.get_or_init(|| workspace_bin("circlekeep-cli", "circlekeep"))
+        .clone()
+}
+
+/// Builds binary `bin` of workspace package `package` in this test's
+/// profile and returns its path.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/it-… → target/<profile>/<bin>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "-p", package, "--bin", bin]);
+    // Cargo sets these for the test; build scripts that watch them (ring's
+    // does) would rebuild half the tree each time, twice.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name == "CARGO_MANIFEST_DIR"
+            || name == "CARGO_MANIFEST_PATH"
+            || name == "CARGO_CRATE_NAME"
+            || name == "CARGO_PRIMARY_PACKAGE"
+            || name == "CARGO_TARGET_TMPDIR"
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            build.env_remove(name.as_ref());
         }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "building circlekeep failed");
-        profile_dir.join(format!("circlekeep{}", std::env::consts::EXE_SUFFIX))
-    })
-    .clone()
+    }
+    if profile_dir.file_name() == Some(std::ffi::OsStr::new("release")) {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Polls `check` every 50 ms until it holds or `within` passes; returns

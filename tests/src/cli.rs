@@ -1,0 +1,125 @@
+//! Driving the `circlekeep` binary: one device per data folder, its
+//! commands and their JSON, and a `serve` running in the background.
+
+use crate::circlekeep_bin;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The passphrase every test device uses.
+pub const PASSPHRASE: &str = "correct horse";
+
+/// Network flags for loopback only: no relay, no mDNS, a random port.
+pub const LOOPBACK: [&str; 6] = [
+    "--relay",
+    "disabled",
+    "--local-discovery",
+    "off",
+    "--bind",
+    "127.0.0.1:0",
+];
+
+/// A device driven through the `circlekeep` binary.
+pub struct Device<'a> {
+    /// Its data folder.
+    pub home: &'a Path,
+}
+
+impl Device<'_> {
+    /// The command `circlekeep --home HOME ARGS` with the test passphrase.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(circlekeep_bin());
+        cmd.arg("--home")
+            .arg(self.home)
+            .args(args)
+            .env("CIRCLEKEEP_PASSPHRASE", PASSPHRASE)
+            .env_remove("CIRCLEKEEP_HOME");
+        cmd
+    }
+
+    /// Runs a command to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run circlekeep")
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "circlekeep {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command with `--json` that must succeed; returns its output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("JSON output")
+    }
+
+    /// Runs a command with `--json` that must fail: its exit status and error code.
+    pub fn error_code(&self, args: &[&str]) -> (i32, String) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let value: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+        (
+            out.status.code().unwrap_or(-1),
+            value["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    /// Starts `circlekeep serve` on loopback, logging to `log`; returns once
+    /// it accepts commands.
+    pub fn serve(&self, log: &Path) -> Serve {
+        let mut args = vec!["serve"];
+        args.extend(LOOPBACK);
+        let log = std::fs::File::create(log).expect("log");
+        let serve = Serve(
+            self.cmd(&args)
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("serve"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.home.join("control.sock").exists() {
+            assert!(Instant::now() < deadline, "serve did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        serve
+    }
+
+    /// The texts of a gathering's notes, as `note list` shows them.
+    pub fn note_texts(&self, circle: &str, gathering: &str) -> Vec<String> {
+        let notes = self.json(&["note", "list", circle, "--gathering", gathering]);
+        notes[0]["notes"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|n| n["text"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A `circlekeep serve` child, stopped (SIGTERM) on drop.
+pub struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
