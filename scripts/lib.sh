@@ -4,10 +4,15 @@
 # What the desktop app needs to build (Tauri 2 on Linux).
 APP_PACKAGES=(build-essential pkg-config curl wget file libssl-dev libxdo-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
-# What the test suite needs beyond a Rust toolchain (iproute2: the
-# gathering-room test builds network namespaces when run as root; age: the
-# backup test opens a backup with the standard age tool).
-TEST_PACKAGES=(build-essential pkg-config iproute2 age)
+# What the test suite needs beyond a Rust toolchain and the app's packages
+# (iproute2: the gathering-room test builds network namespaces when run as
+# root; age: the backup test opens a backup with the standard age tool;
+# xvfb and webkit2gtk-driver: the desktop end-to-end test drives the real
+# window in a virtual display).
+TEST_PACKAGES=(iproute2 age xvfb webkit2gtk-driver)
+
+# The version of tauri-driver the desktop end-to-end test runs.
+TAURI_DRIVER_VERSION=2.1.0
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -23,6 +28,14 @@ ensure_packages() {
     echo "Installing system packages: ${missing[*]}"
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+  fi
+}
+
+# ensure_tauri_driver: installs tauri-driver (WebDriver for Tauri apps)
+# from crates.io unless this version is installed.
+ensure_tauri_driver() {
+  if ! cargo install --list | grep -q "^tauri-driver v${TAURI_DRIVER_VERSION}:"; then
+    cargo install --locked tauri-driver --version "${TAURI_DRIVER_VERSION}"
   fi
 }
 

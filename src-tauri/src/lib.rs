@@ -1,7 +1,9 @@
 //! Circlekeep's desktop shell: a Tauri window whose commands are one-line
-//! calls into the engine. Only this crate knows Tauri, IPC and JSON.
+//! calls into the engine, plus the sync node the unlocked app runs. Only
+//! this crate knows Tauri, IPC and JSON.
 
 mod commands;
+mod session;
 mod state;
 
 use state::AppState;
@@ -15,14 +17,14 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let state = match AppState::from_env() {
+    let state = match AppState::from_args(std::env::args().skip(1)) {
         Ok(state) => state,
         Err(e) => {
             eprintln!("circlekeep: {e}");
-            std::process::exit(1);
+            std::process::exit(2);
         }
     };
-    let result = tauri::Builder::default()
+    let app = tauri::Builder::default()
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::identity::status,
@@ -30,10 +32,34 @@ pub fn run() {
             commands::identity::unlock,
             commands::identity::member_card,
             commands::circles::circles,
+            commands::circles::create_circle,
+            commands::circles::circle,
+            commands::circles::practice,
+            commands::circles::accept_charter,
+            commands::circles::add_member,
+            commands::circles::remove_member,
+            commands::gatherings::open_gathering,
+            commands::gatherings::notes,
+            commands::gatherings::add_note,
+            commands::gatherings::edit_note,
+            commands::goals::add_goal,
+            commands::goals::goal_progress,
+            commands::goals::add_contract,
+            commands::goals::report_contract,
+            commands::sync::sync_status,
+            commands::sync::invite,
+            commands::sync::join,
         ])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("circlekeep: the window could not start: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|handle, event| {
+            if let tauri::RunEvent::Exit = event {
+                session::stop(handle);
+            }
+        }),
+        Err(e) => {
+            eprintln!("circlekeep: the window could not start: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -1,24 +1,66 @@
-//! What the app holds between commands: where its data lives and, once
-//! unlocked, the engine.
+//! What the app holds between commands: where its data lives, how it
+//! reaches the network and, once unlocked, the engine and its sync node.
 
 use circlekeep_engine::{Engine, EngineError, Home};
+use circlekeep_sync::{Node, NodeConfig, Relay};
 use serde::Serialize;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// The app's state, shared by all commands.
 pub struct AppState {
     pub home: Home,
-    engine: Mutex<Option<Arc<Engine>>>,
+    /// Network settings given on the command line; unset ones come from the
+    /// device's settings (`circlekeep config`).
+    pub net: NetArgs,
+    session: Mutex<Option<Session>>,
+}
+
+/// What an unlocked app runs.
+#[derive(Clone)]
+pub struct Session {
+    pub engine: Arc<Engine>,
+    /// The sync node, or why it could not start.
+    pub node: Result<Arc<Node<Engine>>, String>,
+}
+
+/// `--relay`, `--local-discovery` and `--bind`, as the CLI takes them.
+#[derive(Clone, Debug, Default)]
+pub struct NetArgs {
+    pub relay: Option<String>,
+    pub local_discovery: Option<bool>,
+    pub bind: Option<SocketAddr>,
 }
 
 impl AppState {
-    /// Home from `CIRCLEKEEP_HOME` or `--home DIR`, else the platform default.
-    pub fn from_env() -> Result<Self, String> {
-        let mut args = std::env::args().skip(1);
+    /// Home and network settings from `--home DIR` (or `CIRCLEKEEP_HOME`),
+    /// `--relay`, `--local-discovery on|off` and `--bind ADDR:PORT`.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut args = args.into_iter();
         let mut home = std::env::var_os("CIRCLEKEEP_HOME").map(Home::new);
+        let mut net = NetArgs::default();
         while let Some(arg) = args.next() {
-            if arg == "--home" {
-                home = args.next().map(Home::new);
+            let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--home" => home = Some(Home::new(value()?)),
+                "--relay" => net.relay = Some(value()?),
+                "--local-discovery" => {
+                    net.local_discovery = Some(match value()?.as_str() {
+                        "on" => true,
+                        "off" => false,
+                        other => {
+                            return Err(format!("--local-discovery is on or off, not {other:?}"))
+                        }
+                    })
+                }
+                "--bind" => {
+                    let v = value()?;
+                    net.bind = Some(
+                        v.parse()
+                            .map_err(|_| format!("--bind wants ADDR:PORT, not {v:?}"))?,
+                    )
+                }
+                other => return Err(format!("unknown argument {other:?}")),
             }
         }
         let home = home
@@ -26,20 +68,38 @@ impl AppState {
             .ok_or("cannot find a data folder; pass --home DIR")?;
         Ok(Self {
             home,
-            engine: Mutex::new(None),
+            net,
+            session: Mutex::new(None),
         })
     }
 
     /// The unlocked engine.
     pub fn engine(&self) -> Result<Arc<Engine>, CommandError> {
+        Ok(self.session()?.engine)
+    }
+
+    /// The running sync node.
+    pub fn node(&self) -> Result<Arc<Node<Engine>>, CommandError> {
+        self.session()?
+            .node
+            .map_err(|why| CommandError::new("offline", &why))
+    }
+
+    /// The unlocked session.
+    pub fn session(&self) -> Result<Session, CommandError> {
         self.slot()
             .clone()
             .ok_or_else(|| CommandError::new("locked", "unlock Circlekeep first"))
     }
 
-    /// Keeps the engine once unlocked.
-    pub fn set_engine(&self, engine: Engine) {
-        *self.slot() = Some(Arc::new(engine));
+    /// Keeps the session once unlocked.
+    pub fn set_session(&self, session: Session) {
+        *self.slot() = Some(session);
+    }
+
+    /// Takes the session away (when the app quits).
+    pub fn take_session(&self) -> Option<Session> {
+        self.slot().take()
     }
 
     /// Whether the engine is unlocked.
@@ -47,8 +107,34 @@ impl AppState {
         self.slot().is_some()
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Engine>>> {
-        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    /// The node settings: command line, else the device's settings, else defaults.
+    pub fn node_config(&self, engine: &Engine) -> Result<NodeConfig, String> {
+        let relay = match &self.net.relay {
+            Some(r) => r.clone(),
+            None => engine
+                .setting("relay")
+                .map_err(|e| e.to_string())?
+                .unwrap_or_else(|| "default".into()),
+        };
+        let local_discovery = match self.net.local_discovery {
+            Some(on) => on,
+            None => {
+                engine
+                    .setting("local-discovery")
+                    .map_err(|e| e.to_string())?
+                    .as_deref()
+                    != Some("off")
+            }
+        };
+        Ok(NodeConfig {
+            relay: relay.parse::<Relay>().map_err(|e| e.to_string())?,
+            local_discovery,
+            bind: self.net.bind,
+        })
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

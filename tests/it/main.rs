@@ -6,6 +6,7 @@ mod capture;
 mod cli;
 mod confidentiality;
 mod convergence;
+mod desktop;
 mod membership;
 mod persistence;
 mod practice;

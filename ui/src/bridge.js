@@ -1,6 +1,7 @@
 // The one adapter between the UI and the Rust engine: every call to the
 // backend goes through here (and browser tests mock exactly this).
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 
 /** Errors from the backend carry a stable `code` to switch on. */
 export class BackendError extends Error {
@@ -24,4 +25,24 @@ export const backend = {
   unlock: (passphrase) => call("unlock", { passphrase }),
   memberCard: () => call("member_card"),
   circles: () => call("circles"),
+  createCircle: (name, history) => call("create_circle", { name, history }),
+  circle: (circle) => call("circle", { circle }),
+  practice: (circle) => call("practice", { circle }),
+  acceptCharter: (circle) => call("accept_charter", { circle }),
+  addMember: (circle, card) => call("add_member", { circle, card }),
+  removeMember: (circle, member) => call("remove_member", { circle, member }),
+  openGathering: (circle, date, template) => call("open_gathering", { circle, date, template }),
+  notes: (circle, gathering) => call("notes", { circle, gathering }),
+  addNote: (circle, gathering, text) => call("add_note", { circle, gathering, text }),
+  editNote: (circle, gathering, note, edits) => call("edit_note", { circle, gathering, note, edits }),
+  addGoal: (circle, text) => call("add_goal", { circle, text }),
+  goalProgress: (circle, goal, text) => call("goal_progress", { circle, goal, text }),
+  addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),
+  reportContract: (circle, contract, outcome, reflection) =>
+    call("report_contract", { circle, contract, outcome, reflection }),
+  syncStatus: () => call("sync_status"),
+  invite: (circle) => call("invite", { circle }),
+  join: (ticket) => call("join", { ticket }),
+  /** Calls `handler(circleHexId)` whenever a circle changed ("" = maybe any). */
+  onCircleChanged: (handler) => listen("circle-changed", (event) => handler(event.payload)),
 };

@@ -1,4 +1,8 @@
+// The app shell: first run, unlock, then the list of circles beside the
+// open circle, with the sync state in the header.
 import { backend } from "./bridge.js";
+import { el, form } from "./dom.js";
+import { CircleView } from "./circle.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,24 +14,86 @@ function say(text) {
   $("message").textContent = text;
 }
 
+const circleView = new CircleView($("circle-view"), say);
+
+async function showCircles() {
+  const circles = await backend.circles();
+  const list = $("circles");
+  list.replaceChildren(
+    ...circles.map((c) =>
+      el("li", {}, el("button", { class: c.id === circleView.id ? "circle current" : "circle", "data-circle": c.id, onclick: () => openCircle(c.id) },
+        c.name ?? `Circle ${c.short} (waiting for its documents)`, el("span", { class: "meta" }, ` ${c.members} members`))),
+    ),
+  );
+  if (circles.length === 0) list.append(el("li", {}, "No circles yet: found one, or join with a ticket."));
+  return circles;
+}
+
+async function openCircle(id) {
+  await circleView.open(id);
+  await showCircles();
+}
+
 async function showHome() {
-  const [card, circles] = await Promise.all([backend.memberCard(), backend.circles()]);
+  const card = await backend.memberCard();
   $("card").textContent = card.card;
   $("fingerprint").textContent = card.fingerprint;
-  const list = $("circles");
-  list.replaceChildren();
-  if (circles.length === 0) {
-    const li = document.createElement("li");
-    li.textContent = "No circles yet. Create one with `circlekeep circle create NAME`, or import a bundle.";
-    list.append(li);
-  }
-  for (const c of circles) {
-    const li = document.createElement("li");
-    li.textContent = `${c.name ?? "(sealed)"} — ${c.members} members`;
-    list.append(li);
-  }
+  const circles = await showCircles();
   show("home");
+  if (circles.length > 0) await openCircle(circles[0].id);
+  else $("circle-view").replaceChildren(el("p", {}, "Found a circle, or paste an invite ticket from a member to join theirs."));
+  backend.onCircleChanged(async (id) => {
+    await showCircles();
+    if (!id || id === circleView.id) await circleView.refresh();
+  });
+  setInterval(showSync, 2000);
+  showSync();
 }
+
+async function showSync() {
+  try {
+    const { online, problem, status } = await backend.syncStatus();
+    const peers = status.circles.flatMap((c) => c.members);
+    const connected = new Set(peers.filter((m) => m.connected).map((m) => m.member)).size;
+    $("sync-state").textContent = online ? `Online · ${connected} member${connected === 1 ? "" : "s"} connected` : `Offline (${problem})`;
+    $("sync-state").dataset.connected = String(connected);
+    // The members tab shows per-member sync state: keep it current.
+    if (circleView.tab === "members") await circleView.refresh();
+  } catch {
+    $("sync-state").textContent = "";
+  }
+}
+
+$("new-circle-slot").append(
+  form(
+    { id: "new-circle-form" },
+    [
+      el("input", { id: "new-circle-name", name: "name", placeholder: "Circle name", required: true, maxlength: 200 }),
+      el("select", { name: "history", "aria-label": "Newcomers see" },
+        el("option", { value: "since-joining" }, "Newcomers see notes from when they join"),
+        el("option", { value: "newcomers-see-history" }, "Newcomers see all past notes")),
+    ],
+    "Found circle",
+    async (f) => {
+      const id = await backend.createCircle(f.name.value, f.history.value);
+      f.reset();
+      await openCircle(id);
+    },
+    say,
+  ),
+  form(
+    { id: "join-form" },
+    [el("textarea", { id: "join-ticket", name: "ticket", rows: 2, placeholder: "Invite ticket", required: true })],
+    "Join",
+    async (f) => {
+      say("Joining… a member who is online has to let you in.");
+      const id = await backend.join(f.ticket.value);
+      f.reset();
+      await openCircle(id);
+    },
+    say,
+  ),
+);
 
 async function start() {
   const status = await backend.status();

@@ -1,7 +1,8 @@
-//! Circles.
+//! Circles, their members and their practice at a glance.
 
 use crate::state::{blocking, AppState, CommandError};
-use circlekeep_engine::views::CircleSummary;
+use circlekeep_engine::views::{CircleSummary, CircleView, MemberView, PracticeView};
+use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
 
 /// Lists this device's circles.
@@ -9,4 +10,98 @@ use tauri::State;
 pub async fn circles(state: State<'_, AppState>) -> Result<Vec<CircleSummary>, CommandError> {
     let engine = state.engine()?;
     blocking(move || Ok(engine.circles()?)).await
+}
+
+/// Founds a circle; `history` is `since-joining` or `newcomers-see-history`.
+#[tauri::command]
+pub async fn create_circle(
+    state: State<'_, AppState>,
+    name: String,
+    history: String,
+) -> Result<String, CommandError> {
+    let policy = match history.as_str() {
+        "since-joining" => HistoryPolicy::SinceJoining,
+        "newcomers-see-history" => HistoryPolicy::NewcomersSeeHistory,
+        _ => {
+            return Err(CommandError::new(
+                "bad_history",
+                "choose who sees the history",
+            ))
+        }
+    };
+    let engine = state.engine()?;
+    blocking(move || Ok(engine.create_circle(&name, policy)?.to_hex())).await
+}
+
+/// One circle in full.
+#[tauri::command]
+pub async fn circle(
+    state: State<'_, AppState>,
+    circle: String,
+) -> Result<CircleView, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        Ok(engine.circle(id)?)
+    })
+    .await
+}
+
+/// The practice at a glance: cadence, charter acceptance, next gatherings.
+#[tauri::command]
+pub async fn practice(
+    state: State<'_, AppState>,
+    circle: String,
+) -> Result<PracticeView, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        Ok(engine.practice(id, today())?)
+    })
+    .await
+}
+
+/// Accepts the circle's current charter.
+#[tauri::command]
+pub async fn accept_charter(
+    state: State<'_, AppState>,
+    circle: String,
+) -> Result<(), CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        Ok(engine.accept_charter(id)?)
+    })
+    .await
+}
+
+/// Adds a member by their member card.
+#[tauri::command]
+pub async fn add_member(
+    state: State<'_, AppState>,
+    circle: String,
+    card: String,
+) -> Result<MemberView, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        Ok(engine.add_member(id, &card)?)
+    })
+    .await
+}
+
+/// Removes a member (a new epoch key seals them out of what follows).
+#[tauri::command]
+pub async fn remove_member(
+    state: State<'_, AppState>,
+    circle: String,
+    member: String,
+) -> Result<(), CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        let member = engine.find_member(id, &member)?;
+        Ok(engine.remove_member(id, member)?)
+    })
+    .await
 }

@@ -3,7 +3,7 @@
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::{Engine, SecretString};
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 /// scrypt work factor for key files made by the app.
 const WORK_FACTOR: u8 = 18;
@@ -29,6 +29,7 @@ pub async fn status(state: State<'_, AppState>) -> Result<Status, CommandError> 
 /// Creates this device's identity and unlocks it.
 #[tauri::command]
 pub async fn init(
+    app: AppHandle,
     state: State<'_, AppState>,
     name: String,
     passphrase: String,
@@ -36,17 +37,24 @@ pub async fn init(
     let home = state.home.clone();
     let pass = SecretString::from(passphrase);
     let engine = blocking(move || Ok(Engine::init(&home, &name, &pass, WORK_FACTOR)?)).await?;
-    state.set_engine(engine);
+    crate::session::start(&app, engine).await;
     Ok(())
 }
 
 /// Opens the identity with a passphrase.
 #[tauri::command]
-pub async fn unlock(state: State<'_, AppState>, passphrase: String) -> Result<(), CommandError> {
+pub async fn unlock(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    passphrase: String,
+) -> Result<(), CommandError> {
+    if state.is_unlocked() {
+        return Ok(());
+    }
     let home = state.home.clone();
     let pass = SecretString::from(passphrase);
     let engine = blocking(move || Ok(Engine::open(&home, &pass)?)).await?;
-    state.set_engine(engine);
+    crate::session::start(&app, engine).await;
     Ok(())
 }
 

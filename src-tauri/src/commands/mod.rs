@@ -1,4 +1,7 @@
 //! The app's commands, grouped by domain; each is a thin call into the engine.
 
 pub mod circles;
+pub mod gatherings;
+pub mod goals;
 pub mod identity;
+pub mod sync;

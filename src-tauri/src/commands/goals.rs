@@ -1,0 +1,70 @@
+//! Goals and contracts.
+
+use crate::state::{blocking, AppState, CommandError};
+use tauri::State;
+
+/// Sets one of my goals; returns its id.
+#[tauri::command]
+pub async fn add_goal(
+    state: State<'_, AppState>,
+    circle: String,
+    text: String,
+) -> Result<String, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        Ok(engine.add_goal(id, &text)?)
+    })
+    .await
+}
+
+/// Adds a progress note to a goal.
+#[tauri::command]
+pub async fn goal_progress(
+    state: State<'_, AppState>,
+    circle: String,
+    goal: String,
+    text: String,
+) -> Result<String, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        Ok(engine.goal_progress(id, &goal, &text)?)
+    })
+    .await
+}
+
+/// Makes my contract for the next two weeks, optionally towards a goal.
+#[tauri::command]
+pub async fn add_contract(
+    state: State<'_, AppState>,
+    circle: String,
+    text: String,
+    goal: Option<String>,
+) -> Result<String, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        let goal = goal.filter(|g| !g.is_empty());
+        Ok(engine.add_contract(id, &text, goal.as_deref(), None)?)
+    })
+    .await
+}
+
+/// Reports back on a contract: kept, partly, not or renegotiated, and what was learnt.
+#[tauri::command]
+pub async fn report_contract(
+    state: State<'_, AppState>,
+    circle: String,
+    contract: String,
+    outcome: String,
+    reflection: Option<String>,
+) -> Result<(), CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        let reflection = reflection.filter(|r| !r.trim().is_empty());
+        Ok(engine.report_contract(id, &contract, Some(&outcome), reflection.as_deref())?)
+    })
+    .await
+}

@@ -1,0 +1,71 @@
+//! Sync with the other members: status, invites, joining.
+
+use crate::state::{blocking, AppState, CommandError};
+use circlekeep_sync::status::NodeStatus;
+use circlekeep_sync::Ticket;
+use serde::Serialize;
+use std::time::Duration;
+use tauri::State;
+
+/// How long an invite made in the app stays valid.
+const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The node's status, or why this device works offline.
+#[derive(Serialize)]
+pub struct SyncStatus {
+    online: bool,
+    /// Why the node did not start, when offline.
+    problem: Option<String>,
+    status: NodeStatus,
+}
+
+/// Per circle, per member: connected, last seen, entries behind.
+#[tauri::command]
+pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
+    let session = state.session()?;
+    Ok(match &session.node {
+        Ok(node) => SyncStatus {
+            online: true,
+            problem: None,
+            status: node.status(),
+        },
+        Err(problem) => SyncStatus {
+            online: false,
+            problem: Some(problem.clone()),
+            status: circlekeep_sync::status::offline(session.engine.as_ref()),
+        },
+    })
+}
+
+/// A one-time invite ticket to a circle, valid for a week.
+#[tauri::command]
+pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<String, CommandError> {
+    let engine = state.engine()?;
+    let node = state.node()?;
+    let (id, secret, expires_at) = blocking(move || {
+        let id = engine.find_circle(&circle)?;
+        let (secret, expires_at) = engine.create_invite(id, INVITE_TTL)?;
+        Ok((id, secret, expires_at))
+    })
+    .await?;
+    Ok(node.ticket(id, secret, expires_at).to_string())
+}
+
+/// Joins a circle with a ticket; returns the circle id once added.
+#[tauri::command]
+pub async fn join(state: State<'_, AppState>, ticket: String) -> Result<String, CommandError> {
+    let ticket: Ticket = ticket
+        .trim()
+        .parse()
+        .map_err(|e: circlekeep_sync::TicketError| {
+            CommandError::new("bad_ticket", &e.to_string())
+        })?;
+    let engine = state.engine()?;
+    let node = state.node()?;
+    let card = engine.member_card().as_line().to_owned();
+    let circle = node
+        .join(&ticket, &card)
+        .await
+        .map_err(|e| CommandError::new(e.code(), &e.to_string()))?;
+    Ok(circle.to_hex())
+}

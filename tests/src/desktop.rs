@@ -1,0 +1,262 @@
+//! Driving the desktop app as its user does: the real app binary in a
+//! virtual X display, through `tauri-driver` and WebKitWebDriver, clicking
+//! and typing in the real window.
+
+use crate::workspace_bin;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A virtual display with a WebDriver server for the app.
+pub struct Desktop {
+    display: Child,
+    driver: Child,
+    port: u16,
+    app: PathBuf,
+    artifacts: PathBuf,
+}
+
+impl Desktop {
+    /// Starts Xvfb and tauri-driver and builds the app; `Err` names what is
+    /// missing on this machine. Logs and failure screenshots go to `artifacts`.
+    pub fn start(artifacts: &Path) -> Result<Desktop, String> {
+        let xvfb = find_tool("Xvfb")?;
+        let driver = find_tool("tauri-driver")?;
+        let native = find_tool("WebKitWebDriver")?;
+        let app = workspace_bin("circlekeep-app", "circlekeep-app");
+
+        let mut display = Command::new(xvfb)
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start Xvfb: {e}"))?;
+        let mut number = String::new();
+        if let Some(out) = display.stdout.take() {
+            BufReader::new(out)
+                .read_line(&mut number)
+                .map_err(|e| format!("Xvfb gave no display: {e}"))?;
+        }
+        let number = number.trim().to_owned();
+        if number.is_empty() {
+            let _ = display.kill();
+            return Err("Xvfb gave no display number".into());
+        }
+
+        let (port, native_port) = (free_port(), free_port());
+        std::fs::create_dir_all(artifacts).map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(artifacts.join("tauri-driver.log")).map_err(|e| e.to_string())?;
+        let driver = Command::new(driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .arg("--native-driver")
+            .arg(native)
+            .env("DISPLAY", format!(":{number}"))
+            .env("CIRCLEKEEP_LOG", "info")
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start tauri-driver: {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("tauri-driver did not start listening".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Desktop {
+            display,
+            driver,
+            port,
+            app,
+            artifacts: artifacts.to_owned(),
+        })
+    }
+
+    /// Starts the app with `args` and returns a WebDriver session on its window.
+    pub async fn launch(&self, args: &[&str]) -> Window {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": self.app, "args": args }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session on the app");
+        Window {
+            client,
+            artifacts: self.artifacts.clone(),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = self.display.kill();
+        let _ = self.display.wait();
+    }
+}
+
+/// The app's window, driven through WebDriver.
+pub struct Window {
+    client: Client,
+    artifacts: PathBuf,
+    started: Instant,
+}
+
+/// How long the window gets to show what a step expects.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+impl Window {
+    /// Waits until JavaScript `predicate` (a function body returning a
+    /// truthy value) holds in the page; panics with `what` if it never does.
+    pub async fn until(&self, what: &str, predicate: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let last = match self.client.execute(predicate, vec![]).await {
+                Ok(value) if truthy(&value) => {
+                    eprintln!(
+                        "[{:>6.1} s] window shows {what}",
+                        self.started.elapsed().as_secs_f64()
+                    );
+                    return value;
+                }
+                Ok(value) => value,
+                Err(e) => json!(e.to_string()),
+            };
+            if Instant::now() > deadline {
+                let message = self.text("#message").await;
+                let shot = self.artifacts.join("failure.png");
+                self.screenshot(&shot).await;
+                panic!(
+                    "the window never showed {what} (last: {last}; message: {message:?}; \
+                     screenshot and driver log in {})",
+                    self.artifacts.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for the element at `css` to be shown, and returns it.
+    pub async fn shown(&self, css: &str) -> fantoccini::elements::Element {
+        let script = format!(
+            "const e = document.querySelector({css:?}); return !!e && e.offsetParent !== null;"
+        );
+        self.until(&format!("{css} shown"), &script).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect("element shown")
+    }
+
+    /// Types `text` into the field at `css`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.shown(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
+    /// Clicks the element at `css`.
+    pub async fn click(&self, css: &str) {
+        self.shown(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// The text of the element at `css` (empty if there is none).
+    pub async fn text(&self, css: &str) -> String {
+        let script =
+            format!("const e = document.querySelector({css:?}); return e ? e.textContent : '';");
+        self.client
+            .execute(&script, vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// The values of every note box, in order.
+    pub async fn note_values(&self) -> Vec<String> {
+        let script =
+            "return [...document.querySelectorAll('textarea.note-text')].map(t => t.value);";
+        match self.client.execute(script, vec![]).await {
+            Ok(Value::Array(values)) => values
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The folder for logs and screenshots.
+    pub fn artifacts(&self) -> &Path {
+        &self.artifacts
+    }
+
+    /// A PNG of the window, for a failing test's folder.
+    pub async fn screenshot(&self, to: &Path) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(to, png);
+        }
+    }
+
+    /// Closes the window, which quits the app.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    !matches!(value, Value::Null | Value::Bool(false))
+        && value.as_str() != Some("")
+        && value.as_u64() != Some(0)
+}
+
+/// A tool from `PATH` or cargo's bin folder.
+fn find_tool(name: &str) -> Result<PathBuf, String> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|c| c.join("bin"));
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(cargo_bin)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| format!("{name} is not installed"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

@@ -1,0 +1,255 @@
+// One circle: its gatherings and notes, goals and contracts, members (with
+// sync status and invites) and charter. Re-renders from the engine whenever
+// the circle changes, keeping note boxes (and what you are typing) in place.
+import { backend } from "./bridge.js";
+import { el, form, ago } from "./dom.js";
+import { NoteEditor } from "./notes.js";
+
+const TABS = [
+  ["gatherings", "Gatherings"],
+  ["goals", "Goals & contracts"],
+  ["members", "Members"],
+  ["charter", "Charter & schedule"],
+];
+const OUTCOMES = ["kept", "partly", "not", "renegotiated"];
+
+export class CircleView {
+  constructor(root, say) {
+    this.root = root;
+    this.say = say;
+    this.id = null;
+    this.tab = "gatherings";
+    this.gathering = null;
+    this.editors = new Map();
+    this.notesList = null;
+    this.ticket = "";
+    this.stale = false;
+    this.rendering = Promise.resolve();
+    // A full render rebuilds the page, which would take the focus (and the
+    // half-typed text) away from a field; while one is in use, only notes
+    // are updated in place, and the rest once the field is left.
+    root.addEventListener("focusout", () => setTimeout(() => {
+      if (this.stale && !this.typing()) this.refresh();
+    }, 250));
+  }
+
+  /** Whether the user is in a text field or list of this view. */
+  typing() {
+    const active = document.activeElement;
+    return !!active && this.root.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName);
+  }
+
+  /** Shows circle `id` (hex). */
+  open(id) {
+    if (id !== this.id) {
+      this.id = id;
+      this.gathering = null;
+      this.editors = new Map();
+      this.ticket = "";
+    }
+    return this.refresh();
+  }
+
+  /** Re-reads and re-renders what is shown (one render at a time). */
+  refresh() {
+    this.rendering = this.rendering
+      .then(() => (this.typing() ? this.refreshNotes() : this.render()))
+      .catch((e) => this.say(e.message));
+    return this.rendering;
+  }
+
+  /** Updates the shown notes in place, leaving every element where it is. */
+  async refreshNotes() {
+    this.stale = true;
+    if (this.tab !== "gatherings" || !this.gathering || !this.notesList) return;
+    const marks = new Map([...this.editors].map(([id, editor]) => [id, editor.mark()]));
+    const { notes } = await backend.notes(this.id, this.gathering);
+    for (const note of notes) {
+      const editor = this.editors.get(note.id);
+      if (editor) editor.update(note.text, marks.get(note.id));
+      else this.notesList.append(this.editorFor(note).element);
+    }
+  }
+
+  editorFor(note) {
+    const editor = new NoteEditor({ circle: this.id, gathering: this.gathering, note, say: this.say });
+    this.editors.set(note.id, editor);
+    return editor;
+  }
+
+  async render() {
+    if (!this.id) return;
+    this.stale = false;
+    let circle;
+    try {
+      circle = await backend.circle(this.id);
+    } catch (e) {
+      if (e.code !== "unreadable") throw e;
+      this.root.replaceChildren(
+        el("h2", {}, "Waiting for the circle"),
+        el("p", {}, "You are in, but no member has sent you the circle's documents yet. They arrive as soon as a member is online."),
+      );
+      return;
+    }
+    const tabs = el(
+      "nav",
+      { class: "tabs", role: "tablist" },
+      TABS.map(([key, label]) =>
+        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), onclick: () => { this.tab = key; this.refresh(); } }, label),
+      ),
+    );
+    const body = await this[this.tab](circle);
+    this.root.replaceChildren(
+      ...[
+        el("h2", { id: "circle-name" }, circle.name),
+        circle.purpose ? el("p", { class: "purpose" }, circle.purpose) : null,
+        circle.member ? null : el("p", { class: "warning" }, "You are no longer a member of this circle: nothing new reaches you."),
+        tabs,
+        body,
+      ].filter(Boolean),
+    );
+  }
+
+  async gatherings(circle) {
+    const readable = circle.gatherings.filter((g) => g.readable);
+    if (!this.gathering || !circle.gatherings.some((g) => g.id === this.gathering)) {
+      this.gathering = readable.at(-1)?.id ?? null;
+    }
+    const list = el(
+      "ul",
+      { class: "gatherings" },
+      [...circle.gatherings].reverse().map((g) =>
+        el(
+          "li",
+          {},
+          el(
+            "button",
+            { class: g.id === this.gathering ? "gathering current" : "gathering", disabled: !g.readable, title: g.readable ? "" : "Sealed before you joined", onclick: () => { this.gathering = g.id; this.refresh(); } },
+            g.date,
+            g.readable ? "" : " (sealed)",
+          ),
+        ),
+      ),
+    );
+    const opener = form(
+      { id: "open-gathering-form", class: "inline" },
+      [
+        el("label", {}, "Date ", el("input", { id: "gathering-date", type: "date", name: "date" })),
+        el("label", {}, "Template ", el("select", { name: "template" },
+          el("option", { value: "biweekly" }, "Biweekly circle"),
+          el("option", { value: "series-start" }, "Short series: set actions"),
+          el("option", { value: "series-report" }, "Short series: report back"))),
+      ],
+      "Open a gathering",
+      async (f) => {
+        this.gathering = await backend.openGathering(this.id, f.date.value || null, f.template.value);
+        await this.refresh();
+      },
+      this.say,
+    );
+    return el("section", { class: "tab-body" }, el("div", { class: "columns" },
+      el("div", {}, el("h3", {}, "Gatherings"), opener, list),
+      el("div", { class: "grow" }, this.gathering ? await this.notes() : el("p", {}, "No gathering yet: open the first one."))));
+  }
+
+  async notes() {
+    // Note boxes are made afresh with each full render (nobody is typing then).
+    this.editors = new Map();
+    const { gathering, notes } = await backend.notes(this.id, this.gathering);
+    const items = notes.map((note) => this.editorFor(note).element);
+    this.notesList = el("ul", { class: "notes" }, items);
+    const adder = form(
+      { id: "add-note-form" },
+      [el("textarea", { id: "new-note", name: "text", rows: 3, placeholder: "A note for this gathering (shared with the circle)", required: true })],
+      "Add note",
+      async (f) => {
+        await backend.addNote(this.id, this.gathering, f.text.value);
+        f.reset();
+        await this.refresh();
+      },
+      this.say,
+    );
+    return el("div", { id: "notes" }, el("h3", {}, `Notes of ${gathering.date}`), this.notesList, adder);
+  }
+
+  async goals(circle) {
+    const goalName = new Map(circle.goals.map((g) => [g.id, g.text]));
+    const goals = circle.goals.map((g) =>
+      el("li", { class: "goal" },
+        el("strong", {}, g.text), ` — ${g.owner_name}, ${g.status}`,
+        el("ul", {}, g.progress.map((p) => el("li", {}, `${p.created.slice(0, 10)} ${p.author_name}: ${p.text}`))),
+        form({ class: "inline" }, [el("input", { name: "text", placeholder: "Progress", required: true })], "Add progress",
+          async (f) => { await backend.goalProgress(this.id, g.id, f.text.value); f.reset(); await this.refresh(); }, this.say)),
+    );
+    const contracts = [...circle.contracts].reverse().map((c) =>
+      el("li", { class: "contract" },
+        el("strong", {}, c.text), ` — ${c.owner_name}, ${c.created.slice(0, 10)}`,
+        c.goal && goalName.has(c.goal) ? el("div", { class: "meta" }, `towards: ${goalName.get(c.goal)}`) : null,
+        c.outcome ? el("div", { class: "outcome" }, `Reported: ${c.outcome}${c.reflection ? ` — ${c.reflection}` : ""}`) : null,
+        form({ class: "inline" }, [
+          el("select", { name: "outcome" }, OUTCOMES.map((o) => el("option", { value: o, selected: o === c.outcome }, o))),
+          el("input", { name: "reflection", placeholder: "What was learnt", value: c.reflection }),
+        ], "Report back", async (f) => {
+          await backend.reportContract(this.id, c.id, f.outcome.value, f.reflection.value);
+          await this.refresh();
+        }, this.say)),
+    );
+    return el("section", { class: "tab-body" },
+      el("h3", {}, "Goals"),
+      el("ul", { id: "goals" }, goals.length ? goals : el("li", {}, "No goals yet.")),
+      form({ id: "add-goal-form", class: "inline" }, [el("input", { name: "text", placeholder: "A goal of yours", required: true })], "Set goal",
+        async (f) => { await backend.addGoal(this.id, f.text.value); f.reset(); await this.refresh(); }, this.say),
+      el("h3", {}, "Contracts"),
+      form({ id: "add-contract-form", class: "inline" }, [
+        el("input", { name: "text", placeholder: "What you commit to for the next two weeks", required: true }),
+        el("select", { name: "goal" }, el("option", { value: "" }, "(no goal)"), circle.goals.map((g) => el("option", { value: g.id }, g.text))),
+      ], "Make contract", async (f) => { await backend.addContract(this.id, f.text.value, f.goal.value || null); f.reset(); await this.refresh(); }, this.say),
+      el("ul", { id: "contracts" }, contracts.length ? contracts : el("li", {}, "No contracts yet.")),
+    );
+  }
+
+  async members(circle) {
+    const sync = await backend.syncStatus().catch(() => null);
+    const peers = new Map((sync?.status.circles.find((c) => c.circle === circle.id)?.members ?? []).map((m) => [m.member, m]));
+    const rows = circle.members.map((m) => {
+      const peer = peers.get(m.id);
+      const state = m.me ? "this device" : !peer ? "—" : peer.connected ? (peer.entries_behind ? `connected, ${peer.entries_behind} behind` : "connected, in sync") : `offline, last seen ${ago(peer.last_seen)}`;
+      return el("tr", { "data-member": m.id },
+        el("td", {}, m.name), el("td", { class: "mono" }, m.fingerprint), el("td", { class: "sync" }, state),
+        el("td", {}, m.me ? "" : el("button", { class: "danger", onclick: async () => {
+          if (!confirm(`Remove ${m.name}? They will not be able to read anything written after this.`)) return;
+          try { await backend.removeMember(this.id, m.id); await this.refresh(); } catch (e) { this.say(e.message); }
+        } }, "Remove")));
+    });
+    return el("section", { class: "tab-body" },
+      el("table", { id: "members" }, el("thead", {}, el("tr", {}, el("th", {}, "Member"), el("th", {}, "Fingerprint"), el("th", {}, "Sync"), el("th", {}))), el("tbody", {}, rows)),
+      el("h3", {}, "Invite someone"),
+      el("p", {}, "A ticket lets one person join while you are online; it works once and for a week. Send it privately."),
+      el("button", { id: "make-invite", onclick: async () => {
+        try { this.ticket = await backend.invite(this.id); await this.refresh(); } catch (e) { this.say(e.message); }
+      } }, "Make an invite ticket"),
+      this.ticket ? el("textarea", { id: "invite-ticket", readonly: true, rows: 3 }, this.ticket) : null,
+      el("h3", {}, "Add by member card"),
+      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-card:…", required: true })], "Add member",
+        async (f) => { await backend.addMember(this.id, f.card.value.trim()); f.reset(); await this.refresh(); }, this.say),
+    );
+  }
+
+  async charter(circle) {
+    const practice = await backend.practice(this.id);
+    const me = circle.members.find((m) => m.me);
+    const mine = practice.charter.find((a) => a.member.id === me?.id);
+    return el("section", { class: "tab-body" },
+      practice.guide_prompt ? el("p", { class: "warning" }, practice.guide_prompt) : null,
+      el("pre", { id: "charter", class: "charter" }, circle.charter),
+      mine && !mine.accepted ? el("button", { id: "accept-charter", onclick: async () => {
+        try { await backend.acceptCharter(this.id); await this.refresh(); } catch (e) { this.say(e.message); }
+      } }, "I accept these ground rules") : null,
+      el("ul", {}, practice.charter.map((a) => el("li", {}, `${a.member.name}: ${a.accepted ? "accepted" : "not yet accepted"}`))),
+      el("h3", {}, "Next gatherings"),
+      practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No cadence set yet (circlekeep circle setup)."),
+      el("ul", {}, practice.next.map((p) => el("li", {}, `${p.date} ${p.time}${p.cancelled ? " (cancelled)" : ""} — `,
+        Object.entries(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ")))),
+    );
+  }
+}
