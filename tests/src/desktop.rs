@@ -159,6 +159,14 @@ impl Window {
         }
     }
 
+    /// Runs JavaScript `script` (a function body) in the page; its result.
+    pub async fn run(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("the page refused a script: {e}"))
+    }
+
     /// Waits for the element at `css` to be shown, and returns it.
     pub async fn shown(&self, css: &str) -> fantoccini::elements::Element {
         let script = format!(

@@ -6,6 +6,9 @@
 //! `-- latency`) to run only those. Prints a table and writes
 //! `target/bench/results.json` and `target/bench/scaling.svg`.
 
+#[path = "suite/desktop.rs"]
+mod desktop;
+
 use circlekeep_bench::device::Device;
 use circlekeep_bench::generator::{generate, CircleSpec, GeneratedCircle};
 use circlekeep_bench::plain;
@@ -73,6 +76,16 @@ fn main() -> std::process::ExitCode {
             "newcomer catch-up and scaling",
             Box::new(|| {
                 runtime.block_on(catch_up_and_scaling(&options, &mut scaling.borrow_mut()))
+            }),
+        ),
+        (
+            "desktop app",
+            Box::new(|| {
+                // The window harness panics when the window misbehaves.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(desktop::desktop(options.quick, &options.out))
+                }))
+                .unwrap_or_else(|_| Err(BenchError::Check("the app misbehaved".into())))
             }),
         ),
     ];
