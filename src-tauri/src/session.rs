@@ -20,7 +20,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
 pub async fn start(app: &AppHandle, engine: Engine) {
     let engine = Arc::new(engine);
     let state = app.state::<AppState>();
-    let node = match state.node_config(&engine) {
+    let node = match engine.node_config(&state.net) {
         Ok(config) => {
             let secret = engine.identity().endpoint_secret();
             Node::spawn(engine.clone(), *secret, config)
@@ -28,7 +28,7 @@ pub async fn start(app: &AppHandle, engine: Engine) {
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.to_string()),
     };
     match &node {
         Ok(node) => {

@@ -1,10 +1,9 @@
 //! What the app holds between commands: where its data lives, how it
 //! reaches the network and, once unlocked, the engine and its sync node.
 
-use circlekeep_engine::{Engine, EngineError, Home};
-use circlekeep_sync::{Node, NodeConfig, Relay};
+use circlekeep_engine::{CircleId, Engine, EngineError, Home, NetChoice};
+use circlekeep_sync::Node;
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// The app's state, shared by all commands.
@@ -12,7 +11,7 @@ pub struct AppState {
     pub home: Home,
     /// Network settings given on the command line; unset ones come from the
     /// device's settings (`circlekeep config`).
-    pub net: NetArgs,
+    pub net: NetChoice,
     session: Mutex<Option<Session>>,
 }
 
@@ -24,21 +23,13 @@ pub struct Session {
     pub node: Result<Arc<Node<Engine>>, String>,
 }
 
-/// `--relay`, `--local-discovery` and `--bind`, as the CLI takes them.
-#[derive(Clone, Debug, Default)]
-pub struct NetArgs {
-    pub relay: Option<String>,
-    pub local_discovery: Option<bool>,
-    pub bind: Option<SocketAddr>,
-}
-
 impl AppState {
     /// Home and network settings from `--home DIR` (or `CIRCLEKEEP_HOME`),
     /// `--relay`, `--local-discovery on|off` and `--bind ADDR:PORT`.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut args = args.into_iter();
         let mut home = std::env::var_os("CIRCLEKEEP_HOME").map(Home::new);
-        let mut net = NetArgs::default();
+        let mut net = NetChoice::default();
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
@@ -107,30 +98,19 @@ impl AppState {
         self.slot().is_some()
     }
 
-    /// The node settings: command line, else the device's settings, else defaults.
-    pub fn node_config(&self, engine: &Engine) -> Result<NodeConfig, String> {
-        let relay = match &self.net.relay {
-            Some(r) => r.clone(),
-            None => engine
-                .setting("relay")
-                .map_err(|e| e.to_string())?
-                .unwrap_or_else(|| "default".into()),
-        };
-        let local_discovery = match self.net.local_discovery {
-            Some(on) => on,
-            None => {
-                engine
-                    .setting("local-discovery")
-                    .map_err(|e| e.to_string())?
-                    .as_deref()
-                    != Some("off")
-            }
-        };
-        Ok(NodeConfig {
-            relay: relay.parse::<Relay>().map_err(|e| e.to_string())?,
-            local_discovery,
-            bind: self.net.bind,
+    /// Runs `work` on circle `circle` (id, id prefix or name) off the async
+    /// runtime's threads.
+    pub async fn in_circle<T: Send + 'static>(
+        &self,
+        circle: String,
+        work: impl FnOnce(&Engine, CircleId) -> Result<T, CommandError> + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let engine = self.engine()?;
+        blocking(move || {
+            let id = engine.find_circle(&circle)?;
+            work(&engine, id)
         })
+        .await
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Session>> {

@@ -7,7 +7,7 @@
 //! installs them). Without them the test says what is missing and passes,
 //! unless `CIRCLEKEEP_REQUIRE_DESKTOP=1` (set by `run-tests` and CI).
 
-use circlekeep_tests::cli::{Device, PASSPHRASE};
+use circlekeep_tests::cli::{Device, LOOPBACK, PASSPHRASE};
 use circlekeep_tests::desktop::{Desktop, Window};
 use circlekeep_tests::files_containing;
 
@@ -56,16 +56,8 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     // Bo uses the app, on loopback only.
     let bo_home = dir.path().join("bo");
     let bo_home_arg = bo_home.display().to_string();
-    let args = [
-        "--home",
-        bo_home_arg.as_str(),
-        "--relay",
-        "disabled",
-        "--local-discovery",
-        "off",
-        "--bind",
-        "127.0.0.1:0",
-    ];
+    let mut args = vec!["--home", bo_home_arg.as_str()];
+    args.extend(LOOPBACK);
     let window = desktop.launch(&args).await;
     let window = first_run(window, ticket).await;
 

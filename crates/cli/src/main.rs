@@ -12,8 +12,10 @@ mod practice;
 
 use anyhow::Context;
 use circlekeep_engine::agenda::Template;
-use circlekeep_engine::{Engine, EngineError, HistoryPolicy, Home, NaiveDate, SecretString};
-use circlekeep_sync::{Node, NodeConfig, Relay, Ticket};
+use circlekeep_engine::{
+    Engine, EngineError, HistoryPolicy, Home, NaiveDate, NetChoice, SecretString,
+};
+use circlekeep_sync::{Node, Relay, Ticket};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use output::Output;
 use std::net::SocketAddr;
@@ -452,7 +454,7 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(Engine::open(&home, &passphrase(false)?)?);
     let code = match cli.command {
         Command::Serve { net } => {
-            control::serve(&home, engine.clone(), net_config(&engine, &net)?).await?;
+            control::serve(&home, engine.clone(), engine.node_config(&net.choice())?).await?;
             0
         }
         command => dispatch(&home, &engine, None, command, out).await?,
@@ -491,27 +493,20 @@ pub(crate) fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
     }
 }
 
-/// The node settings: flags, else the device's `config`, else defaults.
-fn net_config(engine: &Engine, net: &NetArgs) -> anyhow::Result<NodeConfig> {
-    let relay = match &net.relay {
-        Some(r) => r.clone(),
-        None => engine.setting("relay")?.unwrap_or_else(|| "default".into()),
-    };
-    let local_discovery = match net.local_discovery {
-        Some(OnOff::On) => true,
-        Some(OnOff::Off) => false,
-        None => engine.setting("local-discovery")?.as_deref() != Some("off"),
-    };
-    Ok(NodeConfig {
-        relay: relay.parse::<Relay>()?,
-        local_discovery,
-        bind: net.bind,
-    })
+impl NetArgs {
+    /// The flags as the engine takes them (unset ones: the device's `config`).
+    fn choice(&self) -> NetChoice {
+        NetChoice {
+            relay: self.relay.clone(),
+            local_discovery: self.local_discovery.map(|o| matches!(o, OnOff::On)),
+            bind: self.bind,
+        }
+    }
 }
 
 /// A node for one networked command when no `serve` is running.
 async fn temporary_node(engine: &Arc<Engine>, net: &NetArgs) -> anyhow::Result<Node<Engine>> {
-    let config = net_config(engine, net)?;
+    let config = engine.node_config(&net.choice())?;
     let secret = engine.identity().endpoint_secret();
     Ok(Node::spawn(engine.clone(), *secret, config).await?)
 }
@@ -780,7 +775,7 @@ pub(crate) async fn dispatch(
                     engine.set_setting("local-discovery", Some(value))?;
                 }
             }
-            let config = net_config(engine, &NetArgs::default())?;
+            let config = engine.node_config(&NetChoice::default())?;
             out.settings(&config.relay.to_string(), config.local_discovery);
         }
     }

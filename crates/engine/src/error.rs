@@ -68,6 +68,9 @@ pub enum EngineError {
     /// Text input was refused.
     #[error("{0}")]
     BadText(&'static str),
+    /// A network setting could not be used.
+    #[error(transparent)]
+    BadNetSetting(#[from] circlekeep_sync::NodeError),
     /// The cadence could not be understood.
     #[error(transparent)]
     Cadence(#[from] circlekeep_model::schedule::CadenceError),
@@ -138,6 +141,7 @@ impl EngineError {
             EngineError::NotInvited => "not_invited",
             EngineError::BadDate(_) => "bad_date",
             EngineError::BadText(_) => "bad_text",
+            EngineError::BadNetSetting(_) => "bad_net_setting",
             EngineError::Cadence(_) => "bad_cadence",
             EngineError::NoCadence => "no_cadence",
             EngineError::NotScheduled(_) => "not_scheduled",

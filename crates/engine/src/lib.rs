@@ -60,7 +60,9 @@ use circlekeep_model::membership::Membership;
 use circlekeep_seal::card::fingerprint;
 use circlekeep_seal::signed::verify_op;
 use circlekeep_store::BlobKind;
+use circlekeep_sync::{NodeConfig, Relay};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use views::*;
 
@@ -751,6 +753,25 @@ impl<S: Store> Engine<S> {
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
+    /// The sync node's settings: `chosen` where given, else this device's
+    /// `relay` and `local-discovery` settings, else iroh's relays and local
+    /// discovery on.
+    pub fn node_config(&self, chosen: &NetChoice) -> Result<NodeConfig, EngineError> {
+        let relay = match &chosen.relay {
+            Some(r) => r.clone(),
+            None => self.setting("relay")?.unwrap_or_else(|| "default".into()),
+        };
+        let local_discovery = match chosen.local_discovery {
+            Some(on) => on,
+            None => self.setting("local-discovery")?.as_deref() != Some("off"),
+        };
+        Ok(NodeConfig {
+            relay: relay.parse::<Relay>()?,
+            local_discovery,
+            bind: chosen.bind,
+        })
+    }
+
     /// Sets (or with `None` clears) a device setting.
     pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<(), EngineError> {
         self.store
@@ -781,6 +802,18 @@ struct StoredRejection {
 /// A stored YYYY-MM-DD date (today if unreadable).
 fn practice_date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| today())
+}
+
+/// Network settings chosen for one run (command-line flags); `None`
+/// leaves the choice to the device's settings.
+#[derive(Clone, Debug, Default)]
+pub struct NetChoice {
+    /// `default`, `disabled` or a relay URL.
+    pub relay: Option<String>,
+    /// Local-network discovery on or off.
+    pub local_discovery: Option<bool>,
+    /// Address to listen on.
+    pub bind: Option<SocketAddr>,
 }
 
 /// Today's date on this device's clock.

@@ -39,12 +39,9 @@ pub async fn circle(
     state: State<'_, AppState>,
     circle: String,
 ) -> Result<CircleView, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.circle(id)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.circle(id)?))
+        .await
 }
 
 /// The practice at a glance: cadence, charter acceptance, next gatherings.
@@ -53,12 +50,9 @@ pub async fn practice(
     state: State<'_, AppState>,
     circle: String,
 ) -> Result<PracticeView, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.practice(id, today())?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.practice(id, today())?))
+        .await
 }
 
 /// Accepts the circle's current charter.
@@ -67,12 +61,9 @@ pub async fn accept_charter(
     state: State<'_, AppState>,
     circle: String,
 ) -> Result<(), CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.accept_charter(id)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.accept_charter(id)?))
+        .await
 }
 
 /// Adds a member by their member card.
@@ -82,12 +73,9 @@ pub async fn add_member(
     circle: String,
     card: String,
 ) -> Result<MemberView, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.add_member(id, &card)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.add_member(id, &card)?))
+        .await
 }
 
 /// Removes a member (a new epoch key seals them out of what follows).
@@ -97,11 +85,10 @@ pub async fn remove_member(
     circle: String,
     member: String,
 ) -> Result<(), CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let member = engine.find_member(id, &member)?;
-        Ok(engine.remove_member(id, member)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            let member = engine.find_member(id, &member)?;
+            Ok(engine.remove_member(id, member)?)
+        })
+        .await
 }

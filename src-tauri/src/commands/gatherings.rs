@@ -1,6 +1,6 @@
 //! Gatherings and their notes.
 
-use crate::state::{blocking, AppState, CommandError};
+use crate::state::{AppState, CommandError};
 use circlekeep_engine::agenda::Template;
 use circlekeep_engine::views::GatheringNotes;
 use circlekeep_engine::{today, NaiveDate, TextEdit};
@@ -24,12 +24,11 @@ pub async fn open_gathering(
             .ok_or_else(|| CommandError::new("bad_template", "no such gathering template"))?,
         None => Template::Biweekly,
     };
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.open_gathering(id, date, template)?.to_hex())
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.open_gathering(id, date, template)?.to_hex())
+        })
+        .await
 }
 
 /// The notes of one gathering.
@@ -39,17 +38,16 @@ pub async fn notes(
     circle: String,
     gathering: String,
 ) -> Result<GatheringNotes, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let gathering = engine.find_gathering(id, &gathering)?;
-        engine
-            .notes(id, Some(gathering))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| CommandError::new("unknown_gathering", "no such gathering"))
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            engine
+                .notes(id, Some(gathering))?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CommandError::new("unknown_gathering", "no such gathering"))
+        })
+        .await
 }
 
 /// Adds a note; returns its id once it is on disk.
@@ -60,13 +58,12 @@ pub async fn add_note(
     gathering: String,
     text: String,
 ) -> Result<String, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let gathering = engine.find_gathering(id, &gathering)?;
-        Ok(engine.add_note(id, gathering, &text)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            Ok(engine.add_note(id, gathering, &text)?)
+        })
+        .await
 }
 
 /// Types into a note (UTF-16 positions, as the text box counts them);
@@ -79,11 +76,10 @@ pub async fn edit_note(
     note: String,
     edits: Vec<TextEdit>,
 ) -> Result<(), CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let gathering = engine.find_gathering(id, &gathering)?;
-        Ok(engine.edit_note(id, gathering, &note, &edits)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            Ok(engine.edit_note(id, gathering, &note, &edits)?)
+        })
+        .await
 }

@@ -1,6 +1,6 @@
 //! Goals and contracts.
 
-use crate::state::{blocking, AppState, CommandError};
+use crate::state::{AppState, CommandError};
 use tauri::State;
 
 /// Sets one of my goals; returns its id.
@@ -10,12 +10,9 @@ pub async fn add_goal(
     circle: String,
     text: String,
 ) -> Result<String, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.add_goal(id, &text)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.add_goal(id, &text)?))
+        .await
 }
 
 /// Adds a progress note to a goal.
@@ -26,12 +23,11 @@ pub async fn goal_progress(
     goal: String,
     text: String,
 ) -> Result<String, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        Ok(engine.goal_progress(id, &goal, &text)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.goal_progress(id, &goal, &text)?)
+        })
+        .await
 }
 
 /// Makes my contract for the next two weeks, optionally towards a goal.
@@ -42,13 +38,12 @@ pub async fn add_contract(
     text: String,
     goal: Option<String>,
 ) -> Result<String, CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let goal = goal.filter(|g| !g.is_empty());
-        Ok(engine.add_contract(id, &text, goal.as_deref(), None)?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            let goal = goal.filter(|g| !g.is_empty());
+            Ok(engine.add_contract(id, &text, goal.as_deref(), None)?)
+        })
+        .await
 }
 
 /// Reports back on a contract: kept, partly, not or renegotiated, and what was learnt.
@@ -60,11 +55,10 @@ pub async fn report_contract(
     outcome: String,
     reflection: Option<String>,
 ) -> Result<(), CommandError> {
-    let engine = state.engine()?;
-    blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let reflection = reflection.filter(|r| !r.trim().is_empty());
-        Ok(engine.report_contract(id, &contract, Some(&outcome), reflection.as_deref())?)
-    })
-    .await
+    state
+        .in_circle(circle, move |engine, id| {
+            let reflection = reflection.filter(|r| !r.trim().is_empty());
+            Ok(engine.report_contract(id, &contract, Some(&outcome), reflection.as_deref())?)
+        })
+        .await
 }

@@ -1,6 +1,6 @@
 //! Sync with the other members: status, invites, joining.
 
-use crate::state::{blocking, AppState, CommandError};
+use crate::state::{AppState, CommandError};
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::Ticket;
 use serde::Serialize;
@@ -40,14 +40,13 @@ pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, Comma
 /// A one-time invite ticket to a circle, valid for a week.
 #[tauri::command]
 pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<String, CommandError> {
-    let engine = state.engine()?;
     let node = state.node()?;
-    let (id, secret, expires_at) = blocking(move || {
-        let id = engine.find_circle(&circle)?;
-        let (secret, expires_at) = engine.create_invite(id, INVITE_TTL)?;
-        Ok((id, secret, expires_at))
-    })
-    .await?;
+    let (id, secret, expires_at) = state
+        .in_circle(circle, |engine, id| {
+            let (secret, expires_at) = engine.create_invite(id, INVITE_TTL)?;
+            Ok((id, secret, expires_at))
+        })
+        .await?;
     Ok(node.ticket(id, secret, expires_at).to_string())
 }
 

@@ -7,6 +7,7 @@ use circlekeep_bench::generator::{generate, CircleSpec};
 use circlekeep_bench::report::Figure;
 use circlekeep_bench::{BenchError, Result};
 use circlekeep_engine::{Engine, Home, SecretString};
+use circlekeep_tests::cli::LOOPBACK;
 use circlekeep_tests::desktop::{Desktop, Window};
 use std::path::Path;
 use std::time::Duration;
@@ -132,16 +133,8 @@ pub async fn desktop(quick: bool, out: &Path) -> Result<Vec<Figure>> {
         10,
     )?);
     let home_arg = home.root().display().to_string();
-    let args = [
-        "--home",
-        home_arg.as_str(),
-        "--relay",
-        "disabled",
-        "--local-discovery",
-        "off",
-        "--bind",
-        "127.0.0.1:0",
-    ];
+    let mut args = vec!["--home", home_arg.as_str()];
+    args.extend(LOOPBACK);
     let notes_shown = "return document.querySelectorAll('textarea.note-text').length > 0;";
 
     let window = desktop.launch(&args).await;
