@@ -29,9 +29,7 @@ pub enum SledStoreError {
 impl From<sled::Error> for SledStoreError {
     fn from(e: sled::Error) -> Self {
         match e {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                SledStoreError::Locked
-            }
+            e if lock_held(&e) => SledStoreError::Locked,
             sled::Error::Io(io) => SledStoreError::Io(io),
             sled::Error::Corruption { .. } => SledStoreError::Corrupt(e.to_string()),
             other => SledStoreError::Other(other.to_string()),
@@ -58,7 +56,7 @@ impl SledStore {
     /// corruption report it is set aside and the open retried once.
     pub fn open(dir: &Path) -> Result<Self, SledStoreError> {
         let config = sled::Config::new().path(dir);
-        let db = match config.open() {
+        let db = match open_when_released(&config) {
             // sled reads snapshots only after taking the folder's lock, so a
             // corruption report means no other process is writing here.
             Err(sled::Error::Corruption { .. }) if set_aside_partial_snapshots(dir)? > 0 => {
@@ -73,6 +71,29 @@ impl SledStore {
             db,
         })
     }
+}
+
+/// How long `open` waits for a lock that a just-closed store in this
+/// process still holds (sled's background threads let go of it after the
+/// store is dropped).
+const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the database, retrying briefly while the folder's lock is held.
+fn open_when_released(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
+    loop {
+        match config.open() {
+            Err(e) if lock_held(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether sled refused because another handle holds the folder's lock.
+fn lock_held(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// Renames sled's unfinished `snap.*.generating` files in `dir` so sled no
