@@ -852,10 +852,10 @@ impl CircleRuntime {
                 .entry(doc_id)
                 .or_insert_with(|| docs::new_doc(me.as_bytes()));
             let all: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
-            if doc.apply_changes(all).is_err() {
+            if docs::apply_changes(doc, all).is_err() {
                 // Find the culprits; changes already applied are no-ops.
                 for (position, changes) in &group {
-                    if let Err(e) = doc.apply_changes(changes.iter().cloned()) {
+                    if let Err(e) = docs::apply_changes(doc, changes.iter().cloned()) {
                         refused.push((*position, Rejection::BadChange(e.to_string())));
                     }
                 }
