@@ -1,9 +1,11 @@
 //! Invariant 6: nothing lost. What was saved survives restarts with or
 //! without the sealed cache, and a damaged cache is rebuilt from entries.
 
-use circlekeep_engine::HistoryPolicy;
+use circlekeep_engine::{CheckpointPolicy, HistoryPolicy};
 use circlekeep_store::{BlobKind, Store};
-use circlekeep_tests::{circle_of, seen, Peer};
+use circlekeep_tests::{circle_of, seen, Peer, TestEngine};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[test]
 fn saved_edits_survive_restarts_with_and_without_the_cache() {
@@ -81,4 +83,49 @@ fn changes_waiting_for_dependencies_survive_a_restart_from_the_cache() {
     assert_eq!(seen(&dee, circle), before);
     // Nothing was refused along the way.
     assert_eq!(dee.circle(circle).expect("view").rejected_entries, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_device_writes_its_cache_once_changes_settle() {
+    let policy = CheckpointPolicy {
+        quiet: Duration::from_millis(100),
+        at_most: Duration::from_secs(5),
+    };
+    let ada = Peer::new("Ada", 1);
+    let circle = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    ada.checkpoint().expect("checkpoint");
+    let cached = || {
+        ada.store()
+            .blob(BlobKind::Cache, circle.as_bytes())
+            .expect("read")
+    };
+    let at_start = cached();
+    let writer = tokio::spawn(TestEngine::checkpoint_when_settled(
+        Arc::downgrade(ada.engine()),
+        policy,
+    ));
+
+    let g = ada
+        .new_gathering(circle, "2026-11-26".parse().expect("date"))
+        .expect("gathering");
+    ada.add_note(circle, g, "cached without asking")
+        .expect("note");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cached() == at_start && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_ne!(cached(), at_start, "the cache was never rewritten");
+
+    // Stopped now without a checkpoint, the next start finds it all.
+    let mut ada = ada;
+    ada.restart(false);
+    assert_eq!(
+        ada.notes(circle, Some(g)).expect("notes")[0].notes[0].text,
+        "cached without asking"
+    );
+    // The writer ends with the engine it served.
+    tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .expect("writer ends")
+        .expect("writer ran");
 }

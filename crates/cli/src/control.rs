@@ -7,21 +7,18 @@
 
 use crate::output::Output;
 use crate::{dispatch, Cli};
-use circlekeep_engine::{Engine, Home};
+use circlekeep_engine::{CheckpointPolicy, Engine, Home};
 use circlekeep_sync::{Node, NodeConfig};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const SOCKET: &str = "control.sock";
 /// Largest forwarded request.
 const MAX_REQUEST: usize = 1 << 20;
-/// How often a running `serve` writes its caches.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Serialize, Deserialize)]
 struct Request {
@@ -131,7 +128,7 @@ async fn run_forwarded(
 }
 
 /// Runs the sync node until Ctrl-C or SIGTERM, serving forwarded commands
-/// and writing caches periodically.
+/// and writing caches whenever changes settle.
 pub async fn serve(home: &Home, engine: Arc<Engine>, config: NodeConfig) -> anyhow::Result<()> {
     let secret = engine.identity().endpoint_secret();
     let node = Arc::new(Node::spawn(engine.clone(), *secret, config.clone()).await?);
@@ -151,17 +148,14 @@ pub async fn serve(home: &Home, engine: Arc<Engine>, config: NodeConfig) -> anyh
     restrict(&path)?;
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut checkpoints = tokio::time::interval(CHECKPOINT_EVERY);
+    tokio::spawn(Engine::checkpoint_when_settled(
+        Arc::downgrade(&engine),
+        CheckpointPolicy::default(),
+    ));
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
-            _ = checkpoints.tick() => {
-                let engine = engine.clone();
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || engine.checkpoint()).await {
-                    tracing::warn!("cannot write caches: {e}");
-                }
-            }
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let (engine, node, home) = (engine.clone(), node.clone(), home.clone());
