@@ -26,6 +26,10 @@ pub fn run() {
     };
     let app = tauri::Builder::default()
         .manage(state)
+        .setup(|app| {
+            session::exit_on_signals(app.handle());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::identity::status,
             commands::identity::init,

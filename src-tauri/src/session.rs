@@ -1,45 +1,86 @@
 //! Starting and stopping what runs while the app is unlocked: the sync
-//! node, the events that tell the window a circle changed, and the
-//! periodic cache checkpoint.
+//! node, the events that tell the window a circle changed, and the cache
+//! checkpoints once changes settle; quitting cleanly on stop signals.
 
-use crate::state::{AppState, Session};
-use circlekeep_engine::Engine;
+use crate::state::{AppState, NodeState, Session};
+use circlekeep_engine::{CheckpointPolicy, Engine};
 use circlekeep_sync::Node;
 use std::sync::Arc;
-use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
 
 /// Event sent to the window with a circle's hex id whenever that circle's
 /// documents or membership changed (a local write or entries from a peer).
 pub const CIRCLE_CHANGED: &str = "circle-changed";
 
-/// How often the unlocked app writes its caches.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
-
-/// Starts the sync node and the background tasks for an unlocked engine.
-pub async fn start(app: &AppHandle, engine: Engine) {
+/// Starts the background work of an unlocked engine: the window can use
+/// the engine at once, while the sync node binds its endpoint meanwhile.
+pub fn start(app: &AppHandle, engine: Engine) {
     let engine = Arc::new(engine);
-    let state = app.state::<AppState>();
-    let node = match engine.node_config(&state.net) {
-        Ok(config) => {
-            let secret = engine.identity().endpoint_secret();
-            Node::spawn(engine.clone(), *secret, config)
-                .await
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
-    match &node {
-        Ok(node) => {
-            node.keep_connected();
-            tracing::info!(endpoint = %node.status().endpoint_id, "sync node running");
-        }
-        Err(e) => tracing::warn!("working offline: {e}"),
-    }
+    let (node_tx, node_rx) = tokio::sync::watch::channel(NodeState::Starting);
+    app.state::<AppState>().set_session(Session {
+        engine: engine.clone(),
+        node: node_rx,
+    });
     forward_changes(app.clone(), &engine);
-    checkpoint_periodically(&engine);
-    state.set_session(Session { engine, node });
+    tauri::async_runtime::spawn(Engine::checkpoint_when_settled(
+        Arc::downgrade(&engine),
+        CheckpointPolicy::default(),
+    ));
+    let net = app.state::<AppState>().net.clone();
+    tauri::async_runtime::spawn(async move {
+        let node = match engine.node_config(&net) {
+            Ok(config) => {
+                let secret = engine.identity().endpoint_secret();
+                Node::spawn(engine.clone(), *secret, config)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        drop(engine);
+        let state = match node {
+            Ok(node) => {
+                node.keep_connected();
+                tracing::info!(endpoint = %node.status().endpoint_id, "sync node running");
+                NodeState::Running(node)
+            }
+            Err(e) => {
+                tracing::warn!("working offline: {e}");
+                NodeState::Offline(e)
+            }
+        };
+        // Nobody is listening once the app has quit: stop what just started.
+        if let Err(unsent) = node_tx.send(state) {
+            if let NodeState::Running(node) = unsent.0 {
+                node.shutdown().await;
+            }
+        }
+    });
+}
+
+/// Quits the app cleanly (caches written, node shut down) when the system
+/// asks it to stop: logout, shutdown, Ctrl-C in a terminal.
+pub fn exit_on_signals(app: &AppHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("cannot listen for stop signals");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
+        tracing::info!("asked to stop; quitting");
+        app.exit(0);
+    });
 }
 
 /// Shuts the node down and writes the caches, when the app quits.
@@ -47,11 +88,10 @@ pub fn stop(app: &AppHandle) {
     let Some(session) = app.state::<AppState>().take_session() else {
         return;
     };
-    tauri::async_runtime::block_on(async {
-        if let Ok(node) = &session.node {
-            node.shutdown().await;
-        }
-    });
+    let node = session.node.borrow().clone();
+    if let NodeState::Running(node) = node {
+        tauri::async_runtime::block_on(node.shutdown());
+    }
     if let Err(e) = session.engine.checkpoint() {
         tracing::warn!("cannot write caches: {e}");
     }
@@ -71,24 +111,6 @@ fn forward_changes(app: AppHandle, engine: &Engine) {
                     let _ = app.emit(CIRCLE_CHANGED, "");
                 }
                 Err(RecvError::Closed) => break,
-            }
-        }
-    });
-}
-
-fn checkpoint_periodically(engine: &Arc<Engine>) {
-    let engine = Arc::downgrade(engine);
-    tauri::async_runtime::spawn(async move {
-        let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(engine) = engine.upgrade() else {
-                break;
-            };
-            let written = tauri::async_runtime::spawn_blocking(move || engine.checkpoint()).await;
-            if let Ok(Err(e)) = written {
-                tracing::warn!("cannot write caches: {e}");
             }
         }
     });

@@ -19,9 +19,22 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct Session {
     pub engine: Arc<Engine>,
-    /// The sync node, or why it could not start.
-    pub node: Result<Arc<Node<Engine>>, String>,
+    /// The sync node as it starts, runs, or why it could not start.
+    pub node: tokio::sync::watch::Receiver<NodeState>,
 }
+
+/// The sync node of an unlocked app.
+#[derive(Clone)]
+pub enum NodeState {
+    /// Binding its endpoint; the window is usable meanwhile.
+    Starting,
+    Running(Arc<Node<Engine>>),
+    /// Why the node did not start (the app works offline).
+    Offline(String),
+}
+
+/// How long a command that needs the network waits for the node to start.
+const NODE_START_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl AppState {
     /// Home and network settings from `--home DIR` (or `CIRCLEKEEP_HOME`),
@@ -69,11 +82,29 @@ impl AppState {
         Ok(self.session()?.engine)
     }
 
-    /// The running sync node.
-    pub fn node(&self) -> Result<Arc<Node<Engine>>, CommandError> {
-        self.session()?
-            .node
-            .map_err(|why| CommandError::new("offline", &why))
+    /// The running sync node, once it has started.
+    pub async fn node(&self) -> Result<Arc<Node<Engine>>, CommandError> {
+        let mut node = self.session()?.node;
+        let started = tokio::time::timeout(
+            NODE_START_WAIT,
+            node.wait_for(|n| !matches!(n, NodeState::Starting)),
+        )
+        .await;
+        let state = match started {
+            Ok(Ok(state)) => state.clone(),
+            Ok(Err(_)) => return Err(CommandError::new("locked", "Circlekeep is closing")),
+            Err(_) => {
+                return Err(CommandError::new(
+                    "offline",
+                    "the sync node is still starting",
+                ))
+            }
+        };
+        match state {
+            NodeState::Running(node) => Ok(node),
+            NodeState::Offline(why) => Err(CommandError::new("offline", &why)),
+            NodeState::Starting => Err(CommandError::new("offline", "the sync node is starting")),
+        }
     }
 
     /// The unlocked session.

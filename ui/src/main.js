@@ -52,10 +52,12 @@ async function showHome() {
 
 async function showSync() {
   try {
-    const { online, problem, status } = await backend.syncStatus();
+    const { online, starting, problem, status } = await backend.syncStatus();
     const peers = status.circles.flatMap((c) => c.members);
     const connected = new Set(peers.filter((m) => m.connected).map((m) => m.member)).size;
-    $("sync-state").textContent = online ? `Online · ${connected} member${connected === 1 ? "" : "s"} connected` : `Offline (${problem})`;
+    $("sync-state").textContent = online
+      ? `Online · ${connected} member${connected === 1 ? "" : "s"} connected`
+      : starting ? "Starting sync…" : `Offline (${problem})`;
     $("sync-state").dataset.connected = String(connected);
     // The members tab shows per-member sync state: keep it current.
     if (circleView.tab === "members") await circleView.refresh();

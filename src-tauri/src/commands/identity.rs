@@ -37,7 +37,7 @@ pub async fn init(
     let home = state.home.clone();
     let pass = SecretString::from(passphrase);
     let engine = blocking(move || Ok(Engine::init(&home, &name, &pass, WORK_FACTOR)?)).await?;
-    crate::session::start(&app, engine).await;
+    crate::session::start(&app, engine);
     Ok(())
 }
 
@@ -54,7 +54,7 @@ pub async fn unlock(
     let home = state.home.clone();
     let pass = SecretString::from(passphrase);
     let engine = blocking(move || Ok(Engine::open(&home, &pass)?)).await?;
-    crate::session::start(&app, engine).await;
+    crate::session::start(&app, engine);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Sync with the other members: status, invites, joining.
 
-use crate::state::{AppState, CommandError};
+use crate::state::{AppState, CommandError, NodeState};
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::Ticket;
 use serde::Serialize;
@@ -14,6 +14,8 @@ const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 #[derive(Serialize)]
 pub struct SyncStatus {
     online: bool,
+    /// The node is still starting.
+    starting: bool,
     /// Why the node did not start, when offline.
     problem: Option<String>,
     status: NodeStatus,
@@ -23,16 +25,26 @@ pub struct SyncStatus {
 #[tauri::command]
 pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
     let session = state.session()?;
-    Ok(match &session.node {
-        Ok(node) => SyncStatus {
+    let node = session.node.borrow().clone();
+    let offline = || circlekeep_sync::status::offline(session.engine.as_ref());
+    Ok(match node {
+        NodeState::Running(node) => SyncStatus {
             online: true,
+            starting: false,
             problem: None,
             status: node.status(),
         },
-        Err(problem) => SyncStatus {
+        NodeState::Starting => SyncStatus {
             online: false,
-            problem: Some(problem.clone()),
-            status: circlekeep_sync::status::offline(session.engine.as_ref()),
+            starting: true,
+            problem: None,
+            status: offline(),
+        },
+        NodeState::Offline(problem) => SyncStatus {
+            online: false,
+            starting: false,
+            problem: Some(problem),
+            status: offline(),
         },
     })
 }
@@ -40,7 +52,7 @@ pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, Comma
 /// A one-time invite ticket to a circle, valid for a week.
 #[tauri::command]
 pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<String, CommandError> {
-    let node = state.node()?;
+    let node = state.node().await?;
     let (id, secret, expires_at) = state
         .in_circle(circle, |engine, id| {
             let (secret, expires_at) = engine.create_invite(id, INVITE_TTL)?;
@@ -60,7 +72,7 @@ pub async fn join(state: State<'_, AppState>, ticket: String) -> Result<String, 
             CommandError::new("bad_ticket", &e.to_string())
         })?;
     let engine = state.engine()?;
-    let node = state.node()?;
+    let node = state.node().await?;
     let card = engine.member_card().as_line().to_owned();
     let circle = node
         .join(&ticket, &card)
