@@ -61,9 +61,9 @@ use circlekeep_seal::card::fingerprint;
 use circlekeep_seal::signed::verify_op;
 use circlekeep_store::BlobKind;
 use circlekeep_sync::{NodeConfig, Relay};
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
 use views::*;
 
 /// Longest note, goal or contract, in characters.
@@ -134,9 +134,9 @@ impl<S: Store> Engine<S> {
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<CircleId, CircleRuntime>> {
-        // A panic mid-operation poisons nothing the store does not hold:
-        // keep serving, the runtime reloads from disk if it was marked.
-        self.circles.lock().unwrap_or_else(|p| p.into_inner())
+        // parking_lot does not poison: a panic mid-operation leaves nothing
+        // the store does not hold, and a runtime marked poisoned reloads.
+        self.circles.lock()
     }
 
     fn ctx(&self) -> Ctx<'_, S> {
@@ -166,6 +166,10 @@ impl<S: Store> Engine<S> {
         if runtime.poisoned {
             circles.remove(&id);
         }
+        // Hand over to a waiting caller rather than letting this thread take
+        // the lock straight back: a catch-up ingesting slice after slice
+        // must not keep the app's reads waiting for all of them.
+        MutexGuard::unlock_fair(circles);
         result
     }
 
