@@ -28,6 +28,7 @@ pub fn run() {
         .manage(state)
         .setup(|app| {
             session::exit_on_signals(app.handle());
+            session::lighten_webview(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -115,3 +115,28 @@ fn forward_changes(app: AppHandle, engine: &Engine) {
         }
     });
 }
+
+/// Tunes the window's web engine for a notes app: no GPU compositing (the
+/// pages are static text; on a software renderer it costs ~65 MB) and the
+/// smallest of WebKit's memory caches.
+pub fn lighten_webview(app: &AppHandle) {
+    #[cfg(target_os = "linux")]
+    for window in app.webview_windows().into_values() {
+        let tuned = window.with_webview(|webview| {
+            use webkit2gtk::{
+                CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+            };
+            let view = webview.inner();
+            if let Some(settings) = view.settings() {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+                settings.set_enable_page_cache(false);
+            }
+            if let Some(context) = view.context() {
+                context.set_cache_model(CacheModel::DocumentViewer);
+            }
+        });
+        if let Err(e) = tuned {
+            tracing::warn!("cannot tune the window's web engine: {e}");
+        }
+    }
+}
