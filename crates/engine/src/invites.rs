@@ -69,7 +69,7 @@ impl<S: Store> Engine<S> {
         card: &str,
         peer: &MemberId,
     ) -> Result<CircleId, InviteRefusal> {
-        let _one_at_a_time = self.invites.lock();
+        let _one_at_a_time = self.invites.lock().unwrap_or_else(|p| p.into_inner());
         let failed = |e: EngineError| InviteRefusal::Failed(e.to_string());
         let stored = self
             .store

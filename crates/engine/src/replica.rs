@@ -86,7 +86,10 @@ impl<S: Store> Replica for Engine<S> {
         // Operations go with the first slice; each slice holds the engine
         // lock once, so the app waits at most about one slice's work.
         let mut ops = Some(ops);
-        for slice in slices(&entries, INGEST_SLICE_BYTES) {
+        for (n, slice) in slices(&entries, INGEST_SLICE_BYTES).into_iter().enumerate() {
+            if n > 0 {
+                self.let_waiting_callers_in();
+            }
             let ops = ops.take().unwrap_or_default();
             match self.receive(*circle, &ops, slice) {
                 Ok((report, held)) => {
