@@ -50,6 +50,9 @@ async function showHome() {
   showSync();
 }
 
+/** The last sync state shown, so the members tab redraws only on change. */
+let shownSync = "";
+
 async function showSync() {
   try {
     const { online, starting, problem, status } = await backend.syncStatus();
@@ -59,8 +62,10 @@ async function showSync() {
       ? `Online · ${connected} member${connected === 1 ? "" : "s"} connected`
       : starting ? "Starting sync…" : `Offline (${problem})`;
     $("sync-state").dataset.connected = String(connected);
-    // The members tab shows per-member sync state: keep it current.
-    if (circleView.tab === "members") await circleView.refresh();
+    // The members tab shows per-member sync state: redraw it when that changes.
+    const state = JSON.stringify(status.circles);
+    if (circleView.tab === "members" && state !== shownSync) await circleView.refresh();
+    shownSync = state;
   } catch {
     $("sync-state").textContent = "";
   }
