@@ -4,7 +4,7 @@
 //! Once everyone has everything, all three show the same membership and
 //! the same documents (identical Automerge heads).
 
-use circlekeep_engine::HistoryPolicy;
+use circlekeep_engine::{HistoryPolicy, TextEdit};
 use circlekeep_tests::{circle_of, seen, Peer};
 use proptest::prelude::*;
 
@@ -266,4 +266,59 @@ fn two_members_typing_into_one_note_merge_by_character() {
         Err(EngineError::UnknownNote(_))
     ));
     assert_eq!(text(&ada), "We all met today, by the river");
+}
+
+/// The app's note box sends each keystroke with the version of the text it
+/// showed; an edit from another member that arrived in between does not
+/// shift where the keystroke lands, and both merge.
+#[test]
+fn a_keystroke_typed_against_an_older_text_lands_where_it_was_typed() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, "2026-11-26".parse().expect("date"))
+        .expect("gathering");
+    let note = ada.add_note(circle, g, "we met").expect("note");
+    ada.send(&bo, circle);
+
+    // Bo's box shows "we met" at this version...
+    let shown = bo.notes(circle, Some(g)).expect("notes").remove(0);
+    assert_eq!(shown.notes[0].text, "we met");
+    // ...when Ada's edit at the start arrives.
+    ada.edit_note(circle, g, &note, &[edit(0, 0, "Today ")])
+        .expect("edit");
+    ada.send(&bo, circle);
+    // Bo types at the end of what he sees, then once more on top of that.
+    let next = bo
+        .edit_note_at(circle, g, &note, &[edit(6, 0, " again")], &shown.version)
+        .expect("keystroke");
+    bo.edit_note_at(circle, g, &note, &[edit(3, 1, "M")], &next)
+        .expect("keystroke");
+    bo.send(&ada, circle);
+
+    let text = |p: &Peer| {
+        p.notes(circle, Some(g)).expect("notes")[0].notes[0]
+            .text
+            .clone()
+    };
+    assert_eq!(text(&bo), "Today we Met again");
+    assert_eq!(text(&ada), text(&bo));
+    // A version no app was given is refused and changes nothing.
+    let made_up = vec!["00".repeat(32)];
+    assert!(bo
+        .edit_note_at(circle, g, &note, &[edit(0, 0, "x")], &made_up)
+        .is_err());
+    assert!(bo
+        .edit_note_at(circle, g, &note, &[edit(0, 0, "x")], &["zz".into()])
+        .is_err());
+    assert_eq!(text(&bo), "Today we Met again");
+}
+
+fn edit(position: usize, delete: usize, insert: &str) -> TextEdit {
+    TextEdit {
+        position,
+        delete,
+        insert: insert.into(),
+    }
 }

@@ -34,7 +34,9 @@ export const backend = {
   openGathering: (circle, date, template) => call("open_gathering", { circle, date, template }),
   notes: (circle, gathering) => call("notes", { circle, gathering }),
   addNote: (circle, gathering, text) => call("add_note", { circle, gathering, text }),
-  editNote: (circle, gathering, note, edits) => call("edit_note", { circle, gathering, note, edits }),
+  /** Splices typed into a note shown at `version`; resolves to the next version. */
+  editNote: (circle, gathering, note, edits, version) =>
+    call("edit_note", { circle, gathering, note, edits, version }),
   addGoal: (circle, text) => call("add_goal", { circle, text }),
   goalProgress: (circle, goal, text) => call("goal_progress", { circle, goal, text }),
   addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),

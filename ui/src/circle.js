@@ -63,16 +63,16 @@ export class CircleView {
     this.stale = true;
     if (this.tab !== "gatherings" || !this.gathering || !this.notesList) return;
     const marks = new Map([...this.editors].map(([id, editor]) => [id, editor.mark()]));
-    const { notes } = await backend.notes(this.id, this.gathering);
+    const { notes, version } = await backend.notes(this.id, this.gathering);
     for (const note of notes) {
       const editor = this.editors.get(note.id);
-      if (editor) editor.update(note.text, marks.get(note.id));
-      else this.notesList.append(this.editorFor(note).element);
+      if (editor) editor.update(note.text, version, marks.get(note.id));
+      else this.notesList.append(this.editorFor(note, version).element);
     }
   }
 
-  editorFor(note) {
-    const editor = new NoteEditor({ circle: this.id, gathering: this.gathering, note, say: this.say });
+  editorFor(note, version) {
+    const editor = new NoteEditor({ circle: this.id, gathering: this.gathering, note, version, say: this.say });
     this.editors.set(note.id, editor);
     return editor;
   }
@@ -155,8 +155,8 @@ export class CircleView {
   async notes() {
     // Note boxes are made afresh with each full render (nobody is typing then).
     this.editors = new Map();
-    const { gathering, notes } = await backend.notes(this.id, this.gathering);
-    const items = notes.map((note) => this.editorFor(note).element);
+    const { gathering, notes, version } = await backend.notes(this.id, this.gathering);
+    const items = notes.map((note) => this.editorFor(note, version).element);
     this.notesList = el("ul", { class: "notes" }, items);
     const adder = form(
       { id: "add-note-form" },

@@ -1,16 +1,19 @@
 // A note you can type into: each edit of the box goes to the engine as one
-// splice, in order, and is on disk before the box says "saved". Edits from
-// other members arrive as new text and are merged into the box without
-// moving your caret.
+// splice, in order, with the version of the text it was typed against (so
+// an edit from another member that arrived meanwhile does not shift it),
+// and is on disk before the box says "saved". Edits from other members
+// arrive as new text and are merged into the box without moving your caret.
 import { backend } from "./bridge.js";
 import { el } from "./dom.js";
 import { spliceBetween, moveCaret } from "./splice.js";
 
 export class NoteEditor {
-  constructor({ circle, gathering, note, say }) {
+  constructor({ circle, gathering, note, version, say }) {
     this.where = { circle, gathering, id: note.id };
     this.say = say;
     this.shown = note.text;
+    /** The engine's version of the text the box shows (before unsent edits). */
+    this.version = version;
     this.pending = 0;
     this.edits = 0;
     this.chain = Promise.resolve();
@@ -35,9 +38,10 @@ export class NoteEditor {
     this.state.textContent = "saving…";
     const { circle, gathering, id } = this.where;
     this.chain = this.chain
-      .then(() => backend.editNote(circle, gathering, id, [splice]))
+      .then(() => backend.editNote(circle, gathering, id, [splice], this.version))
       .then(
-        () => {
+        (next) => {
+          this.version = next;
           if (--this.pending === 0) this.state.textContent = "saved";
         },
         (e) => {
@@ -54,13 +58,14 @@ export class NoteEditor {
   }
 
   /**
-   * Shows `text`, the note as the engine had it when `mark` was taken —
+   * Shows `text`, the note as the engine had it at `version` when `mark` was taken —
    * unless the box has been typed into since, or had edits unsaved then:
    * that text may lack them, and the saving of the last edit brings a
    * fresher one.
    */
-  update(text, mark = this.mark()) {
+  update(text, version, mark = this.mark()) {
     if (mark.pending > 0 || mark.edits !== this.edits || this.pending > 0) return;
+    this.version = version;
     const splice = spliceBetween(this.shown, text);
     if (!splice) return;
     const focused = document.activeElement === this.box;

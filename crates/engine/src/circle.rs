@@ -918,6 +918,17 @@ impl CircleRuntime {
         self.docs.get(id)
     }
 
+    /// The version (sorted heads) of a held document; empty if not held.
+    pub fn version(&mut self, id: &DocId) -> Vec<ChangeHash> {
+        let mut heads = self
+            .docs
+            .get_mut(id)
+            .map(AutoCommit::get_heads)
+            .unwrap_or_default();
+        heads.sort();
+        heads
+    }
+
     /// Heads of every held document: document id → sorted change hashes.
     pub fn heads(&mut self) -> BTreeMap<String, Vec<String>> {
         self.docs

@@ -436,6 +436,38 @@ impl<S: Store> Engine<S> {
         self.splice_note(id, gathering, note, edits, false)
     }
 
+    /// Edits a note as the editor saw it at `version` (from `notes`):
+    /// splices typed against an older text land where they were meant and
+    /// merge with edits that arrived since. Returns the version the editor
+    /// holds next (its text with these edits), for the following splice.
+    pub fn edit_note_at(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        note: &str,
+        edits: &[TextEdit],
+        version: &[String],
+    ) -> Result<Vec<String>, EngineError> {
+        check_inserted(edits)?;
+        let version = version
+            .iter()
+            .map(|h| h.parse())
+            .collect::<Result<Vec<automerge::ChangeHash>, _>>()
+            .map_err(|_| EngineError::BadText("that note version is not one this app gave"))?;
+        self.with_circle(id, |c, ctx| {
+            require_note(c, gathering, note)?;
+            let next = c.write(ctx, gathering, |doc| {
+                Ok(docs::splice_text_at(
+                    doc,
+                    &["notes", note, "text"],
+                    edits,
+                    &version,
+                )?)
+            })?;
+            Ok(next.iter().map(|h| h.to_string()).collect())
+        })
+    }
+
     fn splice_note(
         &self,
         id: CircleId,
@@ -444,20 +476,9 @@ impl<S: Store> Engine<S> {
         edits: &[TextEdit],
         commit_each: bool,
     ) -> Result<(), EngineError> {
-        let inserted: usize = edits.iter().map(|e| e.insert.chars().count()).sum();
-        if inserted > MAX_TEXT_CHARS {
-            return Err(EngineError::BadText(
-                "that edit inserts too much text at once",
-            ));
-        }
+        check_inserted(edits)?;
         self.with_circle(id, |c, ctx| {
-            let doc = c
-                .doc(&gathering)
-                .filter(|_| !gathering.is_circle())
-                .ok_or_else(|| EngineError::UnknownGathering(gathering.short()))?;
-            if !docs::has_note(doc, note) {
-                return Err(EngineError::UnknownNote(note.to_owned()));
-            }
+            require_note(c, gathering, note)?;
             c.write(ctx, gathering, |doc| {
                 Ok(docs::splice_text(
                     doc,
@@ -507,8 +528,12 @@ impl<S: Store> Engine<S> {
                         notes
                     })
                     .unwrap_or_default();
+                let version = DocId::from_hex(&view.id)
+                    .map(|g| c.version(&g).iter().map(|h| h.to_string()).collect())
+                    .unwrap_or_default();
                 out.push(GatheringNotes {
                     gathering: view,
+                    version,
                     notes,
                 });
             }
@@ -865,6 +890,30 @@ impl<S: Store + Send + Sync + 'static> Engine<S> {
                 tracing::warn!("cannot write caches: {e}");
             }
         }
+    }
+}
+
+/// Refuses a splice that inserts more than a whole note may hold.
+fn check_inserted(edits: &[TextEdit]) -> Result<(), EngineError> {
+    let inserted: usize = edits.iter().map(|e| e.insert.chars().count()).sum();
+    if inserted > MAX_TEXT_CHARS {
+        return Err(EngineError::BadText(
+            "that edit inserts too much text at once",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `note` exists in gathering `gathering` of this circle.
+fn require_note(c: &CircleRuntime, gathering: DocId, note: &str) -> Result<(), EngineError> {
+    let doc = c
+        .doc(&gathering)
+        .filter(|_| !gathering.is_circle())
+        .ok_or_else(|| EngineError::UnknownGathering(gathering.short()))?;
+    if docs::has_note(doc, note) {
+        Ok(())
+    } else {
+        Err(EngineError::UnknownNote(note.to_owned()))
     }
 }
 

@@ -82,6 +82,9 @@ pub struct GatheringView {
 pub struct GatheringNotes {
     /// The gathering.
     pub gathering: GatheringView,
+    /// The version these notes were read at, for `Engine::edit_note_at`
+    /// (empty when unreadable).
+    pub version: Vec<String>,
     /// Its notes, oldest first (empty when unreadable).
     pub notes: Vec<NoteView>,
 }

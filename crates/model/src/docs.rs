@@ -8,8 +8,8 @@
 //! `Text::update` counts bytes and would misplace edits in non-ASCII text.
 
 use automerge::{
-    transaction::Transactable, AutoCommit, AutomergeError, Change, ObjType, ReadDoc, TextEncoding,
-    Value, ROOT,
+    transaction::Transactable, AutoCommit, AutomergeError, Change, ChangeHash, ObjType, ReadDoc,
+    TextEncoding, Value, ROOT,
 };
 use autosurgeon::{hydrate, reconcile, reconcile_prop, Hydrate, Reconcile, Text};
 use std::collections::HashMap;
@@ -496,6 +496,37 @@ pub fn splice_text(
     Ok(())
 }
 
+/// Applies `edits` to the text at `path` as it was at `version` (the heads
+/// the editor last saw), as one change concurrent with whatever arrived
+/// since, so a splice typed against an older text lands where it was meant
+/// and merges with the newer edits character by character. Returns the
+/// version the editor sees next: its own text with these edits.
+pub fn splice_text_at(
+    doc: &mut AutoCommit,
+    path: &[&str],
+    edits: &[TextEdit],
+    version: &[ChangeHash],
+) -> Result<Vec<ChangeHash>, DocError> {
+    if let Some(unknown) = version
+        .iter()
+        .find(|h| doc.get_change_meta_by_hash(h).is_none())
+    {
+        return Err(DocError::Shape(format!("unknown version {unknown}")));
+    }
+    doc.isolate(version);
+    let spliced = splice_text(doc, path, edits, false);
+    if spliced.is_err() {
+        doc.rollback();
+    }
+    doc.commit();
+    // Isolated, the heads are this change's (or the version, if no change).
+    let seen = doc.get_heads();
+    doc.integrate();
+    // Moving in and out of isolation logs patches nobody reads.
+    doc.reset_diff_cursor();
+    spliced.map(|()| seen)
+}
+
 fn text_obj(doc: &AutoCommit, path: &[&str]) -> Result<automerge::ObjId, DocError> {
     let (last, parents) = path
         .split_last()
@@ -685,5 +716,63 @@ mod tests {
         assert!(splice_text(&mut doc, &["notes", "n", "text"], &[over], false).is_err());
         assert!(splice_text(&mut doc, &["notes", "n", "author"], &[], false).is_err());
         assert!(splice_text(&mut doc, &["notes", "missing", "text"], &[], false).is_err());
+    }
+
+    fn edit(position: usize, delete: usize, insert: &str) -> TextEdit {
+        TextEdit {
+            position,
+            delete,
+            insert: insert.into(),
+        }
+    }
+
+    #[test]
+    fn a_splice_typed_against_an_older_text_lands_where_it_was_meant() {
+        let path = ["notes", "n", "text"];
+        let mut mine = note_doc("hello");
+        let seen = mine.get_heads();
+        // Another member's edit arrives before this keystroke is applied.
+        let mut theirs = mine.fork().with_actor(automerge::ActorId::from([2; 32]));
+        splice_text(&mut theirs, &path, &[edit(0, 0, "Oh, ")], false).expect("edit");
+        theirs.commit();
+        apply_changes(&mut mine, theirs.get_changes(&seen)).expect("merge");
+        assert_eq!(note_text(&mine), "Oh, hello");
+
+        // Typed at the end of "hello", as the editor saw it.
+        let seen = splice_text_at(&mut mine, &path, &[edit(5, 0, "!")], &seen).expect("edit");
+        assert_eq!(note_text(&mine), "Oh, hello!");
+        // The next keystroke builds on the editor's own text, "hello!".
+        splice_text_at(&mut mine, &path, &[edit(1, 1, "E")], &seen).expect("edit");
+        assert_eq!(note_text(&mine), "Oh, hEllo!");
+
+        // Unknown versions and bad splices change nothing.
+        let before = mine.get_heads();
+        let unknown = [ChangeHash([7; 32])];
+        assert!(splice_text_at(&mut mine, &path, &[edit(0, 0, "x")], &unknown).is_err());
+        assert!(splice_text_at(&mut mine, &path, &[edit(99, 0, "x")], &seen).is_err());
+        assert_eq!(mine.get_heads(), before);
+        assert_eq!(note_text(&mine), "Oh, hEllo!");
+    }
+
+    proptest::proptest! {
+        /// At the current version, a versioned splice is a plain splice.
+        #[test]
+        fn a_splice_at_the_current_version_is_a_plain_splice(
+            start in "[a-zé🙂 ]{0,12}",
+            edits in proptest::collection::vec((0usize..16, 0usize..4, "[a-z🙂]{0,3}"), 1..6),
+        ) {
+            let path = ["notes", "n", "text"];
+            let mut plain = note_doc(&start);
+            let mut versioned = note_doc(&start);
+            for (position, delete, insert) in edits {
+                let one = [edit(position, delete, &insert)];
+                let expected = splice_text(&mut plain, &path, &one, false);
+                plain.commit();
+                let now = versioned.get_heads();
+                let got = splice_text_at(&mut versioned, &path, &one, &now);
+                proptest::prop_assert_eq!(expected.is_ok(), got.is_ok());
+                proptest::prop_assert_eq!(note_text(&plain), note_text(&versioned));
+            }
+        }
     }
 }

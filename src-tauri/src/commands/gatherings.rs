@@ -66,8 +66,9 @@ pub async fn add_note(
         .await
 }
 
-/// Types into a note (UTF-16 positions, as the text box counts them);
-/// returns once the edit is on disk.
+/// Types into a note (UTF-16 positions, as the text box counts them) as
+/// the box showed it at `version`; returns, once the edit is on disk, the
+/// version the box shows next.
 #[tauri::command]
 pub async fn edit_note(
     state: State<'_, AppState>,
@@ -75,11 +76,12 @@ pub async fn edit_note(
     gathering: String,
     note: String,
     edits: Vec<TextEdit>,
-) -> Result<(), CommandError> {
+    version: Vec<String>,
+) -> Result<Vec<String>, CommandError> {
     state
         .in_circle(circle, move |engine, id| {
             let gathering = engine.find_gathering(id, &gathering)?;
-            Ok(engine.edit_note(id, gathering, &note, &edits)?)
+            Ok(engine.edit_note_at(id, gathering, &note, &edits, &version)?)
         })
         .await
 }
