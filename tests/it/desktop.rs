@@ -7,8 +7,9 @@
 //! installs them). Without them the test says what is missing and passes,
 //! unless `CIRCLEKEEP_REQUIRE_DESKTOP=1` (set by `run-tests` and CI).
 
+use circlekeep_engine::{Engine, Home, SecretString};
 use circlekeep_tests::cli::{Device, LOOPBACK, PASSPHRASE};
-use circlekeep_tests::desktop::{Desktop, Window};
+use circlekeep_tests::desktop::{app_processes, Desktop, Window};
 use circlekeep_tests::files_containing;
 
 const CIRCLE: &str = "Thursday circle";
@@ -127,6 +128,45 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
             &format!("const v = [...document.querySelectorAll('textarea.note-text')].map(t => t.value); return v.includes({BO_NOTE:?}) && v.includes({ADA_LATER:?});"),
         )
         .await;
+
+    // Logging out sends SIGTERM: the app quits cleanly (node stopped, caches
+    // written, data folder released) and everything is still there.
+    let running = app_processes(&bo_home);
+    assert_eq!(running.len(), 1, "one app on Bo's folder: {running:?}");
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &running[0].to_string()])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !app_processes(&bo_home).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app ignored SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let log = std::fs::read_to_string(artifacts.join("tauri-driver.log")).unwrap_or_default();
+    assert!(
+        log.contains("asked to stop; quitting"),
+        "no clean stop logged"
+    );
+    let engine = Engine::open(
+        &Home::new(&bo_home),
+        &SecretString::from(PASSPHRASE.to_owned()),
+    )
+    .expect("Bo's data folder opens after the app quit");
+    let circle = engine.find_circle(CIRCLE).expect("circle");
+    let texts: Vec<String> = engine
+        .notes(circle, None)
+        .expect("notes")
+        .into_iter()
+        .flat_map(|g| g.notes)
+        .map(|n| n.text)
+        .collect();
+    assert!(texts.iter().any(|t| t == BO_NOTE), "{texts:?}");
+    assert!(texts.iter().any(|t| t == ADA_LATER), "{texts:?}");
+    drop(engine);
     window.close().await;
 }
 

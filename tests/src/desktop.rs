@@ -246,6 +246,25 @@ fn truthy(value: &Value) -> bool {
         && value.as_u64() != Some(0)
 }
 
+/// Process ids of running app binaries whose command line names `home`.
+pub fn app_processes(home: &Path) -> Vec<u32> {
+    let home = home.as_os_str().as_encoded_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let mut args = cmdline.split(|b| *b == 0);
+            let program = args.next()?;
+            let is_app = program.ends_with(b"circlekeep-app");
+            (is_app && args.any(|a| a == home)).then_some(pid)
+        })
+        .collect()
+}
+
 /// A tool from `PATH` or cargo's bin folder.
 fn find_tool(name: &str) -> Result<PathBuf, String> {
     let cargo_bin = std::env::var_os("CARGO_HOME")
