@@ -931,12 +931,10 @@ impl CircleRuntime {
 
     /// Heads of every held document: document id → sorted change hashes.
     pub fn heads(&mut self) -> BTreeMap<String, Vec<String>> {
-        self.docs
-            .iter_mut()
-            .map(|(id, doc)| {
-                let mut heads: Vec<String> =
-                    doc.get_heads().iter().map(|h| h.to_string()).collect();
-                heads.sort();
+        let ids: Vec<DocId> = self.docs.keys().copied().collect();
+        ids.into_iter()
+            .map(|id| {
+                let heads = self.version(&id).iter().map(|h| h.to_string()).collect();
                 (id.to_hex(), heads)
             })
             .collect()

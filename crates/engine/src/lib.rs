@@ -505,8 +505,8 @@ impl<S: Store> Engine<S> {
                 if gathering.is_some_and(|g| g.to_hex() != view.id) {
                     continue;
                 }
-                let notes = DocId::from_hex(&view.id)
-                    .ok()
+                let doc_id = DocId::from_hex(&view.id).ok();
+                let notes = doc_id
                     .and_then(|g| c.doc(&g))
                     .and_then(|d| docs::read_gathering(d).ok())
                     .map(|g| {
@@ -528,7 +528,7 @@ impl<S: Store> Engine<S> {
                         notes
                     })
                     .unwrap_or_default();
-                let version = DocId::from_hex(&view.id)
+                let version = doc_id
                     .map(|g| c.version(&g).iter().map(|h| h.to_string()).collect())
                     .unwrap_or_default();
                 out.push(GatheringNotes {

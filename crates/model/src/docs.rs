@@ -514,17 +514,19 @@ pub fn splice_text_at(
         return Err(DocError::Shape(format!("unknown version {unknown}")));
     }
     doc.isolate(version);
-    let spliced = splice_text(doc, path, edits, false);
+    // Isolated, the heads after committing are this change's (or the
+    // version itself, if the edits changed nothing).
+    let spliced = splice_text(doc, path, edits, false).map(|()| {
+        doc.commit();
+        doc.get_heads()
+    });
     if spliced.is_err() {
         doc.rollback();
     }
-    doc.commit();
-    // Isolated, the heads are this change's (or the version, if no change).
-    let seen = doc.get_heads();
     doc.integrate();
     // Moving in and out of isolation logs patches nobody reads.
     doc.reset_diff_cursor();
-    spliced.map(|()| seen)
+    spliced
 }
 
 fn text_obj(doc: &AutoCommit, path: &[&str]) -> Result<automerge::ObjId, DocError> {
