@@ -83,6 +83,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         goals.to_string().contains("Speak up in meetings"),
         "{goals}"
     );
+    run_the_gathering(&window, &ada).await;
 
     // Ada writes; the open window shows it without being asked.
     ada.ok(&["note", "add", CIRCLE, ADA_LATER, "--gathering", DATE]);
@@ -168,6 +169,133 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     assert!(texts.iter().any(|t| t == ADA_LATER), "{texts:?}");
     drop(engine);
     window.close().await;
+}
+
+/// Bo runs the gathering from the window while Ada follows (and takes a
+/// turn) from the command line: steps, attendance, a time request, turns
+/// with their timer, and an off-the-record turn that closes the notes.
+async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
+    let state = || ada.json(&["gathering", "show", CIRCLE, "--gathering", DATE]);
+    let ada_sees = |what: &str, check: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = state();
+            if check(&now) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Ada never saw {what}: {now}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let row = |name: &str| {
+        format!("[...document.querySelectorAll('#airtime tbody tr')].find(r => r.cells[0].textContent === {name:?})")
+    };
+    window.shown("#run").await;
+
+    // Bo moves the agenda on, marks Ada here and asks for 12 minutes.
+    window.click("#next-step").await;
+    window
+        .run(&format!(
+            "{}.querySelector('input.present').click(); return true;",
+            row("Ada")
+        ))
+        .await;
+    window
+        .until(
+            "Ada marked here",
+            &format!("return {}?.cells[1].textContent === 'here';", row("Ada")),
+        )
+        .await;
+    let bo_request = window
+        .run(&format!(
+            "const i = {}.querySelector('input.request'); i.id = 'bo-request'; return true;",
+            row("Bo")
+        ))
+        .await;
+    assert_eq!(bo_request, serde_json::Value::Bool(true));
+    window.type_into("#bo-request", "12").await;
+    window
+        .run("document.activeElement.blur(); return true;")
+        .await;
+    window
+        .until(
+            "Bo's 12 minutes fitted",
+            &format!("return {}?.cells[3].textContent === '12 min';", row("Bo")),
+        )
+        .await;
+    ada_sees("the step, the attendance and the request", &|s| {
+        let step = s["agenda"][1]["current"] == true;
+        let airtime = s["airtime"].as_array().cloned().unwrap_or_default();
+        let of = |name: &str| {
+            airtime
+                .iter()
+                .find(|a| a["member"]["name"] == name)
+                .cloned()
+        };
+        step && of("Ada").is_some_and(|a| a["present"] == true)
+            && of("Bo").is_some_and(|a| a["requested"] == 12)
+    });
+
+    // Bo's turn, with the feedback Bo wants: the timer counts down from the
+    // 12 minutes fitted, and Ada's device shows the same turn.
+    window
+        .type_into(
+            "#turn-options input[name=feedback]",
+            "Ask me hard questions",
+        )
+        .await;
+    window
+        .run(&format!(
+            "{}.querySelector('button.start-turn').click(); return true;",
+            row("Bo")
+        ))
+        .await;
+    window
+        .until(
+            "Bo's turn with its timer",
+            "const t = document.getElementById('turn'); return !!t && t.textContent.includes(\"Bo's turn\") && /1[12]:[0-5][0-9] left of 12 min/.test(document.getElementById('turn-clock').textContent);",
+        )
+        .await;
+    ada_sees("Bo's turn", &|s| {
+        let t = &s["current_turn"];
+        t["member"]["name"] == "Bo"
+            && t["allotted"] == 12
+            && t["feedback_wanted"] == "Ask me hard questions"
+    });
+
+    // Ada takes an off-the-record turn (ending Bo's): the window stops
+    // offering to add notes until it ends.
+    ada.ok(&[
+        "turn",
+        "start",
+        CIRCLE,
+        "Ada",
+        "--off-record",
+        "--minutes",
+        "5",
+    ]);
+    window
+        .until(
+            "Ada's off-the-record turn",
+            "return !!document.getElementById('off-record') && !document.getElementById('add-note-form') && document.getElementById('turn')?.textContent.includes(\"Ada's turn\");",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("gathering.png"))
+        .await;
+    window.click("#end-turn").await;
+    window
+        .until(
+            "the notes open again",
+            "return !!document.getElementById('add-note-form') && document.getElementById('turn')?.classList.contains('idle');",
+        )
+        .await;
+    ada_sees("both turns ended", &|s| {
+        s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 2)
+    });
 }
 
 /// Bo's first run: create an identity, join by ticket, read, write, type.

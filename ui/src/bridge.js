@@ -37,6 +37,13 @@ export const backend = {
   /** Splices typed into a note shown at `version`; resolves to the next version. */
   editNote: (circle, gathering, note, edits, version) =>
     call("edit_note", { circle, gathering, note, edits, version }),
+  gatheringState: (circle, gathering) => call("gathering_state", { circle, gathering }),
+  setStep: (circle, gathering, index) => call("set_step", { circle, gathering, index }),
+  setAttendance: (circle, gathering, member, present) => call("set_attendance", { circle, gathering, member, present }),
+  requestTime: (circle, gathering, member, minutes) => call("request_time", { circle, gathering, member, minutes }),
+  startTurn: (circle, gathering, member, minutes, feedbackWanted, offRecord) =>
+    call("start_turn", { circle, gathering, member, minutes, feedbackWanted, offRecord }),
+  endTurn: (circle, gathering) => call("end_turn", { circle, gathering }),
   addGoal: (circle, text) => call("add_goal", { circle, text }),
   goalProgress: (circle, goal, text) => call("goal_progress", { circle, goal, text }),
   addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),

@@ -4,6 +4,7 @@
 import { backend } from "./bridge.js";
 import { el, form, ago } from "./dom.js";
 import { NoteEditor } from "./notes.js";
+import { RunPanel } from "./run.js";
 
 const TABS = [
   ["gatherings", "Gatherings"],
@@ -22,6 +23,7 @@ export class CircleView {
     this.gathering = null;
     this.editors = new Map();
     this.notesList = null;
+    this.run = null;
     this.ticket = "";
     this.stale = false;
     this.rendering = Promise.resolve();
@@ -98,6 +100,8 @@ export class CircleView {
         el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), onclick: () => { this.tab = key; this.refresh(); } }, label),
       ),
     );
+    this.run?.stop();
+    this.run = null;
     const body = await this[this.tab](circle);
     this.root.replaceChildren(
       ...[
@@ -149,7 +153,14 @@ export class CircleView {
     );
     return el("section", { class: "tab-body" }, el("div", { class: "columns" },
       el("div", {}, el("h3", {}, "Gatherings"), opener, list),
-      el("div", { class: "grow" }, this.gathering ? await this.notes() : el("p", {}, "No gathering yet: open the first one."))));
+      el("div", { class: "grow" }, ...(this.gathering ? await this.running() : [el("p", {}, "No gathering yet: open the first one.")]))));
+  }
+
+  /** The selected gathering: running it, then its notes. */
+  async running() {
+    this.run = new RunPanel({ circle: this.id, gathering: this.gathering, say: this.say, refresh: () => this.refresh() });
+    const panel = await this.run.render();
+    return [panel, await this.notes()];
   }
 
   async notes() {
@@ -169,7 +180,10 @@ export class CircleView {
       },
       this.say,
     );
-    return el("div", { id: "notes" }, el("h3", {}, `Notes of ${gathering.date}`), this.notesList, adder);
+    const closed = this.run?.offRecord()
+      ? el("p", { id: "off-record", class: "warning" }, "This turn is off the record: no notes are kept until it ends.")
+      : adder;
+    return el("div", { id: "notes" }, el("h3", {}, `Notes of ${gathering.date}`), this.notesList, closed);
   }
 
   async goals(circle) {

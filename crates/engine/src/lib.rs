@@ -44,7 +44,7 @@ mod replica;
 pub mod testing;
 pub mod views;
 
-pub use chrono::NaiveDate;
+pub use chrono::{NaiveDate, Utc};
 pub use circlekeep_model::docs::{HistoryPolicy, TextEdit};
 pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{CircleId, DocId, MemberId};

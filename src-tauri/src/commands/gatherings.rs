@@ -1,9 +1,10 @@
-//! Gatherings and their notes.
+//! Gatherings: opening one, its notes, and running it (agenda, attendance,
+//! time requests, turns).
 
 use crate::state::{AppState, CommandError};
 use circlekeep_engine::agenda::Template;
-use circlekeep_engine::views::GatheringNotes;
-use circlekeep_engine::{today, NaiveDate, TextEdit};
+use circlekeep_engine::views::{GatheringNotes, GatheringStateView};
+use circlekeep_engine::{today, NaiveDate, TextEdit, Utc};
 use tauri::State;
 
 /// Opens a gathering on `date` (default today) from a template; returns its id.
@@ -82,6 +83,109 @@ pub async fn edit_note(
         .in_circle(circle, move |engine, id| {
             let gathering = engine.find_gathering(id, &gathering)?;
             Ok(engine.edit_note_at(id, gathering, &note, &edits, &version)?)
+        })
+        .await
+}
+
+/// The gathering as the facilitator runs it: agenda and current step,
+/// attendance, requests and fitted minutes, the running turn and airtime.
+#[tauri::command]
+pub async fn gathering_state(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+) -> Result<GatheringStateView, CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            Ok(engine.gathering_state(id, gathering, Utc::now())?)
+        })
+        .await
+}
+
+/// Moves the agenda to step `index` (0-based).
+#[tauri::command]
+pub async fn set_step(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    index: u64,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            Ok(engine.set_step(id, gathering, index)?)
+        })
+        .await
+}
+
+/// Records whether a member is here.
+#[tauri::command]
+pub async fn set_attendance(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    member: String,
+    present: bool,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            let member = engine.find_member(id, &member)?;
+            Ok(engine.set_attendance(id, gathering, member, present)?)
+        })
+        .await
+}
+
+/// Records how many minutes a member asks for today.
+#[tauri::command]
+pub async fn request_time(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    member: String,
+    minutes: u64,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            let member = engine.find_member(id, &member)?;
+            Ok(engine.request_time(id, gathering, member, minutes)?)
+        })
+        .await
+}
+
+/// Starts a member's turn (ending any running one); returns the turn's id.
+#[tauri::command]
+pub async fn start_turn(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    member: String,
+    minutes: Option<u64>,
+    feedback_wanted: String,
+    off_record: bool,
+) -> Result<String, CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            let member = engine.find_member(id, &member)?;
+            Ok(engine.start_turn(id, gathering, member, minutes, &feedback_wanted, off_record)?)
+        })
+        .await
+}
+
+/// Ends the running turn.
+#[tauri::command]
+pub async fn end_turn(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            Ok(engine.end_turn(id, gathering)?)
         })
         .await
 }

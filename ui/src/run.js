@@ -1,0 +1,122 @@
+// Running a gathering, as the facilitator (or anyone at the table) does:
+// the agenda with its current step, who is here, time requests and the
+// minutes fitted for each, the running turn with its timer, and airtime so
+// far. Every change goes to the engine and syncs to the circle; the panel
+// is redrawn from the engine's state, and only the timer ticks on its own.
+import { backend } from "./bridge.js";
+import { el, form } from "./dom.js";
+import { mmss, turnClock } from "./timer.js";
+
+export class RunPanel {
+  /** `refresh()` re-reads the circle after a change; `say(message)` shows errors. */
+  constructor({ circle, gathering, say, refresh }) {
+    Object.assign(this, { circle, gathering, say, refresh });
+    this.tick = null;
+  }
+
+  /** Stops the timer (the panel is about to be replaced). */
+  stop() {
+    clearInterval(this.tick);
+    this.tick = null;
+  }
+
+  /** Runs `action`, shows its error if any, and redraws. */
+  act(action) {
+    return async (event) => {
+      // The page is redrawn only when no field has the focus (WebKit
+      // leaves it in a field when a button is clicked).
+      if (this.element?.contains(document.activeElement)) document.activeElement.blur();
+      try {
+        await action(event);
+        this.say("");
+      } catch (e) {
+        this.say(e.message);
+      }
+      await this.refresh();
+    };
+  }
+
+  /** Reads the gathering's state and builds the panel. */
+  async render() {
+    this.stop();
+    const state = await backend.gatheringState(this.circle, this.gathering);
+    this.state = state;
+    const { circle, gathering } = this;
+    const current = state.agenda.findIndex((s) => s.current);
+    const agenda = el("ol", { id: "agenda", class: "agenda" }, state.agenda.map((step, i) =>
+      el("li", { class: step.current ? "step current" : "step", "aria-current": step.current ? "step" : false },
+        el("button", { class: "step-title", onclick: this.act(() => backend.setStep(circle, gathering, i)) }, step.title),
+        el("span", { class: "meta" }, ` ${step.minutes} min`))));
+    const stepping = el("div", { class: "inline" },
+      el("button", { id: "previous-step", disabled: current <= 0, onclick: this.act(() => backend.setStep(circle, gathering, current - 1)) }, "Previous step"),
+      el("button", { id: "next-step", disabled: current >= state.agenda.length - 1, onclick: this.act(() => backend.setStep(circle, gathering, current + 1)) }, "Next step"));
+
+    const rows = state.airtime.map((a) =>
+      el("tr", { "data-member": a.member.id },
+        el("td", {}, a.member.name),
+        el("td", {}, el("label", { class: "inline" },
+          el("input", { type: "checkbox", class: "present", checked: a.present === true, onchange: this.act((e) => backend.setAttendance(circle, gathering, a.member.id, e.target.checked)) }),
+          a.present === false ? "absent" : a.present === true ? "here" : "not marked")),
+        el("td", {}, el("input", { type: "number", class: "request", min: 0, max: 240, value: a.requested ?? "", placeholder: "min", "aria-label": `Minutes ${a.member.name} asks for`,
+          onchange: this.act((e) => backend.requestTime(circle, gathering, a.member.id, Number(e.target.value) || 0)) })),
+        el("td", { class: "fitted", title: a.fitted == null ? "asked for no time" : "" }, a.fitted == null ? "—" : `${a.fitted} min`),
+        el("td", { class: "airtime" }, mmss(a.airtime_secs)),
+        el("td", {}, el("button", { class: "start-turn", disabled: a.present === false, onclick: this.act(() => this.startTurn(a.member.id)) }, "Start turn"))));
+    const table = el("table", { id: "airtime" },
+      el("thead", {}, el("tr", {}, ["Member", "Here", "Asks", "Fitted", "Airtime", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows));
+
+    const next = state.waiting[0];
+    const turnOptions = form({ id: "turn-options", class: "inline" }, [
+      el("input", { name: "feedback", placeholder: "Feedback wanted (for the next turn)", size: 36 }),
+      el("label", { class: "inline" }, el("input", { type: "checkbox", name: "offRecord" }), "Off the record"),
+    ], next ? `Start ${next.name}'s turn` : "Everyone here has had a turn", async () => {
+      await this.startTurn(next.id);
+      await this.refresh();
+    }, this.say);
+    turnOptions.addEventListener("submit", () => document.activeElement?.blur(), { capture: true });
+    turnOptions.querySelector("button").disabled = !next;
+    this.options = turnOptions;
+
+    this.element = el("section", { id: "run", class: "run" },
+      el("h3", {}, "Running the gathering"),
+      el("div", { class: "columns run-columns" },
+        el("div", {}, el("h4", {}, "Agenda"), agenda, stepping),
+        el("div", {},
+          this.turn(state.current_turn),
+          el("div", { class: "table-scroll" }, table),
+          el("p", { id: "waiting", class: "meta" }, state.waiting.length ? `Not yet had a turn: ${state.waiting.map((w) => w.name).join(", ")}` : "Everyone here has had a turn."),
+          turnOptions)));
+    return this.element;
+  }
+
+  async startTurn(member) {
+    const f = this.options;
+    await backend.startTurn(this.circle, this.gathering, member, null, f.feedback.value, f.offRecord.checked);
+  }
+
+  /** The running turn with a live timer. */
+  turn(running) {
+    if (!running) return el("div", { id: "turn", class: "turn idle" }, "No turn is running.");
+    const read = performance.now();
+    const clockText = el("strong", { id: "turn-clock" });
+    const box = el("div", { id: "turn", class: "turn", "data-member": running.member.id },
+      el("div", {}, `${running.member.name}'s turn`, running.off_record ? el("span", { class: "badge" }, " off the record — no notes are kept") : null),
+      running.feedback_wanted ? el("div", { class: "meta" }, `Feedback wanted: ${running.feedback_wanted}`) : null,
+      clockText,
+      el("button", { id: "end-turn", onclick: this.act(() => backend.endTurn(this.circle, this.gathering)) }, "End turn"));
+    const show = () => {
+      const clock = turnClock(running, (performance.now() - read) / 1000);
+      clockText.textContent = clock.text;
+      box.classList.toggle("warning", clock.warning);
+    };
+    show();
+    this.tick = setInterval(show, 1000);
+    return box;
+  }
+
+  /** Whether the running turn keeps no notes. */
+  offRecord() {
+    return !!this.state?.current_turn?.off_record;
+  }
+}
