@@ -3,14 +3,16 @@
 //! ChaCha20-Poly1305 under `HKDF(key, salt)`, with a fresh salt per file.
 //! The cost per file does not depend on how many members can read it.
 
-use age::secrecy::ExposeSecret;
-use age::{DecryptError, EncryptError};
+use age::DecryptError;
 use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
 use age_core::primitives::{aead_decrypt, aead_encrypt, hkdf};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use data_encoding::BASE64_NOPAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::cell::Cell;
-use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use zeroize::Zeroizing;
 
 /// Stanza tag of a file key wrapped under a Circlekeep symmetric key.
@@ -18,6 +20,9 @@ pub const STANZA_TAG: &str = "circlekeep-key";
 const WRAP_LABEL: &[u8] = b"circlekeep v1 file key wrap";
 const SALT_LEN: usize = 16;
 const WRAPPED_LEN: usize = FILE_KEY_BYTES + 16;
+/// age's payload nonce and STREAM chunk size.
+const PAYLOAD_NONCE_LEN: usize = 16;
+const CHUNK: usize = 64 << 10;
 
 /// Largest plaintext [`open`] will return (bounds memory on hostile input).
 pub const MAX_PLAINTEXT: usize = 64 << 20;
@@ -59,27 +64,6 @@ pub enum OpenError {
     TooLarge,
 }
 
-struct KeyRecipient<'a>(&'a SymmetricKey);
-
-impl age::Recipient for KeyRecipient<'_> {
-    fn wrap_file_key(
-        &self,
-        file_key: &FileKey,
-    ) -> Result<(Vec<Stanza>, HashSet<String>), EncryptError> {
-        let salt: [u8; SALT_LEN] = crate::random_bytes();
-        let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, self.0.as_bytes()));
-        let body = aead_encrypt(&wrap_key, file_key.expose_secret());
-        Ok((
-            vec![Stanza {
-                tag: STANZA_TAG.to_owned(),
-                args: vec![BASE64_NOPAD.encode(&salt)],
-                body,
-            }],
-            HashSet::new(),
-        ))
-    }
-}
-
 /// Tries each candidate key; remembers which one opened the file.
 struct KeyIdentity<'a> {
     keys: &'a [&'a SymmetricKey],
@@ -118,17 +102,60 @@ impl age::Identity for KeyIdentity<'_> {
 }
 
 /// Seals `plaintext` so that only holders of `key` can open it.
+///
+/// The result is an age v1 file with one `circlekeep-key` stanza, written
+/// here rather than by `age::Encryptor` only to leave out the random
+/// "grease" stanza age adds to every file (about 90 bytes on average, more
+/// than a keystroke's change): the format, keys and primitives are age's,
+/// and [`open`] reads it with `age::Decryptor`.
 pub fn seal(key: &SymmetricKey, plaintext: &[u8]) -> Vec<u8> {
-    let recipient = KeyRecipient(key);
+    let file_key: Zeroizing<[u8; FILE_KEY_BYTES]> = Zeroizing::new(crate::random_bytes());
+    let salt: [u8; SALT_LEN] = crate::random_bytes();
+    let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, key.as_bytes()));
+    let wrapped = aead_encrypt(&wrap_key, &file_key[..]);
+
     let mut out = Vec::with_capacity(plaintext.len() + 200);
-    // Writing to a Vec cannot fail and our recipient never errors.
-    #[allow(clippy::expect_used)]
-    {
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _))
-            .expect("a single symmetric recipient is always valid");
-        let mut writer = encryptor.wrap_output(&mut out).expect("writing to memory");
-        writer.write_all(plaintext).expect("writing to memory");
-        writer.finish().expect("writing to memory");
+    out.extend_from_slice(b"age-encryption.org/v1\n-> ");
+    out.extend_from_slice(STANZA_TAG.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(BASE64_NOPAD.encode(&salt).as_bytes());
+    out.push(b'\n');
+    // A stanza body is wrapped at 64 columns and ends with a shorter line.
+    let body = BASE64_NOPAD.encode(&wrapped);
+    for line in body.as_bytes().chunks(64) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    if body.len().is_multiple_of(64) {
+        out.push(b'\n');
+    }
+    // The MAC covers the header up to and including "---".
+    out.extend_from_slice(b"---");
+    let mac_key = Zeroizing::new(hkdf(&[], b"header", &file_key[..]));
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&mac_key[..])
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(&out);
+    out.push(b' ');
+    out.extend_from_slice(BASE64_NOPAD.encode(&mac.finalize().into_bytes()).as_bytes());
+    out.push(b'\n');
+
+    // The payload: a nonce, then STREAM (ChaCha20-Poly1305 over 64 KiB
+    // chunks, nonce = 11-byte big-endian counter and a last-chunk flag).
+    let nonce: [u8; PAYLOAD_NONCE_LEN] = crate::random_bytes();
+    out.extend_from_slice(&nonce);
+    let payload_key = Zeroizing::new(hkdf(&nonce, b"payload", &file_key[..]));
+    let aead = ChaCha20Poly1305::new(Key::from_slice(&payload_key[..]));
+    let chunks = plaintext.len().div_ceil(CHUNK).max(1);
+    for index in 0..chunks {
+        let chunk = &plaintext
+            [(index * CHUNK).min(plaintext.len())..((index + 1) * CHUNK).min(plaintext.len())];
+        let mut chunk_nonce = [0u8; 12];
+        chunk_nonce[3..11].copy_from_slice(&(index as u64).to_be_bytes());
+        chunk_nonce[11] = u8::from(index + 1 == chunks);
+        let sealed = aead
+            .encrypt(Nonce::from_slice(&chunk_nonce), chunk)
+            .unwrap_or_else(|_| unreachable!("chunks are far below ChaCha20's limit"));
+        out.extend_from_slice(&sealed);
     }
     out
 }
@@ -186,6 +213,89 @@ mod tests {
         assert!(!sealed.windows(10).any(|w| w == b"what is sa"));
     }
 
+    /// The recipient `age::Encryptor` used to seal with before [`seal`]
+    /// wrote files itself: what it made (grease and all) still opens.
+    struct AgeRecipient<'a>(&'a SymmetricKey);
+
+    impl age::Recipient for AgeRecipient<'_> {
+        fn wrap_file_key(
+            &self,
+            file_key: &FileKey,
+        ) -> Result<(Vec<Stanza>, std::collections::HashSet<String>), age::EncryptError> {
+            use age::secrecy::ExposeSecret;
+            let salt: [u8; SALT_LEN] = crate::random_bytes();
+            let wrap_key = hkdf(&salt, WRAP_LABEL, self.0.as_bytes());
+            Ok((
+                vec![Stanza {
+                    tag: STANZA_TAG.to_owned(),
+                    args: vec![BASE64_NOPAD.encode(&salt)],
+                    body: aead_encrypt(&wrap_key, file_key.expose_secret()),
+                }],
+                Default::default(),
+            ))
+        }
+    }
+
+    fn age_encryptor_seal(key: &SymmetricKey, plaintext: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let recipient = AgeRecipient(key);
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as _)).expect("recipient");
+        let mut out = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut out).expect("writer");
+        writer.write_all(plaintext).expect("write");
+        writer.finish().expect("finish");
+        out
+    }
+
+    #[test]
+    fn sealed_files_are_age_files_without_grease_at_every_chunk_boundary() {
+        for len in [
+            0,
+            1,
+            300,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK,
+            2 * CHUNK + 7,
+        ] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let sealed = seal(&key(3), &plaintext);
+            assert_eq!(
+                open(&[&key(3)], &sealed),
+                Ok((0, plaintext.clone())),
+                "{len} bytes"
+            );
+            let header_end = sealed
+                .windows(4)
+                .position(|w| w == b"--- ")
+                .expect("mac line");
+            let header = std::str::from_utf8(&sealed[..header_end]).expect("text header");
+            assert_eq!(
+                header.matches("-> ").count(),
+                1,
+                "one stanza, no grease: {header}"
+            );
+            // age's overhead: header, nonce, and one tag per 64 KiB chunk.
+            let chunks = len.div_ceil(CHUNK).max(1);
+            assert_eq!(
+                sealed.len(),
+                header_end + 48 + PAYLOAD_NONCE_LEN + len + 16 * chunks
+            );
+        }
+    }
+
+    #[test]
+    fn files_sealed_by_age_itself_still_open() {
+        for len in [0, 5, CHUNK + 1] {
+            let plaintext = vec![9u8; len];
+            let sealed = age_encryptor_seal(&key(4), &plaintext);
+            assert_eq!(open(&[&key(4)], &sealed), Ok((0, plaintext)));
+            assert_eq!(open(&[&key(5)], &sealed), Err(OpenError::NoMatchingKey));
+        }
+    }
+
     #[test]
     fn each_file_gets_a_fresh_salt_and_file_key() {
         let a = seal(&key(1), b"same");
@@ -210,6 +320,12 @@ mod tests {
             sealed[i] ^= 1 << bit;
             // age MACs the whole header and authenticates every payload chunk.
             prop_assert!(open(&[&key(9)], &sealed).is_err());
+        }
+
+        #[test]
+        fn what_is_sealed_opens_unchanged(plaintext in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let sealed = seal(&key(6), &plaintext);
+            prop_assert_eq!(open(&[&key(1), &key(6)], &sealed), Ok((1, plaintext)));
         }
 
         #[test]
