@@ -15,5 +15,8 @@ fuzz_target!(|data: &[u8]| {
     runtime.block_on(async {
         let mut reader = data;
         while let Ok(Some(_)) = circlekeep_sync::wire::read_message(&mut reader).await {}
+        // The same bytes where a session expects deflate.
+        let (_, mut inflating) = circlekeep_sync::wire::compressed(tokio::io::sink(), data);
+        while let Ok(Some(_)) = circlekeep_sync::wire::read_message(&mut inflating).await {}
     });
 });

@@ -3,7 +3,7 @@
 //! invites, removal, status, and hostile peers.
 
 use circlekeep_engine::HistoryPolicy;
-use circlekeep_sync::wire::{write_message, Hello, Message, SYNC_ALPN};
+use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
 use circlekeep_sync::{InviteRefusal, JoinError, Node, Ticket};
 use circlekeep_tests::{circle_of, eventually, readable_notes, seen, Peer, TestEngine};
 use std::time::Duration;
@@ -287,7 +287,8 @@ async fn dial_raw(
         .await?;
     let outcome = async {
         let conn = endpoint.connect(node.addr(), SYNC_ALPN).await?;
-        let (mut send, mut recv) = conn.open_bi().await?;
+        let (send, recv) = conn.open_bi().await?;
+        let (mut send, mut recv) = compressed(send, recv);
         write_message(&mut send, &Message::Hello(Hello::default())).await?;
         let answer = tokio::time::timeout(
             Duration::from_secs(10),
@@ -333,7 +334,9 @@ async fn garbage_and_oversized_frames_from_a_member_are_survived() {
     cy_node.add_address(&ada_node.addr());
     cy_node.keep_connected();
 
-    // Bo's device misbehaves: garbage, then a frame announcing 4 GiB, then a stall.
+    // Bo's device misbehaves: garbage, then a frame announcing 4 GiB, then
+    // a stall — each once as bare bytes (not even deflate) and once inside a
+    // well-formed deflate stream.
     let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
         .secret_key(iroh::SecretKey::from_bytes(
             &bo.identity().endpoint_secret(),
@@ -342,23 +345,34 @@ async fn garbage_and_oversized_frames_from_a_member_are_survived() {
         .bind()
         .await
         .expect("bind");
-    for attack in [
+    let attacks = [
         &[0u8, 0, 0, 5, 1, 2, 3, 4, 5][..],
         &[0xff, 0xff, 0xff, 0xff][..],
         &[0, 0][..],
-    ] {
+    ];
+    for (attack, deflated) in attacks.iter().flat_map(|a| [(a, false), (a, true)]) {
         let conn = endpoint
             .connect(ada_node.addr(), SYNC_ALPN)
             .await
             .expect("member connects");
-        let (mut send, mut recv) = conn.open_bi().await.expect("stream");
-        send.write_all(attack).await.expect("write");
-        let _ = send.flush().await;
+        let (mut send, recv) = conn.open_bi().await.expect("stream");
+        let mut send_deflated = None;
+        if deflated {
+            let (mut deflating, _) = compressed(&mut send, tokio::io::empty());
+            deflating.write_all(attack).await.expect("write");
+            let _ = deflating.flush().await;
+            send_deflated = Some(deflating);
+        } else {
+            send.write_all(attack).await.expect("write");
+            let _ = send.flush().await;
+        }
         // Ada answers with her hello, then drops the session.
+        let (_, mut recv) = compressed(tokio::io::sink(), recv);
         let _ = tokio::time::timeout(Duration::from_secs(20), async {
             while let Ok(Some(_)) = circlekeep_sync::wire::read_message(&mut recv).await {}
         })
         .await;
+        drop(send_deflated);
         conn.close(0u32.into(), b"");
     }
     endpoint.close().await;

@@ -5,15 +5,18 @@
 //! and what it was sent, so nothing is sent twice or echoed back.
 
 use crate::node::Inner;
-use crate::wire::{read_message, write_message, Hello, Message, WireError, BATCH_BYTES};
+use crate::wire::{
+    compressed, read_message, write_message, Hello, Message, WireError, BATCH_BYTES,
+};
 use crate::{Records, Replica, Summary};
 use circlekeep_model::{CircleId, MemberId};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
+use tokio_util::io::InspectWriter;
 
 /// How long a peer has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -53,13 +56,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn send<W: AsyncWrite + Unpin>(
-    sent: &AtomicU64,
     writer: &mut W,
     message: &Message,
 ) -> Result<(), SessionError> {
     match tokio::time::timeout(WRITE_TIMEOUT, write_message(writer, message)).await {
         Ok(result) => {
-            sent.fetch_add(result? as u64, Ordering::Relaxed);
+            result?;
             Ok(())
         }
         Err(_) => Err(SessionError::Stalled),
@@ -77,8 +79,8 @@ const COALESCE_BYTES: usize = 64 * 1024;
 pub(crate) async fn run<R, W, Rd>(
     inner: Arc<Inner<R>>,
     peer: MemberId,
-    mut writer: W,
-    mut reader: Rd,
+    writer: W,
+    reader: Rd,
     mode: Mode,
     dialed: bool,
 ) -> Result<(), SessionError>
@@ -87,6 +89,14 @@ where
     W: AsyncWrite + Unpin + Send,
     Rd: AsyncRead + Unpin + Send + 'static,
 {
+    // What goes on the wire is counted after compression.
+    let counter = inner.clone();
+    let writer = InspectWriter::new(writer, move |bytes: &[u8]| {
+        counter
+            .bytes_sent
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    });
+    let (mut writer, mut reader) = compressed(writer, reader);
     // Subscribe before the hello so no change slips between the two.
     let mut changes = inner.replica.changes();
     let mut shutdown = inner.shutdown.subscribe();
@@ -147,7 +157,7 @@ where
         let inner = inner.clone();
         blocking(move || inner.hello_for(&peer)).await?
     };
-    send(&inner.bytes_sent, writer, &Message::Hello(hello)).await?;
+    send(writer, &Message::Hello(hello)).await?;
     let their_hello = match tokio::time::timeout(HELLO_TIMEOUT, incoming.recv()).await {
         Ok(Some(Ok(Some(Message::Hello(hello))))) => hello,
         Ok(Some(Ok(Some(_)))) => {
@@ -210,10 +220,10 @@ where
                 ops: records.ops.into_iter().map(|(_, b)| b).collect(),
                 entries: records.entries.into_iter().map(|(_, _, b)| b).collect(),
             };
-            send(&inner.bytes_sent, writer, &message).await?;
+            send(writer, &message).await?;
         }
         if !sent_caught_up {
-            send(&inner.bytes_sent, writer, &Message::CaughtUp).await?;
+            send(writer, &Message::CaughtUp).await?;
             sent_caught_up = true;
         }
         if got_caught_up {
