@@ -226,6 +226,15 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("target profile dir");
+    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
+    // `scripts/run-tests` runs `cargo test --workspace`, which builds every
+    // binary (each package has an integration test) with the features of
+    // the whole run. A narrower `cargo build -p` here would resolve other
+    // features and compile much of the tree a second time.
+    if std::env::var_os("CIRCLEKEEP_BINARIES_BUILT").is_some() {
+        assert!(path.exists(), "{} was not built", path.display());
+        return path;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
     build.args(["build", "--quiet", "-p", package, "--bin", bin]);
@@ -249,7 +258,7 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
     }
     let status = build.status().expect("run cargo build");
     assert!(status.success(), "building {bin} failed");
-    profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
+    path
 }
 
 /// Polls `check` every 50 ms until it holds or `within` passes; returns
