@@ -118,6 +118,10 @@ impl Drop for Desktop {
     }
 }
 
+/// Tries at an element the window re-rendered between finding and using
+/// it (a stale element) gets before the test gives up.
+const ATTEMPTS: usize = 5;
+
 /// The app's window, driven through WebDriver.
 pub struct Window {
     client: Client,
@@ -172,29 +176,35 @@ impl Window {
         let script = format!(
             "const e = document.querySelector({css:?}); return !!e && e.offsetParent !== null;"
         );
-        self.until(&format!("{css} shown"), &script).await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .expect("element shown")
+        // The window may re-render between the check and the find.
+        loop {
+            self.until(&format!("{css} shown"), &script).await;
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                return element;
+            }
+        }
     }
 
     /// Types `text` into the field at `css`.
     pub async fn type_into(&self, css: &str, text: &str) {
-        self.shown(css)
-            .await
-            .send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+        for attempt in 1..=ATTEMPTS {
+            match self.shown(css).await.send_keys(text).await {
+                Ok(()) => return,
+                Err(e) if attempt == ATTEMPTS => panic!("cannot type into {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// Clicks the element at `css`.
     pub async fn click(&self, css: &str) {
-        self.shown(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+        for attempt in 1..=ATTEMPTS {
+            match self.shown(css).await.click().await {
+                Ok(_) => return,
+                Err(e) if attempt == ATTEMPTS => panic!("cannot click {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     /// The text of the element at `css` (empty if there is none).
