@@ -25,6 +25,7 @@ pub fn run() {
         }
     };
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .setup(|app| {
             session::exit_on_signals(app.handle());
@@ -41,6 +42,7 @@ pub fn run() {
             commands::circles::circle,
             commands::circles::practice,
             commands::circles::accept_charter,
+            commands::circles::setup_circle,
             commands::circles::add_member,
             commands::circles::remove_member,
             commands::gatherings::open_gathering,
@@ -57,6 +59,11 @@ pub fn run() {
             commands::goals::goal_progress,
             commands::goals::add_contract,
             commands::goals::report_contract,
+            commands::journal::journal,
+            commands::journal::journal_add,
+            commands::exports::export_markdown,
+            commands::exports::export_ics,
+            commands::exports::backup,
             commands::sync::sync_status,
             commands::sync::invite,
             commands::sync::join,

@@ -12,6 +12,9 @@ pub struct AppState {
     /// Network settings given on the command line; unset ones come from the
     /// device's settings (`circlekeep config`).
     pub net: NetChoice,
+    /// Where exports and backups go without asking (`--exports DIR`);
+    /// unset, the app asks with a save dialog each time.
+    pub exports: Option<std::path::PathBuf>,
     session: Mutex<Option<Session>>,
 }
 
@@ -38,16 +41,19 @@ const NODE_START_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl AppState {
     /// Home and network settings from `--home DIR` (or `CIRCLEKEEP_HOME`),
-    /// `--relay`, `--local-discovery on|off` and `--bind ADDR:PORT`.
+    /// `--relay`, `--local-discovery on|off` and `--bind ADDR:PORT`, and
+    /// `--exports DIR`.
     pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut args = args.into_iter();
         let mut home = std::env::var_os("CIRCLEKEEP_HOME").map(Home::new);
         let mut net = NetChoice::default();
+        let mut exports = None;
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
                 "--home" => home = Some(Home::new(value()?)),
                 "--relay" => net.relay = Some(value()?),
+                "--exports" => exports = Some(std::path::PathBuf::from(value()?)),
                 "--local-discovery" => {
                     net.local_discovery = Some(match value()?.as_str() {
                         "on" => true,
@@ -73,6 +79,7 @@ impl AppState {
         Ok(Self {
             home,
             net,
+            exports,
             session: Mutex::new(None),
         })
     }

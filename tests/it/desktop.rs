@@ -18,6 +18,7 @@ const ADA_NOTE: &str = "hello from Ada's laptop";
 const BO_NOTE: &str = "DESKTOP-MARKER-71c2: I will ask for help sooner";
 const ADA_LATER: &str = "Ada, after Bo joined";
 const BO_TYPED: &str = " (Bo agrees)";
+const JOURNAL: &str = "JOURNAL-MARKER-5be1: I held back again today";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
@@ -57,7 +58,17 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     // Bo uses the app, on loopback only.
     let bo_home = dir.path().join("bo");
     let bo_home_arg = bo_home.display().to_string();
-    let mut args = vec!["--home", bo_home_arg.as_str()];
+    // Exports go to a folder given on the command line instead of a native
+    // save dialog (which WebDriver cannot drive).
+    let exports = dir.path().join("bo-exports");
+    std::fs::create_dir_all(&exports).expect("exports folder");
+    let exports_arg = exports.display().to_string();
+    let mut args = vec![
+        "--home",
+        bo_home_arg.as_str(),
+        "--exports",
+        exports_arg.as_str(),
+    ];
     args.extend(LOOPBACK);
     let window = desktop.launch(&args).await;
     let window = first_run(window, ticket).await;
@@ -84,6 +95,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         "{goals}"
     );
     run_the_gathering(&window, &ada).await;
+    keepsakes(&window, &exports).await;
 
     // Ada writes; the open window shows it without being asked.
     ada.ok(&["note", "add", CIRCLE, ADA_LATER, "--gathering", DATE]);
@@ -102,6 +114,10 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     );
     assert_eq!(
         files_containing(&bo_home, CIRCLE),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(
+        files_containing(&bo_home, JOURNAL),
         Vec::<std::path::PathBuf>::new()
     );
 
@@ -169,6 +185,85 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     assert!(texts.iter().any(|t| t == ADA_LATER), "{texts:?}");
     drop(engine);
     window.close().await;
+}
+
+/// Bo takes things out of the app: the gathering as Markdown, the year as
+/// .ics, a journal entry of Bo's own, and a backup.
+async fn keepsakes(window: &Window, exports: &std::path::Path) {
+    let saved = |what: &str| {
+        format!("return document.getElementById('message').textContent.startsWith({what:?});")
+    };
+    window.click("#tab-gatherings").await;
+    window.click("#export-markdown").await;
+    window.until("the Markdown saved", &saved("Saved to")).await;
+    let markdown = std::fs::read_to_string(exports.join("Thursday-circle-2026-11-26.md"))
+        .expect("the gathering as Markdown");
+    assert!(
+        markdown.contains(BO_NOTE) && markdown.contains(ADA_NOTE),
+        "{markdown}"
+    );
+
+    // The circle gets its rhythm in the window; the year's plan follows.
+    window.click("#tab-charter").await;
+    // Typing keeps the form in place while the circle changes underneath.
+    window
+        .type_into("#setup-circle-form input[name=purpose]", "Grow as leaders")
+        .await;
+    window
+        .run(
+            "document.getElementById('setup-circle-form').first.value = '2026-12-03'; return true;",
+        )
+        .await;
+    window.click("#setup-circle-form button").await;
+    window
+        .until(
+            "the planned gatherings",
+            "return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && document.getElementById('tab-charter') && document.body.textContent.includes('2026-12-03 18:30');",
+        )
+        .await;
+    window.click("#export-ics").await;
+    window.until("the calendar saved", &saved("Saved to")).await;
+    let ics =
+        std::fs::read_to_string(exports.join("Thursday-circle.ics")).expect("the year as .ics");
+    assert!(ics.starts_with("BEGIN:VCALENDAR"), "{ics}");
+    assert!(
+        ics.matches("BEGIN:VEVENT").count() >= 20,
+        "a year of gatherings: {ics}"
+    );
+
+    window.click("#tab-journal").await;
+    window.type_into("#journal-text", JOURNAL).await;
+    window.click("#journal-form button").await;
+    window
+        .until(
+            "the journal entry",
+            &format!(
+                "return document.getElementById('journal')?.textContent.includes({JOURNAL:?});"
+            ),
+        )
+        .await;
+
+    window
+        .run("document.getElementById('backup').click(); return true;")
+        .await;
+    window
+        .until("the backup saved", &saved("Backup saved to"))
+        .await;
+    let backup = std::fs::read_dir(exports)
+        .expect("exports")
+        .filter_map(Result::ok)
+        .find(|f| {
+            f.file_name()
+                .to_string_lossy()
+                .starts_with("circlekeep-backup-")
+        })
+        .map(|f| std::fs::read(f.path()).expect("backup"))
+        .expect("a backup file");
+    assert!(backup.starts_with(b"age-encryption.org/v1\n"));
+    assert!(!backup
+        .windows(JOURNAL.len())
+        .any(|w| w == JOURNAL.as_bytes()));
+    window.click("#tab-gatherings").await;
 }
 
 /// Bo runs the gathering from the window while Ada follows (and takes a

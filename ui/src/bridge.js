@@ -29,6 +29,8 @@ export const backend = {
   circle: (circle) => call("circle", { circle }),
   practice: (circle) => call("practice", { circle }),
   acceptCharter: (circle) => call("accept_charter", { circle }),
+  /** Purpose and/or rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }`. */
+  setupCircle: (circle, purpose, rhythm) => call("setup_circle", { circle, purpose, rhythm }),
   addMember: (circle, card) => call("add_member", { circle, card }),
   removeMember: (circle, member) => call("remove_member", { circle, member }),
   openGathering: (circle, date, template) => call("open_gathering", { circle, date, template }),
@@ -49,6 +51,13 @@ export const backend = {
   addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),
   reportContract: (circle, contract, outcome, reflection) =>
     call("report_contract", { circle, contract, outcome, reflection }),
+  /** My journal entries (about `circle` only, if given): sealed to me, never synced. */
+  journal: (circle) => call("journal", { circle }),
+  journalAdd: (text, circle) => call("journal_add", { text, circle }),
+  /** Exports ask where to save (a native dialog); each resolves to the path written, or null if cancelled. */
+  exportMarkdown: (circle, gathering) => call("export_markdown", { circle, gathering }),
+  exportIcs: (circle) => call("export_ics", { circle }),
+  backup: () => call("backup"),
   syncStatus: () => call("sync_status"),
   invite: (circle) => call("invite", { circle }),
   join: (ticket) => call("join", { ticket }),

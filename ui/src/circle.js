@@ -11,6 +11,7 @@ const TABS = [
   ["goals", "Goals & contracts"],
   ["members", "Members"],
   ["charter", "Charter & schedule"],
+  ["journal", "My journal"],
 ];
 const OUTCOMES = ["kept", "partly", "not", "renegotiated"];
 
@@ -183,7 +184,18 @@ export class CircleView {
     const closed = this.run?.offRecord()
       ? el("p", { id: "off-record", class: "warning" }, "This turn is off the record: no notes are kept until it ends.")
       : adder;
-    return el("div", { id: "notes" }, el("h3", {}, `Notes of ${gathering.date}`), this.notesList, closed);
+    const exporter = el("button", { id: "export-markdown", class: "secondary", onclick: () => this.save(() => backend.exportMarkdown(this.id, this.gathering)) }, "Export as Markdown");
+    return el("div", { id: "notes" }, el("div", { class: "heading" }, el("h3", {}, `Notes of ${gathering.date}`), exporter), this.notesList, closed);
+  }
+
+  /** Runs an export and says where it went (nothing if cancelled). */
+  async save(exporting) {
+    try {
+      const path = await exporting();
+      this.say(path ? `Saved to ${path}` : "");
+    } catch (e) {
+      this.say(e.message);
+    }
   }
 
   async goals(circle) {
@@ -260,10 +272,49 @@ export class CircleView {
         try { await backend.acceptCharter(this.id); await this.refresh(); } catch (e) { this.say(e.message); }
       } }, "I accept these ground rules") : null,
       el("ul", {}, practice.charter.map((a) => el("li", {}, `${a.member.name}: ${a.accepted ? "accepted" : "not yet accepted"}`))),
-      el("h3", {}, "Next gatherings"),
-      practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No cadence set yet (circlekeep circle setup)."),
+      this.setupForm(circle, practice),
+      el("div", { class: "heading" }, el("h3", {}, "Next gatherings"),
+        el("button", { id: "export-ics", class: "secondary", onclick: () => this.save(() => backend.exportIcs(this.id)) }, "Export the year (.ics)")),
+      practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
       el("ul", {}, practice.next.map((p) => el("li", {}, `${p.date} ${p.time}${p.cancelled ? " (cancelled)" : ""} — `,
         Object.entries(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ")))),
+    );
+  }
+
+  /** Purpose and when the circle meets (the schedule and rota follow from it). */
+  setupForm(circle, practice) {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    const setup = form({ id: "setup-circle-form" }, [
+      el("label", {}, "Purpose", el("input", { name: "purpose", value: circle.purpose ?? "", maxlength: 2000 })),
+      el("div", { class: "inline" },
+        el("label", {}, "Every (weeks)", el("input", { name: "everyWeeks", type: "number", min: 1, max: 8, value: 2, required: true })),
+        el("label", {}, "On", el("select", { name: "weekday" }, days.map((d) => el("option", { value: d, selected: d === "thu" }, d)))),
+        el("label", {}, "At", el("input", { name: "time", type: "time", value: "18:30", required: true })),
+        el("label", {}, "Minutes", el("input", { name: "minutes", type: "number", min: 15, max: 480, value: 90, required: true }))),
+      el("div", { class: "inline" },
+        el("label", {}, "Time zone", el("input", { name: "timeZone", value: zone, required: true })),
+        el("label", {}, "First gathering", el("input", { name: "first", type: "date", title: "Leave empty to change only the purpose" }))),
+    ], "Save", async (f) => {
+      const rhythm = f.first.value ? {
+        everyWeeks: Number(f.everyWeeks.value), weekday: f.weekday.value, time: f.time.value,
+        minutes: Number(f.minutes.value), timeZone: f.timeZone.value, first: f.first.value,
+      } : null;
+      await backend.setupCircle(this.id, f.purpose.value, rhythm);
+      await this.refresh();
+    }, this.say);
+    return el("details", { id: "setup-circle", open: !practice.cadence },
+      el("summary", {}, practice.cadence ? "Change purpose and rhythm" : "Set the purpose and when the circle meets"), setup);
+  }
+
+  async journal() {
+    const entries = await backend.journal(this.id);
+    return el("section", { class: "tab-body" },
+      el("p", { class: "meta" }, "Your reflections on this circle. Sealed to you alone: no other member, and no other device, can read them."),
+      form({ id: "journal-form" }, [el("textarea", { id: "journal-text", name: "text", rows: 4, placeholder: "What I noticed, what I want to try", required: true })], "Write in my journal",
+        async (f) => { await backend.journalAdd(f.text.value, this.id); f.reset(); await this.refresh(); }, this.say),
+      el("ul", { id: "journal", class: "journal" }, [...entries].reverse().map((e) =>
+        el("li", {}, el("div", { class: "meta" }, e.created.slice(0, 16).replace("T", " ")), el("p", {}, e.text)))),
     );
   }
 }

@@ -102,6 +102,15 @@ $("new-circle-slot").append(
   ),
 );
 
+$("backup").addEventListener("click", async () => {
+  try {
+    const path = await backend.backup();
+    say(path ? `Backup saved to ${path}` : "");
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 async function start() {
   const status = await backend.status();
   $("where").textContent = `Data folder: ${status.home}`;

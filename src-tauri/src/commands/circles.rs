@@ -1,8 +1,10 @@
 //! Circles, their members and their practice at a glance.
 
 use crate::state::{blocking, AppState, CommandError};
+use circlekeep_engine::practice::Setup;
+use circlekeep_engine::schedule::Cadence;
 use circlekeep_engine::views::{CircleSummary, CircleView, MemberView, PracticeView};
-use circlekeep_engine::{today, HistoryPolicy};
+use circlekeep_engine::{today, EngineError, HistoryPolicy};
 use tauri::State;
 
 /// Lists this device's circles.
@@ -89,6 +91,54 @@ pub async fn remove_member(
         .in_circle(circle, move |engine, id| {
             let member = engine.find_member(id, &member)?;
             Ok(engine.remove_member(id, member)?)
+        })
+        .await
+}
+
+/// When a circle meets, as the setup form sends it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rhythm {
+    every_weeks: u64,
+    weekday: String,
+    time: String,
+    minutes: u64,
+    time_zone: String,
+    first: String,
+}
+
+/// Sets a circle's purpose and, if given, when it meets.
+#[tauri::command]
+pub async fn setup_circle(
+    state: State<'_, AppState>,
+    circle: String,
+    purpose: Option<String>,
+    rhythm: Option<Rhythm>,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let cadence = rhythm
+                .map(|r| {
+                    Cadence::parse(
+                        r.every_weeks,
+                        &r.weekday,
+                        &r.time,
+                        r.minutes,
+                        &r.time_zone,
+                        &r.first,
+                    )
+                })
+                .transpose()
+                .map_err(EngineError::from)?;
+            let purpose = purpose.filter(|p| !p.trim().is_empty());
+            Ok(engine.setup(
+                id,
+                &Setup {
+                    purpose,
+                    cadence,
+                    guide: None,
+                },
+            )?)
         })
         .await
 }
