@@ -119,6 +119,11 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     println!("wrote {}", json.display());
+    let markdown = options.out.join("results.md");
+    match std::fs::write(&markdown, report::markdown(&figures)) {
+        Ok(()) => println!("wrote {} (the table in BENCHMARKS.md)", markdown.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", markdown.display()),
+    }
     let scaling = scaling.take();
     if !scaling.is_empty() {
         let svg = options.out.join("scaling.svg");

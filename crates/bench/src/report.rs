@@ -80,30 +80,30 @@ fn trim(v: f64) -> String {
     }
 }
 
+/// One figure as the cells of a table row: figure, value, baseline, ratio,
+/// target.
+fn cells(f: &Figure) -> [String; 5] {
+    [
+        f.name.clone(),
+        format!("{} {}", trim(f.value), f.unit),
+        f.baseline
+            .map(|b| format!("{} ({})", trim(b), f.baseline_is))
+            .unwrap_or_default(),
+        f.ratio.map(|r| format!("{r:.2}×")).unwrap_or_default(),
+        match (&f.target, f.met) {
+            (Some(t), Some(true)) => format!("{t} ✓"),
+            (Some(t), _) => format!("{t} ✗"),
+            _ => String::new(),
+        },
+    ]
+}
+
+const HEADER: [&str; 5] = ["Figure", "Value", "Baseline", "Ratio", "Target"];
+
 /// The figures as an aligned text table.
 pub fn table(figures: &[Figure]) -> String {
-    let mut rows = vec![[
-        "figure".to_owned(),
-        "value".to_owned(),
-        "baseline".to_owned(),
-        "ratio".to_owned(),
-        "target".to_owned(),
-    ]];
-    for f in figures {
-        rows.push([
-            f.name.clone(),
-            format!("{} {}", trim(f.value), f.unit),
-            f.baseline
-                .map(|b| format!("{} ({})", trim(b), f.baseline_is))
-                .unwrap_or_default(),
-            f.ratio.map(|r| format!("{r:.2}×")).unwrap_or_default(),
-            match (&f.target, f.met) {
-                (Some(t), Some(true)) => format!("{t} ✓"),
-                (Some(t), _) => format!("{t} ✗"),
-                _ => String::new(),
-            },
-        ]);
-    }
+    let mut rows = vec![HEADER.map(str::to_owned)];
+    rows.extend(figures.iter().map(cells));
     let widths: Vec<usize> = (0..5)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -115,6 +115,18 @@ pub fn table(figures: &[Figure]) -> String {
         }
         out.truncate(out.trim_end().len());
         out.push('\n');
+    }
+    out
+}
+
+/// The figures as the Markdown table `BENCHMARKS.md` shows.
+pub fn markdown(figures: &[Figure]) -> String {
+    let mut out = format!(
+        "| {} |\n| --- | ---: | ---: | ---: | --- |\n",
+        HEADER.join(" | ")
+    );
+    for f in figures {
+        out.push_str(&format!("| {} |\n", cells(f).join(" | ")));
     }
     out
 }
