@@ -19,6 +19,7 @@ const BO_NOTE: &str = "DESKTOP-MARKER-71c2: I will ask for help sooner";
 const ADA_LATER: &str = "Ada, after Bo joined";
 const BO_TYPED: &str = " (Bo agrees)";
 const JOURNAL: &str = "JOURNAL-MARKER-5be1: I held back again today";
+const DRAFT: &str = "half a thought, not yet added";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
@@ -97,7 +98,12 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     run_the_gathering(&window, &ada).await;
     keepsakes(&window, &exports).await;
 
-    // Ada writes; the open window shows it without being asked.
+    // Ada writes; the open window shows it without being asked, and what Bo
+    // had begun in a form (then looked away from) survives the redraw.
+    window.type_into("#new-note", DRAFT).await;
+    window
+        .run("document.activeElement.blur(); document.getElementById('circle-name').dataset.before = ''; return true;")
+        .await;
     ada.ok(&["note", "add", CIRCLE, ADA_LATER, "--gathering", DATE]);
     window
         .until(
@@ -105,6 +111,19 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
             &format!("return [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {ADA_LATER:?});"),
         )
         .await;
+    window
+        .until(
+            "the redrawn circle",
+            "return !document.querySelector('#circle-name[data-before]');",
+        )
+        .await;
+    assert_eq!(
+        window
+            .run("return document.getElementById('new-note').value;")
+            .await,
+        DRAFT,
+        "the half-written note after the redraw"
+    );
     window.close().await;
 
     // Nothing Bo wrote lies readable in Bo's data folder.
@@ -304,14 +323,17 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             &format!("return {}?.cells[1].textContent === 'here';", row("Ada")),
         )
         .await;
-    let bo_request = window
-        .run(&format!(
-            "const i = {}.querySelector('input.request'); i.id = 'bo-request'; return true;",
-            row("Bo")
-        ))
+    // Rows are redrawn as changes arrive; find Bo's by member id each time.
+    let bo = window
+        .run(&format!("return {}.dataset.member;", row("Bo")))
         .await;
-    assert_eq!(bo_request, serde_json::Value::Bool(true));
-    window.type_into("#bo-request", "12").await;
+    let bo = bo.as_str().expect("Bo's row names Bo's member id");
+    window
+        .type_into(
+            &format!("#airtime tr[data-member='{bo}'] input.request"),
+            "12",
+        )
+        .await;
     window
         .run("document.activeElement.blur(); return true;")
         .await;

@@ -2,7 +2,7 @@
 // sync status and invites) and charter. Re-renders from the engine whenever
 // the circle changes, keeping note boxes (and what you are typing) in place.
 import { backend } from "./bridge.js";
-import { el, form, ago } from "./dom.js";
+import { el, form, ago, drafts, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
 
@@ -104,6 +104,8 @@ export class CircleView {
     this.run?.stop();
     this.run = null;
     const body = await this[this.tab](circle);
+    // What the user half-filled survives the redraw a member's change causes.
+    const kept = drafts(this.root);
     this.root.replaceChildren(
       ...[
         el("h2", { id: "circle-name" }, circle.name),
@@ -113,6 +115,7 @@ export class CircleView {
         body,
       ].filter(Boolean),
     );
+    restoreDrafts(this.root, kept);
   }
 
   async gatherings(circle) {
@@ -204,7 +207,7 @@ export class CircleView {
       el("li", { class: "goal" },
         el("strong", {}, g.text), ` — ${g.owner_name}, ${g.status}`,
         el("ul", {}, g.progress.map((p) => el("li", {}, `${p.created.slice(0, 10)} ${p.author_name}: ${p.text}`))),
-        form({ class: "inline" }, [el("input", { name: "text", placeholder: "Progress", required: true })], "Add progress",
+        form({ id: `progress-${g.id}`, class: "inline" }, [el("input", { name: "text", placeholder: "Progress", required: true })], "Add progress",
           async (f) => { await backend.goalProgress(this.id, g.id, f.text.value); f.reset(); await this.refresh(); }, this.say)),
     );
     const contracts = [...circle.contracts].reverse().map((c) =>
@@ -212,7 +215,7 @@ export class CircleView {
         el("strong", {}, c.text), ` — ${c.owner_name}, ${c.created.slice(0, 10)}`,
         c.goal && goalName.has(c.goal) ? el("div", { class: "meta" }, `towards: ${goalName.get(c.goal)}`) : null,
         c.outcome ? el("div", { class: "outcome" }, `Reported: ${c.outcome}${c.reflection ? ` — ${c.reflection}` : ""}`) : null,
-        form({ class: "inline" }, [
+        form({ id: `report-${c.id}`, class: "inline" }, [
           el("select", { name: "outcome" }, OUTCOMES.map((o) => el("option", { value: o, selected: o === c.outcome }, o))),
           el("input", { name: "reflection", placeholder: "What was learnt", value: c.reflection }),
         ], "Report back", async (f) => {

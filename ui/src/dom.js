@@ -18,19 +18,53 @@ export function el(tag, attrs = {}, ...children) {
 export function form(attrs, fields, label, handler, say) {
   const button = el("button", { type: "submit" }, label);
   const node = el("form", attrs, ...fields, button);
+  // Fields the user changed are marked, so a re-render keeps them (drafts).
+  const touch = (event) => event.target.name && (event.target.dataset.touched = "");
+  node.addEventListener("input", touch);
+  node.addEventListener("change", touch);
+  node.addEventListener("reset", () => untouch(node.querySelectorAll("[data-touched]")));
   node.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
+    // Submitted values are no longer drafts (the handler may re-render).
+    const touched = [...node.querySelectorAll("[data-touched]")];
+    untouch(touched);
     try {
       await handler(node);
       say("");
     } catch (e) {
+      for (const field of touched) field.dataset.touched = "";
       say(e.message);
     } finally {
       button.disabled = false;
     }
   });
   return node;
+}
+
+function untouch(fields) {
+  for (const field of fields) delete field.dataset.touched;
+}
+
+/** What the user changed but has not submitted in the forms (with ids) under `root`. */
+export function drafts(root) {
+  return [...root.querySelectorAll("form[id] [data-touched]")].map((field) => ({
+    form: field.form.id,
+    name: field.name,
+    value: field.type === "checkbox" || field.type === "radio" ? field.checked : field.value,
+  }));
+}
+
+/** Puts `drafts` back into the same fields of the forms now under `root`. */
+export function restoreDrafts(root, kept) {
+  for (const { form, name, value } of kept) {
+    const found = root.querySelector(`form#${CSS.escape(form)}`);
+    const field = found?.elements.namedItem(name);
+    if (!(field instanceof Element)) continue;
+    if (typeof value === "boolean") field.checked = value;
+    else field.value = value;
+    field.dataset.touched = "";
+  }
 }
 
 /** "3 min ago" for a Unix time in seconds. */
