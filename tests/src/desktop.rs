@@ -177,12 +177,17 @@ impl Window {
             "const e = document.querySelector({css:?}); return !!e && e.offsetParent !== null;"
         );
         // The window may re-render between the check and the find.
-        loop {
+        for _ in 1..ATTEMPTS {
             self.until(&format!("{css} shown"), &script).await;
             if let Ok(element) = self.client.find(Locator::Css(css)).await {
                 return element;
             }
         }
+        self.until(&format!("{css} shown"), &script).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("cannot find {css}: {e}"))
     }
 
     /// Types `text` into the field at `css`.

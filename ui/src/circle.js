@@ -101,9 +101,18 @@ export class CircleView {
         el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), onclick: () => { this.tab = key; this.refresh(); } }, label),
       ),
     );
-    this.run?.stop();
-    this.run = null;
+    // The new page is built aside while the shown one keeps working.
+    const shown = { run: this.run, editors: this.editors, notesList: this.notesList };
     const body = await this[this.tab](circle);
+    if (this.typing()) {
+      // The user went into a field while this was built: keep their page,
+      // update its notes in place, and redraw once they leave the field.
+      if (this.run !== shown.run) this.run?.stop();
+      Object.assign(this, shown);
+      return this.refreshNotes();
+    }
+    shown.run?.stop();
+    if (this.run === shown.run) this.run = null;
     // What the user half-filled survives the redraw a member's change causes.
     const kept = drafts(this.root);
     this.root.replaceChildren(

@@ -25,6 +25,9 @@ export function form(attrs, fields, label, handler, say) {
   node.addEventListener("reset", () => untouch(node.querySelectorAll("[data-touched]")));
   node.addEventListener("submit", async (event) => {
     event.preventDefault();
+    // Sent with Enter, the field keeps the focus; leave it, as a click on
+    // the button would, so the redraw that follows is not held back.
+    if (node.contains(document.activeElement)) document.activeElement.blur();
     button.disabled = true;
     // Submitted values are no longer drafts (the handler may re-render).
     const touched = [...node.querySelectorAll("[data-touched]")];

@@ -74,7 +74,6 @@ export class RunPanel {
       await this.startTurn(next.id);
       await this.refresh();
     }, this.say);
-    turnOptions.addEventListener("submit", () => document.activeElement?.blur(), { capture: true });
     turnOptions.querySelector("button").disabled = !next;
     this.options = turnOptions;
 
