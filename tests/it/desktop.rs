@@ -7,6 +7,7 @@
 //! installs them). Without them the test says what is missing and passes,
 //! unless `CIRCLEKEEP_REQUIRE_DESKTOP=1` (set by `run-tests` and CI).
 
+use chrono::Datelike;
 use circlekeep_engine::{Engine, Home, SecretString};
 use circlekeep_tests::cli::{Device, LOOPBACK, PASSPHRASE};
 use circlekeep_tests::desktop::{app_processes, Desktop, Window};
@@ -96,7 +97,13 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         "{goals}"
     );
     run_the_gathering(&window, &ada).await;
-    keepsakes(&window, &exports).await;
+    // The circle meets on Thursdays from a week or two ahead, whenever this runs.
+    let mut first = circlekeep_engine::today() + chrono::Days::new(7);
+    while first.weekday() != chrono::Weekday::Thu {
+        first = first + chrono::Days::new(1);
+    }
+    keepsakes(&window, &exports, first).await;
+    schedule_changes(&window, &ada, first).await;
 
     // Ada writes; the open window shows it without being asked, and what Bo
     // had begun in a form (then looked away from) survives the redraw.
@@ -208,7 +215,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
 
 /// Bo takes things out of the app: the gathering as Markdown, the year as
 /// .ics, a journal entry of Bo's own, and a backup.
-async fn keepsakes(window: &Window, exports: &std::path::Path) {
+async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::NaiveDate) {
     let saved = |what: &str| {
         format!("return document.getElementById('message').textContent.startsWith({what:?});")
     };
@@ -229,15 +236,15 @@ async fn keepsakes(window: &Window, exports: &std::path::Path) {
         .type_into("#setup-circle-form input[name=purpose]", "Grow as leaders")
         .await;
     window
-        .run(
-            "document.getElementById('setup-circle-form').first.value = '2026-12-03'; return true;",
-        )
+        .run(&format!(
+            "document.getElementById('setup-circle-form').first.value = '{first}'; return true;"
+        ))
         .await;
     window.click("#setup-circle-form button").await;
     window
         .until(
             "the planned gatherings",
-            "return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && document.getElementById('tab-charter') && document.body.textContent.includes('2026-12-03 18:30');",
+            &format!("return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && document.getElementById('tab-charter') && document.body.textContent.includes('{first} 18:30');"),
         )
         .await;
     window.click("#export-ics").await;
@@ -289,21 +296,9 @@ async fn keepsakes(window: &Window, exports: &std::path::Path) {
 /// turn) from the command line: steps, attendance, a time request, turns
 /// with their timer, and an off-the-record turn that closes the notes.
 async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
-    let state = || ada.json(&["gathering", "show", CIRCLE, "--gathering", DATE]);
-    let ada_sees = |what: &str, check: &dyn Fn(&serde_json::Value) -> bool| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let now = state();
-            if check(&now) {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "Ada never saw {what}: {now}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    };
+    let state = ["gathering", "show", CIRCLE, "--gathering", DATE];
+    let ada_sees =
+        |what: &str, check: &dyn Fn(&serde_json::Value) -> bool| sees(ada, &state, what, check);
     let row = |name: &str| {
         format!("[...document.querySelectorAll('#airtime tbody tr')].find(r => r.cells[0].textContent === {name:?})")
     };
@@ -413,6 +408,92 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     ada_sees("both turns ended", &|s| {
         s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 2)
     });
+}
+
+/// Waits until `check` holds for what `device` answers to `args` (JSON).
+fn sees(
+    device: &Device<'_>,
+    args: &[&str],
+    what: &str,
+    check: &dyn Fn(&serde_json::Value) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = device.json(args);
+        if check(&now) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never saw {what}: {now}",
+            device.home.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Bo changes the schedule from the window: cannot come to the first
+/// gathering, cancels the third, moves the second a day later to 19:00;
+/// Ada's device follows, and the rota skips Bo where Bo is away.
+async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate) {
+    let [second, third] = [14, 28].map(|days| (first + chrono::Days::new(days)).to_string());
+    let moved_to = (first + chrono::Days::new(15)).to_string();
+    let first = first.to_string();
+    let planned = |date: &str| format!("#schedule li[data-planned='{date}']");
+    window.click("#tab-charter").await;
+    window
+        .click(&format!("{} button.absent", planned(&first)))
+        .await;
+    window
+        .until(
+            "Bo away from the first",
+            &format!(
+                "return document.querySelector({:?})?.textContent.includes('not coming: Bo');",
+                planned(&first)
+            ),
+        )
+        .await;
+    window
+        .click(&format!("{} button.cancel", planned(&third)))
+        .await;
+    window
+        .until(
+            "the third cancelled",
+            &format!("return !!document.querySelector(\"#schedule li.cancelled[data-planned='{third}']\");"),
+        )
+        .await;
+    // Filled and sent in one go: the list redraws as each change lands.
+    window
+        .run(&format!(
+            "const f = document.querySelector({:?}); f.to.value = '{moved_to}'; f.time.value = '19:00'; f.requestSubmit(); return true;",
+            format!("{} form", planned(&second))
+        ))
+        .await;
+    window
+        .until(
+            "the second moved",
+            &format!("return document.getElementById('schedule')?.textContent.includes('{moved_to} 19:00 (moved from {second})');"),
+        )
+        .await;
+    let schedule = ["schedule", "show", CIRCLE, "--from", first.as_str()];
+    sees(ada, &schedule, "Bo's schedule changes", &|s| {
+        let list = s.as_array().cloned().unwrap_or_default();
+        let on = |d: &str| list.iter().find(|p| p["planned"] == d).cloned();
+        let bo_away = on(&first).is_some_and(|p| {
+            p["absent"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|m| m["name"] == "Bo"))
+                && p["roles"]
+                    .as_object()
+                    .is_some_and(|r| r.values().all(|m| m["name"] != "Bo"))
+        });
+        let cancelled = on(&third).is_some_and(|p| p["cancelled"] == true);
+        let moved = on(&second).is_some_and(|p| {
+            p["date"] == moved_to.as_str() && p["time"] == "19:00" && p["moved"] == true
+        });
+        bo_away && cancelled && moved
+    });
+    window.click("#tab-gatherings").await;
 }
 
 /// Bo's first run: create an identity, join by ticket, read, write, type.

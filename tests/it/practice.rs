@@ -171,6 +171,25 @@ fn the_year_exports_as_ics_that_a_calendar_parser_reads() {
             .any(|p| p.planned == "2027-01-21" && p.cancelled),
         "cancelled stays listed"
     );
+    // The practice at a glance: three that take place, the cancelled one
+    // among them still shown (so it can be restored).
+    let next = ada
+        .practice(circle, date("2027-01-04"))
+        .expect("practice")
+        .next;
+    let dates: Vec<(&str, bool)> = next
+        .iter()
+        .map(|p| (p.date.as_str(), p.cancelled))
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            ("2027-01-07", false),
+            ("2027-01-21", true),
+            ("2027-02-05", false),
+            ("2027-02-18", false)
+        ]
+    );
 }
 
 #[test]

@@ -31,6 +31,9 @@ export const backend = {
   acceptCharter: (circle) => call("accept_charter", { circle }),
   /** Purpose and/or rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }`. */
   setupCircle: (circle, purpose, rhythm) => call("setup_circle", { circle, purpose, rhythm }),
+  reschedule: (circle, date, to, time) => call("reschedule", { circle, date, to, time }),
+  cancelGathering: (circle, date, cancel) => call("cancel_gathering", { circle, date, cancel }),
+  setAbsent: (circle, date, absent) => call("set_absent", { circle, date, absent }),
   addMember: (circle, card) => call("add_member", { circle, card }),
   removeMember: (circle, member) => call("remove_member", { circle, member }),
   openGathering: (circle, date, template) => call("open_gathering", { circle, date, template }),

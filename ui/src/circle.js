@@ -288,9 +288,35 @@ export class CircleView {
       el("div", { class: "heading" }, el("h3", {}, "Next gatherings"),
         el("button", { id: "export-ics", class: "secondary", onclick: () => this.save(() => backend.exportIcs(this.id)) }, "Export the year (.ics)")),
       practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
-      el("ul", {}, practice.next.map((p) => el("li", {}, `${p.date} ${p.time}${p.cancelled ? " (cancelled)" : ""} — `,
-        Object.entries(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ")))),
+      el("ul", { id: "schedule", class: "schedule" }, practice.next.map((p) => this.planned(p, circle.members.find((m) => m.me)?.id))),
     );
+  }
+
+  /** One planned gathering, with what any member may change about it. */
+  planned(p, me) {
+    const absent = p.absent.some((a) => a.id === me);
+    const act = (work) => async () => {
+      try { await work(); await this.refresh(); } catch (e) { this.say(e.message); }
+    };
+    const mover = form({ id: `move-${p.planned}`, class: "inline" }, [
+      el("input", { name: "to", type: "date", value: p.date, required: true, "aria-label": "New date" }),
+      el("input", { name: "time", type: "time", value: p.time, "aria-label": "New time" }),
+    ], "Move", async (f) => {
+      await backend.reschedule(this.id, p.planned, f.to.value, f.time.value || null);
+      await this.refresh();
+    }, this.say);
+    const roles = Object.entries(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ");
+    return el("li", { class: p.cancelled ? "planned cancelled" : "planned", "data-planned": p.planned },
+      el("div", {}, el("strong", {}, `${p.date} ${p.time}`),
+        p.moved ? ` (moved from ${p.planned})` : "",
+        p.cancelled ? " — cancelled" : ` — ${roles}`,
+        p.absent.length ? el("span", { class: "meta" }, ` · not coming: ${p.absent.map((a) => a.name).join(", ")}`) : null),
+      el("div", { class: "inline actions" },
+        p.cancelled ? null : el("button", { class: "secondary absent", onclick: act(() => backend.setAbsent(this.id, p.planned, !absent)) },
+          absent ? "I can come after all" : "I can't come"),
+        el("button", { class: "secondary cancel", onclick: act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled)) },
+          p.cancelled ? "Restore" : "Cancel"),
+        el("details", { class: "move" }, el("summary", {}, "Move…"), mover)));
   }
 
   /** Purpose and when the circle meets (the schedule and rota follow from it). */

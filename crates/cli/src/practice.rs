@@ -413,7 +413,12 @@ pub fn practice(engine: &Engine, id: CircleId, out: &Output) -> anyhow::Result<(
             say!(out, "  {:<20} {mark}", a.member.name);
         }
         for g in &p.next {
-            say!(out, "Next: {} {} {}", g.date, g.time, roles_line(&g.roles));
+            let roles = if g.cancelled {
+                "cancelled".to_owned()
+            } else {
+                roles_line(&g.roles)
+            };
+            say!(out, "Next: {} {} {roles}", g.date, g.time);
         }
     });
     Ok(())

@@ -291,12 +291,21 @@ impl<S: Store> Engine<S> {
             });
         let cadence = cadence(&doc).ok();
         let next = match &cadence {
-            Some(c) => plan(&doc, &members, today + Duration::days(SCHEDULE_DAYS))?
-                .iter()
-                .filter(|p| p.date >= today && !p.cancelled)
-                .take(3)
-                .map(|p| planned_view(p, c, &names))
-                .collect(),
+            Some(c) => {
+                // Three that take place, and those cancelled among them (so
+                // members see them, and can restore them).
+                let mut held = 0;
+                plan(&doc, &members, today + Duration::days(SCHEDULE_DAYS))?
+                    .iter()
+                    .filter(|p| p.date >= today)
+                    .take_while(|p| {
+                        let more = held < 3;
+                        held += usize::from(!p.cancelled);
+                        more
+                    })
+                    .map(|p| planned_view(p, c, &names))
+                    .collect()
+            }
             None => Vec::new(),
         };
         Ok(PracticeView {

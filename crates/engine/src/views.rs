@@ -234,7 +234,7 @@ pub struct PracticeView {
     pub charter_version: String,
     /// Each member and whether they accepted the current charter.
     pub charter: Vec<AcceptanceView>,
-    /// The next three gatherings.
+    /// The next three gatherings that take place, and any cancelled among them.
     pub next: Vec<PlannedView>,
 }
 

@@ -6,4 +6,5 @@ pub mod gatherings;
 pub mod goals;
 pub mod identity;
 pub mod journal;
+pub mod schedule;
 pub mod sync;
