@@ -172,6 +172,13 @@ impl CommandError {
     }
 }
 
+/// A schedule part (date, time, cadence) that does not parse.
+impl From<circlekeep_engine::schedule::CadenceError> for CommandError {
+    fn from(e: circlekeep_engine::schedule::CadenceError) -> Self {
+        EngineError::from(e).into()
+    }
+}
+
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> Self {
         Self {

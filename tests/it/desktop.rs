@@ -11,7 +11,7 @@ use chrono::Datelike;
 use circlekeep_engine::{Engine, Home, SecretString};
 use circlekeep_tests::cli::{Device, LOOPBACK, PASSPHRASE};
 use circlekeep_tests::desktop::{app_processes, Desktop, Window};
-use circlekeep_tests::files_containing;
+use circlekeep_tests::{eventually, files_containing};
 
 const CIRCLE: &str = "Thursday circle";
 const DATE: &str = "2026-11-26";
@@ -297,8 +297,6 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
 /// with their timer, and an off-the-record turn that closes the notes.
 async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     let state = ["gathering", "show", CIRCLE, "--gathering", DATE];
-    let ada_sees =
-        |what: &str, check: &dyn Fn(&serde_json::Value) -> bool| sees(ada, &state, what, check);
     let row = |name: &str| {
         format!("[...document.querySelectorAll('#airtime tbody tr')].find(r => r.cells[0].textContent === {name:?})")
     };
@@ -338,18 +336,24 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             &format!("return {}?.cells[3].textContent === '12 min';", row("Bo")),
         )
         .await;
-    ada_sees("the step, the attendance and the request", &|s| {
-        let step = s["agenda"][1]["current"] == true;
-        let airtime = s["airtime"].as_array().cloned().unwrap_or_default();
-        let of = |name: &str| {
-            airtime
-                .iter()
-                .find(|a| a["member"]["name"] == name)
-                .cloned()
-        };
-        step && of("Ada").is_some_and(|a| a["present"] == true)
-            && of("Bo").is_some_and(|a| a["requested"] == 12)
-    });
+    sees(
+        ada,
+        &state,
+        "the step, the attendance and the request",
+        &|s| {
+            let step = s["agenda"][1]["current"] == true;
+            let airtime = s["airtime"].as_array().cloned().unwrap_or_default();
+            let of = |name: &str| {
+                airtime
+                    .iter()
+                    .find(|a| a["member"]["name"] == name)
+                    .cloned()
+            };
+            step && of("Ada").is_some_and(|a| a["present"] == true)
+                && of("Bo").is_some_and(|a| a["requested"] == 12)
+        },
+    )
+    .await;
 
     // Bo's turn, with the feedback Bo wants: the timer counts down from the
     // 12 minutes fitted, and Ada's device shows the same turn.
@@ -371,12 +375,13 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "const t = document.getElementById('turn'); return !!t && t.textContent.includes(\"Bo's turn\") && /1[12]:[0-5][0-9] left of 12 min/.test(document.getElementById('turn-clock').textContent);",
         )
         .await;
-    ada_sees("Bo's turn", &|s| {
+    sees(ada, &state, "Bo's turn", &|s| {
         let t = &s["current_turn"];
         t["member"]["name"] == "Bo"
             && t["allotted"] == 12
             && t["feedback_wanted"] == "Ask me hard questions"
-    });
+    })
+    .await;
 
     // Ada takes an off-the-record turn (ending Bo's): the window stops
     // offering to add notes until it ends.
@@ -405,31 +410,26 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "return !!document.getElementById('add-note-form') && document.getElementById('turn')?.classList.contains('idle');",
         )
         .await;
-    ada_sees("both turns ended", &|s| {
+    sees(ada, &state, "both turns ended", &|s| {
         s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 2)
-    });
+    })
+    .await;
 }
 
 /// Waits until `check` holds for what `device` answers to `args` (JSON).
-fn sees(
+async fn sees(
     device: &Device<'_>,
     args: &[&str],
     what: &str,
     check: &dyn Fn(&serde_json::Value) -> bool,
 ) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let now = device.json(args);
-        if check(&now) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never saw {what}: {now}",
-            device.home.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let mut last = serde_json::Value::Null;
+    let held = eventually(std::time::Duration::from_secs(30), || {
+        last = device.json(args);
+        check(&last)
+    })
+    .await;
+    assert!(held, "{} never saw {what}: {last}", device.home.display());
 }
 
 /// Bo changes the schedule from the window: cannot come to the first
@@ -492,7 +492,8 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
             p["date"] == moved_to.as_str() && p["time"] == "19:00" && p["moved"] == true
         });
         bo_away && cancelled && moved
-    });
+    })
+    .await;
     window.click("#tab-gatherings").await;
 }
 

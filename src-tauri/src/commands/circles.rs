@@ -4,7 +4,7 @@ use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::schedule::Cadence;
 use circlekeep_engine::views::{CircleSummary, CircleView, MemberView, PracticeView};
-use circlekeep_engine::{today, EngineError, HistoryPolicy};
+use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
 
 /// Lists this device's circles.
@@ -128,8 +128,7 @@ pub async fn setup_circle(
                         &r.first,
                     )
                 })
-                .transpose()
-                .map_err(EngineError::from)?;
+                .transpose()?;
             let purpose = purpose.filter(|p| !p.trim().is_empty());
             Ok(engine.setup(
                 id,

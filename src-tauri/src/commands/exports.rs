@@ -59,13 +59,15 @@ async fn destination(
     .await
 }
 
+/// Writes `bytes` to a file named after `name`, where `destination` says.
 async fn save(
     app: &AppHandle,
     state: &AppState,
-    suggested: String,
+    name: &str,
     (kind, extension): (&'static str, &'static str),
     bytes: Vec<u8>,
 ) -> Result<Option<String>, CommandError> {
+    let suggested = file_name(name, extension);
     let Some(path) = destination(app, state, suggested, kind, extension).await? else {
         return Ok(None);
     };
@@ -103,15 +105,8 @@ pub async fn export_markdown(
             Ok((name, engine.gathering_markdown(id, gathering)?))
         })
         .await?;
-    let file = file_name(&name, "md");
-    save(
-        &app,
-        &state,
-        file,
-        ("Markdown", "md"),
-        markdown.into_bytes(),
-    )
-    .await
+    let markdown = markdown.into_bytes();
+    save(&app, &state, &name, ("Markdown", "md"), markdown).await
 }
 
 /// Saves the coming year's schedule, with roles, as an .ics calendar.
@@ -126,8 +121,7 @@ pub async fn export_ics(
             Ok((engine.circle(id)?.name, engine.schedule_ics(id, today())?))
         })
         .await?;
-    let file = file_name(&name, "ics");
-    save(&app, &state, file, ("Calendar", "ics"), ics.into_bytes()).await
+    save(&app, &state, &name, ("Calendar", "ics"), ics.into_bytes()).await
 }
 
 /// Saves a full backup, sealed to this identity (with its key file, so it
@@ -146,8 +140,8 @@ pub async fn backup(
         Ok(engine.backup(Some(&key))?)
     })
     .await?;
-    let file = file_name(&format!("circlekeep-backup-{}", today()), "age");
-    save(&app, &state, file, ("age backup", "age"), sealed).await
+    let name = format!("circlekeep-backup-{}", today());
+    save(&app, &state, &name, ("age backup", "age"), sealed).await
 }
 
 #[cfg(test)]

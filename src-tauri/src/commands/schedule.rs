@@ -2,7 +2,6 @@
 
 use crate::state::{AppState, CommandError};
 use circlekeep_engine::schedule::{parse_date, parse_time};
-use circlekeep_engine::EngineError;
 use tauri::State;
 
 /// Moves the gathering planned for `date` to `to` (and `time`, HH:MM, if given).
@@ -19,13 +18,8 @@ pub async fn reschedule(
             let time = time
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| parse_time(&t))
-                .transpose()
-                .map_err(EngineError::from)?;
-            let (date, to) = (
-                parse_date(&date).map_err(EngineError::from)?,
-                parse_date(&to).map_err(EngineError::from)?,
-            );
-            Ok(engine.reschedule(id, date, to, time)?)
+                .transpose()?;
+            Ok(engine.reschedule(id, parse_date(&date)?, parse_date(&to)?, time)?)
         })
         .await
 }
@@ -40,8 +34,7 @@ pub async fn cancel_gathering(
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
-            let date = parse_date(&date).map_err(EngineError::from)?;
-            Ok(engine.cancel_gathering(id, date, cancel)?)
+            Ok(engine.cancel_gathering(id, parse_date(&date)?, cancel)?)
         })
         .await
 }
@@ -57,9 +50,8 @@ pub async fn set_absent(
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
-            let date = parse_date(&date).map_err(EngineError::from)?;
             let me = engine.identity().member_id();
-            Ok(engine.set_absent(id, date, me, absent)?)
+            Ok(engine.set_absent(id, parse_date(&date)?, me, absent)?)
         })
         .await
 }
