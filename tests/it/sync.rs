@@ -272,6 +272,39 @@ async fn a_removed_member_reads_nothing_new_and_is_refused_on_reconnect() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_who_left_offline_tells_the_others_once_online() {
+    let (ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    ada.send(&bo, circle);
+    ada.send(&cy, circle);
+    // Bo leaves with no network; the others learn of it only from Bo, who
+    // no longer counts them as peers of its own circles.
+    bo.leave_circle(circle).expect("leave");
+    assert!(!bo.circle(circle).expect("view").member);
+    let nodes = mesh(&[&ada, &bo, &cy]).await;
+    let without_bo = |p: &Peer| {
+        p.members(circle)
+            .expect("members")
+            .iter()
+            .all(|m| m.name != "Bo")
+    };
+    assert!(
+        eventually(SETTLE, || without_bo(&ada) && without_bo(&cy)).await,
+        "Bo's departure never reached the others"
+    );
+    // What they write from now on is sealed away from Bo.
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, g, "after Bo left").expect("note");
+    assert!(eventually(SETTLE, || readable_notes(&cy, circle) == ["after Bo left"]).await);
+    assert!(readable_notes(&bo, circle).is_empty());
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
 /// Dials `node`'s sync protocol as `peer` with a bare endpoint, says hello,
 /// and returns the first answer (refused connections give none).
 async fn dial_raw(

@@ -52,6 +52,23 @@ impl<S: Store> Replica for Engine<S> {
         .collect()
     }
 
+    fn farewells(&self) -> BTreeSet<MemberId> {
+        let me = self.me.member_id();
+        self.each_circle(|_, c| {
+            let m = &c.membership;
+            let left = !m.is_member(&me)
+                && m.ops().iter().any(|op| {
+                    op.body.author == me
+                        && matches!(op.body.action, circlekeep_model::membership::Action::Leave)
+                });
+            left.then(|| m.members().clone())
+        })
+        .into_iter()
+        .flatten()
+        .filter(|m| *m != me)
+        .collect()
+    }
+
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId> {
         self.each_circle(|id, c| c.membership.ever_members().contains(peer).then_some(id))
     }

@@ -105,6 +105,10 @@ pub trait Replica: Send + Sync + 'static {
     /// Current members of the circles this device is currently in, but itself:
     /// whom to dial, and whom to let in.
     fn peers(&self) -> BTreeSet<MemberId>;
+    /// Members of circles this device left of its own accord: it keeps
+    /// dialing them (and letting them in) until each has learnt of the
+    /// departure, which it shows by refusing this device as a stranger.
+    fn farewells(&self) -> BTreeSet<MemberId>;
     /// Circles held here that `peer` is or was a member of (what it may receive).
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId>;
     /// The circles this device holds and their current members.

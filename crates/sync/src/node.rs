@@ -10,14 +10,15 @@ use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
 use crate::{Replica, Summary};
 use circlekeep_model::{CircleId, MemberId};
 use iroh::endpoint::{
-    presets, AfterHandshakeOutcome, Connection, EndpointHooks, PortmapperConfig, Side, VarInt,
+    presets, AfterHandshakeOutcome, ConnectError, Connection, ConnectionError, EndpointHooks,
+    PortmapperConfig, Side, VarInt,
 };
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{
     Endpoint, EndpointAddr, PublicKey, RelayMap, RelayMode, RelayUrl, SecretKey, TransportAddr,
 };
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -124,6 +125,8 @@ struct PeerState {
     retry_at: Option<Instant>,
     last_seen: Option<SystemTime>,
     in_sync: bool,
+    /// The member refused this device as a stranger at its last dial.
+    refused: bool,
     known: BTreeMap<CircleId, Summary>,
 }
 
@@ -191,7 +194,33 @@ impl<R: Replica> Inner<R> {
             p.outgoing += usize::from(dialed);
             p.failures = 0;
             p.retry_at = None;
+            p.refused = false;
         });
+    }
+
+    /// Whom to dial: the members of this device's circles, and members of
+    /// circles it left that have not yet shown they know (runs blocking).
+    fn contacts(&self) -> BTreeSet<MemberId> {
+        let mut contacts = self.replica.peers();
+        let farewells = self.replica.farewells();
+        let peers = lock(&self.peers);
+        contacts.extend(
+            farewells
+                .into_iter()
+                .filter(|m| !peers.get(m).is_some_and(|p| p.refused)),
+        );
+        contacts
+    }
+
+    /// Notes that `member` closed a connection because it does not count
+    /// this device in (for a circle this device left: it knows).
+    fn note_refusal(&self, member: &MemberId, reason: Option<&ConnectionError>) {
+        let refused = matches!(reason, Some(ConnectionError::ApplicationClosed(close))
+            if close.error_code == VarInt::from_u32(REJECT_STRANGER));
+        if refused {
+            tracing::debug!(peer = %member.short(), "member does not count us in");
+            self.peer(member, |p| p.refused = true);
+        }
     }
 
     pub(crate) fn forget_session(&self, member: &MemberId, dialed: bool) {
@@ -284,6 +313,9 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
         Ok(Ok(connection)) => connection,
         Ok(Err(e)) => {
             tracing::debug!(peer = %member.short(), "cannot reach member: {e}");
+            if let ConnectError::Connection { source, .. } = &e {
+                inner.note_refusal(&member, Some(source));
+            }
             inner.dial_finished(&member, false);
             return false;
         }
@@ -298,6 +330,7 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
         Err(e) => {
             // A member that refused us (we are not in its circles) lands here.
             tracing::debug!(peer = %member.short(), "member closed the connection: {e}");
+            inner.note_refusal(&member, Some(&e));
             inner.dial_finished(&member, false);
             return false;
         }
@@ -311,6 +344,7 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
     finish(&connection, &member, outcome);
     if failed {
         // E.g. a member that no longer counts us in: do not redial at once.
+        inner.note_refusal(&member, connection.close_reason().as_ref());
         inner.dial_finished(&member, false);
     }
     !failed
@@ -330,8 +364,9 @@ fn finish(connection: &Connection, member: &MemberId, outcome: Result<(), sessio
 }
 
 /// Refuses incoming sync connections from endpoints that are not current
-/// members of a circle this device is in. Outgoing connections (we chose
-/// whom to dial) and the invite protocol (its secret is checked inside) pass.
+/// members of a circle this device is in (or of one it left, until they
+/// know). Outgoing connections (we chose whom to dial) and the invite
+/// protocol (its secret is checked inside) pass.
 impl<R> std::fmt::Debug for MembersOnly<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MembersOnly")
@@ -349,9 +384,11 @@ impl<R: Replica> EndpointHooks for MembersOnly<R> {
         }
         let member = member_of(&conn.remote_id());
         let replica = self.replica.clone();
-        let allowed = tokio::task::spawn_blocking(move || replica.peers().contains(&member))
-            .await
-            .unwrap_or(false);
+        let allowed = tokio::task::spawn_blocking(move || {
+            replica.peers().contains(&member) || replica.farewells().contains(&member)
+        })
+        .await
+        .unwrap_or(false);
         if allowed {
             AfterHandshakeOutcome::accept()
         } else {
@@ -533,8 +570,9 @@ impl<R: Replica> Node<R> {
                     _ = inner.wake.notified() => {}
                     _ = shutdown.changed() => return,
                 }
-                let replica = inner.replica.clone();
-                let Ok(peers) = tokio::task::spawn_blocking(move || replica.peers()).await else {
+                let contacts = inner.clone();
+                let Ok(peers) = tokio::task::spawn_blocking(move || contacts.contacts()).await
+                else {
                     continue;
                 };
                 for member in peers {
@@ -566,8 +604,8 @@ impl<R: Replica> Node<R> {
     /// Dials every member once, syncs with each until both sides caught
     /// up, and reports whom it reached (waiting at most `wait`).
     pub async fn sync_once(&self, wait: Duration) -> SyncReport {
-        let replica = self.inner.replica.clone();
-        let peers = tokio::task::spawn_blocking(move || replica.peers())
+        let inner = self.inner.clone();
+        let peers = tokio::task::spawn_blocking(move || inner.contacts())
             .await
             .unwrap_or_default();
         let mut tasks = tokio::task::JoinSet::new();
