@@ -21,6 +21,8 @@ const ADA_LATER: &str = "Ada, after Bo joined";
 const BO_TYPED: &str = " (Bo agrees)";
 const JOURNAL: &str = "JOURNAL-MARKER-5be1: I held back again today";
 const DRAFT: &str = "half a thought, not yet added";
+const CHARTER_RULE: &str = "We start on time, and we end on time.";
+const MILESTONE: &str = "Spoke first in the Monday meeting";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
@@ -104,6 +106,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     }
     keepsakes(&window, &exports, first).await;
     schedule_changes(&window, &ada, first).await;
+    circle_life(&window, &ada, first).await;
 
     // Ada writes; the open window shows it without being asked, and what Bo
     // had begun in a form (then looked away from) survives the redraw.
@@ -171,6 +174,25 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
             &format!("const v = [...document.querySelectorAll('textarea.note-text')].map(t => t.value); return v.includes({BO_NOTE:?}) && v.includes({ADA_LATER:?});"),
         )
         .await;
+
+    // Bo leaves the circle: Ada's device re-keys it without Bo, and Bo's
+    // window says nothing new will reach it (what Bo holds stays).
+    window.click("#tab-members").await;
+    window
+        .run("window.confirm = () => true; return true;")
+        .await;
+    window.click("#leave-circle").await;
+    window
+        .until(
+            "the circle left",
+            "return document.getElementById('circle-view').textContent.includes('no longer a member') && !document.getElementById('leave-circle');",
+        )
+        .await;
+    sees(&ada, &["member", "list", CIRCLE], "Bo gone", &|m| {
+        m.as_array()
+            .is_some_and(|l| l.len() == 1 && l[0]["name"] == "Ada")
+    })
+    .await;
 
     // Logging out sends SIGTERM: the app quits cleanly (node stopped, caches
     // written, data folder released) and everything is still there.
@@ -494,6 +516,140 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
         bo_away && cancelled && moved
     })
     .await;
+    window.click("#tab-gatherings").await;
+}
+
+/// Bo tends the circle from the window: rewrites the ground rules and
+/// accepts them again, swaps a role between two gatherings, marks a goal's
+/// milestone reached and the goal achieved; Ada's device follows. When Ada
+/// brings a gathering forward to tomorrow, the window reminds Bo of it.
+async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate) {
+    // The ground rules, rewritten: everyone is asked to accept them again.
+    window.click("#tab-charter").await;
+    window
+        .until(
+            "the charter form",
+            "return !!document.getElementById('edit-charter-form');",
+        )
+        .await;
+    window
+        .run(&format!(
+            "const f = document.getElementById('edit-charter-form'); f.text.value += {:?}; f.requestSubmit(); return true;",
+            format!("\n{CHARTER_RULE}")
+        ))
+        .await;
+    window
+        .until(
+            "the new rule, to be accepted",
+            &format!("return document.getElementById('charter')?.textContent.includes({CHARTER_RULE:?}) && !!document.getElementById('accept-charter');"),
+        )
+        .await;
+    window.click("#accept-charter").await;
+    window
+        .until(
+            "Bo's acceptance",
+            "return !document.getElementById('accept-charter') && [...document.querySelectorAll('#acceptance li')].some(l => l.textContent === 'Bo: accepted');",
+        )
+        .await;
+    sees(
+        ada,
+        &["charter", "show", CIRCLE],
+        "the new charter accepted by Bo",
+        &|c| {
+            let accepted = c["accepted"].as_array().cloned().unwrap_or_default();
+            c["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(CHARTER_RULE))
+                && accepted
+                    .iter()
+                    .any(|a| a["member"]["name"] == "Bo" && !a["accepted"].is_null())
+                && accepted
+                    .iter()
+                    .any(|a| a["member"]["name"] == "Ada" && a["accepted"].is_null())
+        },
+    )
+    .await;
+
+    // A role swapped between the moved second gathering and the fourth.
+    let [second, fourth] = [14, 42].map(|days| (first + chrono::Days::new(days)).to_string());
+    let schedule = ["schedule", "show", CIRCLE, "--from", &second];
+    let holders = |s: &serde_json::Value, date: &str, role: &str| {
+        s.as_array()
+            .and_then(|l| l.iter().find(|p| p["planned"] == date))
+            .map(|p| p["roles"][role]["name"].clone())
+    };
+    let before = ada.json(&schedule);
+    let role = ["facilitator", "timekeeper", "host"]
+        .into_iter()
+        .find(|r| holders(&before, &second, r) != holders(&before, &fourth, r))
+        .unwrap_or_else(|| panic!("no role differs between {second} and {fourth}: {before}"));
+    window
+        .run(&format!(
+            "const f = document.getElementById('swap-{second}'); f.role.value = '{role}'; f.other.value = '{fourth}'; f.requestSubmit(); return true;"
+        ))
+        .await;
+    sees(ada, &schedule, "the swapped role", &|s| {
+        holders(s, &second, role) == holders(&before, &fourth, role)
+            && holders(s, &fourth, role) == holders(&before, &second, role)
+    })
+    .await;
+
+    // A milestone reached and the goal achieved.
+    window.click("#tab-goals").await;
+    window
+        .until(
+            "the milestone form",
+            "return !!document.querySelector('form[id^=milestone-]');",
+        )
+        .await;
+    window
+        .run(&format!(
+            "const f = document.querySelector('form[id^=milestone-]'); f.text.value = {MILESTONE:?}; f.requestSubmit(); return true;"
+        ))
+        .await;
+    window.click(".milestone button.reach").await;
+    window
+        .until(
+            "the milestone reached",
+            &format!("return [...document.querySelectorAll('.milestone.reached')].some(m => m.textContent.includes({MILESTONE:?}));"),
+        )
+        .await;
+    window
+        .run("const f = document.querySelector('form[id^=status-]'); f.status.value = 'achieved'; f.requestSubmit(); return true;")
+        .await;
+    window
+        .until(
+            "the goal achieved",
+            "return document.querySelector('.goal .status')?.textContent === 'achieved';",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("goals.png"))
+        .await;
+    sees(ada, &["goal", "list", CIRCLE], "the goal achieved", &|g| {
+        g.as_array().and_then(|l| l.first()).is_some_and(|g| {
+            g["status"] == "achieved"
+                && g["milestones"].as_array().is_some_and(|m| {
+                    m.iter()
+                        .any(|m| m["text"] == MILESTONE && !m["reached"].is_null())
+                })
+        })
+    })
+    .await;
+
+    // Ada brings the next gathering forward to tomorrow: Bo is reminded.
+    window.click("#tab-charter").await;
+    let tomorrow = (circlekeep_engine::today() + chrono::Days::new(1)).to_string();
+    ada.ok(&["schedule", "move", CIRCLE, &second, &tomorrow]);
+    window
+        .until(
+            "the reminder of tomorrow's gathering",
+            &format!("return [...document.querySelectorAll('#reminders li.upcoming')].some(r => r.textContent.includes(': {tomorrow} '));"),
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("reminder.png"))
+        .await;
     window.click("#tab-gatherings").await;
 }
 

@@ -29,11 +29,18 @@ export const backend = {
   circle: (circle) => call("circle", { circle }),
   practice: (circle) => call("practice", { circle }),
   acceptCharter: (circle) => call("accept_charter", { circle }),
-  /** Purpose and/or rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }`. */
-  setupCircle: (circle, purpose, rhythm) => call("setup_circle", { circle, purpose, rhythm }),
+  editCharter: (circle, text) => call("edit_charter", { circle, text }),
+  leaveCircle: (circle) => call("leave_circle", { circle }),
+  /** Records refused from this circle's peers and bundles, newest first. */
+  rejections: (circle) => call("rejections", { circle }),
+  /** Purpose, rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }` (or null) and guide (member id, "" for none, null unchanged). */
+  setupCircle: (circle, purpose, rhythm, guide) => call("setup_circle", { circle, purpose, rhythm, guide }),
   reschedule: (circle, date, to, time) => call("reschedule", { circle, date, to, time }),
   cancelGathering: (circle, date, cancel) => call("cancel_gathering", { circle, date, cancel }),
   setAbsent: (circle, date, absent) => call("set_absent", { circle, date, absent }),
+  swapRole: (circle, role, date, other) => call("swap_role", { circle, role, date, other }),
+  /** Gatherings of any circle starting within `hours`, and nudges for circles that stopped meeting. */
+  reminders: (hours) => call("reminders", { hours }),
   addMember: (circle, card) => call("add_member", { circle, card }),
   removeMember: (circle, member) => call("remove_member", { circle, member }),
   openGathering: (circle, date, template) => call("open_gathering", { circle, date, template }),
@@ -51,6 +58,9 @@ export const backend = {
   endTurn: (circle, gathering) => call("end_turn", { circle, gathering }),
   addGoal: (circle, text) => call("add_goal", { circle, text }),
   goalProgress: (circle, goal, text) => call("goal_progress", { circle, goal, text }),
+  goalMilestone: (circle, goal, text) => call("goal_milestone", { circle, goal, text }),
+  reachMilestone: (circle, goal, milestone) => call("reach_milestone", { circle, goal, milestone }),
+  goalStatus: (circle, goal, status) => call("goal_status", { circle, goal, status }),
   addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),
   reportContract: (circle, contract, outcome, reflection) =>
     call("report_contract", { circle, contract, outcome, reflection }),

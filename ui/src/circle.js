@@ -14,6 +14,11 @@ const TABS = [
   ["journal", "My journal"],
 ];
 const OUTCOMES = ["kept", "partly", "not", "renegotiated"];
+const GOAL_STATES = ["open", "achieved", "dropped"];
+const ROLES = ["facilitator", "timekeeper", "host"];
+
+/** Planned gatherings in the order they take place (moved ones included). */
+const byDate = (planned) => [...planned].sort((a, b) => `${a.date} ${a.time}`.localeCompare(`${b.date} ${b.time}`));
 
 export class CircleView {
   constructor(root, say) {
@@ -74,6 +79,18 @@ export class CircleView {
     }
   }
 
+  /** A click handler that runs `work`, then redraws; errors go to `say`. */
+  act(work) {
+    return async () => {
+      try {
+        await work();
+        await this.refresh();
+      } catch (e) {
+        this.say(e.message);
+      }
+    };
+  }
+
   editorFor(note, version) {
     const editor = new NoteEditor({ circle: this.id, gathering: this.gathering, note, version, say: this.say });
     this.editors.set(note.id, editor);
@@ -103,6 +120,7 @@ export class CircleView {
     );
     // The new page is built aside while the shown one keeps working.
     const shown = { run: this.run, editors: this.editors, notesList: this.notesList };
+    this.refused = await backend.rejections(this.id);
     const body = await this[this.tab](circle);
     if (this.typing()) {
       // The user went into a field while this was built: keep their page,
@@ -120,6 +138,9 @@ export class CircleView {
         el("h2", { id: "circle-name" }, circle.name),
         circle.purpose ? el("p", { class: "purpose" }, circle.purpose) : null,
         circle.member ? null : el("p", { class: "warning" }, "You are no longer a member of this circle: nothing new reaches you."),
+        this.refused.length
+          ? el("p", { id: "refused-notice", class: "warning" }, `${this.refused.length} record${this.refused.length === 1 ? " was" : "s were"} refused: forged, altered, or from someone not in the circle. Nothing of them was applied; see Members.`)
+          : null,
         tabs,
         body,
       ].filter(Boolean),
@@ -213,11 +234,22 @@ export class CircleView {
   async goals(circle) {
     const goalName = new Map(circle.goals.map((g) => [g.id, g.text]));
     const goals = circle.goals.map((g) =>
-      el("li", { class: "goal" },
-        el("strong", {}, g.text), ` — ${g.owner_name}, ${g.status}`,
-        el("ul", {}, g.progress.map((p) => el("li", {}, `${p.created.slice(0, 10)} ${p.author_name}: ${p.text}`))),
-        form({ id: `progress-${g.id}`, class: "inline" }, [el("input", { name: "text", placeholder: "Progress", required: true })], "Add progress",
-          async (f) => { await backend.goalProgress(this.id, g.id, f.text.value); f.reset(); await this.refresh(); }, this.say)),
+      el("li", { class: `goal ${g.status}`, "data-goal": g.id },
+        el("strong", {}, g.text), ` — ${g.owner_name}, `, el("span", { class: "status" }, g.status),
+        el("ul", { class: "milestones" }, g.milestones.map((m) =>
+          el("li", { class: m.reached ? "milestone reached" : "milestone", "data-milestone": m.id },
+            m.reached ? `★ ${m.text} — reached ${m.reached.slice(0, 10)}` : `☆ ${m.text} `,
+            m.reached ? null : el("button", { class: "secondary reach", onclick: this.act(() => backend.reachMilestone(this.id, g.id, m.id)) }, "Reached")))),
+        el("ul", { class: "progress" }, g.progress.map((p) => el("li", {}, `${p.created.slice(0, 10)} ${p.author_name}: ${p.text}`))),
+        el("div", { class: "inline actions" },
+          form({ id: `progress-${g.id}`, class: "inline" }, [el("input", { name: "text", placeholder: "Progress", required: true })], "Add progress",
+            async (f) => { await backend.goalProgress(this.id, g.id, f.text.value); f.reset(); await this.refresh(); }, this.say),
+          el("details", {}, el("summary", {}, "Milestones & status…"),
+            form({ id: `milestone-${g.id}`, class: "inline" }, [el("input", { name: "text", placeholder: "A milestone on the way", required: true })], "Add milestone",
+              async (f) => { await backend.goalMilestone(this.id, g.id, f.text.value); f.reset(); await this.refresh(); }, this.say),
+            form({ id: `status-${g.id}`, class: "inline" }, [
+              el("select", { name: "status", "aria-label": "Status" }, GOAL_STATES.map((st) => el("option", { value: st, selected: st === g.status }, st))),
+            ], "Set status", async (f) => { await backend.goalStatus(this.id, g.id, f.status.value); await this.refresh(); }, this.say)))),
     );
     const contracts = [...circle.contracts].reverse().map((c) =>
       el("li", { class: "contract" },
@@ -255,21 +287,34 @@ export class CircleView {
       return el("tr", { "data-member": m.id },
         el("td", {}, m.name), el("td", { class: "mono" }, m.fingerprint), el("td", { class: "sync" }, state),
         el("td", {}, m.me ? "" : el("button", { class: "danger", onclick: async () => {
-          if (!confirm(`Remove ${m.name}? They will not be able to read anything written after this.`)) return;
-          try { await backend.removeMember(this.id, m.id); await this.refresh(); } catch (e) { this.say(e.message); }
+          if (confirm(`Remove ${m.name}? They will not be able to read anything written after this.`)) await this.act(() => backend.removeMember(this.id, m.id))();
         } }, "Remove")));
     });
+    const name = (id) => circle.members.find((m) => m.id === id)?.name ?? (id ? id.slice(0, 8) : "unknown");
+    const refused = this.refused.length
+      ? [el("h3", {}, "Refused records"),
+        el("p", { class: "meta" }, "Sent to this circle by a peer or in a bundle, and refused. None was applied; your copy of the circle is as it was."),
+        el("table", { id: "refused" },
+          el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Claimed author"), el("th", {}, "Why"))),
+          el("tbody", {}, this.refused.map((r) => el("tr", {},
+            el("td", {}, r.at.slice(0, 16).replace("T", " ")),
+            el("td", {}, `${name(r.author)}${r.seq == null ? "" : ` #${r.seq}`}`),
+            el("td", { title: r.code }, r.message)))))]
+      : [];
     return el("section", { class: "tab-body" },
       el("table", { id: "members" }, el("thead", {}, el("tr", {}, el("th", {}, "Member"), el("th", {}, "Fingerprint"), el("th", {}, "Sync"), el("th", {}))), el("tbody", {}, rows)),
       el("h3", {}, "Invite someone"),
       el("p", {}, "A ticket lets one person join while you are online; it works once and for a week. Send it privately."),
-      el("button", { id: "make-invite", onclick: async () => {
-        try { this.ticket = await backend.invite(this.id); await this.refresh(); } catch (e) { this.say(e.message); }
-      } }, "Make an invite ticket"),
+      el("button", { id: "make-invite", onclick: this.act(async () => { this.ticket = await backend.invite(this.id); }) }, "Make an invite ticket"),
       this.ticket ? el("textarea", { id: "invite-ticket", readonly: true, rows: 3 }, this.ticket) : null,
       el("h3", {}, "Add by member card"),
       form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-card:…", required: true })], "Add member",
         async (f) => { await backend.addMember(this.id, f.card.value.trim()); f.reset(); await this.refresh(); }, this.say),
+      ...refused,
+      circle.member ? el("h3", {}, "Leave") : null,
+      circle.member ? el("button", { id: "leave-circle", class: "danger", onclick: async () => {
+        if (confirm(`Leave ${circle.name}? The others re-key the circle, and nothing written from then on reaches you. What you hold now stays on this device.`)) await this.act(() => backend.leaveCircle(this.id))();
+      } }, "Leave this circle") : null,
     );
   }
 
@@ -277,28 +322,37 @@ export class CircleView {
     const practice = await backend.practice(this.id);
     const me = circle.members.find((m) => m.me);
     const mine = practice.charter.find((a) => a.member.id === me?.id);
+    const editor = form({ id: "edit-charter-form" }, [
+      el("textarea", { name: "text", rows: 12, required: true, "aria-label": "Ground rules" }, circle.charter),
+    ], "Save the ground rules", async (f) => {
+      await backend.editCharter(this.id, f.text.value);
+      await this.refresh();
+    }, this.say);
     return el("section", { class: "tab-body" },
-      practice.guide_prompt ? el("p", { class: "warning" }, practice.guide_prompt) : null,
+      practice.guide_prompt ? el("p", { id: "guide-prompt", class: "warning" }, practice.guide_prompt) : null,
       el("pre", { id: "charter", class: "charter" }, circle.charter),
-      mine && !mine.accepted ? el("button", { id: "accept-charter", onclick: async () => {
-        try { await backend.acceptCharter(this.id); await this.refresh(); } catch (e) { this.say(e.message); }
-      } }, "I accept these ground rules") : null,
-      el("ul", {}, practice.charter.map((a) => el("li", {}, `${a.member.name}: ${a.accepted ? "accepted" : "not yet accepted"}`))),
+      mine && !mine.accepted ? el("button", { id: "accept-charter", onclick: this.act(() => backend.acceptCharter(this.id)) }, "I accept these ground rules") : null,
+      el("ul", { id: "acceptance" }, practice.charter.map((a) => el("li", { "data-member": a.member.id }, `${a.member.name}: ${a.accepted ? "accepted" : "not yet accepted"}`))),
+      el("details", { id: "edit-charter" }, el("summary", {}, "Change the ground rules (everyone accepts again)"), editor),
       this.setupForm(circle, practice),
       el("div", { class: "heading" }, el("h3", {}, "Next gatherings"),
         el("button", { id: "export-ics", class: "secondary", onclick: () => this.save(() => backend.exportIcs(this.id)) }, "Export the year (.ics)")),
       practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
-      el("ul", { id: "schedule", class: "schedule" }, practice.next.map((p) => this.planned(p, circle.members.find((m) => m.me)?.id))),
+      el("ul", { id: "schedule", class: "schedule" }, byDate(practice.next).map((p) => this.planned(p, me?.id, practice.next))),
     );
   }
 
   /** One planned gathering, with what any member may change about it. */
-  planned(p, me) {
+  planned(p, me, next) {
     const absent = p.absent.some((a) => a.id === me);
-    const act = (work) => async () => {
-      try { await work(); await this.refresh(); } catch (e) { this.say(e.message); }
-    };
-    const mover = form({ id: `move-${p.planned}`, class: "inline" }, [
+    const others = next.filter((o) => o.planned !== p.planned && !o.cancelled);
+    const swapper = form({ id: `swap-${p.planned}`, class: "inline" }, [
+      el("select", { name: "role", "aria-label": "Role" }, ROLES.map((r) => el("option", { value: r }, r))),
+      el("label", {}, "with ", el("input", { name: "other", type: "date", value: others[0]?.planned ?? "", required: true, "aria-label": "The other gathering" })),
+    ], "Swap", async (f) => {
+      await backend.swapRole(this.id, f.role.value, p.planned, f.other.value);
+      await this.refresh();
+    }, this.say);    const mover = form({ id: `move-${p.planned}`, class: "inline" }, [
       el("input", { name: "to", type: "date", value: p.date, required: true, "aria-label": "New date" }),
       el("input", { name: "time", type: "time", value: p.time, "aria-label": "New time" }),
     ], "Move", async (f) => {
@@ -312,11 +366,12 @@ export class CircleView {
         p.cancelled ? " — cancelled" : ` — ${roles}`,
         p.absent.length ? el("span", { class: "meta" }, ` · not coming: ${p.absent.map((a) => a.name).join(", ")}`) : null),
       el("div", { class: "inline actions" },
-        p.cancelled ? null : el("button", { class: "secondary absent", onclick: act(() => backend.setAbsent(this.id, p.planned, !absent)) },
+        p.cancelled ? null : el("button", { class: "secondary absent", onclick: this.act(() => backend.setAbsent(this.id, p.planned, !absent)) },
           absent ? "I can come after all" : "I can't come"),
-        el("button", { class: "secondary cancel", onclick: act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled)) },
+        el("button", { class: "secondary cancel", onclick: this.act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled)) },
           p.cancelled ? "Restore" : "Cancel"),
-        el("details", { class: "move" }, el("summary", {}, "Move…"), mover)));
+        el("details", { class: "move" }, el("summary", {}, "Move…"), mover),
+        p.cancelled ? null : el("details", { class: "swap" }, el("summary", {}, "Swap a role…"), swapper)));
   }
 
   /** Purpose and when the circle meets (the schedule and rota follow from it). */
@@ -332,17 +387,21 @@ export class CircleView {
         el("label", {}, "Minutes", el("input", { name: "minutes", type: "number", min: 15, max: 480, value: 90, required: true }))),
       el("div", { class: "inline" },
         el("label", {}, "Time zone", el("input", { name: "timeZone", value: zone, required: true })),
-        el("label", {}, "First gathering", el("input", { name: "first", type: "date", title: "Leave empty to change only the purpose" }))),
+        el("label", {}, "First gathering", el("input", { name: "first", type: "date", title: "Leave empty to keep the rhythm as it is" }))),
+      el("label", {}, "Guide (helps launch the circle, leaves after the third gathering)",
+        el("select", { name: "guide" }, el("option", { value: "" }, "(no guide)"),
+          circle.members.map((m) => el("option", { value: m.id, selected: m.id === practice.guide?.id }, m.name)))),
     ], "Save", async (f) => {
       const rhythm = f.first.value ? {
         everyWeeks: Number(f.everyWeeks.value), weekday: f.weekday.value, time: f.time.value,
         minutes: Number(f.minutes.value), timeZone: f.timeZone.value, first: f.first.value,
       } : null;
-      await backend.setupCircle(this.id, f.purpose.value, rhythm);
+      const guide = f.guide.value === (practice.guide?.id ?? "") ? null : f.guide.value;
+      await backend.setupCircle(this.id, f.purpose.value, rhythm, guide);
       await this.refresh();
     }, this.say);
     return el("details", { id: "setup-circle", open: !practice.cadence },
-      el("summary", {}, practice.cadence ? "Change purpose and rhythm" : "Set the purpose and when the circle meets"), setup);
+      el("summary", {}, practice.cadence ? "Change purpose, rhythm or guide" : "Set the purpose and when the circle meets"), setup);
   }
 
   async journal() {

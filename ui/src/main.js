@@ -45,9 +45,26 @@ async function showHome() {
   backend.onCircleChanged(async (id) => {
     await showCircles();
     if (!id || id === circleView.id) await circleView.refresh();
+    showReminders();
   });
   setInterval(showSync, 2000);
+  setInterval(showReminders, 60_000);
   showSync();
+  showReminders();
+}
+
+/** How far ahead a gathering is announced. */
+const REMINDER_HOURS = 48;
+
+/** Gatherings coming up soon, and circles that stopped meeting. */
+async function showReminders() {
+  try {
+    const reminders = await backend.reminders(REMINDER_HOURS);
+    $("reminders").replaceChildren(...reminders.map((r) =>
+      el("li", { class: r.kind }, el("button", { class: "link", onclick: () => openCircle(r.circle) }, r.text))));
+  } catch {
+    // Reminders are a courtesy: a failed read leaves the last ones shown.
+  }
 }
 
 /** The last sync state shown, so the members tab redraws only on change. */

@@ -3,7 +3,9 @@
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::schedule::Cadence;
-use circlekeep_engine::views::{CircleSummary, CircleView, MemberView, PracticeView};
+use circlekeep_engine::views::{
+    CircleSummary, CircleView, MemberView, PracticeView, RejectionView,
+};
 use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
 
@@ -68,6 +70,56 @@ pub async fn accept_charter(
         .await
 }
 
+/// Replaces the charter's text; every member is asked to accept it again.
+#[tauri::command]
+pub async fn edit_charter(
+    state: State<'_, AppState>,
+    circle: String,
+    text: String,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(
+            circle,
+            move |engine, id| Ok(engine.edit_charter(id, &text)?),
+        )
+        .await
+}
+
+/// Leaves a circle: the others re-key, and nothing new reaches this device.
+#[tauri::command]
+pub async fn leave_circle(state: State<'_, AppState>, circle: String) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.leave_circle(id)?))
+        .await
+}
+
+/// A record this device refused, and when.
+#[derive(serde::Serialize)]
+pub struct Refusal {
+    at: String,
+    #[serde(flatten)]
+    record: RejectionView,
+}
+
+/// Records refused from this circle's peers and bundles, newest first.
+#[tauri::command]
+pub async fn rejections(
+    state: State<'_, AppState>,
+    circle: String,
+) -> Result<Vec<Refusal>, CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let mut refused: Vec<Refusal> = engine
+                .rejections(id)?
+                .into_iter()
+                .map(|(at, record)| Refusal { at, record })
+                .collect();
+            refused.reverse();
+            Ok(refused)
+        })
+        .await
+}
+
 /// Adds a member by their member card.
 #[tauri::command]
 pub async fn add_member(
@@ -107,13 +159,15 @@ pub struct Rhythm {
     first: String,
 }
 
-/// Sets a circle's purpose and, if given, when it meets.
+/// Sets a circle's purpose, and, if given, when it meets and who guides it
+/// (`guide`: a member id, `""` for no guide, absent to leave it as it is).
 #[tauri::command]
 pub async fn setup_circle(
     state: State<'_, AppState>,
     circle: String,
     purpose: Option<String>,
     rhythm: Option<Rhythm>,
+    guide: Option<String>,
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
@@ -130,12 +184,18 @@ pub async fn setup_circle(
                 })
                 .transpose()?;
             let purpose = purpose.filter(|p| !p.trim().is_empty());
+            let guide = guide
+                .map(|g| match g.trim() {
+                    "" => Ok(None),
+                    member => engine.find_member(id, member).map(Some),
+                })
+                .transpose()?;
             Ok(engine.setup(
                 id,
                 &Setup {
                     purpose,
                     cadence,
-                    guide: None,
+                    guide,
                 },
             )?)
         })

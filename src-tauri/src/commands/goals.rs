@@ -30,6 +30,51 @@ pub async fn goal_progress(
         .await
 }
 
+/// Adds a milestone to a goal; returns its id.
+#[tauri::command]
+pub async fn goal_milestone(
+    state: State<'_, AppState>,
+    circle: String,
+    goal: String,
+    text: String,
+) -> Result<String, CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.goal_milestone(id, &goal, &text)?)
+        })
+        .await
+}
+
+/// Marks a goal's milestone reached.
+#[tauri::command]
+pub async fn reach_milestone(
+    state: State<'_, AppState>,
+    circle: String,
+    goal: String,
+    milestone: String,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.reach_milestone(id, &goal, &milestone)?)
+        })
+        .await
+}
+
+/// Sets a goal's status: open, achieved or dropped.
+#[tauri::command]
+pub async fn goal_status(
+    state: State<'_, AppState>,
+    circle: String,
+    goal: String,
+    status: String,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.goal_status(id, &goal, &status)?)
+        })
+        .await
+}
+
 /// Makes my contract for the next two weeks, optionally towards a goal.
 #[tauri::command]
 pub async fn add_contract(

@@ -1,7 +1,10 @@
-//! Changes to one planned gathering: move it, cancel it, or say I cannot come.
+//! Changes to one planned gathering: move it, cancel it, say I cannot come,
+//! or swap a role with another gathering; and the reminders that are due.
 
-use crate::state::{AppState, CommandError};
+use crate::state::{blocking, AppState, CommandError};
+use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_date, parse_time};
+use circlekeep_engine::views::ReminderView;
 use tauri::State;
 
 /// Moves the gathering planned for `date` to `to` (and `time`, HH:MM, if given).
@@ -54,4 +57,36 @@ pub async fn set_absent(
             Ok(engine.set_absent(id, parse_date(&date)?, me, absent)?)
         })
         .await
+}
+
+/// Swaps who holds `role` (facilitator, timekeeper or host) at the gatherings
+/// planned for `date` and `other`.
+#[tauri::command]
+pub async fn swap_role(
+    state: State<'_, AppState>,
+    circle: String,
+    role: String,
+    date: String,
+    other: String,
+) -> Result<(), CommandError> {
+    let role = Role::parse(&role).ok_or_else(|| {
+        CommandError::new("bad_role", "a role is facilitator, timekeeper or host")
+    })?;
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.swap_role(id, role, parse_date(&date)?, parse_date(&other)?)?)
+        })
+        .await
+}
+
+/// Gatherings of any circle starting within `hours`, and nudges for circles
+/// that stopped meeting.
+#[tauri::command]
+pub async fn reminders(
+    state: State<'_, AppState>,
+    hours: u32,
+) -> Result<Vec<ReminderView>, CommandError> {
+    let engine = state.engine()?;
+    let within = chrono::Duration::hours(i64::from(hours.min(24 * 14)));
+    blocking(move || Ok(engine.reminders(chrono::Utc::now(), within)?)).await
 }
