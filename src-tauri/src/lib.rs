@@ -59,6 +59,8 @@ pub fn run() {
             commands::gatherings::edit_note,
             commands::gatherings::gathering_state,
             commands::gatherings::set_step,
+            commands::gatherings::add_step,
+            commands::gatherings::remove_step,
             commands::gatherings::set_attendance,
             commands::gatherings::request_time,
             commands::gatherings::start_turn,

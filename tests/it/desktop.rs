@@ -21,6 +21,7 @@ const ADA_LATER: &str = "Ada, after Bo joined";
 const BO_TYPED: &str = " (Bo agrees)";
 const JOURNAL: &str = "JOURNAL-MARKER-5be1: I held back again today";
 const DRAFT: &str = "half a thought, not yet added";
+const EXTRA_STEP: &str = "Celebrate milestones";
 const CHARTER_RULE: &str = "We start on time, and we end on time.";
 const MILESTONE: &str = "Spoke first in the Monday meeting";
 
@@ -436,6 +437,29 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
         s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 2)
     })
     .await;
+
+    // The agenda is the circle's to change: a step added, then taken out.
+    let has_step = |s: &serde_json::Value| {
+        s["agenda"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|step| step["title"] == EXTRA_STEP))
+    };
+    window
+        .run(&format!(
+            "const f = document.getElementById('add-step-form'); f.title.value = {EXTRA_STEP:?}; f.minutes.value = '4'; f.requestSubmit(); return true;"
+        ))
+        .await;
+    sees(ada, &state, "the added step", &has_step).await;
+    window
+        .until(
+            "the added step",
+            &format!("return [...document.querySelectorAll('#agenda .step-title')].some(b => b.textContent === {EXTRA_STEP:?});"),
+        )
+        .await;
+    window
+        .click("#agenda li:last-child button.remove-step")
+        .await;
+    sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
 }
 
 /// Waits until `check` holds for what `device` answers to `args` (JSON).
@@ -567,6 +591,18 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
                     .iter()
                     .any(|a| a["member"]["name"] == "Ada" && a["accepted"].is_null())
         },
+    )
+    .await;
+
+    // Ada becomes the circle's guide (who helps launch it, then hands over).
+    window
+        .run("const f = document.getElementById('setup-circle-form'); const o = [...f.guide.options].find(o => o.textContent === 'Ada'); f.guide.value = o.value; f.requestSubmit(); return true;")
+        .await;
+    sees(
+        ada,
+        &["circle", "practice", CIRCLE],
+        "Ada as the guide",
+        &|p| p["guide"]["name"] == "Ada",
     )
     .await;
 

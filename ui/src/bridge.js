@@ -51,6 +51,8 @@ export const backend = {
     call("edit_note", { circle, gathering, note, edits, version }),
   gatheringState: (circle, gathering) => call("gathering_state", { circle, gathering }),
   setStep: (circle, gathering, index) => call("set_step", { circle, gathering, index }),
+  addStep: (circle, gathering, title, minutes) => call("add_step", { circle, gathering, title, minutes }),
+  removeStep: (circle, gathering, index) => call("remove_step", { circle, gathering, index }),
   setAttendance: (circle, gathering, member, present) => call("set_attendance", { circle, gathering, member, present }),
   requestTime: (circle, gathering, member, minutes) => call("request_time", { circle, gathering, member, minutes }),
   startTurn: (circle, gathering, member, minutes, feedbackWanted, offRecord) =>

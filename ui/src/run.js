@@ -46,7 +46,17 @@ export class RunPanel {
     const agenda = el("ol", { id: "agenda", class: "agenda" }, state.agenda.map((step, i) =>
       el("li", { class: step.current ? "step current" : "step", "aria-current": step.current ? "step" : false },
         el("button", { class: "step-title", onclick: this.act(() => backend.setStep(circle, gathering, i)) }, step.title),
-        el("span", { class: "meta" }, ` ${step.minutes} min`))));
+        el("span", { class: "meta" }, ` ${step.minutes} min `),
+        el("button", { class: "secondary remove-step", title: `Remove “${step.title}” from the agenda`, "aria-label": `Remove ${step.title}`, onclick: this.act(() => backend.removeStep(circle, gathering, i)) }, "×"))));
+    const adder = el("details", { id: "edit-agenda" }, el("summary", {}, "Add a step…"),
+      form({ id: "add-step-form", class: "inline" }, [
+        el("input", { name: "title", placeholder: "What the circle does", required: true, maxlength: 200 }),
+        el("input", { name: "minutes", type: "number", min: 1, max: 240, value: 5, required: true, "aria-label": "Minutes" }),
+      ], "Add", async (f) => {
+        await backend.addStep(circle, gathering, f.title.value, Number(f.minutes.value));
+        f.reset();
+        await this.refresh();
+      }, this.say));
     const stepping = el("div", { class: "inline" },
       el("button", { id: "previous-step", disabled: current <= 0, onclick: this.act(() => backend.setStep(circle, gathering, current - 1)) }, "Previous step"),
       el("button", { id: "next-step", disabled: current >= state.agenda.length - 1, onclick: this.act(() => backend.setStep(circle, gathering, current + 1)) }, "Next step"));
@@ -80,7 +90,7 @@ export class RunPanel {
     this.element = el("section", { id: "run", class: "run" },
       el("h3", {}, "Running the gathering"),
       el("div", { class: "columns run-columns" },
-        el("div", {}, el("h4", {}, "Agenda"), agenda, stepping),
+        el("div", {}, el("h4", {}, "Agenda"), agenda, stepping, adder),
         el("div", {},
           this.turn(state.current_turn),
           el("div", { class: "table-scroll" }, table),

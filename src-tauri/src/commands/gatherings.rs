@@ -119,6 +119,41 @@ pub async fn set_step(
         .await
 }
 
+/// Adds a step (`kind` as in the templates, or `custom`) at the end of the agenda.
+#[tauri::command]
+pub async fn add_step(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    title: String,
+    minutes: u64,
+    kind: Option<String>,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            let kind = kind.unwrap_or_else(|| "custom".to_owned());
+            Ok(engine.add_step(id, gathering, None, &kind, &title, minutes)?)
+        })
+        .await
+}
+
+/// Removes step `index` (0-based) from the agenda.
+#[tauri::command]
+pub async fn remove_step(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    index: usize,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            Ok(engine.remove_step(id, gathering, index)?)
+        })
+        .await
+}
+
 /// Records whether a member is here.
 #[tauri::command]
 pub async fn set_attendance(
