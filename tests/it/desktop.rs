@@ -234,6 +234,59 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     assert!(texts.iter().any(|t| t == ADA_LATER), "{texts:?}");
     drop(engine);
     window.close().await;
+
+    // A new computer: the saved key file and backup bring Bo's circle and
+    // journal back, once the passphrase opens the key.
+    assert_eq!(
+        std::fs::read(exports.join("circlekeep-identity.age")).expect("saved key file"),
+        std::fs::read(bo_home.join("identity.age")).expect("key file"),
+    );
+    let backup = std::fs::read_dir(&exports)
+        .expect("exports")
+        .filter_map(Result::ok)
+        .map(|f| f.path())
+        .find(|p| p.to_string_lossy().contains("circlekeep-backup-"))
+        .expect("the backup");
+    let new_home = dir.path().join("bo-new-laptop");
+    let new_home_arg = new_home.display().to_string();
+    let mut args = vec!["--home", new_home_arg.as_str()];
+    args.extend(LOOPBACK);
+    let window = desktop.launch(&args).await;
+    window.click("#restore summary").await;
+    window
+        .type_into(
+            "#restore-key",
+            &exports
+                .join("circlekeep-identity.age")
+                .display()
+                .to_string(),
+        )
+        .await;
+    window
+        .type_into("#restore-backup", &backup.display().to_string())
+        .await;
+    window.type_into("#restore-pass", PASSPHRASE).await;
+    window.click("#restore-form button").await;
+    window
+        .until(
+            "the restored circle and its notes",
+            &format!("return document.getElementById('message').textContent.startsWith('Restored 1 circle') && [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {BO_NOTE:?});"),
+        )
+        .await;
+    window.click("#tab-journal").await;
+    window
+        .until(
+            "the restored journal",
+            &format!(
+                "return document.getElementById('journal')?.textContent.includes({JOURNAL:?});"
+            ),
+        )
+        .await;
+    window.close().await;
+    assert_eq!(
+        files_containing(&new_home, JOURNAL),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 /// Bo takes things out of the app: the gathering as Markdown, the year as
@@ -309,6 +362,13 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         .map(|f| std::fs::read(f.path()).expect("backup"))
         .expect("a backup file");
     assert!(backup.starts_with(b"age-encryption.org/v1\n"));
+    // The key file, saved beside the backup, is the one in Bo's folder.
+    window
+        .run("document.getElementById('save-key').click(); return true;")
+        .await;
+    window
+        .until("the key file saved", &saved("Key file saved to"))
+        .await;
     assert!(!backup
         .windows(JOURNAL.len())
         .any(|w| w == JOURNAL.as_bytes()));

@@ -442,3 +442,70 @@ fn a_gathering_runs_its_agenda_turns_and_off_the_record() {
     let s = ada.schedule(circle, date("2027-01-04")).expect("schedule");
     assert_eq!(s[0].gathering.as_deref(), Some(g.to_hex().as_str()));
 }
+
+#[test]
+fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
+    use circlekeep_engine::{Engine, EngineError, Home, SecretString};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pass = SecretString::from("correct horse".to_owned());
+    let home = |name: &str| Home::new(dir.path().join(name));
+    let ada = Engine::init(&home("ada"), "Ada", &pass, 10).expect("init");
+    let circle = ada
+        .create_circle("Restored circle", HistoryPolicy::SinceJoining)
+        .expect("circle");
+    let gathering = ada
+        .new_gathering(circle, date("2027-01-07"))
+        .expect("gathering");
+    ada.add_note(circle, gathering, "Before the laptop died.")
+        .expect("note");
+    ada.journal_add("Mine alone.", Some(circle))
+        .expect("journal");
+    let key = std::fs::read(home("ada").identity_file()).expect("key file");
+    let backup = ada.backup(Some(&key)).expect("backup");
+
+    // Mismatches are refused before anything is written.
+    let other = Engine::init(&home("other"), "Other", &pass, 10).expect("init");
+    let other_key = std::fs::read(home("other").identity_file()).expect("key file");
+    let untouched = home("untouched");
+    let refusals = [
+        Engine::restore_new_device(&untouched, &other_key, &pass, &backup).err(),
+        Engine::restore_new_device(
+            &untouched,
+            &key,
+            &SecretString::from("wrong".to_owned()),
+            &backup,
+        )
+        .err(),
+        Engine::restore_new_device(&untouched, &key, &pass, b"not a backup").err(),
+        Engine::restore_new_device(&untouched, b"not a key file", &pass, &backup).err(),
+        Engine::restore_new_device(&home("other"), &key, &pass, &backup).err(),
+    ];
+    assert!(
+        matches!(refusals[0], Some(EngineError::Backup(_))),
+        "{refusals:?}"
+    );
+    assert!(
+        matches!(refusals[4], Some(EngineError::AlreadyInitialized(_))),
+        "{refusals:?}"
+    );
+    assert!(refusals.iter().all(Option::is_some), "{refusals:?}");
+    assert!(!untouched.is_initialized());
+    assert_eq!(
+        other.circles().expect("circles"),
+        Vec::new(),
+        "the other device is as it was"
+    );
+
+    // The right pair brings everything back on a new device.
+    let (fresh, report) =
+        Engine::restore_new_device(&home("fresh"), &key, &pass, &backup).expect("restore");
+    assert_eq!((report.circles, report.journal), (1, 1));
+    assert_eq!(fresh.member_card(), ada.member_card());
+    assert_eq!(
+        fresh.heads(circle).expect("heads"),
+        ada.heads(circle).expect("heads")
+    );
+    assert_eq!(fresh.journal().expect("j"), ada.journal().expect("j"));
+    drop(fresh);
+    Engine::open(&home("fresh"), &pass).expect("the new device opens with the passphrase");
+}

@@ -73,6 +73,9 @@ export const backend = {
   exportMarkdown: (circle, gathering) => call("export_markdown", { circle, gathering }),
   exportIcs: (circle) => call("export_ics", { circle }),
   backup: () => call("backup"),
+  saveKeyFile: () => call("save_key_file"),
+  /** Files as base64; on a device with no identity yet, with the saved key file and its passphrase. */
+  restore: (backup, keyFile, passphrase) => call("restore", { backup, keyFile, passphrase }),
   syncStatus: () => call("sync_status"),
   invite: (circle) => call("invite", { circle }),
   join: (ticket) => call("join", { ticket }),

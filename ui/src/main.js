@@ -119,6 +119,57 @@ $("new-circle-slot").append(
   ),
 );
 
+/** The file picked in `input`, as base64 (the engine checks what it is). */
+function picked(input) {
+  return new Promise((resolve, reject) => {
+    const file = input.files?.[0];
+    if (!file) return reject(new Error("Choose a file first."));
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
+    reader.onerror = () => reject(new Error(`Cannot read ${file.name}.`));
+    reader.readAsDataURL(file);
+  });
+}
+
+function restored(report) {
+  return `Restored ${report.circles} circle${report.circles === 1 ? "" : "s"} and ${report.journal} journal entr${report.journal === 1 ? "y" : "ies"}.`;
+}
+
+$("restore-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("Restoring…");
+  try {
+    const report = await backend.restore(await picked($("restore-backup")), await picked($("restore-key")), $("restore-pass").value);
+    await showHome();
+    say(restored(report));
+  } catch (e) {
+    say(e.code === "wrong_passphrase" ? "That passphrase does not open this key file." : e.message);
+  }
+});
+
+$("restore-here-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("Restoring…");
+  try {
+    const report = await backend.restore(await picked($("restore-here")));
+    event.target.reset();
+    await showCircles();
+    if (circleView.id) await circleView.refresh();
+    say(restored(report));
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+$("save-key").addEventListener("click", async () => {
+  try {
+    const path = await backend.saveKeyFile();
+    say(path ? `Key file saved to ${path}` : "");
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 $("backup").addEventListener("click", async () => {
   try {
     const path = await backend.backup();

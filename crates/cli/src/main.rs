@@ -432,13 +432,18 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Practice(practice::PracticeCommand::Restore {
+        file,
         key_file: Some(key_file),
-        ..
     }) = &cli.command
     {
         if !home.is_initialized() {
-            let bytes = practice::read_key_file(key_file)?;
-            home.install_key_file(&bytes, &passphrase(false)?)?;
+            // A new device: nothing is written unless key and backup match.
+            let (key, backup) = (practice::read_file(key_file)?, practice::read_file(file)?);
+            let (engine, report) =
+                Engine::restore_new_device(&home, &key, &passphrase(false)?, &backup)?;
+            practice::restored(out, &report);
+            engine.checkpoint()?;
+            return Ok(ExitCode::SUCCESS);
         }
     }
     if !home.is_initialized() {

@@ -945,24 +945,27 @@ pub fn run(
             out.exported(&file, sealed.len());
         }
         PracticeCommand::Restore { file, .. } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let report = engine.restore(&bytes)?;
-            show(out, &report, || {
-                say!(
-                    out,
-                    "Restored {} circle(s): {} record(s), {} journal entr(ies).",
-                    report.circles,
-                    report.records,
-                    report.journal
-                )
-            });
+            let report = engine.restore(&read_file(&file)?)?;
+            restored(out, &report);
         }
     }
     Ok(())
 }
 
-/// Reads `--key-file` for a restore into a new home.
-pub fn read_key_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+/// Says what a restore brought back.
+pub fn restored(out: &Output, report: &circlekeep_engine::RestoreReport) {
+    show(out, report, || {
+        say!(
+            out,
+            "Restored {} circle(s): {} record(s), {} journal entr(ies).",
+            report.circles,
+            report.records,
+            report.journal
+        )
+    });
+}
+
+/// Reads a file named on the command line (a backup, a key file).
+pub fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }

@@ -51,6 +51,38 @@ fn append(
     builder.append_data(&mut header, path, bytes).map_err(bad)
 }
 
+impl Engine {
+    /// Sets up a new device in the empty `home` from a saved key file and a
+    /// backup of the same identity. The passphrase must open the key and the
+    /// key the backup before anything is written, so a mismatch leaves the
+    /// home as it was.
+    pub fn restore_new_device(
+        home: &crate::Home,
+        key_file: &[u8],
+        passphrase: &circlekeep_seal::SecretString,
+        sealed: &[u8],
+    ) -> Result<(Engine, RestoreReport), EngineError> {
+        if home.is_initialized() {
+            return Err(EngineError::AlreadyInitialized(home.root().to_owned()));
+        }
+        let me = circlekeep_seal::DeviceIdentity::from_key_file(key_file, passphrase)?;
+        open_backup(me.age_identity(), sealed).map_err(not_ours)?;
+        home.install_key_file(key_file, passphrase)?;
+        let engine = Engine::open(home, passphrase)?;
+        let report = engine.restore(sealed)?;
+        Ok((engine, report))
+    }
+}
+
+fn not_ours(e: circlekeep_seal::GrantError) -> EngineError {
+    match e {
+        circlekeep_seal::GrantError::NotForMe => {
+            EngineError::Backup("it was made by another identity".into())
+        }
+        other => bad(other),
+    }
+}
+
 impl<S: Store> Engine<S> {
     /// A sealed backup of everything this device holds; `key_file` (the
     /// passphrase-protected identity file) is included when given.
@@ -93,12 +125,7 @@ impl<S: Store> Engine<S> {
     /// records (checked like any bundle), the journal and the settings.
     /// What is already here stays; nothing is deleted.
     pub fn restore(&self, sealed: &[u8]) -> Result<RestoreReport, EngineError> {
-        let archive = open_backup(self.me.age_identity(), sealed).map_err(|e| match e {
-            circlekeep_seal::GrantError::NotForMe => {
-                EngineError::Backup("it was made by another identity".into())
-            }
-            other => bad(other),
-        })?;
+        let archive = open_backup(self.me.age_identity(), sealed).map_err(not_ours)?;
         let mut report = RestoreReport::default();
         let mut bundles = Vec::new();
         let mut journal = Vec::new();

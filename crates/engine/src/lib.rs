@@ -44,6 +44,7 @@ mod replica;
 pub mod testing;
 pub mod views;
 
+pub use backup::RestoreReport;
 pub use chrono::{NaiveDate, Utc};
 pub use circlekeep_model::docs::{HistoryPolicy, TextEdit};
 pub use circlekeep_model::{agenda, rota, schedule};

@@ -144,6 +144,24 @@ pub async fn backup(
     save(&app, &state, &name, ("age backup", "age"), sealed).await
 }
 
+/// Saves a copy of the key file (sealed with the passphrase): with a
+/// backup, it restores this identity on a new device.
+#[tauri::command]
+pub async fn save_key_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> Result<Option<String>, CommandError> {
+    state.engine()?;
+    let key_file = state.home.identity_file();
+    let key = blocking(move || {
+        std::fs::read(&key_file)
+            .map_err(|e| CommandError::new("unreadable", &format!("cannot read the key file: {e}")))
+    })
+    .await?;
+    let name = "circlekeep-identity";
+    save(&app, &state, name, ("age key file", "age"), key).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::file_name;

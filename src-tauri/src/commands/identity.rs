@@ -1,7 +1,7 @@
-//! Identity: create, unlock, show the member card.
+//! Identity: create, unlock, show the member card, restore from a backup.
 
 use crate::state::{blocking, AppState, CommandError};
-use circlekeep_engine::{Engine, SecretString};
+use circlekeep_engine::{Engine, RestoreReport, SecretString};
 use serde::Serialize;
 use tauri::{AppHandle, State};
 
@@ -73,4 +73,40 @@ pub async fn member_card(state: State<'_, AppState>) -> Result<Card, CommandErro
         card: card.as_line().to_owned(),
         fingerprint: card.fingerprint(),
     })
+}
+
+/// A file the window read from the member's pick, as base64.
+fn picked(base64: &str, what: &str) -> Result<Vec<u8>, CommandError> {
+    data_encoding::BASE64
+        .decode(base64.trim().as_bytes())
+        .map_err(|_| CommandError::new("bad_file", &format!("the {what} could not be read")))
+}
+
+/// Restores a backup (`backup`, base64). On a device with no identity yet
+/// it needs the saved key file (`key_file`, base64) and its passphrase, and
+/// leaves the app unlocked; otherwise it restores into the unlocked identity.
+#[tauri::command]
+pub async fn restore(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    passphrase: Option<String>,
+    key_file: Option<String>,
+    backup: String,
+) -> Result<RestoreReport, CommandError> {
+    let sealed = picked(&backup, "backup")?;
+    if state.home.is_initialized() {
+        let engine = state.engine()?;
+        return blocking(move || Ok(engine.restore(&sealed)?)).await;
+    }
+    let key = key_file
+        .as_deref()
+        .map(|k| picked(k, "key file"))
+        .transpose()?
+        .ok_or_else(|| CommandError::new("no_key_file", "choose your saved key file"))?;
+    let pass = SecretString::from(passphrase.unwrap_or_default());
+    let home = state.home.clone();
+    let (engine, report) =
+        blocking(move || Ok(Engine::restore_new_device(&home, &key, &pass, &sealed)?)).await?;
+    crate::session::start(&app, engine);
+    Ok(report)
 }
