@@ -1,22 +1,33 @@
 //! Sealing bytes under a symmetric 32-byte key as an age file, through a
-//! custom `circlekeep-key` recipient stanza: the file key is wrapped with
-//! ChaCha20-Poly1305 under `HKDF(key, salt)`, with a fresh salt per file.
-//! The cost per file does not depend on how many members can read it.
+//! custom `circlekeep-kdf` recipient stanza: the file key is derived as
+//! `HKDF(key, salt)` with a fresh random salt per file, so the stanza
+//! carries only the salt. The cost per file does not depend on how many
+//! members can read it.
+//!
+//! Files sealed before used a `circlekeep-key` stanza that wrapped a random
+//! file key with ChaCha20-Poly1305 under `HKDF(key, salt)`; they still open.
+//! Deriving instead of wrapping saves the 32 random bytes of the wrapped
+//! key (incompressible, so on the wire as at rest) in every entry, with the
+//! same guarantee: only holders of the key can compute a file's key, and
+//! every file's key is distinct and pseudorandom.
 
 use age::DecryptError;
 use age_core::format::{FileKey, Stanza, FILE_KEY_BYTES};
-use age_core::primitives::{aead_decrypt, aead_encrypt, hkdf};
+use age_core::primitives::{aead_decrypt, hkdf};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use data_encoding::BASE64_NOPAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::cell::Cell;
 use std::io::Read;
 use zeroize::Zeroizing;
 
-/// Stanza tag of a file key wrapped under a Circlekeep symmetric key.
-pub const STANZA_TAG: &str = "circlekeep-key";
+/// Stanza tag of a file key derived from a Circlekeep symmetric key.
+pub const STANZA_TAG: &str = "circlekeep-kdf";
+const DERIVE_LABEL: &[u8] = b"circlekeep v2 file key";
+/// Stanza tag of a file key wrapped under a Circlekeep symmetric key
+/// (what [`seal`] wrote before; still opened).
+pub const WRAPPED_STANZA_TAG: &str = "circlekeep-key";
 const WRAP_LABEL: &[u8] = b"circlekeep v1 file key wrap";
 const SALT_LEN: usize = 16;
 const WRAPPED_LEN: usize = FILE_KEY_BYTES + 16;
@@ -64,17 +75,33 @@ pub enum OpenError {
     TooLarge,
 }
 
-/// Tries each candidate key; remembers which one opened the file.
-struct KeyIdentity<'a> {
-    keys: &'a [&'a SymmetricKey],
-    matched: Cell<Option<usize>>,
+/// The file key of a `circlekeep-kdf` stanza with `salt`, under `key`.
+fn derived_file_key(key: &SymmetricKey, salt: &[u8]) -> Zeroizing<[u8; FILE_KEY_BYTES]> {
+    let okm = Zeroizing::new(hkdf(salt, DERIVE_LABEL, key.as_bytes()));
+    let mut file_key = Zeroizing::new([0u8; FILE_KEY_BYTES]);
+    file_key.copy_from_slice(&okm[..FILE_KEY_BYTES]);
+    file_key
 }
+
+fn file_key(bytes: &[u8]) -> Result<FileKey, DecryptError> {
+    FileKey::try_init_with_mut(|out| {
+        out.copy_from_slice(bytes);
+        Ok::<_, DecryptError>(())
+    })
+}
+
+/// One candidate key as an age identity. A wrapped file key shows whether
+/// the key fits; a derived one only through the header MAC, which age
+/// checks after this returns.
+struct KeyIdentity<'a>(&'a SymmetricKey);
 
 impl age::Identity for KeyIdentity<'_> {
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, DecryptError>> {
-        if stanza.tag != STANZA_TAG {
-            return None;
-        }
+        let wrapped = match stanza.tag.as_str() {
+            STANZA_TAG => false,
+            WRAPPED_STANZA_TAG => true,
+            _ => return None,
+        };
         let salt = match stanza.args.as_slice() {
             [salt] => BASE64_NOPAD.decode(salt.as_bytes()).ok(),
             _ => None,
@@ -82,22 +109,18 @@ impl age::Identity for KeyIdentity<'_> {
         let Some(salt) = salt.filter(|s| s.len() == SALT_LEN) else {
             return Some(Err(DecryptError::InvalidHeader));
         };
+        if !wrapped {
+            if !stanza.body.is_empty() {
+                return Some(Err(DecryptError::InvalidHeader));
+            }
+            return Some(file_key(&derived_file_key(self.0, &salt)[..]));
+        }
         if stanza.body.len() != WRAPPED_LEN {
             return Some(Err(DecryptError::InvalidHeader));
         }
-        for (i, key) in self.keys.iter().enumerate() {
-            let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, key.as_bytes()));
-            if let Ok(bytes) = aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body) {
-                let bytes = Zeroizing::new(bytes);
-                let file_key = FileKey::try_init_with_mut(|out| {
-                    out.copy_from_slice(&bytes);
-                    Ok::<_, DecryptError>(())
-                });
-                self.matched.set(Some(i));
-                return Some(file_key);
-            }
-        }
-        None
+        let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, self.0.as_bytes()));
+        let bytes = Zeroizing::new(aead_decrypt(&wrap_key, FILE_KEY_BYTES, &stanza.body).ok()?);
+        Some(file_key(&bytes))
     }
 }
 
@@ -109,26 +132,17 @@ impl age::Identity for KeyIdentity<'_> {
 /// than a keystroke's change): the format, keys and primitives are age's,
 /// and [`open`] reads it with `age::Decryptor`.
 pub fn seal(key: &SymmetricKey, plaintext: &[u8]) -> Vec<u8> {
-    let file_key: Zeroizing<[u8; FILE_KEY_BYTES]> = Zeroizing::new(crate::random_bytes());
     let salt: [u8; SALT_LEN] = crate::random_bytes();
-    let wrap_key = Zeroizing::new(hkdf(&salt, WRAP_LABEL, key.as_bytes()));
-    let wrapped = aead_encrypt(&wrap_key, &file_key[..]);
+    let file_key = derived_file_key(key, &salt);
 
-    let mut out = Vec::with_capacity(plaintext.len() + 200);
+    let mut out = Vec::with_capacity(plaintext.len() + 160);
     out.extend_from_slice(b"age-encryption.org/v1\n-> ");
     out.extend_from_slice(STANZA_TAG.as_bytes());
     out.push(b' ');
     out.extend_from_slice(BASE64_NOPAD.encode(&salt).as_bytes());
     out.push(b'\n');
-    // A stanza body is wrapped at 64 columns and ends with a shorter line.
-    let body = BASE64_NOPAD.encode(&wrapped);
-    for line in body.as_bytes().chunks(64) {
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    if body.len().is_multiple_of(64) {
-        out.push(b'\n');
-    }
+    // The stanza's body is empty: just its final (short) line.
+    out.push(b'\n');
     // The MAC covers the header up to and including "---".
     out.extend_from_slice(b"---");
     let mac_key = Zeroizing::new(hkdf(&[], b"header", &file_key[..]));
@@ -163,20 +177,17 @@ pub fn seal(key: &SymmetricKey, plaintext: &[u8]) -> Vec<u8> {
 /// Opens a file sealed by [`seal`] with whichever of `keys` fits, returning
 /// the index of that key and the plaintext.
 pub fn open(keys: &[&SymmetricKey], sealed: &[u8]) -> Result<(usize, Vec<u8>), OpenError> {
-    let identity = KeyIdentity {
-        keys,
-        matched: Cell::new(None),
-    };
-    let decryptor = age::Decryptor::new(sealed).map_err(|_| OpenError::Corrupt)?;
-    let reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|e| match e {
-            DecryptError::NoMatchingKeys => OpenError::NoMatchingKey,
-            _ => OpenError::Corrupt,
-        })?;
-    let plaintext = read_bounded(reader)?;
-    let index = identity.matched.get().ok_or(OpenError::Corrupt)?;
-    Ok((index, plaintext))
+    for (index, key) in keys.iter().enumerate() {
+        let identity = KeyIdentity(key);
+        let decryptor = age::Decryptor::new(sealed).map_err(|_| OpenError::Corrupt)?;
+        match decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)) {
+            Ok(reader) => return Ok((index, read_bounded(reader)?)),
+            // A derived file key from the wrong key fails the header MAC.
+            Err(DecryptError::NoMatchingKeys | DecryptError::InvalidMac) => continue,
+            Err(_) => return Err(OpenError::Corrupt),
+        }
+    }
+    Err(OpenError::NoMatchingKey)
 }
 
 /// Reads an age payload, refusing more than [`MAX_PLAINTEXT`] bytes.
@@ -214,7 +225,8 @@ mod tests {
     }
 
     /// The recipient `age::Encryptor` used to seal with before [`seal`]
-    /// wrote files itself: what it made (grease and all) still opens.
+    /// wrote files itself (wrapping a random file key): what it made,
+    /// grease and all, still opens.
     struct AgeRecipient<'a>(&'a SymmetricKey);
 
     impl age::Recipient for AgeRecipient<'_> {
@@ -227,9 +239,9 @@ mod tests {
             let wrap_key = hkdf(&salt, WRAP_LABEL, self.0.as_bytes());
             Ok((
                 vec![Stanza {
-                    tag: STANZA_TAG.to_owned(),
+                    tag: WRAPPED_STANZA_TAG.to_owned(),
                     args: vec![BASE64_NOPAD.encode(&salt)],
-                    body: aead_encrypt(&wrap_key, file_key.expose_secret()),
+                    body: age_core::primitives::aead_encrypt(&wrap_key, file_key.expose_secret()),
                 }],
                 Default::default(),
             ))
@@ -293,6 +305,36 @@ mod tests {
             let sealed = age_encryptor_seal(&key(4), &plaintext);
             assert_eq!(open(&[&key(4)], &sealed), Ok((0, plaintext)));
             assert_eq!(open(&[&key(5)], &sealed), Err(OpenError::NoMatchingKey));
+        }
+    }
+
+    #[test]
+    fn wrapped_file_keys_open_with_whichever_held_key_fits() {
+        let sealed = age_encryptor_seal(&key(4), b"older entry");
+        assert_eq!(
+            open(&[&key(5), &key(4)], &sealed),
+            Ok((1, b"older entry".to_vec()))
+        );
+    }
+
+    #[test]
+    fn the_stanza_carries_only_a_salt() {
+        let sealed = seal(&key(1), b"x");
+        let header_end = sealed.windows(4).position(|w| w == b"--- ").expect("mac");
+        let header = std::str::from_utf8(&sealed[..header_end]).expect("text");
+        let lines: Vec<&str> = header.lines().collect();
+        assert_eq!(lines.len(), 3, "{header}");
+        assert_eq!(lines[0], "age-encryption.org/v1");
+        assert!(lines[1].starts_with("-> circlekeep-kdf ") && lines[1].len() == 18 + 22);
+        assert_eq!(lines[2], "", "an empty body");
+        // A body where none belongs, or a missing salt, is a broken header.
+        for forged in [
+            header.replacen("\n\n", "\nAAAA\n", 1),
+            header.replacen(&lines[1][18..], "", 1),
+        ] {
+            let mut bytes = forged.into_bytes();
+            bytes.extend_from_slice(&sealed[header_end..]);
+            assert!(open(&[&key(1)], &bytes).is_err());
         }
     }
 
