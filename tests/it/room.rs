@@ -1,9 +1,10 @@
 //! The gathering room: four laptops on one network with no way out — hosts
 //! in network namespaces joined by a bridge, no route beyond it — relays
 //! off, local-network discovery on, no addresses given. They find each
-//! other and the notes typed on all of them converge. Needs root and
-//! iproute2 (CI has both); elsewhere it says why it is skipped, unless
-//! `CIRCLEKEEP_REQUIRE_NETNS=1` makes that a failure.
+//! other and the notes typed on all of them converge. And two rooms that
+//! only one laptop is in: what is typed in either reaches the other through
+//! it. Needs root and iproute2 (CI has both); elsewhere it says why it is
+//! skipped, unless `CIRCLEKEEP_REQUIRE_NETNS=1` makes that a failure.
 
 use circlekeep_tests::circlekeep_bin;
 use serde_json::Value;
@@ -17,6 +18,7 @@ const PASS: &str = "room passphrase";
 /// Namespaces and links of the room, removed on drop.
 struct Room {
     prefix: String,
+    hosts: usize,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -44,44 +46,67 @@ impl Room {
         format!("{}sw", self.prefix)
     }
 
-    fn build() -> Result<Room, String> {
+    /// Hosts on bridges: `networks[i]` lists the bridges host `i` is on
+    /// (bridge `b` is the network 10.(77+b).0.0/24, and nothing routes
+    /// between bridges).
+    fn build(tag: &str, networks: &[&[usize]]) -> Result<Room, String> {
         let room = Room {
-            prefix: format!("ck{}", std::process::id() % 100_000),
+            prefix: format!("ck{tag}{}", std::process::id() % 100_000),
+            hosts: networks.len(),
         };
         let sw = room.switch();
         ip(&["netns", "add", &sw])?;
-        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"])?;
-        ip(&[
-            "-n",
-            &sw,
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "mcast_snooping",
-            "0",
-        ])?;
-        ip(&["-n", &sw, "link", "set", "br0", "up"])?;
-        for i in 0..HOSTS {
+        let bridges = networks
+            .iter()
+            .flat_map(|n| n.iter())
+            .max()
+            .map_or(0, |b| b + 1);
+        for b in 0..bridges {
+            let br = format!("br{b}");
+            ip(&["-n", &sw, "link", "add", &br, "type", "bridge"])?;
+            ip(&[
+                "-n",
+                &sw,
+                "link",
+                "set",
+                &br,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ])?;
+            ip(&["-n", &sw, "link", "set", &br, "up"])?;
+        }
+        for (i, on) in networks.iter().enumerate() {
             let host = room.host(i);
             ip(&["netns", "add", &host])?;
-            let (inside, outside) = (
-                format!("{}e{i}", room.prefix),
-                format!("{}p{i}", room.prefix),
-            );
-            ip(&[
-                "link", "add", &inside, "type", "veth", "peer", "name", &outside,
-            ])?;
-            ip(&["link", "set", &inside, "netns", &host])?;
-            ip(&["link", "set", &outside, "netns", &sw])?;
-            ip(&["-n", &sw, "link", "set", &outside, "master", "br0"])?;
-            ip(&["-n", &sw, "link", "set", &outside, "up"])?;
             ip(&["-n", &host, "link", "set", "lo", "up"])?;
-            ip(&["-n", &host, "link", "set", &inside, "name", "eth0"])?;
-            let addr = format!("10.77.0.{}/24", i + 10);
-            ip(&["-n", &host, "addr", "add", &addr, "dev", "eth0"])?;
-            ip(&["-n", &host, "link", "set", "eth0", "up"])?;
+            for (k, b) in on.iter().enumerate() {
+                let (inside, outside) = (
+                    format!("{}e{i}{k}", room.prefix),
+                    format!("{}p{i}{k}", room.prefix),
+                );
+                ip(&[
+                    "link", "add", &inside, "type", "veth", "peer", "name", &outside,
+                ])?;
+                ip(&["link", "set", &inside, "netns", &host])?;
+                ip(&["link", "set", &outside, "netns", &sw])?;
+                ip(&[
+                    "-n",
+                    &sw,
+                    "link",
+                    "set",
+                    &outside,
+                    "master",
+                    &format!("br{b}"),
+                ])?;
+                ip(&["-n", &sw, "link", "set", &outside, "up"])?;
+                let eth = format!("eth{k}");
+                ip(&["-n", &host, "link", "set", &inside, "name", &eth])?;
+                let addr = format!("10.{}.0.{}/24", 77 + b, i + 10);
+                ip(&["-n", &host, "addr", "add", &addr, "dev", &eth])?;
+                ip(&["-n", &host, "link", "set", &eth, "up"])?;
+            }
             // Multicast (mDNS) stays on the room's wire; no default route.
             ip(&["-n", &host, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
         }
@@ -91,7 +116,7 @@ impl Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
-        for i in 0..HOSTS {
+        for i in 0..self.hosts {
             let _ = ip(&["netns", "del", &self.host(i)]);
         }
         let _ = ip(&["netns", "del", &self.switch()]);
@@ -243,7 +268,7 @@ fn laptops_in_a_room_with_no_internet_find_each_other_and_converge() {
         );
     }
 
-    let room = Room::build().expect("network namespaces");
+    let room = Room::build("r", &[&[0usize] as &[usize]; HOSTS]).expect("network namespaces");
     let started = Instant::now();
     let mut serving = Serving(Vec::new());
     for (i, home) in homes.iter().enumerate() {
@@ -293,6 +318,133 @@ fn laptops_in_a_room_with_no_internet_find_each_other_and_converge() {
          live notes converged {convergence:?} after that ({:?} in all)",
         started.elapsed()
     );
+    drop(serving);
+    drop(room);
+}
+
+/// Starts `circlekeep serve` for `home` in `host`'s namespace, relays and
+/// discovery off (addresses come from tickets and peers).
+fn serve_in(host: &str, home: &Path, log: &Path) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", host])
+        .arg(circlekeep_bin())
+        .arg("--home")
+        .arg(home)
+        .args(["serve", "--relay", "disabled", "--local-discovery", "off"])
+        .env("CIRCLEKEEP_PASSPHRASE", PASS)
+        .env("CIRCLEKEEP_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("serve")
+}
+
+#[test]
+fn two_rooms_that_one_laptop_is_in_hear_each_other_through_it() {
+    if let Err(why) = can_build_rooms() {
+        assert!(
+            std::env::var("CIRCLEKEEP_REQUIRE_NETNS").is_err(),
+            "the two-rooms test must run here: {why}"
+        );
+        eprintln!("skipping the two-rooms test: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let homes: Vec<PathBuf> = (0..3)
+        .map(|i| dir.path().join(format!("laptop{i}")))
+        .collect();
+    for (i, home) in homes.iter().enumerate() {
+        run(
+            home,
+            &[
+                "init",
+                "--name",
+                &format!("Laptop{i}"),
+                "--kdf-work-factor",
+                "10",
+            ],
+        );
+    }
+    // Laptop 1 is in both rooms; 0 and 2 cannot reach each other.
+    let room = Room::build("t", &[&[0], &[0, 1], &[1]]).expect("network namespaces");
+    run(
+        &homes[1],
+        &[
+            "circle",
+            "create",
+            "room",
+            "--history",
+            "newcomers-see-history",
+        ],
+    );
+    run(
+        &homes[1],
+        &["gathering", "new", "room", "--date", "2026-11-26"],
+    );
+    let mut serving = Serving(vec![serve_in(
+        &room.host(1),
+        &homes[1],
+        &dir.path().join("serve1.log"),
+    )]);
+    wait_for("laptop 1 serving", Duration::from_secs(30), || {
+        homes[1].join("control.sock").exists()
+    });
+    for i in [0, 2] {
+        let ticket = json(&homes[1], &["invite", "room", "--expires", "1h"])["ticket"]
+            .as_str()
+            .expect("ticket")
+            .to_owned();
+        let out = Command::new("ip")
+            .args(["netns", "exec", &room.host(i)])
+            .arg(circlekeep_bin())
+            .arg("--home")
+            .arg(&homes[i])
+            .args([
+                "join",
+                &ticket,
+                "--relay",
+                "disabled",
+                "--local-discovery",
+                "off",
+            ])
+            .env("CIRCLEKEEP_PASSPHRASE", PASS)
+            .output()
+            .expect("join");
+        assert!(
+            out.status.success(),
+            "laptop {i} could not join: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serving.0.push(serve_in(
+            &room.host(i),
+            &homes[i],
+            &dir.path().join(format!("serve{i}.log")),
+        ));
+    }
+    wait_for(
+        "both rooms connected to laptop 1",
+        Duration::from_secs(60),
+        || {
+            homes.iter().all(|h| h.join("control.sock").exists())
+                && connected_members(&homes[1]) == 2
+        },
+    );
+    // Typed in each room while both are live.
+    run(&homes[0], &["note", "add", "room", "typed in room A"]);
+    run(&homes[2], &["note", "add", "room", "typed in room B"]);
+    let relayed = wait_for(
+        "the notes passed between the rooms",
+        Duration::from_secs(60),
+        || {
+            homes
+                .iter()
+                .all(|h| note_texts(h) == ["typed in room A", "typed in room B"])
+        },
+    );
+    // The two never met: each is connected to laptop 1 only.
+    assert_eq!(connected_members(&homes[0]), 1);
+    assert_eq!(connected_members(&homes[2]), 1);
+    eprintln!("two rooms: notes passed on through laptop 1 within {relayed:?}");
     drop(serving);
     drop(room);
 }

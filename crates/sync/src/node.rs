@@ -140,6 +140,8 @@ pub(crate) struct Inner<R> {
     wake: Notify,
     /// Sync-protocol bytes this node has written to its peers.
     pub bytes_sent: std::sync::atomic::AtomicU64,
+    /// Records peers sent that this device already held.
+    pub received_again: std::sync::atomic::AtomicU64,
 }
 
 impl<R> std::fmt::Debug for Inner<R> {
@@ -177,6 +179,11 @@ impl<R: Replica> Inner<R> {
         self.peer(member, |p| {
             p.known.insert(*circle, summary.clone());
         });
+    }
+
+    pub(crate) fn note_received_again(&self, records: u64) {
+        self.received_again
+            .fetch_add(records, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn mark_in_sync(&self, member: &MemberId) {
@@ -532,6 +539,7 @@ impl<R: Replica> Node<R> {
             book: Mutex::new(book),
             wake: Notify::new(),
             bytes_sent: Default::default(),
+            received_again: Default::default(),
         });
         let router = Router::builder(endpoint)
             .accept(
@@ -740,6 +748,10 @@ impl<R: Replica> Node<R> {
             bytes_sent: self
                 .inner
                 .bytes_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            received_again: self
+                .inner
+                .received_again
                 .load(std::sync::atomic::Ordering::Relaxed),
             circles,
         }

@@ -6,14 +6,14 @@
 
 use crate::node::Inner;
 use crate::wire::{
-    compressed, read_message, write_message, Hello, Message, WireError, BATCH_BYTES,
+    compressed, read_message, write_message, Hello, Message, WireError, BATCH_BYTES, MAX_HAVE,
 };
 use crate::{Records, Replica, Summary};
 use circlekeep_model::{CircleId, MemberId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::io::InspectWriter;
@@ -73,6 +73,14 @@ const INCOMING_QUEUE: usize = 4;
 
 /// Queued records of one circle are ingested together up to this size.
 const COALESCE_BYTES: usize = 64 * 1024;
+
+/// How long a record another member wrote waits before this device passes
+/// it on. Its author reaches every member it can at once, and peers say
+/// what they got (`Have`) sooner than this, so in a full mesh nothing is
+/// sent twice; a member the author cannot reach still gets it from here.
+const RELAY_DELAY: Duration = Duration::from_secs(1);
+/// How soon a peer hears what arrived here from elsewhere.
+const HAVE_DELAY: Duration = Duration::from_millis(250);
 
 /// Runs a session until the peer leaves, the node shuts down, or (one-shot)
 /// both sides caught up.
@@ -138,6 +146,89 @@ where
     result
 }
 
+/// Which circles have what to send, and when.
+#[derive(Default)]
+struct Outbox {
+    /// Everything the peer lacks (the first pass, or after missed changes).
+    all: BTreeSet<CircleId>,
+    /// Circles that changed here: what is held now, and whether this
+    /// device wrote something the peer lacks.
+    check: BTreeSet<CircleId>,
+    /// What this device held of each circle when it last changed.
+    holding: BTreeMap<CircleId, Summary>,
+    /// When to pass on records other members wrote, and up to what: what
+    /// this device held at the previous relay time (none the first time).
+    relay: BTreeMap<CircleId, (Instant, Option<BTreeMap<MemberId, u64>>)>,
+    /// When to tell the peer what arrived here from elsewhere.
+    have_at: BTreeMap<CircleId, Instant>,
+}
+
+impl Outbox {
+    /// A circle changed here after the first pass.
+    fn changed(&mut self, circle: CircleId) {
+        let now = Instant::now();
+        self.check.insert(circle);
+        self.relay
+            .entry(circle)
+            .or_insert((now + RELAY_DELAY, None));
+        self.have_at.entry(circle).or_insert(now + HAVE_DELAY);
+    }
+
+    /// The next relay or `Have` that falls due.
+    fn next_due(&self) -> Option<Instant> {
+        self.relay
+            .values()
+            .map(|(at, _)| at)
+            .chain(self.have_at.values())
+            .min()
+            .copied()
+    }
+
+    /// Circles whose `Have` is due, and those whose relay is due (with its cap).
+    #[allow(clippy::type_complexity)]
+    fn take_due(
+        &mut self,
+    ) -> (
+        Vec<CircleId>,
+        Vec<(CircleId, Option<BTreeMap<MemberId, u64>>)>,
+    ) {
+        let now = Instant::now();
+        let haves: Vec<CircleId> = self
+            .have_at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        for c in &haves {
+            self.have_at.remove(c);
+        }
+        let relays: Vec<CircleId> = self
+            .relay
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(c, _)| *c)
+            .collect();
+        let relays = relays
+            .into_iter()
+            .filter_map(|c| self.relay.remove(&c).map(|(_, cap)| (c, cap)))
+            .collect();
+        (haves, relays)
+    }
+}
+
+/// Which of the records a peer lacks one sending pass takes.
+#[derive(Clone, PartialEq, Eq)]
+enum Pass {
+    /// Everything.
+    All,
+    /// This device's own entries, and operations (given what it holds).
+    Own(Summary),
+    /// Operations, and entries no later than what was held at the last
+    /// relay time: a record is passed on only if the peer still lacks it
+    /// (by its `Have`s) a full relay delay after it arrived here.
+    Relay(BTreeMap<MemberId, u64>),
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn drive<R, W>(
     inner: &Arc<Inner<R>>,
@@ -157,6 +248,12 @@ where
         let inner = inner.clone();
         blocking(move || inner.hello_for(&peer)).await?
     };
+    // What the peer knows this side holds (entries), to tell it only news.
+    let mut told: BTreeMap<CircleId, BTreeMap<MemberId, u64>> = hello
+        .circles
+        .iter()
+        .map(|(c, s)| (*c, s.have.clone()))
+        .collect();
     send(writer, &Message::Hello(hello)).await?;
     let their_hello = match tokio::time::timeout(HELLO_TIMEOUT, incoming.recv()).await {
         Ok(Some(Ok(Some(Message::Hello(hello))))) => hello,
@@ -175,12 +272,16 @@ where
     for (circle, summary) in &their_hello.circles {
         inner.note_peer_state(&peer, circle, summary);
     }
-    let mut dirty: BTreeSet<CircleId> = {
-        let replica = inner.replica.clone();
-        blocking(move || replica.circles_with(&peer))
-            .await?
-            .into_iter()
-            .collect()
+    let me = inner.replica.me();
+    let mut outbox = Outbox {
+        all: {
+            let replica = inner.replica.clone();
+            blocking(move || replica.circles_with(&peer))
+                .await?
+                .into_iter()
+                .collect()
+        },
+        ..Outbox::default()
     };
     let mut arrived = Vec::with_capacity(INCOMING_QUEUE);
     let mut sent_caught_up = false;
@@ -191,36 +292,47 @@ where
             tracing::debug!(peer = %peer.short(), "closing a duplicate session");
             return Ok(());
         }
-        // Send what the peer lacks, a batch at a time.
-        while let Some(circle) = dirty.pop_first() {
-            let summary = known.entry(circle).or_default().clone();
-            let records = {
-                let replica = inner.replica.clone();
-                blocking(move || {
-                    // Never hand a circle to someone who was not in it.
-                    if replica.circles_with(&peer).contains(&circle) {
-                        replica.records_since(&circle, &summary, BATCH_BYTES)
-                    } else {
-                        Records::default()
-                    }
-                })
-                .await?
-            };
-            if records.is_empty() {
-                continue;
-            }
-            if records.byte_len() >= BATCH_BYTES {
-                dirty.insert(circle);
-            }
-            let known_now = known.entry(circle).or_default();
-            known_now.absorb(&records);
-            inner.note_peer_state(&peer, &circle, known_now);
-            let message = Message::Records {
+        // Send what the peer lacks: everything on the first pass; when
+        // live, this device's own writes (and operations) at once, while a
+        // record another member wrote waits for its relay time, since it
+        // usually reaches the peer from its author first.
+        while let Some(circle) = outbox.all.pop_first() {
+            if session_send(
+                inner,
+                peer,
+                writer,
+                &mut known,
+                &mut told,
                 circle,
-                ops: records.ops.into_iter().map(|(_, b)| b).collect(),
-                entries: records.entries.into_iter().map(|(_, _, b)| b).collect(),
-            };
-            send(writer, &message).await?;
+                Pass::All,
+            )
+            .await?
+            {
+                outbox.all.insert(circle);
+            }
+        }
+        while let Some(circle) = outbox.check.pop_first() {
+            let replica = inner.replica.clone();
+            let holding =
+                blocking(move || shared_summary(replica.as_ref(), &peer, &circle)).await?;
+            let Some(holding) = holding else { continue };
+            let theirs = known.get(&circle).cloned().unwrap_or_default();
+            let mine = |s: &Summary| s.have.get(&me).copied().unwrap_or(0);
+            if mine(&holding) > mine(&theirs) || !holding.ops.is_subset(&theirs.ops) {
+                let pass = Pass::Own(holding.clone());
+                while session_send(
+                    inner,
+                    peer,
+                    writer,
+                    &mut known,
+                    &mut told,
+                    circle,
+                    pass.clone(),
+                )
+                .await?
+                {}
+            }
+            outbox.holding.insert(circle, holding);
         }
         if !sent_caught_up {
             send(writer, &Message::CaughtUp).await?;
@@ -233,6 +345,7 @@ where
             }
         }
 
+        let due = outbox.next_due();
         tokio::select! {
             received = incoming.recv_many(&mut arrived, INCOMING_QUEUE) => {
                 if received == 0 {
@@ -259,20 +372,39 @@ where
                                 }
                             }
                             inner.seen(&peer);
+                            let received = (ops.len() + entries.len()) as u64;
                             let ingested = {
                                 let replica = inner.replica.clone();
                                 blocking(move || replica.ingest(&circle, &peer, ops, entries)).await?
                             };
+                            inner.note_received_again(
+                                received.saturating_sub((ingested.accepted + ingested.rejected) as u64),
+                            );
                             let held = known.entry(circle).or_default();
                             held.ops.extend(ingested.held_ops);
+                            let told_now = told.entry(circle).or_default();
                             for (author, seq) in ingested.held_entries {
                                 let at = held.have.entry(author).or_insert(0);
+                                *at = (*at).max(seq);
+                                let at = told_now.entry(author).or_insert(0);
                                 *at = (*at).max(seq);
                             }
                             inner.note_peer_state(&peer, &circle, held);
                             if ingested.rejected > 0 {
                                 tracing::warn!(peer = %peer.short(), rejected = ingested.rejected, "refused records from a peer");
                             }
+                        }
+                        Ok(Some(Message::Have { circle, have })) => {
+                            if have.len() > MAX_HAVE {
+                                return Err(SessionError::Protocol("too many authors in a have"));
+                            }
+                            inner.seen(&peer);
+                            let held = known.entry(circle).or_default();
+                            for (author, seq) in have {
+                                let at = held.have.entry(author).or_insert(0);
+                                *at = (*at).max(seq);
+                            }
+                            inner.note_peer_state(&peer, &circle, held);
                         }
                         Ok(Some(Message::CaughtUp)) => {
                             inner.seen(&peer);
@@ -288,17 +420,126 @@ where
                 }
             },
             change = changes.recv() => match change {
-                Ok(circle) => {
-                    dirty.insert(circle);
-                }
+                Ok(circle) => outbox.changed(circle),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let replica = inner.replica.clone();
-                    dirty.extend(blocking(move || replica.circles_with(&peer)).await?);
+                    outbox.all.extend(blocking(move || replica.circles_with(&peer)).await?);
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
+            _ = sleep_until(due) => {
+                let (haves, relays) = outbox.take_due();
+                for circle in haves {
+                    let Some(holding) = outbox.holding.get(&circle).cloned() else { continue };
+                    let told_now = told.entry(circle).or_default();
+                    let news = holding
+                        .have
+                        .iter()
+                        .any(|(a, s)| told_now.get(a).is_none_or(|t| s > t));
+                    if news && holding.have.len() <= MAX_HAVE {
+                        *told_now = holding.have.clone();
+                        send(writer, &Message::Have { circle, have: holding.have }).await?;
+                    }
+                }
+                for (circle, cap) in relays {
+                    let theirs = known.get(&circle).cloned().unwrap_or_default();
+                    let lacking = outbox.holding.get(&circle).is_some_and(|h| h.entries_beyond(&theirs) > 0);
+                    if let Some(cap) = cap.filter(|_| lacking) {
+                        while session_send(inner, peer, writer, &mut known, &mut told, circle, Pass::Relay(cap.clone())).await? {}
+                    }
+                    // Look again later while the peer seems to lack anything
+                    // held here now.
+                    if let Some(holding) = outbox.holding.get(&circle).cloned() {
+                        let theirs = known.get(&circle).cloned().unwrap_or_default();
+                        if holding.entries_beyond(&theirs) > 0 {
+                            outbox.relay.insert(circle, (Instant::now() + RELAY_DELAY, Some(holding.have)));
+                        }
+                    }
+                }
+            },
             _ = shutdown.changed() => return Ok(()),
         }
+    }
+}
+
+/// What this device holds of `circle`, if `peer` may know (it is or was a member).
+fn shared_summary<R: Replica>(replica: &R, peer: &MemberId, circle: &CircleId) -> Option<Summary> {
+    replica
+        .circles_with(peer)
+        .contains(circle)
+        .then(|| replica.summary(circle))
+        .flatten()
+}
+
+/// Sends `peer` one batch of what it lacks of `circle` that `pass` takes,
+/// noting it as held by the peer; returns whether there may be more.
+#[allow(clippy::too_many_arguments)]
+async fn session_send<R, W>(
+    inner: &Arc<Inner<R>>,
+    peer: MemberId,
+    writer: &mut W,
+    known: &mut BTreeMap<CircleId, Summary>,
+    told: &mut BTreeMap<CircleId, BTreeMap<MemberId, u64>>,
+    circle: CircleId,
+    pass: Pass,
+) -> Result<bool, SessionError>
+where
+    R: Replica,
+    W: AsyncWrite + Unpin + Send,
+{
+    let me = inner.replica.me();
+    let mut summary = known.entry(circle).or_default().clone();
+    let replica = inner.replica.clone();
+    let filter = pass.clone();
+    let (mut records, full) = blocking(move || {
+        // Never hand a circle to someone who was not in it.
+        if !replica.circles_with(&peer).contains(&circle) {
+            return (Records::default(), false);
+        }
+        if let Pass::Own(holding) = filter {
+            // Count every other author's entries as held.
+            for (author, last) in holding.have {
+                if author != me {
+                    let held = summary.have.entry(author).or_insert(0);
+                    *held = (*held).max(last);
+                }
+            }
+        }
+        let records = replica.records_since(&circle, &summary, BATCH_BYTES);
+        let full = records.byte_len() >= BATCH_BYTES;
+        (records, full)
+    })
+    .await?;
+    if let Pass::Relay(cap) = &pass {
+        records
+            .entries
+            .retain(|(author, seq, _)| cap.get(author).is_some_and(|c| seq <= c));
+    }
+    if records.is_empty() {
+        return Ok(false);
+    }
+    let known_now = known.entry(circle).or_default();
+    known_now.absorb(&records);
+    inner.note_peer_state(&peer, &circle, known_now);
+    let told_now = told.entry(circle).or_default();
+    for (author, seq, _) in &records.entries {
+        let at = told_now.entry(*author).or_insert(0);
+        *at = (*at).max(*seq);
+    }
+    let message = Message::Records {
+        circle,
+        ops: records.ops.into_iter().map(|(_, b)| b).collect(),
+        entries: records.entries.into_iter().map(|(_, _, b)| b).collect(),
+    };
+    send(writer, &message).await?;
+    Ok(full)
+}
+
+/// Sleeps until `at`, or forever if there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

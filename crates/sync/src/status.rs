@@ -14,6 +14,8 @@ pub struct NodeStatus {
     pub relay: Option<String>,
     /// Sync-protocol bytes sent to peers since the node started.
     pub bytes_sent: u64,
+    /// Records peers sent since the node started that were already here.
+    pub received_again: u64,
     /// Per circle, per member.
     pub circles: Vec<CircleStatus>,
 }
@@ -52,6 +54,7 @@ pub fn offline<R: Replica>(replica: &R) -> NodeStatus {
         direct_addresses: Vec::new(),
         relay: None,
         bytes_sent: 0,
+        received_again: 0,
         circles: replica
             .circles()
             .into_iter()

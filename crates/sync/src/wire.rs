@@ -14,11 +14,13 @@ use async_compression::Level;
 use circlekeep_model::{CircleId, MemberId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-/// ALPN of the sync protocol, version 2 (version 1 had no compression).
-pub const SYNC_ALPN: &[u8] = b"circlekeep/sync/2";
+/// ALPN of the sync protocol, version 3 (version 2 had no `Have`, version
+/// 1 no compression).
+pub const SYNC_ALPN: &[u8] = b"circlekeep/sync/3";
 /// ALPN of the invite protocol, version 1.
 pub const INVITE_ALPN: &[u8] = b"circlekeep/invite/1";
 /// Largest frame accepted; a peer announcing more is dropped.
@@ -42,7 +44,18 @@ pub enum Message {
     },
     /// The sender has sent everything the receiver lacked as of its Hello.
     CaughtUp,
+    /// What the sender now holds of a circle they share (author → last
+    /// sequence number), so the receiver does not pass on what it has.
+    Have {
+        /// The circle.
+        circle: CircleId,
+        /// Author → last sequence number held (at most [`MAX_HAVE`] authors).
+        have: BTreeMap<MemberId, u64>,
+    },
 }
+
+/// Most authors a [`Message::Have`] may list.
+pub const MAX_HAVE: usize = 1024;
 
 /// What a side holds and where members can be reached.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +274,21 @@ mod tests {
             })
     }
 
+    fn message() -> impl Strategy<Value = Message> {
+        prop_oneof![
+            records(),
+            (
+                any::<[u8; 32]>(),
+                prop::collection::btree_map(any::<[u8; 32]>(), any::<u64>(), 0..8)
+            )
+                .prop_map(|(circle, have)| Message::Have {
+                    circle: CircleId(circle),
+                    have: have.into_iter().map(|(m, s)| (MemberId(m), s)).collect(),
+                }),
+            Just(Message::CaughtUp),
+        ]
+    }
+
     proptest! {
         /// Whatever a peer sends, reading yields a message, a clean end or
         /// a typed error; never a panic, never more than the limit buffered.
@@ -294,7 +322,7 @@ mod tests {
 
         /// Every message survives the trip, in order.
         #[test]
-        fn messages_round_trip(messages in prop::collection::vec(records(), 0..6)) {
+        fn messages_round_trip(messages in prop::collection::vec(message(), 0..6)) {
             let mut bytes = Vec::new();
             runtime().block_on(async {
                 for m in &messages {
