@@ -73,6 +73,7 @@ pub fn run() {
             commands::goals::goal_status,
             commands::goals::add_contract,
             commands::goals::report_contract,
+            commands::goals::contract_history,
             commands::journal::journal,
             commands::journal::journal_add,
             commands::exports::export_markdown,
@@ -82,6 +83,8 @@ pub fn run() {
             commands::sync::sync_status,
             commands::sync::invite,
             commands::sync::join,
+            commands::sync::network_settings,
+            commands::sync::set_network,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -22,6 +22,8 @@ const BO_TYPED: &str = " (Bo agrees)";
 const JOURNAL: &str = "JOURNAL-MARKER-5be1: I held back again today";
 const DRAFT: &str = "half a thought, not yet added";
 const EXTRA_STEP: &str = "Celebrate milestones";
+const CONTRACT: &str = "Ask one question in every meeting";
+const RELAY_URL: &str = "https://relay.example.org/";
 const CHARTER_RULE: &str = "We start on time, and we end on time.";
 const MILESTONE: &str = "Spoke first in the Monday meeting";
 
@@ -232,6 +234,11 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         .collect();
     assert!(texts.iter().any(|t| t == BO_NOTE), "{texts:?}");
     assert!(texts.iter().any(|t| t == ADA_LATER), "{texts:?}");
+    assert_eq!(
+        engine.setting("relay").expect("setting").as_deref(),
+        Some(RELAY_URL),
+        "the relay saved in the app"
+    );
     drop(engine);
     window.close().await;
 
@@ -733,6 +740,42 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
     })
     .await;
 
+    // A contract towards the goal, kept: Bo's history counts it.
+    window
+        .run(&format!(
+            "const f = document.getElementById('add-contract-form'); f.text.value = {CONTRACT:?}; f.goal.selectedIndex = 1; f.requestSubmit(); return true;"
+        ))
+        .await;
+    window
+        .until(
+            "the contract",
+            &format!(
+                "return document.getElementById('contracts')?.textContent.includes({CONTRACT:?});"
+            ),
+        )
+        .await;
+    window
+        .run("const f = document.querySelector('form[id^=report-]'); f.outcome.value = 'kept'; f.reflection.value = 'Asked on Monday'; f.requestSubmit(); return true;")
+        .await;
+    window
+        .until(
+            "Bo's contract history",
+            "const r = [...document.querySelectorAll('#contract-history tbody tr')].find(r => r.cells[0].textContent === 'Bo'); return !!r && r.querySelector('.kept').textContent === '1';",
+        )
+        .await;
+    sees(
+        ada,
+        &["contract", "history", CIRCLE],
+        "Bo's kept contract",
+        &|h| {
+            h.as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|m| m["member"]["name"] == "Bo" && m["kept"] == 1)
+            })
+        },
+    )
+    .await;
+
     // Ada brings the next gathering forward to tomorrow: Bo is reminded.
     window.click("#tab-charter").await;
     let tomorrow = (circlekeep_engine::today() + chrono::Days::new(1)).to_string();
@@ -746,6 +789,28 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
     window
         .screenshot(&window.artifacts().join("reminder.png"))
         .await;
+
+    // The circle's own relay, saved for the next start (the app runs with
+    // relays off from its flags meanwhile).
+    window.click("#network summary").await;
+    window
+        .until(
+            "the network settings",
+            "return document.getElementById('network-state').textContent.startsWith('In use: relay disabled');",
+        )
+        .await;
+    window
+        .run(&format!(
+            "const f = document.getElementById('network-form'); f.relay.value = 'custom'; f.url.value = {RELAY_URL:?}; f.requestSubmit(); return true;"
+        ))
+        .await;
+    window
+        .until(
+            "the saved relay",
+            "return document.getElementById('message').textContent === 'Network settings saved.' && document.getElementById('network-state').textContent.includes('apply from the next start');",
+        )
+        .await;
+    window.click("#network summary").await;
     window.click("#tab-gatherings").await;
 }
 

@@ -66,6 +66,7 @@ export const backend = {
   addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),
   reportContract: (circle, contract, outcome, reflection) =>
     call("report_contract", { circle, contract, outcome, reflection }),
+  contractHistory: (circle) => call("contract_history", { circle }),
   /** My journal entries (about `circle` only, if given): sealed to me, never synced. */
   journal: (circle) => call("journal", { circle }),
   journalAdd: (text, circle) => call("journal_add", { text, circle }),
@@ -79,6 +80,10 @@ export const backend = {
   syncStatus: () => call("sync_status"),
   invite: (circle) => call("invite", { circle }),
   join: (ticket) => call("join", { ticket }),
+  /** `{ relay, local_discovery, saved_relay, saved_local_discovery }`. */
+  networkSettings: () => call("network_settings"),
+  /** Saves relay ("default", "disabled" or a URL) and local discovery, for the next start. */
+  setNetwork: (relay, localDiscovery) => call("set_network", { relay, localDiscovery }),
   /** Calls `handler(circleHexId)` whenever a circle changed ("" = maybe any). */
   onCircleChanged: (handler) => listen("circle-changed", (event) => handler(event.payload)),
 };

@@ -232,6 +232,7 @@ export class CircleView {
   }
 
   async goals(circle) {
+    const history = await backend.contractHistory(this.id);
     const goalName = new Map(circle.goals.map((g) => [g.id, g.text]));
     const goals = circle.goals.map((g) =>
       el("li", { class: `goal ${g.status}`, "data-goal": g.id },
@@ -275,6 +276,14 @@ export class CircleView {
         el("select", { name: "goal" }, el("option", { value: "" }, "(no goal)"), circle.goals.map((g) => el("option", { value: g.id }, g.text))),
       ], "Make contract", async (f) => { await backend.addContract(this.id, f.text.value, f.goal.value || null); f.reset(); await this.refresh(); }, this.say),
       el("ul", { id: "contracts" }, contracts.length ? contracts : el("li", {}, "No contracts yet.")),
+      history.length ? el("h3", {}, "Contract history") : null,
+      history.length ? el("table", { id: "contract-history" },
+        el("thead", {}, el("tr", {}, el("th", {}, "Member"), el("th", {}, "Contracts"), el("th", {}, "Kept"), el("th", {}, "Reported"))),
+        el("tbody", {}, history.map((h) => el("tr", { "data-member": h.member.id },
+          el("td", {}, h.member.name),
+          el("td", {}, String(h.contracts.length)),
+          el("td", { class: "kept" }, String(h.kept)),
+          el("td", {}, String(h.contracts.filter((c) => c.outcome).length)))))) : null,
     );
   }
 

@@ -161,6 +161,35 @@ $("restore-here-form").addEventListener("submit", async (event) => {
   }
 });
 
+/** Shows the network settings in use and saved. */
+async function showNetwork(settings) {
+  const n = settings ?? (await backend.networkSettings());
+  const f = $("network-form");
+  const preset = ["default", "disabled"].includes(n.saved_relay);
+  f.relay.value = preset ? n.saved_relay : "custom";
+  f.url.value = preset ? "" : n.saved_relay;
+  f.localDiscovery.checked = n.saved_local_discovery;
+  const same = n.relay === n.saved_relay && n.local_discovery === n.saved_local_discovery;
+  $("network-state").textContent = `In use: relay ${n.relay}, local network ${n.local_discovery ? "on" : "off"}.` +
+    (same ? "" : " Saved settings apply from the next start.");
+}
+
+$("network").addEventListener("toggle", () => {
+  if ($("network").open) showNetwork().catch((e) => say(e.message));
+});
+
+$("network-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target;
+  const relay = f.relay.value === "custom" ? f.url.value.trim() : f.relay.value;
+  try {
+    await showNetwork(await backend.setNetwork(relay, f.localDiscovery.checked));
+    say("Network settings saved.");
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 $("save-key").addEventListener("click", async () => {
   try {
     const path = await backend.saveKeyFile();

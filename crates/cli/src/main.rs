@@ -15,7 +15,7 @@ use circlekeep_engine::agenda::Template;
 use circlekeep_engine::{
     Engine, EngineError, HistoryPolicy, Home, NaiveDate, NetChoice, SecretString,
 };
-use circlekeep_sync::{Node, Relay, Ticket};
+use circlekeep_sync::{Node, Ticket};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use output::Output;
 use std::net::SocketAddr;
@@ -769,15 +769,10 @@ pub(crate) async fn dispatch(
             match c {
                 ConfigCommand::Show => {}
                 ConfigCommand::Relay { value } => {
-                    value.parse::<Relay>()?;
-                    engine.set_setting("relay", Some(value.trim()))?;
+                    engine.set_network(Some(&value), None)?;
                 }
                 ConfigCommand::LocalDiscovery { value } => {
-                    let value = match value {
-                        OnOff::On => "on",
-                        OnOff::Off => "off",
-                    };
-                    engine.set_setting("local-discovery", Some(value))?;
+                    engine.set_network(None, Some(matches!(value, OnOff::On)))?;
                 }
             }
             let config = engine.node_config(&NetChoice::default())?;

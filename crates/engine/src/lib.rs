@@ -820,6 +820,24 @@ impl<S: Store> Engine<S> {
         })
     }
 
+    /// Sets the device's network settings (each if given): `relay` is
+    /// `default`, `disabled` or an iroh-relay URL. Returns what a node
+    /// started with no overrides now uses.
+    pub fn set_network(
+        &self,
+        relay: Option<&str>,
+        local_discovery: Option<bool>,
+    ) -> Result<NodeConfig, EngineError> {
+        if let Some(relay) = relay {
+            relay.parse::<Relay>()?;
+            self.set_setting("relay", Some(relay.trim()))?;
+        }
+        if let Some(on) = local_discovery {
+            self.set_setting("local-discovery", Some(if on { "on" } else { "off" }))?;
+        }
+        self.node_config(&NetChoice::default())
+    }
+
     /// Sets (or with `None` clears) a device setting.
     pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<(), EngineError> {
         self.store

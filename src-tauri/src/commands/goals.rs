@@ -1,6 +1,7 @@
 //! Goals and contracts.
 
 use crate::state::{AppState, CommandError};
+use circlekeep_engine::views::ContractHistoryView;
 use tauri::State;
 
 /// Sets one of my goals; returns its id.
@@ -104,6 +105,19 @@ pub async fn report_contract(
         .in_circle(circle, move |engine, id| {
             let reflection = reflection.filter(|r| !r.trim().is_empty());
             Ok(engine.report_contract(id, &contract, Some(&outcome), reflection.as_deref())?)
+        })
+        .await
+}
+
+/// Each member's contracts, oldest first, with how many were kept.
+#[tauri::command]
+pub async fn contract_history(
+    state: State<'_, AppState>,
+    circle: String,
+) -> Result<Vec<ContractHistoryView>, CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.contract_history(id, None)?)
         })
         .await
 }

@@ -1,6 +1,6 @@
-//! Sync with the other members: status, invites, joining.
+//! Sync with the other members: status, invites, joining, network settings.
 
-use crate::state::{AppState, CommandError, NodeState};
+use crate::state::{blocking, AppState, CommandError, NodeState};
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::Ticket;
 use serde::Serialize;
@@ -79,4 +79,46 @@ pub async fn join(state: State<'_, AppState>, ticket: String) -> Result<String, 
         .await
         .map_err(|e| CommandError::new(e.code(), &e.to_string()))?;
     Ok(circle.to_hex())
+}
+
+/// How this device reaches the others: in use now, and saved for next start.
+#[derive(Serialize)]
+pub struct Network {
+    /// The relay setting in use (`default`, `disabled` or a URL).
+    relay: String,
+    local_discovery: bool,
+    /// What the device's settings say (used from the next start).
+    saved_relay: String,
+    saved_local_discovery: bool,
+}
+
+fn network(state: &AppState) -> Result<Network, CommandError> {
+    let engine = state.engine()?;
+    let now = engine.node_config(&state.net)?;
+    let saved = engine.node_config(&circlekeep_engine::NetChoice::default())?;
+    Ok(Network {
+        relay: now.relay.to_string(),
+        local_discovery: now.local_discovery,
+        saved_relay: saved.relay.to_string(),
+        saved_local_discovery: saved.local_discovery,
+    })
+}
+
+/// The relay and local-discovery settings, in use and saved.
+#[tauri::command]
+pub async fn network_settings(state: State<'_, AppState>) -> Result<Network, CommandError> {
+    network(&state)
+}
+
+/// Saves the relay (`default`, `disabled` or an iroh-relay URL) and
+/// local-discovery settings; they apply from the next start.
+#[tauri::command]
+pub async fn set_network(
+    state: State<'_, AppState>,
+    relay: String,
+    local_discovery: bool,
+) -> Result<Network, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || Ok(engine.set_network(Some(&relay), Some(local_discovery))?)).await?;
+    network(&state)
 }
