@@ -57,6 +57,8 @@ impl<S: Store> Ctx<'_, S> {
 pub(crate) struct Held {
     pub ops: Vec<OpHash>,
     pub entries: Vec<Position>,
+    /// Changes of accepted entries still wait to be applied.
+    pub staged: bool,
 }
 
 /// One circle, decoded.

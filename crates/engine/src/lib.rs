@@ -680,7 +680,7 @@ impl<S: Store> Engine<S> {
             if !known {
                 ctx.changed(id);
             }
-            let held = c.ingest(ctx, ops, entries, &mut report)?;
+            let mut held = c.ingest(ctx, ops, entries, &mut report)?;
             for (position, why) in c.apply_pending(ctx, apply_within) {
                 report.rejected.push(circle::rejection_view(
                     "entry",
@@ -689,6 +689,7 @@ impl<S: Store> Engine<S> {
                     &why,
                 ));
             }
+            held.staged = c.has_pending();
             c.repair_keys(ctx)?;
             Ok(held)
         })?;

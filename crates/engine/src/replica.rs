@@ -102,22 +102,32 @@ impl<S: Store> Replica for Engine<S> {
     ) -> Ingested {
         let mut out = Ingested::default();
         // Operations go with the first slice; each slice holds the engine
-        // lock once, so the app waits at most about one slice's work. Their
-        // changes are applied after the last slice, in batches as large as
-        // that same bound allows: applying to a long history costs about as
-        // much for one change as for a thousand.
+        // lock once, so the app waits at most about one slice's work. Notes'
+        // changes are staged and applied from the last slice on, in batches
+        // as large as the hold allows: applying to a long history costs
+        // about as much for one change as for a thousand. (A single slice,
+        // as in live typing, is checked, stored and applied in one hold.)
         let mut ops = Some(ops);
-        for (n, slice) in slices(&entries, INGEST_SLICE_BYTES).into_iter().enumerate() {
+        let slices = slices(&entries, INGEST_SLICE_BYTES);
+        let count = slices.len();
+        let mut staged = false;
+        for (n, slice) in slices.into_iter().enumerate() {
             if n > 0 {
                 self.let_waiting_callers_in();
             }
             let ops = ops.take().unwrap_or_default();
-            match self.receive(*circle, &ops, slice, Duration::ZERO) {
+            let apply_within = if n + 1 == count {
+                APPLY_SLICE
+            } else {
+                Duration::ZERO
+            };
+            match self.receive(*circle, &ops, slice, apply_within) {
                 Ok((report, held)) => {
                     out.held_entries.extend(held.entries);
                     out.held_ops.extend(held.ops);
                     out.accepted += report.ops_accepted + report.entries_accepted;
                     out.rejected += report.rejected.len();
+                    staged = held.staged;
                 }
                 Err(EngineError::NotInvited) => {
                     tracing::info!(peer = %from.short(), "ignoring records of a circle this device is not in");
@@ -125,18 +135,17 @@ impl<S: Store> Replica for Engine<S> {
                 }
                 Err(e) => {
                     tracing::warn!(peer = %from.short(), circle = %circle.short(), "cannot take records in: {e}");
+                    staged = true;
                     break;
                 }
             }
         }
-        loop {
+        while staged {
+            self.let_waiting_callers_in();
             match self.apply_staged(*circle, APPLY_SLICE) {
                 Ok((refused, more)) => {
                     out.rejected += refused;
-                    if !more {
-                        break;
-                    }
-                    self.let_waiting_callers_in();
+                    staged = more;
                 }
                 Err(e) => {
                     tracing::warn!(circle = %circle.short(), "cannot apply records: {e}");
