@@ -28,10 +28,6 @@ pub(crate) type Position = (MemberId, u64);
 /// How many stored entries are decoded and applied at a time while loading.
 const LOAD_BATCH: usize = 4096;
 
-/// Most bytes of staged changes applied to one document in one go (a sync
-/// message holds at most 512 KiB of entries).
-const APPLY_BATCH_BYTES: usize = 256 * 1024;
-
 /// What the engine hands every circle operation.
 pub(crate) struct Ctx<'a, S> {
     pub store: &'a S,
@@ -57,8 +53,6 @@ impl<S: Store> Ctx<'_, S> {
 pub(crate) struct Held {
     pub ops: Vec<OpHash>,
     pub entries: Vec<Position>,
-    /// Changes of accepted entries still wait to be applied.
-    pub staged: bool,
 }
 
 /// One circle, decoded.
@@ -74,13 +68,6 @@ pub(crate) struct CircleRuntime {
     queued: BTreeMap<Position, (DocId, Vec<ChangeHash>)>,
     /// Stored entries found bad after storing; never applied.
     rejected: BTreeSet<Position>,
-    /// Accepted, stored entries of gathering documents whose changes wait
-    /// to be applied together with the rest of their batch: Automerge
-    /// applies to a long note in time proportional to its history, about
-    /// the same for a thousand changes as for one. (The circle document's
-    /// changes cost by their number and size instead, and a large batch of
-    /// them held the engine for 170 ms, so they are applied as they come.)
-    pending: Vec<(Position, DocId, Vec<Change>)>,
     /// In-memory state differs from the cache.
     dirty: bool,
     /// In-memory state may be ahead of the store: discard and reload.
@@ -108,7 +95,6 @@ impl CircleRuntime {
             unreadable: BTreeMap::new(),
             queued: BTreeMap::new(),
             rejected: BTreeSet::new(),
-            pending: Vec::new(),
             dirty: true,
             poisoned: false,
             circle_view: Default::default(),
@@ -592,10 +578,9 @@ impl CircleRuntime {
 
     // ----- receiving --------------------------------------------------------
 
-    /// Checks and stores records from a peer or a bundle and stages their
-    /// changes for [`Self::apply_pending`]. Invalid records are reported and
-    /// never stored or applied; the store is flushed before this returns.
-    /// Returns what is now held of them.
+    /// Checks, stores and applies records from a peer or a bundle. Invalid
+    /// records are reported and never stored or applied; the store is
+    /// flushed before this returns. Returns what is now held of them.
     pub fn ingest<S: Store>(
         &mut self,
         ctx: &Ctx<'_, S>,
@@ -609,53 +594,10 @@ impl CircleRuntime {
         if keys_grew {
             self.retry_unreadable(ctx)?;
         }
-        // Staged entries are announced once they are applied.
-        if report.ops_accepted > 0 || (report.entries_accepted > 0 && self.pending.is_empty()) {
+        if report.ops_accepted + report.entries_accepted > 0 {
             ctx.changed(self.id);
         }
         Ok(held)
-    }
-
-    /// Applies the changes of accepted entries staged by [`Self::ingest`] in
-    /// batches of one document and about [`APPLY_BATCH_BYTES`], starting
-    /// batches until none are left or `within` has passed; returns the
-    /// entries Automerge refused.
-    pub fn apply_pending<S: Store>(
-        &mut self,
-        ctx: &Ctx<'_, S>,
-        within: std::time::Duration,
-    ) -> Vec<(Position, Rejection)> {
-        let started = std::time::Instant::now();
-        let mut refused = Vec::new();
-        let mut applied = false;
-        while let Some(&(_, doc, _)) = self.pending.first() {
-            if started.elapsed() >= within {
-                break;
-            }
-            let mut batch = Vec::new();
-            let mut bytes = 0;
-            let mut rest = Vec::with_capacity(self.pending.len());
-            for item in std::mem::take(&mut self.pending) {
-                if item.1 == doc && (batch.is_empty() || bytes < APPLY_BATCH_BYTES) {
-                    bytes += item.2.iter().map(|c| c.raw_bytes().len()).sum::<usize>();
-                    batch.push(item);
-                } else {
-                    rest.push(item);
-                }
-            }
-            self.pending = rest;
-            refused.extend(self.apply(ctx.me_id(), batch));
-            applied = true;
-        }
-        if applied {
-            ctx.changed(self.id);
-        }
-        refused
-    }
-
-    /// Whether accepted entries wait for [`Self::apply_pending`].
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
     }
 
     /// Returns whether this device gained keys.
@@ -810,12 +752,7 @@ impl CircleRuntime {
         held.entries
             .extend(accepted.iter().map(|e| (e.author, e.seq)));
         self.dirty = true;
-        // The circle document's changes go in at once; gathering documents'
-        // wait to be applied in larger batches (see `pending`).
-        let (now, later): (Vec<_>, Vec<_>) = to_apply
-            .into_iter()
-            .partition(|(_, doc, _)| doc.is_circle());
-        for (position, why) in self.apply(ctx.me_id(), now) {
+        for (position, why) in self.apply(ctx.me_id(), to_apply) {
             report.rejected.push(rejection_view(
                 "entry",
                 Some(position.0),
@@ -823,7 +760,6 @@ impl CircleRuntime {
                 &why,
             ));
         }
-        self.pending.extend(later);
         Ok(())
     }
 
@@ -1129,10 +1065,6 @@ impl CircleRuntime {
     pub fn checkpoint<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<(), EngineError> {
         if !self.dirty || self.poisoned {
             return Ok(());
-        }
-        // The cache covers every held entry, so all of them must be in it.
-        for ((author, seq), why) in self.apply_pending(ctx, std::time::Duration::MAX) {
-            tracing::warn!(author = %author.short(), seq, "entry refused: {why}");
         }
         let cache = CircleCache {
             version: 0,

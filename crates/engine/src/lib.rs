@@ -65,7 +65,6 @@ use circlekeep_sync::{NodeConfig, Relay};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 use views::*;
 
 /// Longest a long ingest pauses between slices for callers waiting.
@@ -631,7 +630,7 @@ impl<S: Store> Engine<S> {
     pub fn import_bundle(&self, bytes: &[u8]) -> Result<ImportReport, EngineError> {
         let bundle = Bundle::decode(bytes)?;
         let id = bundle.circle;
-        let (report, _) = self.receive(id, &bundle.ops, &bundle.entries, Duration::MAX)?;
+        let (report, _) = self.receive(id, &bundle.ops, &bundle.entries)?;
         self.with_circle(id, |c, ctx| {
             let from_is_member = c.membership.ever_members().contains(&bundle.from);
             if from_is_member && bundle.from != ctx.me.member_id() {
@@ -648,16 +647,13 @@ impl<S: Store> Engine<S> {
         Ok(report)
     }
 
-    /// Checks and stores records of one circle from a bundle or a peer,
-    /// taking the circle in if this device was added to it, then applies
-    /// them and any staged before, document by document, for up to
-    /// `apply_within` (what is left waits for [`Self::apply_staged`]).
+    /// Checks, stores and applies records of one circle from a bundle or a
+    /// peer, taking the circle in if this device was added to it.
     pub(crate) fn receive(
         &self,
         id: CircleId,
         ops: &[Vec<u8>],
         entries: &[Vec<u8>],
-        apply_within: Duration,
     ) -> Result<(ImportReport, circle::Held), EngineError> {
         let mut report = ImportReport {
             circle: id.to_hex(),
@@ -680,43 +676,13 @@ impl<S: Store> Engine<S> {
             if !known {
                 ctx.changed(id);
             }
-            let mut held = c.ingest(ctx, ops, entries, &mut report)?;
-            for (position, why) in c.apply_pending(ctx, apply_within) {
-                report.rejected.push(circle::rejection_view(
-                    "entry",
-                    Some(position.0),
-                    Some(position.1),
-                    &why,
-                ));
-            }
-            held.staged = c.has_pending();
+            let held = c.ingest(ctx, ops, entries, &mut report)?;
             c.repair_keys(ctx)?;
             Ok(held)
         })?;
         held.ops.extend(adopted);
         self.record_rejections(id, &report.rejected)?;
         Ok((report, held))
-    }
-
-    /// Applies entries of `id` that `receive` staged, for up to `within`;
-    /// returns how many Automerge refused and whether any still wait.
-    pub(crate) fn apply_staged(
-        &self,
-        id: CircleId,
-        within: Duration,
-    ) -> Result<(usize, bool), EngineError> {
-        let (rejected, more) = self.with_circle(id, |c, ctx| {
-            let rejected: Vec<RejectionView> = c
-                .apply_pending(ctx, within)
-                .into_iter()
-                .map(|(position, why)| {
-                    circle::rejection_view("entry", Some(position.0), Some(position.1), &why)
-                })
-                .collect();
-            Ok((rejected, c.has_pending()))
-        })?;
-        self.record_rejections(id, &rejected)?;
-        Ok((rejected.len(), more))
     }
 
     /// Stores the operations of a circle this device was invited to.

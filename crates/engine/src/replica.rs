@@ -6,7 +6,6 @@ use circlekeep_seal::content;
 use circlekeep_store::BlobKind;
 use circlekeep_sync::{Ingested, InviteRefusal, Records, Replica, Summary};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 const ADDRESS_BOOK: &[u8] = b"book";
 
@@ -102,53 +101,26 @@ impl<S: Store> Replica for Engine<S> {
     ) -> Ingested {
         let mut out = Ingested::default();
         // Operations go with the first slice; each slice holds the engine
-        // lock once, so the app waits at most about one slice's work. Notes'
-        // changes are staged and applied from the last slice on, in batches
-        // as large as the hold allows: applying to a long history costs
-        // about as much for one change as for a thousand. (A single slice,
-        // as in live typing, is checked, stored and applied in one hold.)
+        // lock once, so the app waits at most about one slice's work.
         let mut ops = Some(ops);
-        let slices = slices(&entries, INGEST_SLICE_BYTES);
-        let count = slices.len();
-        let mut staged = false;
-        for (n, slice) in slices.into_iter().enumerate() {
+        for (n, slice) in slices(&entries, INGEST_SLICE_BYTES).into_iter().enumerate() {
             if n > 0 {
                 self.let_waiting_callers_in();
             }
             let ops = ops.take().unwrap_or_default();
-            let apply_within = if n + 1 == count {
-                APPLY_SLICE
-            } else {
-                Duration::ZERO
-            };
-            match self.receive(*circle, &ops, slice, apply_within) {
+            match self.receive(*circle, &ops, slice) {
                 Ok((report, held)) => {
                     out.held_entries.extend(held.entries);
                     out.held_ops.extend(held.ops);
                     out.accepted += report.ops_accepted + report.entries_accepted;
                     out.rejected += report.rejected.len();
-                    staged = held.staged;
                 }
                 Err(EngineError::NotInvited) => {
                     tracing::info!(peer = %from.short(), "ignoring records of a circle this device is not in");
-                    return out;
+                    break;
                 }
                 Err(e) => {
                     tracing::warn!(peer = %from.short(), circle = %circle.short(), "cannot take records in: {e}");
-                    staged = true;
-                    break;
-                }
-            }
-        }
-        while staged {
-            self.let_waiting_callers_in();
-            match self.apply_staged(*circle, APPLY_SLICE) {
-                Ok((refused, more)) => {
-                    out.rejected += refused;
-                    staged = more;
-                }
-                Err(e) => {
-                    tracing::warn!(circle = %circle.short(), "cannot apply records: {e}");
                     break;
                 }
             }
@@ -192,10 +164,6 @@ impl<S: Store> Replica for Engine<S> {
 /// plus `ENTRY_COST` for each.
 const INGEST_SLICE_BYTES: usize = 64 * 1024;
 
-/// How long applying staged changes holds the engine before letting
-/// waiting callers in (it stops after the batch that crosses it).
-const APPLY_SLICE: Duration = Duration::from_millis(20);
-
 /// What one entry costs beyond its bytes (verify, open, apply), in bytes of
 /// the same work: keystroke entries are small but not free, and counting
 /// bytes alone let a slice of them hold the lock for 120 ms.
@@ -225,99 +193,7 @@ fn slices(entries: &[Vec<u8>], budget: usize) -> Vec<&[Vec<u8>]> {
 
 #[cfg(test)]
 mod tests {
-    use super::{slices, ENTRY_COST, INGEST_SLICE_BYTES};
-    use crate::bundle::Bundle;
-    use crate::{CircleId, DocId, Engine, HistoryPolicy, SledStore, Store, TextEdit};
-    use circlekeep_seal::DeviceIdentity;
-    use circlekeep_sync::Replica;
-    use std::time::Duration;
-
-    type Failure = Box<dyn std::error::Error>;
-
-    /// Ada's circle with Bo in it and a note typed in many entries; returns
-    /// the circle, gathering, Ada's text and her whole history as a bundle.
-    fn typed_history(bo: &DeviceIdentity) -> Result<(CircleId, DocId, String, Bundle), Failure> {
-        let ada = Engine::with_store(
-            crate::MemoryStore::new(),
-            DeviceIdentity::from_seed("Ada", [1; 32])?,
-        );
-        let circle = ada.create_circle("Thursday circle", HistoryPolicy::SinceJoining)?;
-        ada.add_member(circle, bo.card().as_line())?;
-        let gathering = ada.new_gathering(circle, "2026-11-26".parse()?)?;
-        let note = ada.add_note(circle, gathering, "Notes:")?;
-        let mut length = "Notes:".len();
-        for i in 0..400 {
-            let insert = format!(" word{i}");
-            ada.edit_note(
-                circle,
-                gathering,
-                &note,
-                &[TextEdit {
-                    position: length,
-                    delete: 0,
-                    insert: insert.clone(),
-                }],
-            )?;
-            length += insert.len();
-        }
-        let text = note_text(&ada, circle, gathering)?;
-        let bundle = Bundle::decode(&ada.export_bundle(circle, None)?)?;
-        let bytes: usize = bundle.entries.iter().map(Vec::len).sum();
-        assert!(
-            bytes > 3 * INGEST_SLICE_BYTES,
-            "the history spans several slices"
-        );
-        Ok((circle, gathering, text, bundle))
-    }
-
-    fn note_text<S: Store>(
-        engine: &Engine<S>,
-        circle: CircleId,
-        gathering: DocId,
-    ) -> Result<String, Failure> {
-        Ok(engine
-            .notes(circle, Some(gathering))?
-            .first()
-            .and_then(|g| g.notes.first())
-            .map(|n| n.text.clone())
-            .unwrap_or_default())
-    }
-
-    #[test]
-    fn a_catch_up_in_many_slices_is_applied_in_full_when_ingest_returns() -> Result<(), Failure> {
-        let bo_identity = DeviceIdentity::from_seed("Bo", [2; 32])?;
-        let (circle, gathering, text, bundle) = typed_history(&bo_identity)?;
-        let bo = Engine::with_store(crate::MemoryStore::new(), bo_identity);
-        let ingested = bo.ingest(&circle, &bundle.from, bundle.ops, bundle.entries.clone());
-        assert_eq!(ingested.rejected, 0);
-        assert_eq!(
-            ingested.held_entries.len(),
-            bundle.entries.len(),
-            "every entry is held"
-        );
-        assert_eq!(note_text(&bo, circle, gathering)?, text);
-        Ok(())
-    }
-
-    #[test]
-    fn a_cache_written_while_changes_wait_to_be_applied_still_holds_them() -> Result<(), Failure> {
-        let dir = tempfile::tempdir()?;
-        let bo_identity = DeviceIdentity::from_seed("Bo", [2; 32])?;
-        let (circle, gathering, text, bundle) = typed_history(&bo_identity)?;
-        let bo = Engine::with_store(SledStore::open(dir.path())?, bo_identity);
-        // Stored and held, the note's changes not yet applied.
-        bo.receive(circle, &bundle.ops, &bundle.entries, Duration::ZERO)?;
-        assert_ne!(note_text(&bo, circle, gathering)?, text);
-        // A cache written now (the app's timer between slices) must cover
-        // only what it holds: it applies the waiting changes first.
-        bo.checkpoint()?;
-        assert_eq!(note_text(&bo, circle, gathering)?, text);
-        drop(bo);
-        let bo_again = DeviceIdentity::from_seed("Bo", [2; 32])?;
-        let reopened = Engine::with_store(SledStore::open(dir.path())?, bo_again);
-        assert_eq!(note_text(&reopened, circle, gathering)?, text);
-        Ok(())
-    }
+    use super::{slices, ENTRY_COST};
 
     #[test]
     fn slices_cover_every_entry_in_order_within_the_budget() {
