@@ -72,8 +72,9 @@ pub(crate) struct CircleRuntime {
     dirty: bool,
     /// In-memory state may be ahead of the store: discard and reload.
     pub poisoned: bool,
-    /// The circle document as last read; cleared whenever documents change,
-    /// so views do not hydrate the whole document on every read.
+    /// The circle document as last read; cleared whenever it changes, so
+    /// views do not hydrate the whole document on every read (nor after
+    /// every keystroke in a note or every note a catch-up applies).
     circle_view: std::cell::RefCell<Option<CircleDoc>>,
 }
 
@@ -496,7 +497,9 @@ impl CircleRuntime {
             .entry(doc_id)
             .or_insert_with(|| docs::new_doc(me.as_bytes()));
         let before = doc.get_heads();
-        self.circle_view.get_mut().take();
+        if doc_id.is_circle() {
+            self.circle_view.get_mut().take();
+        }
         let value = match edit(doc) {
             Ok(value) => value,
             Err(e) => {
@@ -846,7 +849,9 @@ impl CircleRuntime {
         let mut refused = Vec::new();
         for (doc_id, group) in by_doc {
             self.dirty = true;
-            self.circle_view.get_mut().take();
+            if doc_id.is_circle() {
+                self.circle_view.get_mut().take();
+            }
             let doc = self
                 .docs
                 .entry(doc_id)
