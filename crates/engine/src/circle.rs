@@ -492,14 +492,12 @@ impl CircleRuntime {
             .keyring
             .content_key(&epoch, &doc_id)
             .ok_or_else(|| EngineError::Corrupt("no key for the current epoch".into()))?;
+        self.document_changed(doc_id);
         let doc = self
             .docs
             .entry(doc_id)
             .or_insert_with(|| docs::new_doc(me.as_bytes()));
         let before = doc.get_heads();
-        if doc_id.is_circle() {
-            self.circle_view.get_mut().take();
-        }
         let value = match edit(doc) {
             Ok(value) => value,
             Err(e) => {
@@ -766,6 +764,14 @@ impl CircleRuntime {
         Ok(())
     }
 
+    /// Forgets what a change to `doc` makes stale: the circle view reads
+    /// only the circle document.
+    fn document_changed(&mut self, doc: DocId) {
+        if doc.is_circle() {
+            self.circle_view.get_mut().take();
+        }
+    }
+
     /// Decrypts an entry's payload and checks its changes' authorship.
     fn open_entry(&self, body: &EntryBody) -> Opened {
         let candidates = self.keyring.candidates(&body.epoch);
@@ -849,9 +855,7 @@ impl CircleRuntime {
         let mut refused = Vec::new();
         for (doc_id, group) in by_doc {
             self.dirty = true;
-            if doc_id.is_circle() {
-                self.circle_view.get_mut().take();
-            }
+            self.document_changed(doc_id);
             let doc = self
                 .docs
                 .entry(doc_id)
