@@ -2,9 +2,9 @@
 //! node, the events that tell the window a circle changed, and the cache
 //! checkpoints once changes settle; quitting cleanly on stop signals.
 
-use crate::state::{AppState, NodeState, Session};
+use crate::state::{AppState, CommandError, Session};
 use circlekeep_engine::{CheckpointPolicy, Engine};
-use circlekeep_sync::Node;
+use circlekeep_sync::Supervisor;
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -16,47 +16,33 @@ pub const CIRCLE_CHANGED: &str = "circle-changed";
 /// the engine at once, while the sync node binds its endpoint meanwhile.
 pub fn start(app: &AppHandle, engine: Engine) {
     let engine = Arc::new(engine);
-    let (node_tx, node_rx) = tokio::sync::watch::channel(NodeState::Starting);
-    app.state::<AppState>().set_session(Session {
+    let node = Arc::new(Supervisor::new(engine.clone()));
+    let state = app.state::<AppState>();
+    state.set_session(Session {
         engine: engine.clone(),
-        node: node_rx,
+        node: node.clone(),
     });
     forward_changes(app.clone(), &engine);
     tauri::async_runtime::spawn(Engine::checkpoint_when_settled(
         Arc::downgrade(&engine),
         CheckpointPolicy::default(),
     ));
-    let net = app.state::<AppState>().net.clone();
+    let config = state.node_config(&engine);
     tauri::async_runtime::spawn(async move {
-        let node = match engine.node_config(&net) {
-            Ok(config) => {
-                let secret = engine.identity().endpoint_secret();
-                Node::spawn(engine.clone(), *secret, config)
-                    .await
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let secret = *engine.identity().endpoint_secret();
         drop(engine);
-        let state = match node {
-            Ok(node) => {
-                node.keep_connected();
-                tracing::info!(endpoint = %node.status().endpoint_id, "sync node running");
-                NodeState::Running(node)
-            }
-            Err(e) => {
-                tracing::warn!("working offline: {e}");
-                NodeState::Offline(e)
-            }
-        };
-        // Nobody is listening once the app has quit: stop what just started.
-        if let Err(unsent) = node_tx.send(state) {
-            if let NodeState::Running(node) = unsent.0 {
-                node.shutdown().await;
-            }
-        }
+        node.run_with(secret, config).await;
     });
+}
+
+/// Runs the sync node with the settings saved now (restarting it if they
+/// differ from those it runs with, or if it is offline).
+pub async fn apply_network(state: &AppState) -> Result<(), CommandError> {
+    let session = state.session()?;
+    let config = state.node_config(&session.engine);
+    let secret = *session.engine.identity().endpoint_secret();
+    session.node.run_with(secret, config).await;
+    Ok(())
 }
 
 /// Quits the app cleanly (caches written, node shut down) when the system
@@ -88,10 +74,7 @@ pub fn stop(app: &AppHandle) {
     let Some(session) = app.state::<AppState>().take_session() else {
         return;
     };
-    let node = session.node.borrow().clone();
-    if let NodeState::Running(node) = node {
-        tauri::async_runtime::block_on(node.shutdown());
-    }
+    tauri::async_runtime::block_on(session.node.stop());
     if let Err(e) = session.engine.checkpoint() {
         tracing::warn!("cannot write caches: {e}");
     }

@@ -2,7 +2,7 @@
 //! reaches the network and, once unlocked, the engine and its sync node.
 
 use circlekeep_engine::{CircleId, Engine, EngineError, Home, NetChoice};
-use circlekeep_sync::Node;
+use circlekeep_sync::{Node, NodeConfig, Supervisor};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
@@ -22,18 +22,8 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct Session {
     pub engine: Arc<Engine>,
-    /// The sync node as it starts, runs, or why it could not start.
-    pub node: tokio::sync::watch::Receiver<NodeState>,
-}
-
-/// The sync node of an unlocked app.
-#[derive(Clone)]
-pub enum NodeState {
-    /// Binding its endpoint; the window is usable meanwhile.
-    Starting,
-    Running(Arc<Node<Engine>>),
-    /// Why the node did not start (the app works offline).
-    Offline(String),
+    /// The sync node: starting, running, or why it is not.
+    pub node: Arc<Supervisor<Engine>>,
 }
 
 /// How long a command that needs the network waits for the node to start.
@@ -91,27 +81,17 @@ impl AppState {
 
     /// The running sync node, once it has started.
     pub async fn node(&self) -> Result<Arc<Node<Engine>>, CommandError> {
-        let mut node = self.session()?.node;
-        let started = tokio::time::timeout(
-            NODE_START_WAIT,
-            node.wait_for(|n| !matches!(n, NodeState::Starting)),
-        )
-        .await;
-        let state = match started {
-            Ok(Ok(state)) => state.clone(),
-            Ok(Err(_)) => return Err(CommandError::new("locked", "Circlekeep is closing")),
-            Err(_) => {
-                return Err(CommandError::new(
-                    "offline",
-                    "the sync node is still starting",
-                ))
-            }
-        };
-        match state {
-            NodeState::Running(node) => Ok(node),
-            NodeState::Offline(why) => Err(CommandError::new("offline", &why)),
-            NodeState::Starting => Err(CommandError::new("offline", "the sync node is starting")),
-        }
+        self.session()?
+            .node
+            .running(NODE_START_WAIT)
+            .await
+            .map_err(|why| CommandError::new("offline", &why))
+    }
+
+    /// The settings the sync node runs with: those given on the command
+    /// line, the rest from the device's settings.
+    pub fn node_config(&self, engine: &Engine) -> Result<NodeConfig, String> {
+        engine.node_config(&self.net).map_err(|e| e.to_string())
     }
 
     /// The unlocked session.

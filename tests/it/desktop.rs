@@ -790,8 +790,8 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         .screenshot(&window.artifacts().join("reminder.png"))
         .await;
 
-    // The circle's own relay, saved for the next start (the app runs with
-    // relays off from its flags meanwhile).
+    // The circle's own relay, saved for when the app starts without the
+    // flags that turn relays off in this run (so the node keeps running).
     window.click("#network summary").await;
     window
         .until(
@@ -807,7 +807,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
     window
         .until(
             "the saved relay",
-            "return document.getElementById('message').textContent === 'Network settings saved.' && document.getElementById('network-state').textContent.includes('apply from the next start');",
+            "return document.getElementById('message').textContent === 'Network settings saved.' && document.getElementById('network-state').textContent.includes('starts without its --relay');",
         )
         .await;
     window.click("#network summary").await;

@@ -4,8 +4,11 @@
 
 use circlekeep_engine::HistoryPolicy;
 use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
-use circlekeep_sync::{InviteRefusal, JoinError, Node, Ticket};
+use circlekeep_sync::{
+    InviteRefusal, JoinError, Node, NodeConfig, NodeState, Relay, Supervisor, Ticket,
+};
 use circlekeep_tests::{circle_of, eventually, readable_notes, seen, Peer, TestEngine};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -485,5 +488,88 @@ async fn one_shot_sync_reaches_members_and_reports() {
     assert_eq!(report.synced, vec![ada.identity().member_id().to_hex()]);
     assert_eq!(readable_notes(&bo, circle), ["from Ada"]);
     bo_node.shutdown().await;
+    ada_node.shutdown().await;
+}
+
+/// Loopback settings listening on `port` (0: any free port).
+fn loopback(port: u16) -> NodeConfig {
+    NodeConfig {
+        relay: Relay::Disabled,
+        local_discovery: false,
+        bind: Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_supervised_node_restarts_when_its_settings_change() {
+    let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    let ada_node = ada.node().await;
+    ada_node.keep_connected();
+    let bo_sync = Supervisor::new(bo.engine().clone());
+    let secret = *bo.identity().endpoint_secret();
+    let wait = Duration::from_secs(10);
+
+    // A port another program holds: the node cannot start and says why.
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+    let taken_port = taken.local_addr().expect("address").port();
+    assert!(!bo_sync.run_with(secret, Ok(loopback(taken_port))).await);
+    assert!(matches!(bo_sync.state(), NodeState::Offline(_)));
+    assert!(bo_sync.running(wait).await.is_err());
+    // Settings that cannot be read: offline with that reason.
+    assert!(
+        !bo_sync
+            .run_with(secret, Err("not a relay setting".into()))
+            .await
+    );
+    assert!(matches!(bo_sync.state(), NodeState::Offline(why) if why == "not a relay setting"));
+
+    // Settings that work: it runs, and the same settings keep the same node.
+    assert!(bo_sync.run_with(secret, Ok(loopback(0))).await);
+    let first = bo_sync.running(wait).await.expect("running");
+    assert!(!bo_sync.run_with(secret, Ok(loopback(0))).await);
+    assert!(Arc::ptr_eq(
+        &first,
+        &bo_sync.running(wait).await.expect("running")
+    ));
+    let first_addr = *first.addr().ip_addrs().next().expect("listening address");
+
+    // New settings: the old endpoint lets go of its port, a new one runs
+    // with them, and members reach it there.
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+        probe.local_addr().expect("address").port()
+    };
+    assert!(bo_sync.run_with(secret, Ok(loopback(port))).await);
+    let NodeState::Running(second, config) = bo_sync.state() else {
+        panic!("not running after the restart");
+    };
+    assert_eq!(config, loopback(port));
+    assert!(!Arc::ptr_eq(&first, &second));
+    assert_eq!(
+        second.addr().ip_addrs().next().map(|a| a.port()),
+        Some(port)
+    );
+    drop(first);
+    std::net::UdpSocket::bind(first_addr).expect("the old node released its port");
+    ada_node.add_address(&second.addr());
+    ada.add_note(circle, g, "written after Bo's restart")
+        .expect("note");
+    assert!(
+        eventually(SETTLE, || readable_notes(&bo, circle)
+            .iter()
+            .any(|n| n == "written after Bo's restart"))
+        .await,
+        "Bo's restarted node never received Ada's note"
+    );
+
+    // Stopped for good: nothing starts again.
+    drop(second);
+    bo_sync.stop().await;
+    assert!(!bo_sync.run_with(secret, Ok(loopback(0))).await);
+    assert!(matches!(bo_sync.state(), NodeState::Offline(_)));
     ada_node.shutdown().await;
 }

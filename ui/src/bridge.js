@@ -82,7 +82,7 @@ export const backend = {
   join: (ticket) => call("join", { ticket }),
   /** `{ relay, local_discovery, saved_relay, saved_local_discovery }`. */
   networkSettings: () => call("network_settings"),
-  /** Saves relay ("default", "disabled" or a URL) and local discovery, for the next start. */
+  /** Saves relay ("default", "disabled" or a URL) and local discovery, and restarts sync with them. */
   setNetwork: (relay, localDiscovery) => call("set_network", { relay, localDiscovery }),
   /** Calls `handler(circleHexId)` whenever a circle changed ("" = maybe any). */
   onCircleChanged: (handler) => listen("circle-changed", (event) => handler(event.payload)),

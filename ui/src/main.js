@@ -170,8 +170,10 @@ async function showNetwork(settings) {
   f.url.value = preset ? "" : n.saved_relay;
   f.localDiscovery.checked = n.saved_local_discovery;
   const same = n.relay === n.saved_relay && n.local_discovery === n.saved_local_discovery;
-  $("network-state").textContent = `In use: relay ${n.relay}, local network ${n.local_discovery ? "on" : "off"}.` +
-    (same ? "" : " Saved settings apply from the next start.");
+  let note = "";
+  if (n.problem) note = ` Offline: ${n.problem}`;
+  else if (!same && n.overridden) note = " Saved settings apply when Circlekeep starts without its --relay and --local-discovery options.";
+  $("network-state").textContent = `In use: relay ${n.relay}, local network ${n.local_discovery ? "on" : "off"}.${note}`;
 }
 
 $("network").addEventListener("toggle", () => {
@@ -183,8 +185,10 @@ $("network-form").addEventListener("submit", async (event) => {
   const f = event.target;
   const relay = f.relay.value === "custom" ? f.url.value.trim() : f.relay.value;
   try {
-    await showNetwork(await backend.setNetwork(relay, f.localDiscovery.checked));
-    say("Network settings saved.");
+    const n = await backend.setNetwork(relay, f.localDiscovery.checked);
+    await showNetwork(n);
+    const inUse = n.relay === n.saved_relay && n.local_discovery === n.saved_local_discovery && !n.problem;
+    say(inUse ? "Network settings saved and in use." : "Network settings saved.");
   } catch (e) {
     say(e.message);
   }

@@ -16,11 +16,13 @@ pub mod invite;
 mod node;
 mod session;
 pub mod status;
+mod supervisor;
 pub mod wire;
 
 pub use invite::{InviteRefusal, JoinError, Ticket, TicketError};
 pub use iroh::EndpointAddr;
 pub use node::{Node, NodeConfig, NodeError, Relay, SyncReport};
+pub use supervisor::{NodeState, Supervisor};
 
 use circlekeep_model::{CircleId, MemberId, OpHash};
 use serde::{Deserialize, Serialize};

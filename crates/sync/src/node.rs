@@ -74,7 +74,7 @@ impl std::fmt::Display for Relay {
 }
 
 /// How the node reaches the network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
     /// Relay servers.
     pub relay: Relay,

@@ -1,8 +1,8 @@
 //! Sync with the other members: status, invites, joining, network settings.
 
-use crate::state::{blocking, AppState, CommandError, NodeState};
+use crate::state::{blocking, AppState, CommandError};
 use circlekeep_sync::status::NodeStatus;
-use circlekeep_sync::Ticket;
+use circlekeep_sync::{NodeState, Ticket};
 use serde::Serialize;
 use std::time::Duration;
 use tauri::State;
@@ -25,10 +25,9 @@ pub struct SyncStatus {
 #[tauri::command]
 pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
     let session = state.session()?;
-    let node = session.node.borrow().clone();
     let offline = || circlekeep_sync::status::offline(session.engine.as_ref());
-    Ok(match node {
-        NodeState::Running(node) => SyncStatus {
+    Ok(match session.node.state() {
+        NodeState::Running(node, _) => SyncStatus {
             online: true,
             starting: false,
             problem: None,
@@ -81,26 +80,39 @@ pub async fn join(state: State<'_, AppState>, ticket: String) -> Result<String, 
     Ok(circle.to_hex())
 }
 
-/// How this device reaches the others: in use now, and saved for next start.
+/// How this device reaches the others: in use now, and saved.
 #[derive(Serialize)]
 pub struct Network {
     /// The relay setting in use (`default`, `disabled` or a URL).
     relay: String,
     local_discovery: bool,
-    /// What the device's settings say (used from the next start).
+    /// What the device's settings say.
     saved_relay: String,
     saved_local_discovery: bool,
+    /// The app's command line sets the relay or local discovery, so saved
+    /// settings apply only when it is started without those options.
+    overridden: bool,
+    /// Why the sync node is not running, when it is not.
+    problem: Option<String>,
 }
 
 fn network(state: &AppState) -> Result<Network, CommandError> {
-    let engine = state.engine()?;
-    let now = engine.node_config(&state.net)?;
-    let saved = engine.node_config(&circlekeep_engine::NetChoice::default())?;
+    let session = state.session()?;
+    let saved = session
+        .engine
+        .node_config(&circlekeep_engine::NetChoice::default())?;
+    let (now, problem) = match session.node.state() {
+        NodeState::Running(_, config) => (config, None),
+        NodeState::Starting => (session.engine.node_config(&state.net)?, None),
+        NodeState::Offline(why) => (session.engine.node_config(&state.net)?, Some(why)),
+    };
     Ok(Network {
         relay: now.relay.to_string(),
         local_discovery: now.local_discovery,
         saved_relay: saved.relay.to_string(),
         saved_local_discovery: saved.local_discovery,
+        overridden: state.net.relay.is_some() || state.net.local_discovery.is_some(),
+        problem,
     })
 }
 
@@ -111,7 +123,8 @@ pub async fn network_settings(state: State<'_, AppState>) -> Result<Network, Com
 }
 
 /// Saves the relay (`default`, `disabled` or an iroh-relay URL) and
-/// local-discovery settings; they apply from the next start.
+/// local-discovery settings, and restarts the sync node with them unless
+/// the command line decides them.
 #[tauri::command]
 pub async fn set_network(
     state: State<'_, AppState>,
@@ -120,5 +133,6 @@ pub async fn set_network(
 ) -> Result<Network, CommandError> {
     let engine = state.engine()?;
     blocking(move || Ok(engine.set_network(Some(&relay), Some(local_discovery))?)).await?;
+    crate::session::apply_network(&state).await?;
     network(&state)
 }
