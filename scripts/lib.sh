@@ -43,3 +43,14 @@ ensure_tauri_driver() {
 build_ui() {
   (cd ui && npm ci --no-audit --no-fund && npm run build)
 }
+
+# The version of cargo-fuzz the fuzz targets are built and run with.
+CARGO_FUZZ_VERSION=0.13.1
+
+# ensure_cargo_fuzz: installs cargo-fuzz from crates.io unless this version
+# is installed.
+ensure_cargo_fuzz() {
+  if ! cargo install --list | grep -q "^cargo-fuzz v${CARGO_FUZZ_VERSION}:"; then
+    cargo install --locked cargo-fuzz --version "${CARGO_FUZZ_VERSION}"
+  fi
+}
