@@ -85,6 +85,8 @@ pub fn run() {
             commands::sync::join,
             commands::sync::network_settings,
             commands::sync::set_network,
+            commands::sync::export_bundle,
+            commands::sync::import_bundle,
         ])
         .build(tauri::generate_context!());
     match app {

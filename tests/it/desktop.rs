@@ -108,6 +108,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         first = first + chrono::Days::new(1);
     }
     keepsakes(&window, &exports, first).await;
+    sync_by_file(&window, &ada, &exports, dir.path()).await;
     schedule_changes(&window, &ada, first).await;
     circle_life(&window, &ada, first).await;
 
@@ -294,6 +295,66 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         files_containing(&new_home, JOURNAL),
         Vec::<std::path::PathBuf>::new()
     );
+}
+
+/// Sync files both ways: Bo saves one from the window that Ada's command
+/// line imports, and opens one Ada made.
+async fn sync_by_file(
+    window: &Window,
+    ada: &Device<'_>,
+    exports: &std::path::Path,
+    dir: &std::path::Path,
+) {
+    window.click("#tab-members").await;
+    window.click("#export-bundle").await;
+    window
+        .until(
+            "the sync file saved",
+            "return document.getElementById('message').textContent.startsWith('Saved to');",
+        )
+        .await;
+    // Named after the circle and the day: Thursday-circle-sync-DATE.ckb.
+    let from_bo = std::fs::read_dir(exports)
+        .expect("exports folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "ckb"))
+        .expect("a sync file saved");
+    assert!(
+        from_bo
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("Thursday-circle-sync-")),
+        "{}",
+        from_bo.display()
+    );
+    let report = ada.json(&["bundle", "import", &from_bo.display().to_string()]);
+    assert_eq!(
+        report["rejected"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert!(
+        report["duplicates"].as_u64().unwrap_or(0) > 0,
+        "Bo's file holds what Ada already has: {report}"
+    );
+
+    let to_bo = dir.join("from-ada.ckb");
+    ada.ok(&["bundle", "export", CIRCLE, &to_bo.display().to_string()]);
+    window.click("#sync-file summary").await;
+    window
+        .type_into("#import-bundle", &to_bo.display().to_string())
+        .await;
+    window.click("#import-bundle-form button").await;
+    window
+        .until(
+            "the sync file opened",
+            "return /^Sync file opened: \\d+ new records?, \\d+ already here\\.$/.test(document.getElementById('message').textContent);",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("sync-by-file.png"))
+        .await;
+    window.click("#sync-file summary").await;
 }
 
 /// Bo takes things out of the app: the gathering as Markdown, the year as

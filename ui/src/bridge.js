@@ -79,6 +79,10 @@ export const backend = {
   restore: (backup, keyFile, passphrase) => call("restore", { backup, keyFile, passphrase }),
   syncStatus: () => call("sync_status"),
   invite: (circle) => call("invite", { circle }),
+  /** Saves a sync file of the circle: everything, or what `member` (id) lacks; returns where (null if cancelled). */
+  exportBundle: (circle, member) => call("export_bundle", { circle, member: member || null }),
+  /** Opens a sync file (base64); returns what it brought. */
+  importBundle: (bundle) => call("import_bundle", { bundle }),
   join: (ticket) => call("join", { ticket }),
   /** `{ relay, local_discovery, saved_relay, saved_local_discovery }`. */
   networkSettings: () => call("network_settings"),

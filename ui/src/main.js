@@ -176,6 +176,31 @@ async function showNetwork(settings) {
   $("network-state").textContent = `In use: relay ${n.relay}, local network ${n.local_discovery ? "on" : "off"}.${note}`;
 }
 
+/** What opening a sync file did, in words. */
+function imported(report) {
+  const fresh = report.ops_accepted + report.entries_accepted;
+  const refused = report.rejected.length;
+  return `Sync file opened: ${fresh} new record${fresh === 1 ? "" : "s"}, ${report.duplicates} already here` +
+    (refused ? `, ${refused} refused (see the circle's Members tab).` : ".");
+}
+
+$("import-bundle-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("Opening the sync file…");
+  try {
+    const report = await backend.importBundle(await picked($("import-bundle")));
+    event.target.reset();
+    if (report.joined || !circleView.id) await openCircle(report.circle);
+    else {
+      await showCircles();
+      if (report.circle === circleView.id) await circleView.refresh();
+    }
+    say(imported(report));
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 $("network").addEventListener("toggle", () => {
   if ($("network").open) showNetwork().catch((e) => say(e.message));
 });

@@ -60,7 +60,7 @@ async fn destination(
 }
 
 /// Writes `bytes` to a file named after `name`, where `destination` says.
-async fn save(
+pub(crate) async fn save(
     app: &AppHandle,
     state: &AppState,
     name: &str,

@@ -76,7 +76,7 @@ pub async fn member_card(state: State<'_, AppState>) -> Result<Card, CommandErro
 }
 
 /// A file the window read from the member's pick, as base64.
-fn picked(base64: &str, what: &str) -> Result<Vec<u8>, CommandError> {
+pub(crate) fn picked(base64: &str, what: &str) -> Result<Vec<u8>, CommandError> {
     data_encoding::BASE64
         .decode(base64.trim().as_bytes())
         .map_err(|_| CommandError::new("bad_file", &format!("the {what} could not be read")))

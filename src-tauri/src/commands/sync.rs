@@ -1,11 +1,13 @@
-//! Sync with the other members: status, invites, joining, network settings.
+//! Sync with the other members: status, invites, joining, network settings,
+//! and exchange by file (bundles) where no network reaches them.
 
 use crate::state::{blocking, AppState, CommandError};
+use circlekeep_engine::views::ImportReport;
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::{NodeState, Ticket};
 use serde::Serialize;
 use std::time::Duration;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 /// How long an invite made in the app stays valid.
 const INVITE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -135,4 +137,47 @@ pub async fn set_network(
     blocking(move || Ok(engine.set_network(Some(&relay), Some(local_discovery))?)).await?;
     crate::session::apply_network(&state).await?;
     network(&state)
+}
+
+/// Saves a sync file (bundle) of `circle`: everything this device holds, or
+/// only what `member` (id or name) is not known to hold. Returns where
+/// (nothing if cancelled).
+#[tauri::command]
+pub async fn export_bundle(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    circle: String,
+    member: Option<String>,
+) -> Result<Option<String>, CommandError> {
+    let (name, bytes) = state
+        .in_circle(circle, move |engine, id| {
+            let member = member
+                .filter(|m| !m.is_empty())
+                .map(|m| engine.find_member(id, &m))
+                .transpose()?;
+            let bytes = engine.export_bundle(id, member)?;
+            Ok((
+                format!(
+                    "{} sync {}",
+                    engine.circle(id)?.name,
+                    circlekeep_engine::today()
+                ),
+                bytes,
+            ))
+        })
+        .await?;
+    crate::commands::exports::save(&app, &state, &name, ("Circlekeep sync file", "ckb"), bytes)
+        .await
+}
+
+/// Imports a sync file (`bundle`, base64): every record checked, the new
+/// ones kept, forged or altered ones refused and reported.
+#[tauri::command]
+pub async fn import_bundle(
+    state: State<'_, AppState>,
+    bundle: String,
+) -> Result<ImportReport, CommandError> {
+    let bytes = crate::commands::identity::picked(&bundle, "sync file")?;
+    let engine = state.engine()?;
+    blocking(move || Ok(engine.import_bundle(&bytes)?)).await
 }
