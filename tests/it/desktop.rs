@@ -584,6 +584,10 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             &format!("return [...document.querySelectorAll('#agenda .step-title')].some(b => b.textContent === {EXTRA_STEP:?});"),
         )
         .await;
+    // Taking a step out asks first (it goes for everyone).
+    window
+        .run("window.confirm = () => true; return true;")
+        .await;
     window
         .click("#agenda li:last-child button.remove-step")
         .await;

@@ -47,7 +47,9 @@ export class RunPanel {
       el("li", { class: step.current ? "step current" : "step", "aria-current": step.current ? "step" : false },
         el("button", { class: "step-title", onclick: this.act(() => backend.setStep(circle, gathering, i)) }, step.title),
         el("span", { class: "meta" }, ` ${step.minutes} min `),
-        el("button", { class: "secondary remove-step", title: `Remove “${step.title}” from the agenda`, "aria-label": `Remove ${step.title}`, onclick: this.act(() => backend.removeStep(circle, gathering, i)) }, "×"))));
+        el("button", { class: "secondary remove-step", title: `Remove “${step.title}” from the agenda`, "aria-label": `Remove ${step.title}`, onclick: async () => {
+          if (confirm(`Remove “${step.title}” from the agenda? It goes for everyone at the gathering.`)) await this.act(() => backend.removeStep(circle, gathering, i))();
+        } }, "×"))));
     const adder = el("details", { id: "edit-agenda" }, el("summary", {}, "Add a step…"),
       form({ id: "add-step-form", class: "inline" }, [
         el("input", { name: "title", placeholder: "What the circle does", required: true, maxlength: 200 }),
