@@ -611,8 +611,10 @@ async fn sees(
 }
 
 /// Bo changes the schedule from the window: cannot come to the first
-/// gathering, cancels the third, moves the second a day later to 19:00;
-/// Ada's device follows, and the rota skips Bo where Bo is away.
+/// gathering, notes that Ada cannot come to the second (and then that she
+/// can after all), cancels the third,
+/// moves the second a day later to 19:00; Ada's device follows, and the
+/// rota skips Bo where Bo is away.
 async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate) {
     let [second, third] = [14, 28].map(|days| (first + chrono::Days::new(days)).to_string());
     let moved_to = (first + chrono::Days::new(15)).to_string();
@@ -628,6 +630,48 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
             &format!(
                 "return document.querySelector({:?})?.textContent.includes('not coming: Bo');",
                 planned(&first)
+            ),
+        )
+        .await;
+    // Ada told Bo she cannot come to the second (Ada is the only choice).
+    window
+        .run(&format!(
+            "document.getElementById('absent-{second}').requestSubmit(); return true;"
+        ))
+        .await;
+    window
+        .until(
+            "Ada away from the second",
+            &format!(
+                "return document.querySelector({:?})?.textContent.includes('not coming: Ada');",
+                planned(&second)
+            ),
+        )
+        .await;
+    let schedule = ["schedule", "show", CIRCLE, "--from", first.as_str()];
+    let ada_away = |s: &serde_json::Value| {
+        s.as_array().is_some_and(|list| {
+            list.iter().any(|p| {
+                p["planned"] == second.as_str()
+                    && p["absent"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|m| m["name"] == "Ada"))
+            })
+        })
+    };
+    sees(ada, &schedule, "Ada noted as not coming", &ada_away).await;
+    // She can after all: the same form, now offering that.
+    window
+        .run(&format!(
+            "document.getElementById('absent-{second}').requestSubmit(); return true;"
+        ))
+        .await;
+    window
+        .until(
+            "Ada coming to the second after all",
+            &format!(
+                "const li = document.querySelector({:?}); return !!li && !li.textContent.includes('not coming: Ada');",
+                planned(&second)
             ),
         )
         .await;
@@ -653,7 +697,6 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
             &format!("return document.getElementById('schedule')?.textContent.includes('{moved_to} 19:00 (moved from {second})');"),
         )
         .await;
-    let schedule = ["schedule", "show", CIRCLE, "--from", first.as_str()];
     sees(ada, &schedule, "Bo's schedule changes", &|s| {
         let list = s.as_array().cloned().unwrap_or_default();
         let on = |d: &str| list.iter().find(|p| p["planned"] == d).cloned();
@@ -669,7 +712,7 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
         let moved = on(&second).is_some_and(|p| {
             p["date"] == moved_to.as_str() && p["time"] == "19:00" && p["moved"] == true
         });
-        bo_away && cancelled && moved
+        bo_away && !ada_away(s) && cancelled && moved
     })
     .await;
     window.click("#tab-gatherings").await;

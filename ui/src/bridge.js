@@ -37,7 +37,8 @@ export const backend = {
   setupCircle: (circle, purpose, rhythm, guide) => call("setup_circle", { circle, purpose, rhythm, guide }),
   reschedule: (circle, date, to, time) => call("reschedule", { circle, date, to, time }),
   cancelGathering: (circle, date, cancel) => call("cancel_gathering", { circle, date, cancel }),
-  setAbsent: (circle, date, absent) => call("set_absent", { circle, date, absent }),
+  /** Says `member` (id; default: me) will not come to the gathering planned for `date`, or will after all. */
+  setAbsent: (circle, date, absent, member) => call("set_absent", { circle, date, absent, member: member ?? null }),
   swapRole: (circle, role, date, other) => call("swap_role", { circle, role, date, other }),
   /** Gatherings of any circle starting within `hours`, and nudges for circles that stopped meeting. */
   reminders: (hours) => call("reminders", { hours }),

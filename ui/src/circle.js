@@ -354,13 +354,22 @@ export class CircleView {
       el("div", { class: "heading" }, el("h3", {}, "Next gatherings"),
         el("button", { id: "export-ics", class: "secondary", onclick: () => this.save(() => backend.exportIcs(this.id)) }, "Export the year (.ics)")),
       practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
-      el("ul", { id: "schedule", class: "schedule" }, byDate(practice.next).map((p) => this.planned(p, me?.id, practice.next))),
+      el("ul", { id: "schedule", class: "schedule" }, byDate(practice.next).map((p) => this.planned(p, me?.id, practice.next, circle.members))),
     );
   }
 
   /** One planned gathering, with what any member may change about it. */
-  planned(p, me, next) {
-    const absent = p.absent.some((a) => a.id === me);
+  planned(p, me, next, members) {
+    const away = (id) => p.absent.some((a) => a.id === id);
+    const absent = away(me);
+    // Someone told you they can't come (or can after all): note it for them.
+    const forOthers = form({ id: `absent-${p.planned}`, class: "inline" }, [
+      el("select", { name: "member", "aria-label": "Member" }, members.filter((m) => !m.me).map((m) =>
+        el("option", { value: m.id }, away(m.id) ? `${m.name} can come after all` : `${m.name} can't come`))),
+    ], "Note it", async (f) => {
+      await backend.setAbsent(this.id, p.planned, !away(f.member.value), f.member.value);
+      await this.refresh();
+    }, this.say);
     const others = next.filter((o) => o.planned !== p.planned && !o.cancelled);
     const swapper = form({ id: `swap-${p.planned}`, class: "inline" }, [
       el("select", { name: "role", "aria-label": "Role" }, ROLES.map((r) => el("option", { value: r }, r))),
@@ -387,6 +396,7 @@ export class CircleView {
         el("button", { class: "secondary cancel", onclick: this.act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled)) },
           p.cancelled ? "Restore" : "Cancel"),
         el("details", { class: "move" }, el("summary", {}, "Move…"), mover),
+        p.cancelled || members.length < 2 ? null : el("details", { class: "others-absent" }, el("summary", {}, "Someone else…"), forOthers),
         p.cancelled ? null : el("details", { class: "swap" }, el("summary", {}, "Swap a role…"), swapper)));
   }
 

@@ -42,19 +42,24 @@ pub async fn cancel_gathering(
         .await
 }
 
-/// Says this member will not come to the gathering planned for `date` (or, with
-/// `absent` false, will after all); the rota skips absentees.
+/// Says `member` (id or name; this member if none) will not come to the
+/// gathering planned for `date` (or, with `absent` false, will after all);
+/// the rota skips absentees.
 #[tauri::command]
 pub async fn set_absent(
     state: State<'_, AppState>,
     circle: String,
     date: String,
     absent: bool,
+    member: Option<String>,
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
-            let me = engine.identity().member_id();
-            Ok(engine.set_absent(id, parse_date(&date)?, me, absent)?)
+            let who = match member {
+                Some(m) => engine.find_member(id, &m)?,
+                None => engine.identity().member_id(),
+            };
+            Ok(engine.set_absent(id, parse_date(&date)?, who, absent)?)
         })
         .await
 }
