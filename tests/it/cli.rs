@@ -414,6 +414,16 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         "2027-01-04",
     ]);
     ada.ok(&["backup", backup.to_str().expect("path")]);
+    // Circle content taken out of the app is for its owner's eyes only.
+    #[cfg(unix)]
+    for file in [&md, &ics, &backup] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file)
+            .expect("export")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
     let md = std::fs::read_to_string(md).expect("markdown");
     assert!(md.contains("Delegating is hard for me") && md.contains("Delegate the Q1 plan"));
     assert!(std::fs::read_to_string(ics)

@@ -684,7 +684,7 @@ pub(crate) async fn dispatch(
                 let id = engine.find_circle(&circle)?;
                 let member = for_member.map(|m| engine.find_member(id, &m)).transpose()?;
                 let bytes = engine.export_bundle(id, member)?;
-                std::fs::write(&file, &bytes)
+                circlekeep_engine::write_owner_only(&file, &bytes)
                     .with_context(|| format!("cannot write {}", file.display()))?;
                 out.exported(&file, bytes.len());
             }

@@ -340,7 +340,8 @@ fn date(text: &str) -> anyhow::Result<chrono::NaiveDate> {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    circlekeep_engine::write_owner_only(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn show<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {

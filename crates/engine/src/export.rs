@@ -8,7 +8,29 @@ use crate::{CircleId, DocId, Engine, EngineError, Store};
 use chrono::{Duration, NaiveDate, Utc};
 use circlekeep_model::schedule::Cadence;
 use icalendar::{Alarm, Calendar, Component, EventLike, EventStatus};
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+/// Writes a file the member takes out of the app (an export, a backup, a
+/// bundle) readable by its owner only, replacing any file there at once or
+/// not at all: a failed write never leaves half a file, or loses the old one.
+pub fn write_owner_only(path: &Path, bytes: &[u8]) -> Result<(), EngineError> {
+    let io = |source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Created owner-only (0600 on Unix) beside its destination.
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.as_file().sync_all().map_err(io)?;
+    file.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
 
 impl<S: Store> Engine<S> {
     /// The gathering as Markdown: roles, attendance, agenda, turns, notes
@@ -176,5 +198,40 @@ impl<S: Store> Engine<S> {
             calendar.push(event.done());
         }
         Ok(calendar.done().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_owner_only;
+    use std::error::Error;
+
+    #[test]
+    fn exports_are_owner_only_and_replace_whole() -> Result<(), Box<dyn Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("notes.md");
+        std::fs::write(&path, "an older export, readable by all")?;
+        write_owner_only(&path, b"# Thursday circle")?;
+        assert_eq!(std::fs::read(&path)?, b"# Thursday circle");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "readable by its owner only");
+        }
+        // Nothing but the file itself is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn a_write_that_cannot_happen_says_where_and_keeps_nothing() -> Result<(), Box<dyn Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("missing").join("notes.md");
+        let err = write_owner_only(&path, b"x").err().ok_or("no error")?;
+        assert_eq!(err.code(), "io");
+        assert!(err.to_string().contains("notes.md"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        Ok(())
     }
 }

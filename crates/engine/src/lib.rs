@@ -52,6 +52,7 @@ pub use circlekeep_model::{CircleId, DocId, MemberId};
 pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};
 pub use circlekeep_store::{MemoryStore, SledStore, Store};
 pub use error::{EngineError, Rejection};
+pub use export::write_owner_only;
 pub use home::Home;
 
 use bundle::Bundle;

@@ -72,12 +72,8 @@ pub(crate) async fn save(
         return Ok(None);
     };
     blocking(move || {
-        std::fs::write(&path, &bytes).map_err(|e| {
-            CommandError::new(
-                "write_failed",
-                &format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
+        circlekeep_engine::write_owner_only(&path, &bytes)
+            .map_err(|e| CommandError::new("write_failed", &format!("cannot write {e}")))?;
         Ok(Some(path.display().to_string()))
     })
     .await
