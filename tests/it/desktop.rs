@@ -9,7 +9,7 @@
 
 use chrono::Datelike;
 use circlekeep_engine::{Engine, Home, SecretString};
-use circlekeep_tests::cli::{Device, LOOPBACK, PASSPHRASE};
+use circlekeep_tests::cli::{Device, Serve, LOOPBACK, PASSPHRASE};
 use circlekeep_tests::desktop::{app_processes, Desktop, Window};
 use circlekeep_tests::{eventually, files_containing};
 
@@ -56,11 +56,20 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     ]);
     ada.ok(&["gathering", "new", CIRCLE, "--date", DATE]);
     ada.ok(&["note", "add", CIRCLE, ADA_NOTE]);
-    let _serve = ada.serve(&dir.path().join("ada-serve.log"));
+    // On a port of its own, so it is found again at the ticket's address
+    // after a restart (relays and discovery are off here).
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+        probe.local_addr().expect("address").port()
+    };
+    let serve_log = dir.path().join("ada-serve.log");
+    let serve = ada.serve_at(&serve_log, port);
     let ticket = ada.json(&["invite", CIRCLE, "--expires", "1h"])["ticket"]
         .as_str()
         .expect("ticket")
         .to_owned();
+    // Ada's laptop closes before Bo gets to join.
+    drop(serve);
 
     // Bo uses the app, on loopback only.
     let bo_home = dir.path().join("bo");
@@ -78,7 +87,10 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     ];
     args.extend(LOOPBACK);
     let window = desktop.launch(&args).await;
-    let window = first_run(window, ticket).await;
+    let (window, _serve) = first_run(window, ticket, || {
+        ada.serve_at(&dir.path().join("ada-serve-again.log"), port)
+    })
+    .await;
 
     // What Bo did in the window reached Ada over the network.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -922,8 +934,14 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
     window.click("#tab-gatherings").await;
 }
 
-/// Bo's first run: create an identity, join by ticket, read, write, type.
-async fn first_run(window: Window, ticket: String) -> Window {
+/// Bo's first run: create an identity, join by ticket (waiting, while the
+/// inviter is offline, until `inviter_online` brings Ada's device back), read,
+/// write, type. Returns the window and Ada's running `serve`.
+async fn first_run(
+    window: Window,
+    ticket: String,
+    inviter_online: impl FnOnce() -> Serve,
+) -> (Window, Serve) {
     window.type_into("#setup-name", "Bo").await;
     window.type_into("#setup-pass", PASSPHRASE).await;
     window.type_into("#setup-pass2", PASSPHRASE).await;
@@ -931,6 +949,13 @@ async fn first_run(window: Window, ticket: String) -> Window {
 
     window.type_into("#join-ticket", &ticket).await;
     window.click("#join-form button").await;
+    window
+        .until(
+            "the app waiting for the inviter",
+            "return document.getElementById('message').textContent.includes('cannot be reached yet') && !!document.getElementById('stop-joining');",
+        )
+        .await;
+    let serve = inviter_online();
     window
         .until(
             "the joined circle",
@@ -1008,5 +1033,5 @@ async fn first_run(window: Window, ticket: String) -> Window {
         .screenshot(&window.artifacts().join("charter.png"))
         .await;
     window.click("#tab-gatherings").await;
-    window
+    (window, serve)
 }

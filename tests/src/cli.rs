@@ -80,8 +80,18 @@ impl Device<'_> {
     /// Starts `circlekeep serve` on loopback, logging to `log`; returns once
     /// it accepts commands.
     pub fn serve(&self, log: &Path) -> Serve {
+        self.serve_at(log, 0)
+    }
+
+    /// Starts `circlekeep serve` on loopback at `port` (0: any free port),
+    /// logging to `log`; returns once it accepts commands.
+    pub fn serve_at(&self, log: &Path, port: u16) -> Serve {
+        let bind = format!("127.0.0.1:{port}");
         let mut args = vec!["serve"];
         args.extend(LOOPBACK);
+        if let Some(at) = args.iter().position(|a| *a == "--bind") {
+            args[at + 1] = &bind;
+        }
         let log = std::fs::File::create(log).expect("log");
         let serve = Serve(
             self.cmd(&args)

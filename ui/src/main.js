@@ -110,14 +110,47 @@ $("new-circle-slot").append(
     [el("textarea", { id: "join-ticket", name: "ticket", rows: 2, placeholder: "Invite ticket", required: true })],
     "Join",
     async (f) => {
-      say("Joining… a member who is online has to let you in.");
-      const id = await backend.join(f.ticket.value);
+      const id = await joinPatiently(f.ticket.value);
       f.reset();
       await openCircle(id);
     },
     say,
   ),
 );
+
+/** Seconds between attempts to reach an inviter whose device is offline. */
+const JOIN_RETRY_SECS = 10;
+
+/**
+ * Joins with `ticket`; while the inviter's device cannot be reached, tries
+ * again every few seconds (the ticket is not used up by a failed attempt)
+ * until it works, is refused, or the member stops waiting.
+ */
+async function joinPatiently(ticket) {
+  const giveUp = () => new Error("Stopped waiting. The ticket still works until it expires.");
+  let stopped = false;
+  let wake = () => {};
+  const stop = el("button", { id: "stop-joining", type: "button", class: "secondary", onclick: () => { stopped = true; wake(); } }, "Stop waiting");
+  try {
+    for (let attempt = 1; ; attempt++) {
+      say(attempt === 1
+        ? "Joining… the member who made the ticket has to be online to let you in."
+        : `Waiting for the inviter's device to come online (attempt ${attempt})…`);
+      try {
+        return await backend.join(ticket);
+      } catch (e) {
+        if (e.code !== "unreachable") throw e;
+      }
+      if (stopped) throw giveUp();
+      if (!stop.isConnected) $("join-form").after(stop);
+      say(`The inviter's device cannot be reached yet; trying again in ${JOIN_RETRY_SECS} s. The ticket keeps until it expires.`);
+      await new Promise((resolve) => { wake = resolve; setTimeout(resolve, JOIN_RETRY_SECS * 1000); });
+      if (stopped) throw giveUp();
+    }
+  } finally {
+    stop.remove();
+  }
+}
 
 /** The file picked in `input`, as base64 (the engine checks what it is). */
 function picked(input) {
