@@ -3,6 +3,7 @@
 //! this crate knows Tauri, IPC and JSON.
 
 mod commands;
+mod notify;
 mod session;
 mod state;
 

@@ -1,6 +1,7 @@
 //! Starting and stopping what runs while the app is unlocked: the sync
-//! node, the events that tell the window a circle changed, and the cache
-//! checkpoints once changes settle; quitting cleanly on stop signals.
+//! node, the events that tell the window a circle changed, the cache
+//! checkpoints once changes settle, and gathering reminders as system
+//! notifications; quitting cleanly on stop signals.
 
 use crate::state::{AppState, CommandError, Session};
 use circlekeep_engine::{CheckpointPolicy, Engine};
@@ -27,6 +28,7 @@ pub fn start(app: &AppHandle, engine: Engine) {
         Arc::downgrade(&engine),
         CheckpointPolicy::default(),
     ));
+    tauri::async_runtime::spawn(crate::notify::announce_reminders(Arc::downgrade(&engine)));
     let config = state.node_config(&engine);
     tauri::async_runtime::spawn(async move {
         let secret = *engine.identity().endpoint_secret();

@@ -123,6 +123,20 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     sync_by_file(&window, &ada, &exports, dir.path()).await;
     schedule_changes(&window, &ada, first).await;
     circle_life(&window, &ada, first).await;
+    // The gathering Ada brought forward to tomorrow is announced to the
+    // desktop's notification service too, once.
+    let announced = |log: &str| log.matches("Thursday circle meets in").count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while announced(&desktop.notifications()) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification: {}",
+            desktop.notifications()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(desktop.notifications().contains("member=Notify"));
+    assert_eq!(announced(&desktop.notifications()), 1, "announced once");
 
     // Ada writes; the open window shows it without being asked, and what Bo
     // had begun in a form (then looked away from) survives the redraw.

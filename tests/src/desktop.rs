@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A virtual display with a WebDriver server for the app.
+/// A virtual display with a WebDriver server for the app, and a session
+/// bus of its own on which the notifications the app sends are recorded.
 pub struct Desktop {
     display: Child,
+    bus: Child,
+    monitor: Child,
     driver: Child,
     port: u16,
     app: PathBuf,
@@ -26,6 +29,8 @@ impl Desktop {
         let xvfb = find_tool("Xvfb")?;
         let driver = find_tool("tauri-driver")?;
         let native = find_tool("WebKitWebDriver")?;
+        let bus_daemon = find_tool("dbus-daemon")?;
+        let bus_monitor = find_tool("dbus-monitor")?;
         let app = workspace_bin("circlekeep-app", "circlekeep-app");
 
         let mut display = Command::new(xvfb)
@@ -54,8 +59,36 @@ impl Desktop {
             return Err("Xvfb gave no display number".into());
         }
 
-        let (port, native_port) = (free_port(), free_port());
         std::fs::create_dir_all(artifacts).map_err(|e| e.to_string())?;
+        // A private session bus: what the app announces is recorded by a
+        // monitor (nobody shows it), and nothing reaches the real desktop.
+        let mut bus = Command::new(bus_daemon)
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start dbus-daemon: {e}"))?;
+        let mut bus_address = String::new();
+        if let Some(out) = bus.stdout.take() {
+            BufReader::new(out)
+                .read_line(&mut bus_address)
+                .map_err(|e| format!("dbus-daemon gave no address: {e}"))?;
+        }
+        let bus_address = bus_address.trim().to_owned();
+        let notifications = std::fs::File::create(artifacts.join("notifications.log"))
+            .map_err(|e| e.to_string())?;
+        let monitor = Command::new(bus_monitor)
+            .args([
+                "--address",
+                &bus_address,
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(notifications)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start dbus-monitor: {e}"))?;
+
+        let (port, native_port) = (free_port(), free_port());
         let log =
             std::fs::File::create(artifacts.join("tauri-driver.log")).map_err(|e| e.to_string())?;
         let driver = Command::new(driver)
@@ -68,6 +101,7 @@ impl Desktop {
             .arg("--native-driver")
             .arg(native)
             .env("DISPLAY", format!(":{number}"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
             .env("CIRCLEKEEP_LOG", "info")
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
@@ -82,11 +116,19 @@ impl Desktop {
         }
         Ok(Desktop {
             display,
+            bus,
+            monitor,
             driver,
             port,
             app,
             artifacts: artifacts.to_owned(),
         })
+    }
+
+    /// What the app has sent to the desktop's notification service so far,
+    /// as `dbus-monitor` printed it.
+    pub fn notifications(&self) -> String {
+        std::fs::read_to_string(self.artifacts.join("notifications.log")).unwrap_or_default()
     }
 
     /// Starts the app with `args` and returns a WebDriver session on its window.
@@ -113,6 +155,10 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        for process in [&mut self.monitor, &mut self.bus] {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
         let _ = self.display.kill();
         let _ = self.display.wait();
     }

@@ -163,6 +163,11 @@ pub(crate) fn planned_view(
     }
 }
 
+/// Gatherings already announced on this device (kept in memory, so a
+/// restarted app may announce a gathering once more).
+#[derive(Debug, Default)]
+pub struct Announced(BTreeSet<(String, String, String)>);
+
 impl<S: Store> Engine<S> {
     /// Current members' hex ids, sorted (the rota's order).
     pub(crate) fn member_hexes(&self, id: CircleId) -> Result<Vec<String>, EngineError> {
@@ -563,6 +568,28 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(out)
+    }
+
+    /// Reminders of gatherings starting within `within` that `announced`
+    /// has not seen (a moved gathering counts as new), now marked seen: what
+    /// to announce as a system notification, once each.
+    pub fn reminders_to_announce(
+        &self,
+        now: DateTime<Utc>,
+        within: Duration,
+        announced: &mut Announced,
+    ) -> Result<Vec<ReminderView>, EngineError> {
+        Ok(self
+            .reminders(now, within)?
+            .into_iter()
+            .filter(|r| {
+                r.gathering.as_ref().is_some_and(|g| {
+                    announced
+                        .0
+                        .insert((r.circle.clone(), g.planned.clone(), g.starts.clone()))
+                })
+            })
+            .collect())
     }
 
     /// Adds a progress note to a goal.
