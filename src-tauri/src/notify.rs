@@ -2,9 +2,8 @@
 //! once, when it comes within two days (as the window's banner does), through the desktop's notification service (the
 //! freedesktop Notifications interface on the session D-Bus, on Linux).
 
-use circlekeep_engine::practice::Announced;
 use circlekeep_engine::{Engine, Utc};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 /// How far ahead a gathering is announced (the window's banner: 48 h too).
@@ -14,11 +13,11 @@ const EVERY: Duration = Duration::from_secs(60);
 
 /// Announces due gatherings until the engine goes away: at start, every
 /// minute, and whenever a circle changed (a gathering moved to tomorrow).
+/// The engine remembers what it announced, across restarts too.
 pub async fn announce_reminders(engine: Weak<Engine>) {
     let Some(mut changes) = engine.upgrade().map(|e| e.subscribe()) else {
         return;
     };
-    let announced = Arc::new(Mutex::new(Announced::default()));
     let mut tick = tokio::time::interval(EVERY);
     loop {
         tokio::select! {
@@ -32,10 +31,8 @@ pub async fn announce_reminders(engine: Weak<Engine>) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        let announced = announced.clone();
         let shown = tauri::async_runtime::spawn_blocking(move || {
-            let mut announced = announced.lock().unwrap_or_else(|p| p.into_inner());
-            let due = engine.reminders_to_announce(Utc::now(), AHEAD, &mut announced)?;
+            let due = engine.reminders_to_announce(Utc::now(), AHEAD)?;
             for reminder in &due {
                 if let Err(e) = show("Circlekeep", &reminder.text) {
                     tracing::info!("cannot show a notification: {e}");

@@ -204,6 +204,15 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
             &format!("const v = [...document.querySelectorAll('textarea.note-text')].map(t => t.value); return v.includes({BO_NOTE:?}) && v.includes({ADA_LATER:?});"),
         )
         .await;
+    // The reopened app remembers it announced tomorrow's gathering (it
+    // looks at reminders as soon as it is unlocked).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        announced(&desktop.notifications()),
+        1,
+        "announced again after reopening: {}",
+        desktop.notifications()
+    );
 
     // Bo leaves the circle: Ada's device re-keys it without Bo, and Bo's
     // window says nothing new will reach it (what Bo holds stays).

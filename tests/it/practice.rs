@@ -512,8 +512,7 @@ fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
 
 #[test]
 fn a_gathering_is_announced_once_and_again_when_moved() {
-    let group = peers(2);
-    let ada = &group[0];
+    let mut group = peers(2);
     // 2027-01-07, 18:30 in Berlin is 17:30 UTC.
     let circle = scheduled_circle(&group, "2027-01-04");
     let at = |s: &str| {
@@ -522,29 +521,29 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
             .with_timezone(&chrono::Utc)
     };
     let day = chrono::Duration::hours(24);
-    let mut announced = circlekeep_engine::practice::Announced::default();
-    let due = |announced: &mut _, now: &str| {
-        ada.reminders_to_announce(at(now), day, announced)
-            .expect("reminders")
-    };
+    let due = |peer: &Peer, now: &str| peer.reminders_to_announce(at(now), day).expect("reminders");
 
     assert!(
-        due(&mut announced, "2027-01-05T12:00:00Z").is_empty(),
+        due(&group[0], "2027-01-05T12:00:00Z").is_empty(),
         "two days ahead"
     );
-    let first = due(&mut announced, "2027-01-06T18:00:00Z");
+    let first = due(&group[0], "2027-01-06T18:00:00Z");
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(
         first[0].text.contains("2027-01-07 18:30"),
         "{}",
         first[0].text
     );
+    assert!(due(&group[0], "2027-01-06T19:00:00Z").is_empty(), "once");
+    // Still once after the app restarts: it is remembered on disk.
+    group[0].restart(false);
     assert!(
-        due(&mut announced, "2027-01-06T19:00:00Z").is_empty(),
-        "once"
+        due(&group[0], "2027-01-06T19:30:00Z").is_empty(),
+        "once, across restarts"
     );
 
     // Moved to later that evening: a new time, announced again, once.
+    let ada = &group[0];
     ada.reschedule(
         circle,
         date("2027-01-07"),
@@ -552,14 +551,17 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
         Some("20:00".parse().expect("time")),
     )
     .expect("move");
-    let moved = due(&mut announced, "2027-01-06T20:00:00Z");
+    let moved = due(ada, "2027-01-06T20:00:00Z");
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert!(moved[0].text.contains("20:00"), "{}", moved[0].text);
-    assert!(due(&mut announced, "2027-01-06T21:00:00Z").is_empty());
+    assert!(due(ada, "2027-01-06T21:00:00Z").is_empty());
 
-    // Cancelled: nothing to announce, on any device.
+    // Cancelled: nothing to announce, even where it never was.
     ada.cancel_gathering(circle, date("2027-01-07"), true)
         .expect("cancel");
-    let mut elsewhere = circlekeep_engine::practice::Announced::default();
-    assert!(due(&mut elsewhere, "2027-01-06T22:00:00Z").is_empty());
+    ada.send(&group[1], circle);
+    assert!(due(&group[1], "2027-01-06T22:00:00Z").is_empty());
+    // The announcement record is sealed: no date of the schedule in clear.
+    let store = group[0].dir().join("store");
+    assert!(files_containing(&store, "2027-01-07").is_empty());
 }

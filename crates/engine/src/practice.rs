@@ -11,6 +11,8 @@ use circlekeep_model::docs::{self, CircleDoc};
 use circlekeep_model::rota::{self, Role, Slot};
 use circlekeep_model::schedule::Cadence;
 use circlekeep_model::DocId;
+use circlekeep_seal::epoch::{open_with_identity, seal_to_recipient};
+use circlekeep_store::BlobKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How far ahead the schedule is generated.
@@ -162,11 +164,6 @@ pub(crate) fn planned_view(
         gathering: p.gathering.clone(),
     }
 }
-
-/// Gatherings already announced on this device (kept in memory, so a
-/// restarted app may announce a gathering once more).
-#[derive(Debug, Default)]
-pub struct Announced(BTreeSet<(String, String, String)>);
 
 impl<S: Store> Engine<S> {
     /// Current members' hex ids, sorted (the rota's order).
@@ -570,26 +567,51 @@ impl<S: Store> Engine<S> {
         Ok(out)
     }
 
-    /// Reminders of gatherings starting within `within` that `announced`
-    /// has not seen (a moved gathering counts as new), now marked seen: what
-    /// to announce as a system notification, once each.
+    /// Reminders of gatherings starting within `within` that this device
+    /// has not announced yet (a moved gathering counts as new), now marked
+    /// announced: what to show as a system notification, once each. What
+    /// was announced is kept sealed to this device, past gatherings pruned.
     pub fn reminders_to_announce(
         &self,
         now: DateTime<Utc>,
         within: Duration,
-        announced: &mut Announced,
     ) -> Result<Vec<ReminderView>, EngineError> {
-        Ok(self
+        // (circle, planned date, start as RFC 3339)
+        type Seen = BTreeSet<(String, String, String)>;
+        let stored = self
+            .store
+            .blob(BlobKind::Announced, b"")
+            .map_err(EngineError::store)?;
+        // Unreadable (another identity's, or damaged): start afresh.
+        let mut seen: Seen = stored
+            .and_then(|sealed| open_with_identity(self.me.age_identity(), &sealed).ok())
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .unwrap_or_default();
+        let due: Vec<ReminderView> = self
             .reminders(now, within)?
             .into_iter()
             .filter(|r| {
                 r.gathering.as_ref().is_some_and(|g| {
-                    announced
-                        .0
-                        .insert((r.circle.clone(), g.planned.clone(), g.starts.clone()))
+                    seen.insert((r.circle.clone(), g.planned.clone(), g.starts.clone()))
                 })
             })
-            .collect())
+            .collect();
+        if due.is_empty() {
+            return Ok(due);
+        }
+        let yesterday = now - Duration::days(1);
+        seen.retain(|(_, _, starts)| {
+            DateTime::parse_from_rfc3339(starts).is_ok_and(|s| s >= yesterday)
+        });
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(&seen).map_err(|e| EngineError::Corrupt(e.to_string()))?,
+        );
+        let sealed = seal_to_recipient(&self.me.recipient(), &plain);
+        self.store
+            .put_blob(BlobKind::Announced, b"", Some(&sealed))
+            .map_err(EngineError::store)?;
+        self.store.flush().map_err(EngineError::store)?;
+        Ok(due)
     }
 
     /// Adds a progress note to a goal.

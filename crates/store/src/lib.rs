@@ -36,6 +36,8 @@ pub enum BlobKind {
     Addresses,
     /// Private journal entries, each sealed to this device's age recipient.
     Journal,
+    /// Gatherings this device has announced, sealed to this device.
+    Announced,
 }
 
 impl BlobKind {
@@ -48,6 +50,7 @@ impl BlobKind {
             BlobKind::Invite => 5,
             BlobKind::Addresses => 6,
             BlobKind::Journal => 7,
+            BlobKind::Announced => 8,
         }
     }
 }
