@@ -96,7 +96,11 @@ pub enum EngineError {
     #[error(transparent)]
     Keyring(#[from] KeyringError),
     /// Another Circlekeep process (the app or the CLI) has this home open.
-    #[error("this Circlekeep home is in use by another Circlekeep process")]
+    #[error(
+        "this Circlekeep data folder is in use by another Circlekeep process (the app, \
+         or a command still running); close it first — to use the command line \
+         alongside a running device, run `circlekeep serve` instead of the app"
+    )]
     StoreLocked,
     /// The local store failed.
     #[error("local storage failed: {0}")]
