@@ -10,6 +10,9 @@ use std::time::Duration;
 const AHEAD: chrono::Duration = chrono::Duration::hours(48);
 /// How often reminders are looked at (besides whenever a circle changes).
 const EVERY: Duration = Duration::from_secs(60);
+/// How long changes must settle before they are looked at (typing in a
+/// gathering changes a circle several times a second).
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// Announces due gatherings until the engine goes away: at start, every
 /// minute, and whenever a circle changed (a gathering moved to tomorrow).
@@ -23,8 +26,17 @@ pub async fn announce_reminders(engine: Weak<Engine>) {
         tokio::select! {
             _ = tick.tick() => {}
             changed = changes.recv() => {
-                if matches!(changed, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+                if matches!(changed, Err(RecvError::Closed)) {
                     return;
+                }
+                tokio::time::sleep(SETTLE).await;
+                loop {
+                    match changes.try_recv() {
+                        Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
+                    }
                 }
             }
         }
