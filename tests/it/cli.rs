@@ -459,3 +459,69 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         (1, "error".into())
     );
 }
+
+#[test]
+fn join_waits_for_an_inviter_who_is_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    let bo = Device {
+        home: &dir.path().join("bo"),
+    };
+    for (device, name) in [(&ada, "Ada"), (&bo, "Bo")] {
+        device.ok(&["init", "--name", name, "--kdf-work-factor", "10"]);
+    }
+    ada.ok(&["circle", "create", "Thursday circle"]);
+    // Ada serves on a port of her own, so the ticket's address is hers
+    // again after a restart (relays and discovery are off here).
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+        probe.local_addr().expect("address").port()
+    };
+    let serve = ada.serve_at(&dir.path().join("serve.log"), port);
+    let ticket = ada.json(&["invite", "thursday", "--expires", "1h"])["ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    drop(serve);
+
+    // Bo's join finds nobody, says so, and keeps trying...
+    let log = dir.path().join("join.log");
+    let mut join = vec!["--json", "join", ticket.as_str(), "--wait", "5m"];
+    join.extend(LOOPBACK);
+    let waiting = bo
+        .cmd(&join)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("join");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("cannot reach the inviter yet")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "join never said it is waiting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // ...until Ada's device is back.
+    let serve_again = ada.serve_at(&dir.path().join("serve-again.log"), port);
+    let out = waiting.wait_with_output().expect("join finished");
+    assert!(
+        out.status.success(),
+        "join failed: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let joined: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(joined["name"], "Thursday circle");
+
+    // Without --wait, an unreachable inviter is one clear failure.
+    drop(serve_again);
+    let mut once = vec!["join", ticket.as_str()];
+    once.extend(LOOPBACK);
+    let (status, code) = bo.error_code(&once);
+    assert_eq!((status, code.as_str()), (1, "unreachable"));
+}

@@ -100,6 +100,10 @@ enum Command {
     Join {
         /// The ticket (`circlekeep-invite1:…`).
         ticket: String,
+        /// While the inviter cannot be reached, keep trying (every 10 s) for
+        /// this long, e.g. `2h` (default: try once).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        wait: Option<Duration>,
         #[command(flatten)]
         net: NetArgs,
     },
@@ -510,6 +514,31 @@ impl NetArgs {
 }
 
 /// A node for one networked command when no `serve` is running.
+/// How often `join --wait` tries an inviter it cannot reach (as the app does).
+const JOIN_RETRY: Duration = Duration::from_secs(10);
+
+/// Joins with `ticket`; while the inviter cannot be reached and `until` has
+/// not passed, tries again every [`JOIN_RETRY`] (a failed attempt uses
+/// nothing up).
+async fn join_patiently(
+    node: &Node<Engine>,
+    ticket: &Ticket,
+    card: &str,
+    until: Option<std::time::Instant>,
+) -> Result<circlekeep_engine::CircleId, circlekeep_sync::JoinError> {
+    loop {
+        match node.join(ticket, card).await {
+            Err(circlekeep_sync::JoinError::Unreachable(why))
+                if until.is_some_and(|u| std::time::Instant::now() + JOIN_RETRY < u) =>
+            {
+                tracing::warn!("cannot reach the inviter yet ({why}); trying again shortly");
+                tokio::time::sleep(JOIN_RETRY).await;
+            }
+            joined => return joined,
+        }
+    }
+}
+
 async fn temporary_node(engine: &Arc<Engine>, net: &NetArgs) -> anyhow::Result<Node<Engine>> {
     let config = engine.node_config(&net.choice())?;
     let secret = engine.identity().endpoint_secret();
@@ -723,14 +752,15 @@ pub(crate) async fn dispatch(
                 node.is_some(),
             );
         }
-        Command::Join { ticket, net } => {
+        Command::Join { ticket, net, wait } => {
             let ticket: Ticket = ticket.parse()?;
             let card = engine.member_card().as_line().to_owned();
+            let until = wait.map(|w| std::time::Instant::now() + w);
             let circle = match node {
-                Some(node) => node.join(&ticket, &card).await,
+                Some(node) => join_patiently(node, &ticket, &card, until).await,
                 None => {
                     let node = temporary_node(engine, &net).await?;
-                    let joined = node.join(&ticket, &card).await;
+                    let joined = join_patiently(&node, &ticket, &card, until).await;
                     node.shutdown().await;
                     joined
                 }
