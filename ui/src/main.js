@@ -152,11 +152,16 @@ async function joinPatiently(ticket) {
   }
 }
 
+/** Larger than any backup, key file or sync file a circle makes (a
+ * four-year circle's sync file is about 10 MB): refused before it is read. */
+const MAX_PICKED_BYTES = 256 * 1024 * 1024;
+
 /** The file picked in `input`, as base64 (the engine checks what it is). */
 function picked(input) {
   return new Promise((resolve, reject) => {
     const file = input.files?.[0];
     if (!file) return reject(new Error("Choose a file first."));
+    if (file.size > MAX_PICKED_BYTES) return reject(new Error(`${file.name} is too large to be a Circlekeep file.`));
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ""));
     reader.onerror = () => reject(new Error(`Cannot read ${file.name}.`));
