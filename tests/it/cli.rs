@@ -475,10 +475,7 @@ fn join_waits_for_an_inviter_who_is_offline() {
     ada.ok(&["circle", "create", "Thursday circle"]);
     // Ada serves on a port of her own, so the ticket's address is hers
     // again after a restart (relays and discovery are off here).
-    let port = {
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
-        probe.local_addr().expect("address").port()
-    };
+    let port = circlekeep_tests::free_udp_port();
     let serve = ada.serve_at(&dir.path().join("serve.log"), port);
     let ticket = ada.json(&["invite", "thursday", "--expires", "1h"])["ticket"]
         .as_str()

@@ -58,10 +58,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     ada.ok(&["note", "add", CIRCLE, ADA_NOTE]);
     // On a port of its own, so it is found again at the ticket's address
     // after a restart (relays and discovery are off here).
-    let port = {
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
-        probe.local_addr().expect("address").port()
-    };
+    let port = circlekeep_tests::free_udp_port();
     let serve_log = dir.path().join("ada-serve.log");
     let serve = ada.serve_at(&serve_log, port);
     let ticket = ada.json(&["invite", CIRCLE, "--expires", "1h"])["ticket"]

@@ -539,10 +539,7 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
 
     // New settings: the old endpoint lets go of its port, a new one runs
     // with them, and members reach it there.
-    let port = {
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
-        probe.local_addr().expect("address").port()
-    };
+    let port = circlekeep_tests::free_udp_port();
     assert!(bo_sync.run_with(secret, Ok(loopback(port))).await);
     let NodeState::Running(second, config) = bo_sync.state() else {
         panic!("not running after the restart");
