@@ -551,7 +551,12 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
         Some(port)
     );
     drop(first);
-    std::net::UdpSocket::bind(first_addr).expect("the old node released its port");
+    // Its socket goes shortly after shutdown returns.
+    let released = eventually(Duration::from_secs(10), || {
+        std::net::UdpSocket::bind(first_addr).is_ok()
+    })
+    .await;
+    assert!(released, "the old node never released its port");
     ada_node.add_address(&second.addr());
     ada.add_note(circle, g, "written after Bo's restart")
         .expect("note");

@@ -1,10 +1,15 @@
 //! The sync node of a long-running app: started in the background, restarted
 //! when the network settings it should run with change, stopped on quit.
 
-use crate::{Node, NodeConfig, Replica};
+use crate::{Node, NodeConfig, NodeError, Replica};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Mutex};
+
+/// Tries at binding right after the previous node shut down, and the pause
+/// between them (its socket is released shortly after `shutdown` returns).
+const REBIND_ATTEMPTS: u32 = 20;
+const REBIND_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where a supervised node is.
 pub enum NodeState<R: Replica> {
@@ -61,12 +66,15 @@ impl<R: Replica> Supervisor<R> {
         if unchanged {
             return false;
         }
-        if let NodeState::Running(node, _) = self.state.send_replace(NodeState::Starting) {
-            node.shutdown().await;
-        }
+        let replaced = match self.state.send_replace(NodeState::Starting) {
+            NodeState::Running(node, _) => {
+                node.shutdown().await;
+                true
+            }
+            _ => false,
+        };
         let next = match config {
-            Ok(config) => match Node::spawn(self.replica.clone(), secret_key, config.clone()).await
-            {
+            Ok(config) => match self.spawn(secret_key, &config, replaced).await {
                 Ok(node) => {
                     node.keep_connected();
                     tracing::info!(endpoint = %node.status().endpoint_id, ?config, "sync node running");
@@ -82,6 +90,27 @@ impl<R: Replica> Supervisor<R> {
         let started = matches!(next, NodeState::Running(..));
         self.state.send_replace(next);
         started
+    }
+
+    /// Starts a node; right after `replaced` one, retries binding for a
+    /// moment while the old endpoint lets go of its socket (the same fixed
+    /// `--bind` port, say).
+    async fn spawn(
+        &self,
+        secret_key: [u8; 32],
+        config: &NodeConfig,
+        replaced: bool,
+    ) -> Result<Node<R>, NodeError> {
+        let mut attempts = if replaced { REBIND_ATTEMPTS } else { 1 };
+        loop {
+            attempts -= 1;
+            match Node::spawn(self.replica.clone(), secret_key, config.clone()).await {
+                Err(NodeError::Bind(_)) if attempts > 0 => {
+                    tokio::time::sleep(REBIND_PAUSE).await;
+                }
+                spawned => return spawned,
+            }
+        }
     }
 
     /// Where the node is now.
