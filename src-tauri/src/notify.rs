@@ -1,6 +1,7 @@
 //! Gathering reminders as system notifications: each gathering is announced
-//! once, when it comes within two days (as the window's banner does), through the desktop's notification service (the
-//! freedesktop Notifications interface on the session D-Bus, on Linux).
+//! once, when it comes within two days (as the window's banner does),
+//! through the desktop's notification service (the freedesktop
+//! Notifications interface on the session D-Bus, on Linux).
 
 use circlekeep_engine::{Engine, Utc};
 use std::sync::Weak;

@@ -33,8 +33,8 @@ impl Desktop {
         let bus_monitor = find_tool("dbus-monitor")?;
         let app = workspace_bin("circlekeep-app", "circlekeep-app");
 
-        let mut display = Command::new(xvfb)
-            .args([
+        let (display, number) = start_and_read_line(
+            Command::new(xvfb).args([
                 "-displayfd",
                 "1",
                 "-screen",
@@ -42,39 +42,17 @@ impl Desktop {
                 "1280x900x24",
                 "-nolisten",
                 "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start Xvfb: {e}"))?;
-        let mut number = String::new();
-        if let Some(out) = display.stdout.take() {
-            BufReader::new(out)
-                .read_line(&mut number)
-                .map_err(|e| format!("Xvfb gave no display: {e}"))?;
-        }
-        let number = number.trim().to_owned();
-        if number.is_empty() {
-            let _ = display.kill();
-            return Err("Xvfb gave no display number".into());
-        }
+            ]),
+            "Xvfb",
+        )?;
 
         std::fs::create_dir_all(artifacts).map_err(|e| e.to_string())?;
         // A private session bus: what the app announces is recorded by a
         // monitor (nobody shows it), and nothing reaches the real desktop.
-        let mut bus = Command::new(bus_daemon)
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start dbus-daemon: {e}"))?;
-        let mut bus_address = String::new();
-        if let Some(out) = bus.stdout.take() {
-            BufReader::new(out)
-                .read_line(&mut bus_address)
-                .map_err(|e| format!("dbus-daemon gave no address: {e}"))?;
-        }
-        let bus_address = bus_address.trim().to_owned();
+        let (bus, bus_address) = start_and_read_line(
+            Command::new(bus_daemon).args(["--session", "--nofork", "--print-address=1"]),
+            "dbus-daemon",
+        )?;
         let notifications = std::fs::File::create(artifacts.join("notifications.log"))
             .map_err(|e| e.to_string())?;
         let monitor = Command::new(bus_monitor)
@@ -327,6 +305,29 @@ pub fn app_processes(home: &Path) -> Vec<u32> {
 }
 
 /// A tool from `PATH` or cargo's bin folder.
+/// Starts `command` and reads the first line it prints (Xvfb's display
+/// number, dbus-daemon's address); stops it if that line never comes.
+fn start_and_read_line(command: &mut Command, what: &str) -> Result<(Child, String), String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|e| format!("{what} printed nothing: {e}"))?;
+    }
+    let line = line.trim().to_owned();
+    if line.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{what} printed nothing"));
+    }
+    Ok((child, line))
+}
+
 fn find_tool(name: &str) -> Result<PathBuf, String> {
     let cargo_bin = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
