@@ -304,7 +304,6 @@ pub fn app_processes(home: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// A tool from `PATH` or cargo's bin folder.
 /// Starts `command` and reads the first line it prints (Xvfb's display
 /// number, dbus-daemon's address); stops it if that line never comes.
 fn start_and_read_line(command: &mut Command, what: &str) -> Result<(Child, String), String> {
@@ -328,6 +327,7 @@ fn start_and_read_line(command: &mut Command, what: &str) -> Result<(Child, Stri
     Ok((child, line))
 }
 
+/// A tool from `PATH` or cargo's bin folder.
 fn find_tool(name: &str) -> Result<PathBuf, String> {
     let cargo_bin = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
