@@ -7,6 +7,7 @@ mod cli;
 mod confidentiality;
 mod convergence;
 mod desktop;
+mod folds;
 mod membership;
 mod persistence;
 mod practice;

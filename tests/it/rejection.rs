@@ -4,8 +4,9 @@
 
 use circlekeep_engine::bundle::{Bundle, BundleError};
 use circlekeep_engine::testing::Craft;
-use circlekeep_engine::{CircleId, DocId, EngineError, HistoryPolicy};
-use circlekeep_model::OpHash;
+use circlekeep_engine::{CircleId, DocId, EngineError, HistoryPolicy, TextEdit};
+use circlekeep_model::entry::Fold;
+use circlekeep_model::{EntryHash, OpHash};
 use circlekeep_seal::signed::{forge_entry, verify_entry};
 use circlekeep_seal::DeviceIdentity;
 use circlekeep_tests::{circle_of, seen, Peer, Seen};
@@ -41,6 +42,14 @@ fn bundle_of(peer: &Peer, circle: CircleId) -> Bundle {
 fn import_with_extra(peer: &Peer, circle: CircleId, from: &Peer, extra: Vec<u8>) -> Vec<String> {
     let mut bundle = bundle_of(from, circle);
     bundle.entries.push(extra);
+    let report = peer.import_bundle(&bundle.encode()).expect("import");
+    report.rejected.into_iter().map(|r| r.code).collect()
+}
+
+/// Codes of what `peer` refused of `extra` alone (with `from`'s operations).
+fn import_only(peer: &Peer, circle: CircleId, from: &Peer, extra: Vec<u8>) -> Vec<String> {
+    let mut bundle = bundle_of(from, circle);
+    bundle.entries = vec![extra];
     let report = peer.import_bundle(&bundle.encode()).expect("import");
     report.rejected.into_iter().map(|r| r.code).collect()
 }
@@ -342,4 +351,151 @@ fn content_sealed_under_a_stale_epoch_is_rejected() {
         vec!["bad_epoch"]
     );
     assert_intact(&mut bo, circle, &before);
+}
+
+#[test]
+fn hostile_folds_are_rejected_and_a_lying_one_is_caught_at_the_next_entry() {
+    let (mut ada, bo, circle, g) = setup();
+    let before = seen(&ada, circle);
+    let bo_id = bo.identity().member_id();
+    let note = bo.notes(circle, Some(g)).expect("notes")[0]
+        .notes
+        .iter()
+        .find(|n| n.text == "Bo's note")
+        .expect("Bo's note")
+        .id
+        .clone();
+    let type_word = |word: &str| {
+        let text = bo.notes(circle, Some(g)).expect("notes")[0]
+            .notes
+            .iter()
+            .find(|n| n.id == note)
+            .expect("note")
+            .text
+            .clone();
+        bo.edit_note(
+            circle,
+            g,
+            &note,
+            &[TextEdit {
+                position: text.encode_utf16().count(),
+                delete: 0,
+                insert: word.into(),
+            }],
+        )
+        .expect("typing");
+    };
+    // Bo types three batches Ada has not seen: his entries 2 to 4.
+    for word in [" one", " two", " three"] {
+        type_word(word);
+    }
+    let entry_hash = |seq: u64| {
+        bundle_of(&bo, circle)
+            .entries
+            .iter()
+            .map(|e| verify_entry(e).expect("valid"))
+            .find(|e| e.body.author == bo_id && e.body.seq == seq)
+            .expect("entry")
+            .hash
+    };
+    let bos = bo
+        .bundle_of(circle, g, &bo.own_raw_changes(circle, g).expect("changes"))
+        .expect("bundle");
+    let adas = bo
+        .bundle_of(circle, g, &ada.own_raw_changes(circle, g).expect("changes"))
+        .expect("bundle");
+    let honest = Craft {
+        doc: g,
+        seq: Some(4),
+        prev: Some(Some(entry_hash(1))),
+        fold: Some(Fold {
+            first: 2,
+            last: entry_hash(4),
+        }),
+        bundle: Some(bos.clone()),
+        ..Craft::default()
+    };
+    let cases: Vec<(Craft, &str)> = vec![
+        // Someone else's changes in the signer's fold.
+        (
+            Craft {
+                bundle: Some(adas.clone()),
+                ..honest.clone()
+            },
+            "actor_mismatch",
+        ),
+        (
+            Craft {
+                bundle: Some(b"not an automerge bundle".to_vec()),
+                ..honest.clone()
+            },
+            "bad_change",
+        ),
+        // A bundle in a plain entry, and plain changes in a fold.
+        (
+            Craft {
+                seq: Some(2),
+                fold: None,
+                ..honest.clone()
+            },
+            "malformed_payload",
+        ),
+        (
+            Craft {
+                bundle: None,
+                changes: bo.own_raw_changes(circle, g).expect("changes"),
+                ..honest.clone()
+            },
+            "malformed_payload",
+        ),
+        (
+            Craft {
+                prev: Some(Some(EntryHash([1; 32]))),
+                ..honest.clone()
+            },
+            "broken_chain",
+        ),
+        (
+            Craft {
+                fold: Some(Fold {
+                    first: 5,
+                    last: entry_hash(4),
+                }),
+                ..honest.clone()
+            },
+            "empty_fold",
+        ),
+        (
+            Craft {
+                epoch: Some(OpHash([3; 32])),
+                ..honest.clone()
+            },
+            "bad_epoch",
+        ),
+    ];
+    for (craft, code) in cases {
+        let crafted = bo.craft_entry(circle, craft).expect("craft");
+        assert_eq!(import_only(&ada, circle, &bo, crafted), vec![code]);
+    }
+    assert_intact(&mut ada, circle, &before);
+
+    // A fold that lies about the entry it ends with is Bo's word about his
+    // own log, and goes in; the lie shows at Bo's real entries: the one
+    // it claimed to end with is a fork, and the next does not chain on.
+    let lie = Craft {
+        fold: Some(Fold {
+            first: 2,
+            last: EntryHash([5; 32]),
+        }),
+        ..honest
+    };
+    let crafted = bo.craft_entry(circle, lie).expect("craft");
+    assert!(import_only(&ada, circle, &bo, crafted).is_empty());
+    type_word(" four");
+    let report = ada
+        .import_bundle(&bo.export_bundle(circle, None).expect("export"))
+        .expect("import");
+    let mut codes: Vec<String> = report.rejected.into_iter().map(|r| r.code).collect();
+    codes.sort();
+    assert_eq!(codes, ["broken_chain", "fork"]);
 }

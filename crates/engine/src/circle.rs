@@ -22,6 +22,9 @@ use circlekeep_seal::{random_bytes, DeviceIdentity, EpochSecret, MemberCard};
 use circlekeep_store::{BlobKind, Store, StoredEntry};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod fold;
+pub use fold::{FOLD_MAX_ENTRIES, FOLD_MAX_OPS, FOLD_MIN_ENTRIES};
+
 /// An entry's place: author and sequence number.
 pub(crate) type Position = (MemberId, u64);
 
@@ -68,6 +71,8 @@ pub(crate) struct CircleRuntime {
     queued: BTreeMap<Position, (DocId, Vec<ChangeHash>)>,
     /// Stored entries found bad after storing; never applied.
     rejected: BTreeSet<Position>,
+    /// This device's folds of its own log.
+    folding: fold::Folding,
     /// In-memory state differs from the cache.
     dirty: bool,
     /// In-memory state may be ahead of the store: discard and reload.
@@ -96,6 +101,7 @@ impl CircleRuntime {
             unreadable: BTreeMap::new(),
             queued: BTreeMap::new(),
             rejected: BTreeSet::new(),
+            folding: fold::Folding::default(),
             dirty: true,
             poisoned: false,
             circle_view: Default::default(),
@@ -184,6 +190,7 @@ impl CircleRuntime {
             tracing::warn!(circle = %id.short(), op = ?hash, "stored operation no longer valid: {why}");
         }
         let mut circle = Self::empty(id, membership);
+        circle.folding = fold::Folding::load(ctx, &id)?;
         for author in circle.membership.ever_members() {
             let Some((seq, bytes)) = ctx
                 .store
@@ -199,7 +206,7 @@ impl CircleRuntime {
                 author,
                 Tip {
                     seq,
-                    hash: entry.hash,
+                    hash: entry.chain_hash(),
                     membership: entry.body.membership,
                 },
             );
@@ -551,6 +558,7 @@ impl CircleRuntime {
             epoch,
             membership: self.membership.heads().to_vec(),
             payload: content::seal(key, &plaintext),
+            fold: None,
         };
         let entry = sign_entry(ctx.me, body);
         ctx.store
@@ -696,13 +704,7 @@ impl CircleRuntime {
             }
             let tip = self.tips.get(&author);
             if tip.is_some_and(|t| seq <= t.seq) {
-                let stored = ctx
-                    .store
-                    .entry(&self.id, &author, seq)
-                    .map_err(EngineError::store)?;
-                let same = stored.as_deref() == Some(entry.signed.as_slice())
-                    || (tip.is_some_and(|t| t.seq == seq && t.hash == entry.hash));
-                if same {
+                if self.holds(ctx, &entry)? {
                     held.entries.push((author, seq));
                     report.duplicates += 1;
                 } else {
@@ -710,7 +712,15 @@ impl CircleRuntime {
                 }
                 continue;
             }
-            if let Err(fault) = check_append(&self.membership, tip, &entry.body) {
+            // A fold overlapping what is held chains onto the record before it.
+            let held_before = |at| match self.chain_hash_at(ctx, &author, at) {
+                Ok(hash) => hash,
+                Err(e) => {
+                    tracing::warn!(author = %author.short(), seq = at, "cannot read a stored entry: {e}");
+                    None
+                }
+            };
+            if let Err(fault) = check_append(&self.membership, tip, &entry.body, held_before) {
                 reject(report, fault.into());
                 continue;
             }
@@ -728,7 +738,7 @@ impl CircleRuntime {
                 author,
                 Tip {
                     seq,
-                    hash: entry.hash,
+                    hash: entry.chain_hash(),
                     membership: entry.body.membership.clone(),
                 },
             );
@@ -793,19 +803,23 @@ impl CircleRuntime {
         if payload.doc.is_circle() != candidates[index].1 {
             return Opened::Bad(Rejection::WrongKeyClass);
         }
-        let Content::Changes(raw) = payload.content;
-        if raw.is_empty() {
-            return Opened::Bad(Rejection::MalformedPayload);
-        }
-        let mut changes = Vec::with_capacity(raw.len());
-        for bytes in raw {
-            match decode_change(bytes) {
-                Ok(change) if change.actor_id().to_bytes() == body.author.as_bytes() => {
-                    changes.push(change)
-                }
-                Ok(_) => return Opened::Bad(Rejection::ActorMismatch),
-                Err(why) => return Opened::Bad(why),
+        // An entry carries its changes, a fold its run's bundle.
+        let decoded = match (body.fold.is_some(), payload.content) {
+            (false, Content::Changes(raw)) if !raw.is_empty() => {
+                raw.into_iter().map(decode_change).collect()
             }
+            (true, Content::Bundle(bundle)) => fold::decode_bundle(&bundle),
+            _ => Err(Rejection::MalformedPayload),
+        };
+        let changes: Vec<Change> = match decoded {
+            Ok(changes) => changes,
+            Err(why) => return Opened::Bad(why),
+        };
+        if changes
+            .iter()
+            .any(|c| c.actor_id().to_bytes() != body.author.as_bytes())
+        {
+            return Opened::Bad(Rejection::ActorMismatch);
         }
         Opened::Content {
             doc: payload.doc,
@@ -997,30 +1011,14 @@ impl CircleRuntime {
             }
         }
         let mut bytes = records.byte_len();
-        for (author, tip) in &self.tips {
-            let mut after = known.have.get(author).copied().unwrap_or(0);
-            while after < tip.seq && bytes < budget {
-                let chunk = ctx
-                    .store
-                    .entries_after(&self.id, author, after, 64)
-                    .map_err(EngineError::store)?;
-                let Some(&(last, _)) = chunk.last() else {
-                    break;
-                };
-                for (seq, entry) in chunk {
-                    if bytes >= budget {
-                        break;
-                    }
-                    bytes += entry.len();
-                    after = seq;
-                    records.entries.push((*author, seq, entry));
-                }
-                if after < last {
-                    break;
-                }
-            }
+        for author in self.tips.keys() {
             if bytes >= budget {
                 break;
+            }
+            let after = known.have.get(author).copied().unwrap_or(0);
+            for (seq, entry) in self.log_records(ctx, author, after, budget - bytes)? {
+                bytes += entry.len();
+                records.entries.push((*author, seq, entry));
             }
         }
         Ok(records)
@@ -1043,16 +1041,9 @@ impl CircleRuntime {
         since: &BTreeMap<MemberId, u64>,
     ) -> Result<Bundle, EngineError> {
         let mut entries = Vec::new();
-        for (author, tip) in &self.tips {
+        for author in self.tips.keys() {
             let after = since.get(author).copied().unwrap_or(0);
-            if after >= tip.seq {
-                continue;
-            }
-            for (_, bytes) in ctx
-                .store
-                .entries_after(&self.id, author, after, usize::MAX)
-                .map_err(EngineError::store)?
-            {
+            for (_, bytes) in self.log_records(ctx, author, after, usize::MAX)? {
                 entries.push(bytes);
             }
         }
@@ -1074,6 +1065,10 @@ impl CircleRuntime {
     pub fn checkpoint<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<(), EngineError> {
         if !self.dirty || self.poisoned {
             return Ok(());
+        }
+        // Folds only make catching up cheaper: never a reason not to cache.
+        if let Err(e) = self.fold_own_log(ctx) {
+            tracing::warn!(circle = %self.id.short(), "cannot fold this device's log: {e}");
         }
         let cache = CircleCache {
             version: 0,
@@ -1133,13 +1128,20 @@ impl CircleRuntime {
             Some(raw) => raw,
             None => postcard::to_stdvec(&Payload {
                 doc,
-                content: Content::Changes(craft.changes),
+                content: match craft.bundle {
+                    Some(bundle) => Content::Bundle(bundle),
+                    None => Content::Changes(craft.changes),
+                },
             })
             .map_err(|e| EngineError::Corrupt(e.to_string()))?,
         };
         let tip = self.tips.get(&me);
         let body = EntryBody {
-            version: ENTRY_VERSION,
+            version: if craft.fold.is_some() {
+                circlekeep_model::entry::FOLD_VERSION
+            } else {
+                ENTRY_VERSION
+            },
             circle: craft.circle.unwrap_or(self.id),
             author: me,
             seq: craft.seq.unwrap_or_else(|| tip.map_or(1, |t| t.seq + 1)),
@@ -1149,17 +1151,46 @@ impl CircleRuntime {
             payload: craft
                 .payload
                 .unwrap_or_else(|| content::seal(&key, &plaintext)),
+            fold: craft.fold,
         };
         Ok(sign_entry(ctx.me, body).signed)
     }
 
-    /// The raw Automerge changes of a document held here.
-    pub fn raw_changes(&mut self, doc: &DocId) -> Vec<Vec<u8>> {
+    /// The signed folds of this device's own log, in order.
+    pub fn own_folds<S: Store>(&self, ctx: &Ctx<'_, S>) -> Result<Vec<Vec<u8>>, EngineError> {
+        Ok(ctx
+            .store
+            .blobs(BlobKind::Fold, self.id.as_bytes())
+            .map_err(EngineError::store)?
+            .into_iter()
+            .map(|(_, fold)| fold)
+            .collect())
+    }
+
+    /// Raw changes of a document held here, as an Automerge bundle.
+    pub fn bundle_of(&self, doc: &DocId, changes: &[Vec<u8>]) -> Result<Vec<u8>, EngineError> {
+        let doc = self
+            .docs
+            .get(doc)
+            .ok_or_else(|| EngineError::Corrupt("no such document".into()))?;
+        let hashes = changes
+            .iter()
+            .map(|raw| decode_change(raw.clone()).map(|c| c.hash()))
+            .collect::<Result<Vec<ChangeHash>, Rejection>>()
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        doc.bundle(hashes)
+            .map(|b| b.bytes().to_vec())
+            .map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// The raw Automerge changes of a document held here (only `by`'s, if given).
+    pub fn raw_changes(&mut self, doc: &DocId, by: Option<MemberId>) -> Vec<Vec<u8>> {
         self.docs
             .get_mut(doc)
             .map(|d| {
                 d.get_changes(&[])
                     .iter()
+                    .filter(|c| by.is_none_or(|m| c.actor_id().to_bytes() == m.as_bytes()))
                     .map(|c| c.raw_bytes().to_vec())
                     .collect()
             })

@@ -218,6 +218,7 @@ impl Rejection {
             Rejection::Append(AppendFault::UnknownMembership) => "unknown_membership",
             Rejection::Append(AppendFault::MembershipRegressed) => "membership_regressed",
             Rejection::Append(AppendFault::BadEpoch) => "bad_epoch",
+            Rejection::Append(AppendFault::EmptyFold) => "empty_fold",
             Rejection::Append(_) => "invalid_entry",
             Rejection::Fork(_) => "fork",
             Rejection::Undecryptable => "undecryptable",

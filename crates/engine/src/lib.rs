@@ -46,6 +46,7 @@ pub mod views;
 
 pub use backup::RestoreReport;
 pub use chrono::{NaiveDate, Utc};
+pub use circle::{FOLD_MAX_ENTRIES, FOLD_MAX_OPS, FOLD_MIN_ENTRIES};
 pub use circlekeep_model::docs::{HistoryPolicy, TextEdit};
 pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{CircleId, DocId, MemberId};

@@ -166,24 +166,27 @@ const INGEST_SLICE_BYTES: usize = 64 * 1024;
 
 /// What one entry costs beyond its bytes (verify, open, apply), in bytes of
 /// the same work: keystroke entries are small but not free, and counting
-/// bytes alone let a slice of them hold the lock for 120 ms.
+/// bytes alone let a slice of them hold the lock for 120 ms. A fold costs
+/// this for every entry it stands for (its bundle is dense).
 const ENTRY_COST: usize = 384;
 
-/// `entries` cut into runs of about `budget` (bytes plus `ENTRY_COST` each;
-/// at least one entry each; one empty run when there are none, so
-/// operations still go in).
+/// `entries` cut into runs of about `budget` (bytes plus `ENTRY_COST` per
+/// entry stood for; at least one record each; one empty run when there are
+/// none, so operations still go in).
 fn slices(entries: &[Vec<u8>], budget: usize) -> Vec<&[Vec<u8>]> {
     let mut out = Vec::new();
     let mut start = 0;
-    let mut cost = 0;
+    let mut cost: usize = 0;
     for (i, entry) in entries.iter().enumerate() {
-        let more = entry.len() + ENTRY_COST;
-        if i > start && cost + more > budget {
+        let span =
+            usize::try_from(circlekeep_seal::signed::claimed_span(entry)).unwrap_or(usize::MAX);
+        let more = entry.len().saturating_add(ENTRY_COST.saturating_mul(span));
+        if i > start && cost.saturating_add(more) > budget {
             out.push(&entries[start..i]);
             start = i;
             cost = 0;
         }
-        cost += more;
+        cost = cost.saturating_add(more);
     }
     if start < entries.len() || out.is_empty() {
         out.push(&entries[start..]);

@@ -2,6 +2,7 @@
 //! (feature `test-support`; not part of the app).
 
 use crate::{CircleId, DocId, Engine, EngineError, Store};
+use circlekeep_model::entry::Fold;
 use circlekeep_model::{EntryHash, OpHash};
 
 /// How a crafted entry deviates from an honest one.
@@ -25,6 +26,10 @@ pub struct Craft {
     pub wrong_key_class: bool,
     /// Override the circle id in the signed body.
     pub circle: Option<CircleId>,
+    /// Make it a fold standing for this run (`seq` is its last entry).
+    pub fold: Option<Fold>,
+    /// Carry this Automerge bundle instead of `changes`.
+    pub bundle: Option<Vec<u8>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -45,8 +50,33 @@ impl<S: Store> Engine<S> {
         self.splice_note(circle, gathering, note, edits, true)
     }
 
+    /// The signed folds this device made of its own log in `circle`.
+    pub fn own_folds(&self, circle: CircleId) -> Result<Vec<Vec<u8>>, EngineError> {
+        self.with_circle(circle, |c, ctx| c.own_folds(ctx))
+    }
+
+    /// Raw changes of a document this device holds, as an Automerge bundle.
+    pub fn bundle_of(
+        &self,
+        circle: CircleId,
+        doc: DocId,
+        changes: &[Vec<u8>],
+    ) -> Result<Vec<u8>, EngineError> {
+        self.with_circle(circle, |c, _| c.bundle_of(&doc, changes))
+    }
+
     /// The raw Automerge changes of a document this device holds.
     pub fn raw_changes(&self, circle: CircleId, doc: DocId) -> Result<Vec<Vec<u8>>, EngineError> {
-        self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc)))
+        self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc, None)))
+    }
+
+    /// The raw Automerge changes this device made to a document.
+    pub fn own_raw_changes(
+        &self,
+        circle: CircleId,
+        doc: DocId,
+    ) -> Result<Vec<Vec<u8>>, EngineError> {
+        let me = self.identity().member_id();
+        self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc, Some(me))))
     }
 }

@@ -125,6 +125,16 @@ pub fn verify_entry(bytes: &[u8]) -> Result<Entry, VerifyError> {
     })
 }
 
+/// How many entries signed entry bytes claim to stand for (a fold's run
+/// length, else 1), read without checking anything: for weighing work
+/// before it is done, never for deciding what to accept.
+pub fn claimed_span(bytes: &[u8]) -> u64 {
+    postcard::take_from_bytes::<Envelope>(bytes)
+        .ok()
+        .and_then(|(envelope, _)| postcard::from_bytes::<EntryBody>(&envelope.body).ok())
+        .map_or(1, |body| (body.seq + 1).saturating_sub(body.first()).max(1))
+}
+
 /// Signs `body` with `identity` whatever its author field says: a forgery,
 /// for tests of the receiving side.
 #[cfg(any(test, feature = "test-support"))]
@@ -135,7 +145,7 @@ pub fn forge_entry(identity: &DeviceIdentity, body: &EntryBody) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use circlekeep_model::entry::ENTRY_VERSION;
+    use circlekeep_model::entry::{Fold, ENTRY_VERSION, FOLD_VERSION};
     use circlekeep_model::CircleId;
     use proptest::prelude::*;
 
@@ -149,7 +159,70 @@ mod tests {
             epoch: OpHash([2; 32]),
             membership: vec![OpHash([2; 32])],
             payload: vec![9; 40],
+            fold: None,
         }
+    }
+
+    fn fold_body(author: MemberId) -> EntryBody {
+        EntryBody {
+            version: FOLD_VERSION,
+            seq: 40,
+            prev: Some(EntryHash([3; 32])),
+            fold: Some(Fold {
+                first: 7,
+                last: EntryHash([4; 32]),
+            }),
+            ..body(author)
+        }
+    }
+
+    /// The layout every entry had before folds existed, field by field.
+    #[derive(Serialize)]
+    struct FirstLayout<'a> {
+        version: u8,
+        circle: &'a CircleId,
+        author: &'a MemberId,
+        seq: u64,
+        prev: &'a Option<EntryHash>,
+        epoch: &'a OpHash,
+        membership: &'a [OpHash],
+        payload: &'a [u8],
+    }
+
+    #[test]
+    fn plain_entries_keep_the_first_layout_and_folds_round_trip() {
+        let ada = DeviceIdentity::from_seed("Ada", [1; 32]).expect("seed");
+        let plain = body(ada.member_id());
+        let old = encode(&FirstLayout {
+            version: plain.version,
+            circle: &plain.circle,
+            author: &plain.author,
+            seq: plain.seq,
+            prev: &plain.prev,
+            epoch: &plain.epoch,
+            membership: &plain.membership,
+            payload: &plain.payload,
+        });
+        assert_eq!(
+            encode(&plain),
+            old,
+            "stored entries keep their bytes and hashes"
+        );
+        let entry = sign_entry(&ada, fold_body(ada.member_id()));
+        let back = verify_entry(&entry.signed).expect("a fold verifies");
+        assert_eq!(back.body, fold_body(ada.member_id()));
+        assert_eq!(back.chain_hash(), EntryHash([4; 32]));
+        assert_eq!(back.body.first(), 7);
+        assert_eq!(claimed_span(&entry.signed), 34);
+        assert_eq!(
+            claimed_span(&sign_entry(&ada, body(ada.member_id())).signed),
+            1
+        );
+        assert_eq!(claimed_span(b"garbage"), 1);
+        // A fold's bytes cut before its run: not an entry.
+        let mut cut = encode(&fold_body(ada.member_id()));
+        cut.truncate(cut.len() - 10);
+        assert!(postcard::from_bytes::<EntryBody>(&cut).is_err());
     }
 
     #[test]
@@ -171,9 +244,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_flip_breaks_an_entry(pos in any::<prop::sample::Index>(), bit in 0..8u8) {
+        fn any_flip_breaks_an_entry(pos in any::<prop::sample::Index>(), bit in 0..8u8, fold in any::<bool>()) {
             let ada = DeviceIdentity::from_seed("Ada", [1; 32]).expect("seed");
-            let mut bytes = sign_entry(&ada, body(ada.member_id())).signed;
+            let body = if fold { fold_body(ada.member_id()) } else { body(ada.member_id()) };
+            let mut bytes = sign_entry(&ada, body).signed;
             let i = pos.index(bytes.len());
             bytes[i] ^= 1 << bit;
             prop_assert!(verify_entry(&bytes).is_err());

@@ -38,6 +38,9 @@ pub enum BlobKind {
     Journal,
     /// Gatherings this device has announced, sealed to this device.
     Announced,
+    /// Folds of this device's own log (signed, sealed entries), by circle
+    /// and first sequence number.
+    Fold,
 }
 
 impl BlobKind {
@@ -51,6 +54,7 @@ impl BlobKind {
             BlobKind::Addresses => 6,
             BlobKind::Journal => 7,
             BlobKind::Announced => 8,
+            BlobKind::Fold => 9,
         }
     }
 }
