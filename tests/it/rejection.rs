@@ -3,7 +3,7 @@
 //! the receiver had intact — in memory and on disk.
 
 use circlekeep_engine::bundle::{Bundle, BundleError};
-use circlekeep_engine::testing::Craft;
+use circlekeep_engine::testing::{change_automerge_fails_on, run_of, Craft};
 use circlekeep_engine::{CircleId, DocId, EngineError, HistoryPolicy, TextEdit};
 use circlekeep_model::entry::Fold;
 use circlekeep_model::{EntryHash, OpHash};
@@ -398,12 +398,8 @@ fn hostile_folds_are_rejected_and_a_lying_one_is_caught_at_the_next_entry() {
             .expect("entry")
             .hash
     };
-    let bos = bo
-        .bundle_of(circle, g, &bo.own_raw_changes(circle, g).expect("changes"))
-        .expect("bundle");
-    let adas = bo
-        .bundle_of(circle, g, &ada.own_raw_changes(circle, g).expect("changes"))
-        .expect("bundle");
+    let bos = run_of(&bo.own_raw_changes(circle, g).expect("changes"));
+    let adas = run_of(&ada.own_raw_changes(circle, g).expect("changes"));
     let honest = Craft {
         doc: g,
         seq: Some(4),
@@ -412,26 +408,33 @@ fn hostile_folds_are_rejected_and_a_lying_one_is_caught_at_the_next_entry() {
             first: 2,
             last: entry_hash(4),
         }),
-        bundle: Some(bos.clone()),
+        run: Some(bos.clone()),
         ..Craft::default()
     };
     let cases: Vec<(Craft, &str)> = vec![
         // Someone else's changes in the signer's fold.
         (
             Craft {
-                bundle: Some(adas.clone()),
+                run: Some(adas.clone()),
                 ..honest.clone()
             },
             "actor_mismatch",
         ),
         (
             Craft {
-                bundle: Some(b"not an automerge bundle".to_vec()),
+                run: Some(b"not a deflated run".to_vec()),
+                ..honest.clone()
+            },
+            "malformed_payload",
+        ),
+        (
+            Craft {
+                run: Some(run_of(&[b"not an automerge change".to_vec()])),
                 ..honest.clone()
             },
             "bad_change",
         ),
-        // A bundle in a plain entry, and plain changes in a fold.
+        // A run in a plain entry, and plain changes in a fold.
         (
             Craft {
                 seq: Some(2),
@@ -442,7 +445,7 @@ fn hostile_folds_are_rejected_and_a_lying_one_is_caught_at_the_next_entry() {
         ),
         (
             Craft {
-                bundle: None,
+                run: None,
                 changes: bo.own_raw_changes(circle, g).expect("changes"),
                 ..honest.clone()
             },
@@ -498,4 +501,61 @@ fn hostile_folds_are_rejected_and_a_lying_one_is_caught_at_the_next_entry() {
     let mut codes: Vec<String> = report.rejected.into_iter().map(|r| r.code).collect();
     codes.sort();
     assert_eq!(codes, ["broken_chain", "fork"]);
+}
+
+/// Invariant 6 against Automerge itself: automerge 0.12 panics midway on
+/// some well-formed changes, which a member can sign. The entry is refused,
+/// the document it hit is rebuilt from what is stored, and nothing else is
+/// lost, on receipt and on every later start.
+#[test]
+fn a_change_automerge_fails_on_is_refused_and_its_document_rebuilt() {
+    let (mut ada, bo, circle, _) = setup();
+    let g2 = ada
+        .new_gathering(circle, "2026-12-10".parse().expect("date"))
+        .expect("gathering");
+    ada.add_note(circle, g2, "Ada's second note").expect("note");
+    ada.send(&bo, circle);
+    let bo_id = bo.identity().member_id();
+    // Bo has written to neither document, which is where the change fails.
+    let mut prev = None;
+    for (seq, doc) in [(2, g2), (3, DocId::CIRCLE)] {
+        let before = seen(&ada, circle);
+        let hostile = bo
+            .craft_entry(
+                circle,
+                Craft {
+                    doc,
+                    seq: Some(seq),
+                    prev,
+                    changes: vec![change_automerge_fails_on(&bo_id)],
+                    ..Craft::default()
+                },
+            )
+            .expect("craft");
+        prev = Some(Some(verify_entry(&hostile).expect("valid").hash));
+        assert_eq!(
+            import_only(&ada, circle, &bo, hostile),
+            vec!["bad_change"],
+            "{doc:?}"
+        );
+        assert_eq!(seen(&ada, circle), before);
+        // Loading replays the stored entry: refused again, nothing lost.
+        assert_intact(&mut ada, circle, &before);
+    }
+    // The rebuilt documents take edits and sync as before.
+    ada.add_note(circle, g2, "after the storm").expect("note");
+    ada.add_goal(circle, "Keep calm").expect("goal");
+    // Ada passes the refused entries on as they are; Bo refuses them too.
+    let report = ada.send(&bo, circle);
+    assert!(
+        report.rejected.iter().all(|r| r.code == "bad_change"),
+        "{:?}",
+        report.rejected
+    );
+    let mut theirs = seen(&bo, circle);
+    let mut mine = seen(&ada, circle);
+    // Bo never held his own crafted entries; all else agrees.
+    theirs.heads.clear();
+    mine.heads.clear();
+    assert_eq!(theirs, mine);
 }

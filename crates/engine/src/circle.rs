@@ -9,7 +9,7 @@ use crate::error::{EngineError, Rejection};
 use crate::keyring::Keyring;
 use crate::views::{ImportReport, RejectionView};
 use automerge::{AutoCommit, Change, ChangeHash};
-use circlekeep_model::docs::{self, CircleDoc, HistoryPolicy, TEXT_ENCODING};
+use circlekeep_model::docs::{self, ApplyError, CircleDoc, HistoryPolicy, TEXT_ENCODING};
 use circlekeep_model::entry::{check_append, Content, EntryBody, Payload, Tip, ENTRY_VERSION};
 use circlekeep_model::membership::{
     Action, KeyClass, KeyGrant, Membership, Op, OpBody, OP_VERSION,
@@ -23,6 +23,8 @@ use circlekeep_store::{BlobKind, Store, StoredEntry};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod fold;
+#[cfg(feature = "test-support")]
+pub(crate) use fold::encode_run;
 pub use fold::{FOLD_MAX_ENTRIES, FOLD_MAX_OPS, FOLD_MIN_ENTRIES};
 
 /// An entry's place: author and sequence number.
@@ -763,7 +765,7 @@ impl CircleRuntime {
         held.entries
             .extend(accepted.iter().map(|e| (e.author, e.seq)));
         self.dirty = true;
-        for (position, why) in self.apply(ctx.me_id(), to_apply) {
+        for (position, why) in self.apply(ctx, to_apply) {
             report.rejected.push(rejection_view(
                 "entry",
                 Some(position.0),
@@ -803,12 +805,12 @@ impl CircleRuntime {
         if payload.doc.is_circle() != candidates[index].1 {
             return Opened::Bad(Rejection::WrongKeyClass);
         }
-        // An entry carries its changes, a fold its run's bundle.
+        // An entry carries its changes, a fold its run.
         let decoded = match (body.fold.is_some(), payload.content) {
             (false, Content::Changes(raw)) if !raw.is_empty() => {
                 raw.into_iter().map(decode_change).collect()
             }
-            (true, Content::Bundle(bundle)) => fold::decode_bundle(&bundle),
+            (true, Content::Run(run)) => fold::decode_run(&run),
             _ => Err(Rejection::MalformedPayload),
         };
         let changes: Vec<Change> = match decoded {
@@ -850,18 +852,22 @@ impl CircleRuntime {
                 }
             }
         }
-        for (position, why) in self.apply(ctx.me_id(), to_apply) {
+        for (position, why) in self.apply(ctx, to_apply) {
             tracing::warn!(author = %position.0.short(), seq = position.1, "stored entry refused: {why}");
         }
     }
 
     /// Applies decrypted changes to their documents in one batch per
     /// document; entries whose changes Automerge refuses are marked rejected.
-    fn apply(
+    /// A batch Automerge fails on midway leaves its document unusable: it is
+    /// rebuilt from the stored entries, and the batch's entries are tried
+    /// apart ([`Self::rebuild_doc`]).
+    fn apply<S: Store>(
         &mut self,
-        me: MemberId,
+        ctx: &Ctx<'_, S>,
         items: Vec<(Position, DocId, Vec<Change>)>,
     ) -> Vec<(Position, Rejection)> {
+        let me = ctx.me_id();
         let mut by_doc: BTreeMap<DocId, Vec<(Position, Vec<Change>)>> = BTreeMap::new();
         for (position, doc, changes) in items {
             by_doc.entry(doc).or_default().push((position, changes));
@@ -875,11 +881,38 @@ impl CircleRuntime {
                 .entry(doc_id)
                 .or_insert_with(|| docs::new_doc(me.as_bytes()));
             let all: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
-            if docs::apply_changes(doc, all).is_err() {
-                // Find the culprits; changes already applied are no-ops.
-                for (position, changes) in &group {
-                    if let Err(e) = docs::apply_changes(doc, changes.iter().cloned()) {
-                        refused.push((*position, Rejection::BadChange(e.to_string())));
+            let mut failed_midway = false;
+            match docs::apply_changes(doc, all) {
+                Ok(()) => {}
+                Err(ApplyError::Refused(_)) => {
+                    // Find the culprits; changes already applied are no-ops.
+                    for (position, changes) in &group {
+                        match docs::apply_changes(doc, changes.iter().cloned()) {
+                            Ok(()) => {}
+                            Err(ApplyError::Refused(e)) => {
+                                refused.push((*position, Rejection::BadChange(e.to_string())))
+                            }
+                            Err(e) => {
+                                failed_midway = true;
+                                tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed_midway = true;
+                    tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
+                }
+            }
+            if failed_midway {
+                refused.retain(|(p, _)| group.iter().all(|(q, _)| q != p));
+                match self.rebuild_doc(ctx, doc_id, &group) {
+                    Ok(found) => refused.extend(found),
+                    Err(e) => {
+                        tracing::warn!(circle = %self.id.short(), "cannot rebuild a document: {e}");
+                        self.docs.remove(&doc_id);
+                        self.poisoned = true;
                     }
                 }
             }
@@ -890,11 +923,13 @@ impl CircleRuntime {
                 let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
                 self.queued.insert(position, (doc_id, hashes));
             }
+            let mut doc = self.docs.get_mut(&doc_id);
             self.queued.retain(|_, (queued_doc, hashes)| {
                 *queued_doc != doc_id
-                    || hashes
-                        .iter()
-                        .any(|h| doc.get_change_meta_by_hash(h).is_none())
+                    || hashes.iter().any(|h| {
+                        doc.as_mut()
+                            .is_none_or(|d| d.get_change_meta_by_hash(h).is_none())
+                    })
             });
         }
         for (position, _) in &refused {
@@ -902,6 +937,56 @@ impl CircleRuntime {
             self.queued.remove(position);
         }
         refused
+    }
+
+    /// Builds document `doc_id` afresh from every stored entry of it this
+    /// device reads, except `batch` (whose application failed midway), then
+    /// adds `batch`; each step is tried on a copy and split in halves while
+    /// it fails, so only entries Automerge cannot take are refused.
+    fn rebuild_doc<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        doc_id: DocId,
+        batch: &[(Position, Vec<Change>)],
+    ) -> Result<Vec<(Position, Rejection)>, EngineError> {
+        let me = ctx.me_id();
+        let mut stored = Vec::new();
+        let logs: Vec<(MemberId, u64)> = self.tips.iter().map(|(a, t)| (*a, t.seq)).collect();
+        for (author, tip) in logs {
+            let mut after = 0;
+            while after < tip {
+                let chunk = ctx
+                    .store
+                    .entries_after(&self.id, &author, after, LOAD_BATCH)
+                    .map_err(EngineError::store)?;
+                let Some(&(last, _)) = chunk.last() else {
+                    break;
+                };
+                for (seq, bytes) in chunk {
+                    let position = (author, seq);
+                    if self.rejected.contains(&position)
+                        || batch.iter().any(|(p, _)| *p == position)
+                    {
+                        continue;
+                    }
+                    let Ok(entry) = verify_entry(&bytes) else {
+                        continue;
+                    };
+                    if let Opened::Content { doc, changes } = self.open_entry(&entry.body) {
+                        if doc == doc_id {
+                            stored.push((position, changes));
+                        }
+                    }
+                }
+                after = last;
+            }
+        }
+        let mut refused = Vec::new();
+        let mut doc = docs::new_doc(me.as_bytes());
+        apply_apart(&mut doc, &me, &stored, &mut refused);
+        apply_apart(&mut doc, &me, batch, &mut refused);
+        self.docs.insert(doc_id, doc);
+        Ok(refused)
     }
 
     /// Re-opens stored entries this device had no key for.
@@ -1128,8 +1213,8 @@ impl CircleRuntime {
             Some(raw) => raw,
             None => postcard::to_stdvec(&Payload {
                 doc,
-                content: match craft.bundle {
-                    Some(bundle) => Content::Bundle(bundle),
+                content: match craft.run {
+                    Some(run) => Content::Run(run),
                     None => Content::Changes(craft.changes),
                 },
             })
@@ -1167,22 +1252,6 @@ impl CircleRuntime {
             .collect())
     }
 
-    /// Raw changes of a document held here, as an Automerge bundle.
-    pub fn bundle_of(&self, doc: &DocId, changes: &[Vec<u8>]) -> Result<Vec<u8>, EngineError> {
-        let doc = self
-            .docs
-            .get(doc)
-            .ok_or_else(|| EngineError::Corrupt("no such document".into()))?;
-        let hashes = changes
-            .iter()
-            .map(|raw| decode_change(raw.clone()).map(|c| c.hash()))
-            .collect::<Result<Vec<ChangeHash>, Rejection>>()
-            .map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        doc.bundle(hashes)
-            .map(|b| b.bytes().to_vec())
-            .map_err(|e| EngineError::Corrupt(e.to_string()))
-    }
-
     /// The raw Automerge changes of a document held here (only `by`'s, if given).
     pub fn raw_changes(&mut self, doc: &DocId, by: Option<MemberId>) -> Vec<Vec<u8>> {
         self.docs
@@ -1198,8 +1267,75 @@ impl CircleRuntime {
     }
 }
 
+/// Applies `group` to `doc` through a copy, adopted only if Automerge takes
+/// it whole; a group it fails on is split in halves, down to the entries
+/// it cannot take, which are refused.
+fn apply_apart(
+    doc: &mut AutoCommit,
+    me: &MemberId,
+    group: &[(Position, Vec<Change>)],
+    refused: &mut Vec<(Position, Rejection)>,
+) {
+    let Some(((only, _), rest)) = group.split_first() else {
+        return;
+    };
+    let mut trial = doc.fork();
+    trial.set_actor(me.as_bytes().as_slice().into());
+    let changes: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+    match docs::apply_changes(&mut trial, changes) {
+        Ok(()) => *doc = trial,
+        Err(e) if rest.is_empty() => refused.push((*only, Rejection::BadChange(e.to_string()))),
+        Err(_) => {
+            let (first, second) = group.split_at(group.len() / 2);
+            apply_apart(doc, me, first, refused);
+            apply_apart(doc, me, second, refused);
+        }
+    }
+}
+
+/// Largest Automerge change taken, once inflated (an entry is at most
+/// 8 MiB signed).
+const MAX_CHANGE_BYTES: u64 = 16 << 20;
+
+/// Refuses bytes that are not one Automerge change before Automerge parses
+/// them. Given other chunks (a bundle, a whole document) it parses them in
+/// full before saying they are not a change, and it inflates a compressed
+/// change without limit: either lets a few bytes allocate gigabytes.
+fn check_change_chunk(bytes: &[u8]) -> Result<(), Rejection> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let refuse = |why: &str| Err(Rejection::BadChange(why.into()));
+    if bytes.get(..4) != Some(MAGIC.as_slice()) {
+        return refuse("not an Automerge change");
+    }
+    match bytes.get(8) {
+        // A change.
+        Some(1) => Ok(()),
+        // A compressed change: its length (LEB128), then deflated bytes.
+        Some(2) => {
+            let mut at = 9;
+            while bytes.get(at).is_some_and(|b| b & 0x80 != 0) {
+                at += 1;
+            }
+            let Some(deflated) = bytes.get(at + 1..) else {
+                return refuse("truncated Automerge change");
+            };
+            let mut inflated = std::io::Read::take(
+                flate2::bufread::DeflateDecoder::new(deflated),
+                MAX_CHANGE_BYTES + 1,
+            );
+            match std::io::copy(&mut inflated, &mut std::io::sink()) {
+                Ok(n) if n <= MAX_CHANGE_BYTES => Ok(()),
+                Ok(_) => refuse("compressed Automerge change inflates too far"),
+                Err(_) => refuse("compressed Automerge change does not inflate"),
+            }
+        }
+        _ => refuse("not an Automerge change"),
+    }
+}
+
 /// Decodes an Automerge change, containing any panic on hostile bytes.
 fn decode_change(bytes: Vec<u8>) -> Result<Change, Rejection> {
+    check_change_chunk(&bytes)?;
     std::panic::catch_unwind(move || Change::from_bytes(bytes))
         .map_err(|_| Rejection::BadChange("change could not be decoded".into()))?
         .map_err(|e| Rejection::BadChange(e.to_string()))
@@ -1231,3 +1367,58 @@ pub(crate) const DEFAULT_CHARTER: &str = "\
 2. Balancing roles: each of us is both mentor and mentee; we share the time fairly.
 3. Vulnerability: we bring real issues and meet them with challenge and support, not rescue.
 4. Confidentiality: what is said in the circle stays in the circle, including who is in it.";
+
+#[cfg(test)]
+mod tests {
+    use super::{check_change_chunk, decode_change, MAX_CHANGE_BYTES};
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+    use circlekeep_model::docs::new_doc;
+    use std::io::Write;
+
+    #[test]
+    fn only_change_chunks_reach_automerge_and_none_inflates_without_limit() {
+        let mut doc = new_doc(&[1; 32]);
+        let text = doc.put_object(ROOT, "text", ObjType::Text).expect("text");
+        doc.commit();
+        let small = doc
+            .get_last_local_change()
+            .expect("change")
+            .raw_bytes()
+            .to_vec();
+        doc.splice_text(&text, 0, 0, &"long note ".repeat(2000))
+            .expect("splice");
+        doc.commit();
+        let mut large = doc.get_last_local_change().expect("change").clone();
+        let large = large.bytes().to_vec();
+        assert_eq!(small[8], 1);
+        assert_eq!(large[8], 2, "a large change compresses");
+        for change in [small, large] {
+            assert!(decode_change(change).is_ok());
+        }
+        // A whole document and a bundle are not changes: refused unparsed
+        // (automerge's bundle decoder can be made to allocate gigabytes).
+        let hashes: Vec<_> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        let bundle = doc.bundle(hashes).expect("bundle").bytes().to_vec();
+        for other in [doc.save(), bundle, b"not automerge".to_vec(), vec![]] {
+            assert!(check_change_chunk(&other).is_err());
+        }
+        // A compressed change that would inflate past the limit.
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..=(MAX_CHANGE_BYTES >> 20) {
+            deflate.write_all(&zeros).expect("deflate");
+        }
+        let deflated = deflate.finish().expect("deflate");
+        let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+        let mut len = deflated.len();
+        while len >= 0x80 {
+            bomb.push(0x80 | (len & 0x7f) as u8);
+            len >>= 7;
+        }
+        bomb.push(len as u8);
+        bomb.extend_from_slice(&deflated);
+        assert!(check_change_chunk(&bomb).is_err());
+    }
+}

@@ -28,8 +28,8 @@ pub struct Craft {
     pub circle: Option<CircleId>,
     /// Make it a fold standing for this run (`seq` is its last entry).
     pub fold: Option<Fold>,
-    /// Carry this Automerge bundle instead of `changes`.
-    pub bundle: Option<Vec<u8>>,
+    /// Carry this as a fold's run ([`run_of`]) instead of `changes`.
+    pub run: Option<Vec<u8>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -55,16 +55,6 @@ impl<S: Store> Engine<S> {
         self.with_circle(circle, |c, ctx| c.own_folds(ctx))
     }
 
-    /// Raw changes of a document this device holds, as an Automerge bundle.
-    pub fn bundle_of(
-        &self,
-        circle: CircleId,
-        doc: DocId,
-        changes: &[Vec<u8>],
-    ) -> Result<Vec<u8>, EngineError> {
-        self.with_circle(circle, |c, _| c.bundle_of(&doc, changes))
-    }
-
     /// The raw Automerge changes of a document this device holds.
     pub fn raw_changes(&self, circle: CircleId, doc: DocId) -> Result<Vec<Vec<u8>>, EngineError> {
         self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc, None)))
@@ -79,4 +69,29 @@ impl<S: Store> Engine<S> {
         let me = self.identity().member_id();
         self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc, Some(me))))
     }
+}
+
+/// Raw Automerge changes as a fold's run carries them.
+pub fn run_of(changes: &[Vec<u8>]) -> Vec<u8> {
+    crate::circle::encode_run(changes)
+}
+
+/// A well-formed Automerge change by `author` (no operations, sequence
+/// number 2, no dependencies) on which automerge 0.12's `apply_changes`
+/// panics in any document that has no change of `author` yet.
+pub fn change_automerge_fails_on(author: &crate::MemberId) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    // No dependencies, the actor, seq 2, start op 74, time 0, no message,
+    // no other actors, no op columns.
+    let mut body = vec![0u8, 32];
+    body.extend_from_slice(author.as_bytes());
+    body.extend_from_slice(&[2, 0x4a, 0, 0, 0, 0, 0, 0]);
+    // A change chunk: magic, the first four bytes of the SHA-256 of what
+    // follows them, chunk type 1 (a change), the body's length, the body.
+    let mut hashed = vec![1u8, u8::try_from(body.len()).unwrap_or(u8::MAX)];
+    hashed.extend_from_slice(&body);
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83];
+    chunk.extend_from_slice(&Sha256::digest(&hashed)[..4]);
+    chunk.extend_from_slice(&hashed);
+    chunk
 }

@@ -339,18 +339,35 @@ pub fn new_doc(actor: &[u8]) -> AutoCommit {
     AutoCommit::new_with_encoding(TEXT_ENCODING).with_actor(actor.into())
 }
 
+/// Why received changes were not applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// Automerge refused them before changing the document.
+    #[error("Automerge refused the changes: {0}")]
+    Refused(#[from] AutomergeError),
+    /// Automerge panicked on them (some well-formed changes do that): the
+    /// document may be half-changed and must not be used again.
+    #[error("Automerge failed on the changes")]
+    Panicked,
+}
+
 /// Applies received changes to a document, keeping nothing but the result.
 ///
 /// automerge 0.12 records a patch for every op it applies, even into a patch
 /// log nobody activated, and keeps them until the log is reset: about 150 MB
 /// for a two-year circle caught up from entries. The log is dropped here.
+/// A panic inside Automerge is contained and reported as
+/// [`ApplyError::Panicked`].
 pub fn apply_changes(
     doc: &mut AutoCommit,
     changes: impl IntoIterator<Item = Change> + Clone,
-) -> Result<(), AutomergeError> {
-    let applied = doc.apply_changes(changes);
+) -> Result<(), ApplyError> {
+    let applied =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(changes)))
+            .map_err(|_| ApplyError::Panicked)?;
     doc.reset_diff_cursor();
-    applied
+    Ok(applied?)
 }
 
 /// Writes the whole initial circle document (only its founder does this, so

@@ -3,8 +3,8 @@
 //!
 //! A *fold* is an entry that stands for a run of its author's entries
 //! (`first..=seq`, one document, one epoch): its payload holds the run's
-//! changes as one Automerge bundle, compressed the way a saved document is,
-//! so a member catching up receives a long history in a few records. Only
+//! changes deflated together, so a member catching up receives a long
+//! history in a few records. Only
 //! the author makes folds of its own log, signed like any entry; a fold
 //! chains onto the entry before `first` and names the hash of the author's
 //! entry at `seq`, which the author's next entry chains onto.
@@ -153,8 +153,9 @@ pub struct Payload {
 pub enum Content {
     /// Raw Automerge changes, all by the entry's author.
     Changes(Vec<Vec<u8>>),
-    /// A fold's run of changes as one Automerge bundle, all by the author.
-    Bundle(Vec<u8>),
+    /// A fold's run: its raw Automerge changes (all by the author),
+    /// postcard-encoded and deflated.
+    Run(Vec<u8>),
 }
 
 /// The last accepted entry of one author in one circle.
