@@ -33,9 +33,11 @@ use std::io::{Read, Write};
 pub const FOLD_MIN_ENTRIES: u64 = 16;
 /// Most entries one fold stands for.
 pub const FOLD_MAX_ENTRIES: u64 = 4096;
-/// Most Automerge operations in one fold: applying about this many takes a
-/// receiver some tens of milliseconds, which the app may have to wait.
-pub const FOLD_MAX_OPS: usize = 32 * 1024;
+/// Most Automerge operations in one fold: a receiver decodes and applies a
+/// fold in one hold of its engine, which the app may have to wait for
+/// (late in the automerge-paper history, 32k operations held it 133 ms and
+/// 16k 102 ms).
+pub const FOLD_MAX_OPS: usize = 8 * 1024;
 
 /// The least a signed, sealed entry takes (one keystroke's takes about 520
 /// bytes): a fold covering entries a peer partly holds is sent if it is
