@@ -313,13 +313,20 @@ fn laptops_in_a_room_with_no_internet_find_each_other_and_converge() {
         let first = note_texts(&homes[0]);
         first.len() == 2 * HOSTS && homes[1..].iter().all(|h| note_texts(h) == first)
     });
-    eprintln!(
+    report(&format!(
         "gathering room: {HOSTS} hosts serving after {socket_wait:?}; every host connected to every other after {discovery:?} more; \
          live notes converged {convergence:?} after that ({:?} in all)",
         started.elapsed()
-    );
+    ));
     drop(serving);
     drop(room);
+}
+
+/// Prints a figure to the test run's own stderr: the harness captures what
+/// `eprintln!` prints from a passing test, so CI's log would never show it.
+fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Starts `circlekeep serve` for `home` in `host`'s namespace, relays and
@@ -444,7 +451,9 @@ fn two_rooms_that_one_laptop_is_in_hear_each_other_through_it() {
     // The two never met: each is connected to laptop 1 only.
     assert_eq!(connected_members(&homes[0]), 1);
     assert_eq!(connected_members(&homes[2]), 1);
-    eprintln!("two rooms: notes passed on through laptop 1 within {relayed:?}");
+    report(&format!(
+        "two rooms: notes passed on through laptop 1 within {relayed:?}"
+    ));
     drop(serving);
     drop(room);
 }
