@@ -334,9 +334,17 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
     let disk = author.disk_bytes().saturating_sub(disk_before);
     durable.sort_by(f64::total_cmp);
 
+    // The author's device folds its log at its next checkpoint (the app
+    // and `serve` write one 2 s after typing stops), in the background.
+    let folding_started = Instant::now();
+    author.engine().checkpoint()?;
+    let folding = folding_started.elapsed();
+    let catcher_disk_before = newcomer.disk_bytes();
+
     // The same history, synced to a member who was offline all along.
     let catcher_nodes = vec![author.node().await?, newcomer.node().await?];
     catcher_nodes[1].add_address(&catcher_nodes[0].addr());
+    let probe = CallProbe::start(&newcomer);
     let started_sync = Instant::now();
     let sync = {
         let node = &catcher_nodes[1];
@@ -346,8 +354,10 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
         caught?;
         started_sync.elapsed()
     };
+    let longest_wait = probe.finish();
     let sealed_sync_bytes = bytes_sent(&[&catcher_nodes[0], &catcher_nodes[1]]);
     shutdown(catcher_nodes).await;
+    let catcher_disk = newcomer.disk_bytes().saturating_sub(catcher_disk_before);
     let caught_text = note_text(&newcomer, circle, gathering, &note)?;
     check(
         "the catching-up member's text matches",
@@ -398,6 +408,18 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
             "ms",
             100.0,
         ),
+        Figure::plain(
+            &format!("{name}: author folds its log (background, at its next checkpoint)"),
+            folding.as_secs_f64(),
+            "s",
+        ),
+        Figure::against(
+            &format!("{name}: bytes on disk of the member who caught up"),
+            catcher_disk as f64,
+            "B",
+            raw.saved_bytes as f64,
+            "Automerge save()",
+        ),
         Figure::against(
             &format!("{name}: history sync, sealed vs Automerge sync (time)"),
             sync.as_secs_f64(),
@@ -408,6 +430,12 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
         .target(
             "≤ 1.1×",
             sync.as_secs_f64() <= 1.1 * plain_sync.elapsed.as_secs_f64(),
+        ),
+        Figure::bounded(
+            &format!("{name}: longest engine call wait during that sync"),
+            ms(longest_wait),
+            "ms",
+            100.0,
         ),
         Figure::against(
             &format!("{name}: history sync, sealed vs Automerge sync (bytes)"),
@@ -738,6 +766,39 @@ struct CatchUp {
     first_screen: Duration,
 }
 
+/// A UI-like caller asking a device's engine for the circle list every
+/// 10 ms, timing how long each call waits.
+struct CallProbe {
+    probing: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Duration>,
+}
+
+impl CallProbe {
+    fn start(device: &Device) -> CallProbe {
+        let probing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let engine = device.engine().clone();
+        let running = probing.clone();
+        let thread = std::thread::spawn(move || {
+            let mut longest = Duration::ZERO;
+            while running.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                let _ = engine.circles();
+                longest = longest.max(t.elapsed());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            longest
+        });
+        CallProbe { probing, thread }
+    }
+
+    /// Stops probing; the longest wait seen.
+    fn finish(self) -> Duration {
+        self.probing
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
 async fn catch_up(spec: CircleSpec) -> Result<CatchUp> {
     let generated = generate(spec)?;
     let circle = generated.circle;
@@ -749,30 +810,14 @@ async fn catch_up(spec: CircleSpec) -> Result<CatchUp> {
         .create_invite(circle, Duration::from_secs(600))?;
     let ticket: Ticket = founder_node.ticket(circle, secret, expires);
     let newcomer_node = newcomer.node().await?;
-    // A UI-like caller asking for the circle list every 10 ms meanwhile.
-    let probing = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let probe = {
-        let engine = newcomer.engine().clone();
-        let probing = probing.clone();
-        std::thread::spawn(move || {
-            let mut longest = Duration::ZERO;
-            while probing.load(std::sync::atomic::Ordering::Relaxed) {
-                let t = Instant::now();
-                let _ = engine.circles();
-                longest = longest.max(t.elapsed());
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            longest
-        })
-    };
+    let probe = CallProbe::start(&newcomer);
     let started = Instant::now();
     let joined = newcomer_node
         .join(&ticket, &newcomer.card())
         .await
         .map_err(|e| BenchError::Network(e.to_string()))?;
     let elapsed = started.elapsed();
-    probing.store(false, std::sync::atomic::Ordering::Relaxed);
-    let longest_wait = probe.join().unwrap_or_default();
+    let longest_wait = probe.finish();
     check("joined the circle", joined == circle)?;
     let bytes = founder_node.status().bytes_sent + newcomer_node.status().bytes_sent;
     newcomer_node.shutdown().await;
