@@ -5,9 +5,9 @@
 //!
 //! A fold carries the run's raw Automerge changes, not automerge's compact
 //! bundle (about a third of the size): automerge 0.12's bundle decoder
-//! lets a few crafted bytes allocate gigabytes (the fuzz target
-//! `fold_import` found one), while raw changes go through the same checked
-//! decoding as every entry's, inflated here within a limit.
+//! lets a few crafted bytes allocate gigabytes (fuzzing folds found one),
+//! while raw changes go through the same checked decoding as every
+//! entry's, inflated here within a limit.
 //!
 //! Folds are made at checkpoints, never while typing. The run still being
 //! written is folded again each time it has doubled, so the work stays
