@@ -1369,12 +1369,23 @@ pub(crate) const DEFAULT_CHARTER: &str = "\
 4. Confidentiality: what is said in the circle stays in the circle, including who is in it.";
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{check_change_chunk, decode_change, MAX_CHANGE_BYTES};
     use automerge::transaction::Transactable;
     use automerge::{ObjType, ROOT};
     use circlekeep_model::docs::new_doc;
     use std::io::Write;
+
+    /// At least `bytes` zero bytes, deflated (a few kilobytes).
+    pub(crate) fn deflated_zeros(bytes: u64) -> Vec<u8> {
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..bytes.div_ceil(1 << 20) {
+            deflate.write_all(&zeros).expect("deflate");
+        }
+        deflate.finish().expect("deflate")
+    }
 
     #[test]
     fn only_change_chunks_reach_automerge_and_none_inflates_without_limit() {
@@ -1404,13 +1415,7 @@ mod tests {
             assert!(check_change_chunk(&other).is_err());
         }
         // A compressed change that would inflate past the limit.
-        let mut deflate =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..=(MAX_CHANGE_BYTES >> 20) {
-            deflate.write_all(&zeros).expect("deflate");
-        }
-        let deflated = deflate.finish().expect("deflate");
+        let deflated = deflated_zeros(MAX_CHANGE_BYTES + (1 << 20));
         let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
         let mut len = deflated.len();
         while len >= 0x80 {

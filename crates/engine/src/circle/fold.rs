@@ -441,7 +441,6 @@ mod tests {
     use automerge::transaction::Transactable;
     use automerge::{ObjType, ReadDoc, ROOT};
     use circlekeep_model::docs::new_doc;
-    use std::io::Write;
 
     #[test]
     fn a_run_decodes_to_its_changes_and_damage_is_refused() {
@@ -476,13 +475,7 @@ mod tests {
             Err(Rejection::BadChange(_))
         ));
         // A run that would inflate past the limit is refused partway.
-        let mut deflate =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..=(MAX_RUN_BYTES >> 20) {
-            deflate.write_all(&zeros).expect("deflate");
-        }
-        let bomb = deflate.finish().expect("deflate");
+        let bomb = crate::circle::tests::deflated_zeros(MAX_RUN_BYTES + (1 << 20));
         assert!(matches!(decode_run(&bomb), Err(Rejection::BadChange(_))));
     }
 }
