@@ -546,10 +546,6 @@ impl CircleRuntime {
             doc,
             content: Content::Changes(changes),
         };
-        // Serialising plain data into memory cannot fail.
-        #[allow(clippy::expect_used)]
-        let plaintext =
-            zeroize::Zeroizing::new(postcard::to_stdvec(&payload).expect("payload serialises"));
         let tip = self.tips.get(&me);
         let body = EntryBody {
             version: ENTRY_VERSION,
@@ -559,7 +555,7 @@ impl CircleRuntime {
             prev: tip.map(|t| t.hash),
             epoch,
             membership: self.membership.heads().to_vec(),
-            payload: content::seal(key, &plaintext),
+            payload: seal_payload(key, &payload),
             fold: None,
         };
         let entry = sign_entry(ctx.me, body);
@@ -1265,6 +1261,15 @@ impl CircleRuntime {
             })
             .unwrap_or_default()
     }
+}
+
+/// A payload sealed under `key`, as an entry (or a fold) carries it.
+pub(crate) fn seal_payload(key: &SymmetricKey, payload: &Payload) -> Vec<u8> {
+    // Serialising plain data into memory cannot fail.
+    #[allow(clippy::expect_used)]
+    let plaintext =
+        zeroize::Zeroizing::new(postcard::to_stdvec(payload).expect("payload serialises"));
+    content::seal(key, &plaintext)
 }
 
 /// Applies `group` to `doc` through a copy, adopted only if Automerge takes

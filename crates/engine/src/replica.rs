@@ -167,7 +167,7 @@ const INGEST_SLICE_BYTES: usize = 64 * 1024;
 /// What one entry costs beyond its bytes (verify, open, apply), in bytes of
 /// the same work: keystroke entries are small but not free, and counting
 /// bytes alone let a slice of them hold the lock for 120 ms. A fold costs
-/// this for every entry it stands for (its bundle is dense).
+/// this for every entry it stands for (its deflated run is dense).
 const ENTRY_COST: usize = 384;
 
 /// `entries` cut into runs of about `budget` (bytes plus `ENTRY_COST` per

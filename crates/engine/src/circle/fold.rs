@@ -23,7 +23,6 @@ use crate::error::{EngineError, Rejection};
 use automerge::Change;
 use circlekeep_model::entry::{Content, EntryBody, Fold, Payload, FOLD_VERSION};
 use circlekeep_model::{CircleId, DocId, EntryHash, MemberId, OpHash};
-use circlekeep_seal::content;
 use circlekeep_seal::signed::{sign_entry, verify_entry, MAX_ENTRY_BYTES};
 use circlekeep_store::{BlobKind, Store};
 use std::collections::BTreeMap;
@@ -176,7 +175,6 @@ impl CircleRuntime {
                             .is_some_and(|r| r.takes(&entry.body.epoch, &doc, ops));
                         if !extends {
                             made += self.end_run(ctx)?;
-                            self.folding.settled = seq - 1;
                             self.folding.open = Some(Run {
                                 first: seq,
                                 last: seq,
@@ -248,10 +246,6 @@ impl CircleRuntime {
             doc: run.doc,
             content: Content::Run(encode_run(&run.changes)),
         };
-        // Serialising plain data into memory cannot fail.
-        #[allow(clippy::expect_used)]
-        let plaintext =
-            zeroize::Zeroizing::new(postcard::to_stdvec(&payload).expect("payload serialises"));
         let body = EntryBody {
             version: FOLD_VERSION,
             circle: self.id,
@@ -260,7 +254,7 @@ impl CircleRuntime {
             prev: run.prev,
             epoch: run.epoch,
             membership: run.membership.clone(),
-            payload: content::seal(&key, &plaintext),
+            payload: super::seal_payload(&key, &payload),
             fold: Some(Fold {
                 first: run.first,
                 last: run.last_hash,
