@@ -3,7 +3,7 @@
 //! reminder the day before. Both hold circle content in plaintext: they are
 //! written only where the member says.
 
-use crate::practice::{plan, planned_view, SCHEDULE_DAYS};
+use crate::plan::{plan, planned_view, SCHEDULE_DAYS};
 use crate::{CircleId, DocId, Engine, EngineError, Store};
 use chrono::{Duration, NaiveDate, Utc};
 use circlekeep_model::schedule::Cadence;
@@ -48,7 +48,7 @@ impl<S: Store> Engine<S> {
         let mut md = String::new();
         let _ = writeln!(md, "# {} — gathering of {}\n", circle.name, state.date);
         if let Some(planned) = info.and_then(|i| i.planned.clone()) {
-            if let Ok(schedule) = self.schedule(id, crate::practice_date(&planned)) {
+            if let Ok(schedule) = self.schedule(id, practice_date(&planned)) {
                 if let Some(p) = schedule.into_iter().find(|p| p.planned == planned) {
                     for (role, who) in &p.roles {
                         let _ = writeln!(md, "- **{role}**: {}", who.name);
@@ -158,8 +158,8 @@ impl<S: Store> Engine<S> {
     /// The schedule from `from` for a year, as an iCalendar file.
     pub fn schedule_ics(&self, id: CircleId, from: NaiveDate) -> Result<String, EngineError> {
         let doc = self.circle_doc(id)?;
-        let cadence: Cadence = crate::practice::cadence(&doc)?;
-        let names = crate::profile_names(&doc);
+        let cadence: Cadence = crate::plan::cadence(&doc)?;
+        let names = crate::circles::profile_names(&doc);
         let members = self.member_hexes(id)?;
         let mut calendar = Calendar::new();
         calendar.name(&doc.settings.name);
@@ -234,4 +234,9 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
         Ok(())
     }
+}
+
+/// A stored YYYY-MM-DD date (today if unreadable).
+fn practice_date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| crate::today())
 }

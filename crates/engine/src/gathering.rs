@@ -2,7 +2,8 @@
 //! agenda (editable) and current step, attendance, time requests fitted into
 //! the time left, turns with a timer, and airtime per member.
 
-use crate::practice::holder;
+use crate::plan::holder;
+use crate::select::select;
 use crate::views::{AirtimeView, GatheringStateView, StepView, TurnView};
 use crate::{circle, random_id, CircleId, DocId, Engine, EngineError, Store};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -54,6 +55,30 @@ pub(crate) fn running_turn(doc: &GatheringDoc) -> Option<(&String, &docs::Turn)>
 }
 
 impl<S: Store> Engine<S> {
+    /// Opens a gathering on `date` from the biweekly template and returns its id.
+    pub fn new_gathering(&self, id: CircleId, date: NaiveDate) -> Result<DocId, EngineError> {
+        self.open_gathering(id, date, circlekeep_model::agenda::Template::Biweekly)
+    }
+
+    /// Finds a gathering by id prefix (4+ hex digits) or date (YYYY-MM-DD).
+    pub fn find_gathering(&self, id: CircleId, selector: &str) -> Result<DocId, EngineError> {
+        let gatherings = self.circle(id)?.gatherings;
+        let found = select(&gatherings, selector, |g| &g.id, |g| Some(g.date.as_str()))
+            .map_err(|miss| miss.into_error(selector, EngineError::UnknownGathering))?;
+        DocId::from_hex(&found.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// The most recent gathering this device can read.
+    pub fn latest_gathering(&self, id: CircleId) -> Result<DocId, EngineError> {
+        let latest = self
+            .circle(id)?
+            .gatherings
+            .into_iter()
+            .rfind(|g| g.readable)
+            .ok_or(EngineError::NoGathering)?;
+        DocId::from_hex(&latest.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
     /// Opens a gathering on `date` from `template` and returns its id. If
     /// the schedule has a gathering that day, the new one belongs to it and
     /// its roles are frozen.
@@ -342,7 +367,7 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<GatheringStateView, EngineError> {
         let doc = self.gathering_doc(id, gathering)?;
-        let names = crate::profile_names(&self.circle_doc(id)?);
+        let names = crate::circles::profile_names(&self.circle_doc(id)?);
         let fitted = self.fitted_time(id, gathering)?;
         let members = self.with_circle(id, |c, _| Ok(c.membership.members().clone()))?;
         let mut ordered: Vec<(&String, &docs::Turn)> = doc.turns.iter().collect();

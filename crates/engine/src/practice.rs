@@ -1,29 +1,22 @@
 //! The circle's practice around gatherings: setup (purpose, cadence, guide),
-//! the charter and who accepted it, the schedule and rota, reminders, goals
-//! with progress and milestones, and contracts with their report back.
+//! the charter and who accepted it, the practice view (next gathering,
+//! roles, guide prompt) and reminders. The schedule is in `plan`, goals in
+//! `goals`, contracts in `contracts`.
 
-use crate::views::{
-    AcceptanceView, ContractHistoryView, PlannedView, PracticeView, ReminderView, RoleHolder,
-};
-use crate::{check_text, circle, random_id, short_hex, CircleId, Engine, EngineError, Store};
+use crate::plan::{cadence, holder, plan, planned_view, Planned, SCHEDULE_DAYS};
+use crate::views::{AcceptanceView, PracticeView, ReminderView};
+use crate::{check_text, circle, CircleId, Engine, EngineError, Store};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use circlekeep_model::docs::{self, CircleDoc};
-use circlekeep_model::rota::{self, Role, Slot};
 use circlekeep_model::schedule::Cadence;
 use circlekeep_model::DocId;
 use circlekeep_seal::epoch::{open_with_identity, seal_to_recipient};
 use circlekeep_store::BlobKind;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-/// How far ahead the schedule is generated.
-pub const SCHEDULE_DAYS: i64 = 366;
 /// Gatherings after which a guide is prompted to hand over and leave.
-pub const GUIDE_GATHERINGS: usize = 3;
 
-/// Contract outcomes at report back.
-pub const OUTCOMES: [&str; 4] = ["kept", "partly", "not", "renegotiated"];
-/// Goal states.
-pub const GOAL_STATES: [&str; 3] = ["open", "achieved", "dropped"];
+pub const GUIDE_GATHERINGS: usize = 3;
 
 /// What `setup` changes (absent fields stay as they are).
 #[derive(Clone, Debug, Default)]
@@ -34,135 +27,6 @@ pub struct Setup {
     pub cadence: Option<Cadence>,
     /// The guide (`Some(None)` removes the role, not the member).
     pub guide: Option<Option<circlekeep_model::MemberId>>,
-}
-
-/// One planned gathering with its resolved date, time and roles.
-#[derive(Clone, Debug)]
-pub(crate) struct Planned {
-    pub planned: NaiveDate,
-    pub date: NaiveDate,
-    pub time: chrono::NaiveTime,
-    pub starts: DateTime<Utc>,
-    pub cancelled: bool,
-    pub roles: rota::Assignment,
-    pub absent: BTreeSet<String>,
-    pub gathering: Option<String>,
-}
-
-pub(crate) fn cadence(doc: &CircleDoc) -> Result<Cadence, EngineError> {
-    let c = doc
-        .settings
-        .cadence
-        .as_ref()
-        .ok_or(EngineError::NoCadence)?;
-    Ok(Cadence::parse(
-        c.every_weeks,
-        &c.weekday,
-        &c.time,
-        c.minutes,
-        &c.time_zone,
-        &c.first,
-    )?)
-}
-
-/// The schedule from the first gathering until `until`, with the rota
-/// among `members` (hex, sorted).
-pub(crate) fn plan(
-    doc: &CircleDoc,
-    members: &[String],
-    until: NaiveDate,
-) -> Result<Vec<Planned>, EngineError> {
-    let cadence = cadence(doc)?;
-    let s = &doc.schedule;
-    let dates = cadence.dates_until(until);
-    let slots: Vec<Slot> = dates
-        .iter()
-        .map(|d| {
-            let key = d.to_string();
-            Slot {
-                absent: members
-                    .iter()
-                    .filter(|m| s.absent.get(&format!("{key}/{m}")) == Some(&true))
-                    .cloned()
-                    .collect(),
-                fixed: Role::ALL
-                    .into_iter()
-                    .filter_map(|r| {
-                        s.roles
-                            .get(&format!("{key}/{}", r.name()))
-                            .map(|m| (r, m.clone()))
-                    })
-                    .collect(),
-                cancelled: s.cancelled.get(&key) == Some(&true),
-                key,
-            }
-        })
-        .collect();
-    let assignments = rota::assign(members, &slots);
-    let opened: BTreeMap<&str, &str> = doc
-        .gatherings
-        .iter()
-        .filter_map(|(id, g)| g.planned.as_deref().map(|p| (p, id.as_str())))
-        .collect();
-    Ok(dates
-        .into_iter()
-        .zip(slots)
-        .zip(assignments)
-        .map(|((planned, slot), roles)| {
-            let date = s
-                .moved
-                .get(&slot.key)
-                .and_then(|d| circlekeep_model::schedule::parse_date(d).ok())
-                .unwrap_or(planned);
-            let time = s
-                .times
-                .get(&slot.key)
-                .and_then(|t| circlekeep_model::schedule::parse_time(t).ok())
-                .unwrap_or(cadence.time);
-            Planned {
-                planned,
-                date,
-                time,
-                starts: cadence.starts_at(date, time),
-                cancelled: slot.cancelled,
-                gathering: opened.get(slot.key.as_str()).map(|g| (*g).to_owned()),
-                roles,
-                absent: slot.absent,
-            }
-        })
-        .collect())
-}
-
-/// A member as shown next to a role or in a list.
-pub(crate) fn holder(names: &BTreeMap<String, String>, hex: &str) -> RoleHolder {
-    RoleHolder {
-        id: hex.to_owned(),
-        name: names.get(hex).cloned().unwrap_or_else(|| short_hex(hex)),
-    }
-}
-
-pub(crate) fn planned_view(
-    p: &Planned,
-    cadence: &Cadence,
-    names: &BTreeMap<String, String>,
-) -> PlannedView {
-    PlannedView {
-        planned: p.planned.to_string(),
-        date: p.date.to_string(),
-        time: p.time.format("%H:%M").to_string(),
-        time_zone: cadence.time_zone.name().to_owned(),
-        starts: p.starts.to_rfc3339(),
-        minutes: cadence.minutes as u32,
-        cancelled: p.cancelled,
-        moved: p.date != p.planned,
-        roles: p
-            .roles
-            .iter()
-            .map(|(r, m)| (r.name().to_owned(), holder(names, m)))
-            .collect(),
-        absent: p.absent.iter().map(|m| holder(names, m)).collect(),
-        gathering: p.gathering.clone(),
-    }
 }
 
 impl<S: Store> Engine<S> {
@@ -261,7 +125,7 @@ impl<S: Store> Engine<S> {
     pub fn practice(&self, id: CircleId, today: NaiveDate) -> Result<PracticeView, EngineError> {
         let doc = self.circle_doc(id)?;
         let members = self.member_hexes(id)?;
-        let names = crate::profile_names(&doc);
+        let names = crate::circles::profile_names(&doc);
         let version = docs::charter_version(doc.charter.text.as_str());
         let charter = members
             .iter()
@@ -331,169 +195,6 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    /// The schedule for the coming year (from `from`), with roles.
-    pub fn schedule(&self, id: CircleId, from: NaiveDate) -> Result<Vec<PlannedView>, EngineError> {
-        let doc = self.circle_doc(id)?;
-        let cadence = cadence(&doc)?;
-        let names = crate::profile_names(&doc);
-        let members = self.member_hexes(id)?;
-        Ok(plan(&doc, &members, from + Duration::days(SCHEDULE_DAYS))?
-            .iter()
-            .filter(|p| p.planned >= from || p.date >= from)
-            .map(|p| planned_view(p, &cadence, &names))
-            .collect())
-    }
-
-    /// The planned gathering a person meant by `date` (its planned or
-    /// moved-to date).
-    fn find_planned(
-        &self,
-        id: CircleId,
-        date: NaiveDate,
-    ) -> Result<(CircleDoc, Vec<String>, Planned), EngineError> {
-        let doc = self.circle_doc(id)?;
-        let members = self.member_hexes(id)?;
-        let found = plan(
-            &doc,
-            &members,
-            date.max(crate::today()) + Duration::days(SCHEDULE_DAYS),
-        )?
-        .into_iter()
-        .find(|p| p.planned == date)
-        .or_else(|| {
-            plan(&doc, &members, date + Duration::days(SCHEDULE_DAYS))
-                .ok()?
-                .into_iter()
-                .find(|p| p.date == date)
-        })
-        .ok_or_else(|| EngineError::NotScheduled(date.to_string()))?;
-        Ok((doc, members, found))
-    }
-
-    /// Moves one gathering to another date and/or time.
-    pub fn reschedule(
-        &self,
-        id: CircleId,
-        date: NaiveDate,
-        to: NaiveDate,
-        time: Option<chrono::NaiveTime>,
-    ) -> Result<(), EngineError> {
-        let (_, _, p) = self.find_planned(id, date)?;
-        let key = p.planned.to_string();
-        self.write_circle_doc(id, |doc| {
-            let moved = (to != p.planned).then(|| to.to_string());
-            docs::put_value(doc, &["schedule", "moved"], &key, moved)?;
-            if let Some(t) = time {
-                let t = t.format("%H:%M").to_string();
-                docs::put_value(doc, &["schedule", "times"], &key, Some(t))?;
-            }
-            docs::put_value::<bool>(doc, &["schedule", "cancelled"], &key, None)?;
-            Ok(())
-        })
-    }
-
-    /// Cancels one gathering (or with `cancel = false` restores it).
-    pub fn cancel_gathering(
-        &self,
-        id: CircleId,
-        date: NaiveDate,
-        cancel: bool,
-    ) -> Result<(), EngineError> {
-        let (_, _, p) = self.find_planned(id, date)?;
-        let key = p.planned.to_string();
-        self.write_circle_doc(id, |doc| {
-            Ok(docs::put_value(
-                doc,
-                &["schedule", "cancelled"],
-                &key,
-                cancel.then_some(true),
-            )?)
-        })
-    }
-
-    /// Records that `member` will (not) come to the gathering on `date`; the
-    /// rota skips them.
-    pub fn set_absent(
-        &self,
-        id: CircleId,
-        date: NaiveDate,
-        member: circlekeep_model::MemberId,
-        absent: bool,
-    ) -> Result<(), EngineError> {
-        let (_, members, p) = self.find_planned(id, date)?;
-        if !members.contains(&member.to_hex()) {
-            return Err(EngineError::UnknownMember(member.short()));
-        }
-        let key = format!("{}/{}", p.planned, member.to_hex());
-        self.write_circle_doc(id, |doc| {
-            Ok(docs::put_value(
-                doc,
-                &["schedule", "absent"],
-                &key,
-                absent.then_some(true),
-            )?)
-        })
-    }
-
-    /// Swaps who holds `role` at two gatherings.
-    pub fn swap_role(
-        &self,
-        id: CircleId,
-        role: Role,
-        a: NaiveDate,
-        b: NaiveDate,
-    ) -> Result<(), EngineError> {
-        let (_, _, pa) = self.find_planned(id, a)?;
-        let (_, _, pb) = self.find_planned(id, b)?;
-        let (Some(ma), Some(mb)) = (pa.roles.get(&role), pb.roles.get(&role)) else {
-            return Err(EngineError::NotAllowed(
-                "a cancelled gathering has no roles to swap",
-            ));
-        };
-        let (ka, kb) = (
-            format!("{}/{}", pa.planned, role.name()),
-            format!("{}/{}", pb.planned, role.name()),
-        );
-        if pa.absent.contains(mb) || pb.absent.contains(ma) {
-            return Err(EngineError::NotAllowed(
-                "one of them said they will not come to the other gathering",
-            ));
-        }
-        let (ma, mb) = (ma.clone(), mb.clone());
-        self.write_circle_doc(id, |doc| {
-            docs::put_value(doc, &["schedule", "roles"], &ka, Some(mb))?;
-            docs::put_value(doc, &["schedule", "roles"], &kb, Some(ma))?;
-            Ok(())
-        })
-    }
-
-    /// Freezes the roles of the planned gathering on `planned`, so later
-    /// changes of who is in the circle do not rewrite who held them.
-    pub(crate) fn freeze_roles(&self, id: CircleId, planned: &Planned) -> Result<(), EngineError> {
-        let key = planned.planned.to_string();
-        let roles = planned.roles.clone();
-        self.write_circle_doc(id, |doc| {
-            for (role, member) in &roles {
-                let k = format!("{key}/{}", role.name());
-                docs::put_value(doc, &["schedule", "roles"], &k, Some(member.clone()))?;
-            }
-            Ok(())
-        })
-    }
-
-    /// The planned gathering on `date`, if the circle has a cadence.
-    pub(crate) fn planned_on(
-        &self,
-        id: CircleId,
-        date: NaiveDate,
-    ) -> Result<Option<Planned>, EngineError> {
-        match self.find_planned(id, date) {
-            Ok((_, _, p)) => Ok(Some(p)),
-            Err(EngineError::NoCadence | EngineError::NotScheduled(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Reminders due at `now`: gatherings starting within `within`, and a
     /// nudge for circles that skipped their last two gatherings.
     pub fn reminders(
@@ -517,7 +218,7 @@ impl<S: Store> Engine<S> {
                 continue;
             };
             let members = self.member_hexes(id)?;
-            let names = crate::profile_names(&doc);
+            let names = crate::circles::profile_names(&doc);
             let today = now.date_naive();
             let planned = plan(&doc, &members, today + Duration::days(60))?;
             for p in planned.iter().filter(|p| !p.cancelled) {
@@ -612,191 +313,5 @@ impl<S: Store> Engine<S> {
             .map_err(EngineError::store)?;
         self.store.flush().map_err(EngineError::store)?;
         Ok(due)
-    }
-
-    /// Adds a progress note to a goal.
-    pub fn goal_progress(
-        &self,
-        id: CircleId,
-        goal: &str,
-        text: &str,
-    ) -> Result<String, EngineError> {
-        let text = check_text(text, crate::MAX_TEXT_CHARS)?;
-        let goal = self.find_goal(id, goal)?;
-        let note_id = random_id();
-        let note = docs::ProgressNote {
-            author: self.me.member_id().to_hex(),
-            text,
-            created: circle::now(),
-        };
-        self.write_circle_doc(id, |doc| {
-            Ok(docs::put_at(
-                doc,
-                &["goals", &goal, "progress"],
-                &note_id,
-                &note,
-            )?)
-        })?;
-        Ok(note_id)
-    }
-
-    /// Adds a milestone to a goal.
-    pub fn goal_milestone(
-        &self,
-        id: CircleId,
-        goal: &str,
-        text: &str,
-    ) -> Result<String, EngineError> {
-        let text = check_text(text, 2_000)?;
-        let goal = self.find_goal(id, goal)?;
-        let milestone_id = random_id();
-        let milestone = docs::Milestone {
-            text,
-            reached: None,
-        };
-        self.write_circle_doc(id, |doc| {
-            Ok(docs::put_at(
-                doc,
-                &["goals", &goal, "milestones"],
-                &milestone_id,
-                &milestone,
-            )?)
-        })?;
-        Ok(milestone_id)
-    }
-
-    /// Marks a goal's milestone reached (to celebrate).
-    pub fn reach_milestone(
-        &self,
-        id: CircleId,
-        goal: &str,
-        milestone: &str,
-    ) -> Result<(), EngineError> {
-        let goal = self.find_goal(id, goal)?;
-        let doc = self.circle_doc(id)?;
-        let milestone = doc.goals[&goal]
-            .milestones
-            .keys()
-            .find(|m| m.starts_with(milestone.trim()) && milestone.trim().len() >= 4)
-            .cloned()
-            .ok_or_else(|| EngineError::UnknownGoal(milestone.to_owned()))?;
-        self.write_circle_doc(id, |doc| {
-            Ok(docs::put_value(
-                doc,
-                &["goals", &goal, "milestones", &milestone],
-                "reached",
-                Some(circle::now()),
-            )?)
-        })
-    }
-
-    /// Sets a goal's status: `open`, `achieved` or `dropped`.
-    pub fn goal_status(&self, id: CircleId, goal: &str, status: &str) -> Result<(), EngineError> {
-        let status = status.trim();
-        if !GOAL_STATES.contains(&status) {
-            return Err(EngineError::BadText("a goal is open, achieved or dropped"));
-        }
-        let goal = self.find_goal(id, goal)?;
-        self.write_circle_doc(id, |doc| {
-            Ok(docs::put_value(
-                doc,
-                &["goals", &goal],
-                "status",
-                Some(status),
-            )?)
-        })
-    }
-
-    /// Reports back on a contract: outcome and (optionally) what was learnt.
-    /// The reflection is merged character by character with concurrent edits.
-    pub fn report_contract(
-        &self,
-        id: CircleId,
-        contract: &str,
-        outcome: Option<&str>,
-        reflection: Option<&str>,
-    ) -> Result<(), EngineError> {
-        if let Some(o) = outcome {
-            if !OUTCOMES.contains(&o.trim()) {
-                return Err(EngineError::BadText(
-                    "an outcome is kept, partly, not or renegotiated",
-                ));
-            }
-        }
-        let reflection = reflection
-            .map(|r| {
-                if r.chars().count() > crate::MAX_TEXT_CHARS {
-                    Err(EngineError::BadText("text is too long"))
-                } else {
-                    Ok(r.to_owned())
-                }
-            })
-            .transpose()?;
-        let contract = self.find_contract(id, contract)?;
-        self.write_circle_doc(id, |doc| {
-            if let Some(o) = outcome {
-                let path = ["contracts", contract.as_str(), "report"];
-                docs::put_value(doc, &path, "outcome", Some(o.trim()))?;
-                docs::put_value(doc, &path, "reported", Some(circle::now()))?;
-            }
-            if let Some(r) = &reflection {
-                docs::update_text(doc, &["contracts", &contract, "report", "reflection"], r)?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Each member's contracts, oldest first, with their report back.
-    pub fn contract_history(
-        &self,
-        id: CircleId,
-        member: Option<circlekeep_model::MemberId>,
-    ) -> Result<Vec<ContractHistoryView>, EngineError> {
-        let doc = self.circle_doc(id)?;
-        let names = crate::profile_names(&doc);
-        let mut by_member: BTreeMap<String, Vec<crate::views::ContractView>> = BTreeMap::new();
-        for view in self.circle(id)?.contracts {
-            if member.is_some_and(|m| m.to_hex() != view.owner) {
-                continue;
-            }
-            by_member.entry(view.owner.clone()).or_default().push(view);
-        }
-        Ok(by_member
-            .into_iter()
-            .map(|(owner, contracts)| ContractHistoryView {
-                kept: contracts.iter().filter(|c| c.outcome == "kept").count(),
-                member: holder(&names, &owner),
-                contracts,
-            })
-            .collect())
-    }
-
-    fn find_goal(&self, id: CircleId, selector: &str) -> Result<String, EngineError> {
-        let doc = self.circle_doc(id)?;
-        find_key(doc.goals.keys(), selector)
-            .ok_or_else(|| EngineError::UnknownGoal(selector.into()))
-    }
-
-    pub(crate) fn find_contract(
-        &self,
-        id: CircleId,
-        selector: &str,
-    ) -> Result<String, EngineError> {
-        let doc = self.circle_doc(id)?;
-        find_key(doc.contracts.keys(), selector)
-            .ok_or_else(|| EngineError::UnknownContract(selector.into()))
-    }
-}
-
-/// The one key starting with `selector` (4+ characters), if exactly one does.
-fn find_key<'a>(keys: impl Iterator<Item = &'a String>, selector: &str) -> Option<String> {
-    let wanted = selector.trim().to_lowercase();
-    if wanted.len() < 4 {
-        return None;
-    }
-    let mut found = keys.filter(|k| k.starts_with(&wanted));
-    match (found.next(), found.next()) {
-        (Some(one), None) => Some(one.clone()),
-        _ => None,
     }
 }

@@ -1,36 +1,8 @@
 //! Crafting hostile entries with real keys, for tests of the receiving side
 //! (feature `test-support`; not part of the app).
 
+pub use crate::circle::craft::Craft;
 use crate::{CircleId, DocId, Engine, EngineError, Store};
-use circlekeep_model::entry::Fold;
-use circlekeep_model::{EntryHash, OpHash};
-
-/// How a crafted entry deviates from an honest one.
-#[derive(Clone, Debug, Default)]
-pub struct Craft {
-    /// The document the payload claims.
-    pub doc: DocId,
-    /// Raw Automerge changes to carry.
-    pub changes: Vec<Vec<u8>>,
-    /// Override the sequence number.
-    pub seq: Option<u64>,
-    /// Override the previous-entry hash.
-    pub prev: Option<Option<EntryHash>>,
-    /// Override the epoch.
-    pub epoch: Option<OpHash>,
-    /// Override the sealed payload bytes.
-    pub payload: Option<Vec<u8>>,
-    /// Seal these bytes instead of an encoded payload.
-    pub raw_plaintext: Option<Vec<u8>>,
-    /// Seal with the other document class's subkey.
-    pub wrong_key_class: bool,
-    /// Override the circle id in the signed body.
-    pub circle: Option<CircleId>,
-    /// Make it a fold standing for this run (`seq` is its last entry).
-    pub fold: Option<Fold>,
-    /// Carry this as a fold's run ([`run_of`]) instead of `changes`.
-    pub run: Option<Vec<u8>>,
-}
 
 impl<S: Store> Engine<S> {
     /// Signs a crafted entry as this device, sealed with its real keys.

@@ -1,0 +1,496 @@
+//! Receiving: operations and entries from a peer or a bundle are checked
+//! (signature, circle, chain, membership, keys, authorship of every change)
+//! before they are stored, then applied in one batch per document. Hostile
+//! Automerge bytes are refused before Automerge parses them.
+
+use super::*;
+
+impl CircleRuntime {
+    /// Checks, stores and applies records from a peer or a bundle. Invalid
+    /// records are reported and never stored or applied; the store is
+    /// flushed before this returns. Returns what is now held of them.
+    pub fn ingest<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        ops: &[Vec<u8>],
+        entries: &[Vec<u8>],
+        report: &mut ImportReport,
+    ) -> Result<Held, EngineError> {
+        let mut held = Held::default();
+        let keys_grew = self.ingest_ops(ctx, ops, report, &mut held)?;
+        self.ingest_entries(ctx, entries, report, &mut held)?;
+        if keys_grew {
+            self.retry_unreadable(ctx)?;
+        }
+        if report.ops_accepted + report.entries_accepted > 0 {
+            ctx.changed(self.id);
+        }
+        Ok(held)
+    }
+
+    /// Returns whether this device gained keys.
+    pub(super) fn ingest_ops<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        ops: &[Vec<u8>],
+        report: &mut ImportReport,
+        held: &mut Held,
+    ) -> Result<bool, EngineError> {
+        let mut fresh: BTreeMap<OpHash, Op> = BTreeMap::new();
+        for bytes in ops {
+            match verify_op(bytes) {
+                Ok(op) if self.membership.contains(&op.hash) || fresh.contains_key(&op.hash) => {
+                    held.ops.push(op.hash);
+                    report.duplicates += 1;
+                }
+                Ok(op) => {
+                    fresh.insert(op.hash, op);
+                }
+                Err(e) => report
+                    .rejected
+                    .push(rejection_view("operation", None, None, &e.into())),
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(false);
+        }
+        let candidates = self
+            .membership
+            .ops()
+            .iter()
+            .cloned()
+            .chain(fresh.values().cloned());
+        let (membership, rejected) = Membership::build(self.id, candidates);
+        for (hash, why) in rejected {
+            let author = fresh.get(&hash).map(|op| op.body.author);
+            report
+                .rejected
+                .push(rejection_view("operation", author, None, &why.into()));
+        }
+        let accepted: Vec<(OpHash, &[u8])> = fresh
+            .values()
+            .filter(|op| membership.contains(&op.hash))
+            .map(|op| (op.hash, op.signed.as_slice()))
+            .collect();
+        if accepted.is_empty() {
+            return Ok(false);
+        }
+        ctx.store
+            .put_ops(&self.id, &accepted)
+            .map_err(EngineError::store)?;
+        ctx.store.flush().map_err(EngineError::store)?;
+        report.ops_accepted += accepted.len();
+        held.ops.extend(accepted.iter().map(|(h, _)| *h));
+        self.membership = membership;
+        self.dirty = true;
+        Ok(self.keyring.absorb(&self.membership, ctx.me))
+    }
+
+    pub(super) fn ingest_entries<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        entries: &[Vec<u8>],
+        report: &mut ImportReport,
+        held: &mut Held,
+    ) -> Result<(), EngineError> {
+        // Verify, then walk each author's log in order.
+        let mut verified = Vec::with_capacity(entries.len());
+        for bytes in entries {
+            match verify_entry(bytes) {
+                Ok(entry) => verified.push(entry),
+                Err(e) => report
+                    .rejected
+                    .push(rejection_view("entry", None, None, &e.into())),
+            }
+        }
+        verified.sort_by_key(|e| (e.body.author, e.body.seq));
+        let mut accepted = Vec::new();
+        let mut to_apply = Vec::new();
+        for entry in verified {
+            let author = entry.body.author;
+            let seq = entry.body.seq;
+            let reject = |report: &mut ImportReport, why: Rejection| {
+                report
+                    .rejected
+                    .push(rejection_view("entry", Some(author), Some(seq), &why));
+            };
+            if entry.body.circle != self.id {
+                reject(
+                    report,
+                    circlekeep_model::entry::AppendFault::WrongCircle.into(),
+                );
+                continue;
+            }
+            let tip = self.tips.get(&author);
+            if tip.is_some_and(|t| seq <= t.seq) {
+                if self.holds(ctx, &entry)? {
+                    held.entries.push((author, seq));
+                    report.duplicates += 1;
+                } else {
+                    reject(report, Rejection::Fork(seq));
+                }
+                continue;
+            }
+            // A fold overlapping what is held chains onto the record before it.
+            let held_before = |at| match self.chain_hash_at(ctx, &author, at) {
+                Ok(hash) => hash,
+                Err(e) => {
+                    tracing::warn!(author = %author.short(), seq = at, "cannot read a stored entry: {e}");
+                    None
+                }
+            };
+            if let Err(fault) = check_append(&self.membership, tip, &entry.body, held_before) {
+                reject(report, fault.into());
+                continue;
+            }
+            match self.open_entry(&entry.body) {
+                Opened::Bad(why) => {
+                    reject(report, why);
+                    continue;
+                }
+                Opened::Sealed => {
+                    self.unreadable.insert((author, seq), entry.body.epoch);
+                }
+                Opened::Content { doc, changes } => to_apply.push(((author, seq), doc, changes)),
+            }
+            self.tips.insert(
+                author,
+                Tip {
+                    seq,
+                    hash: entry.chain_hash(),
+                    membership: entry.body.membership.clone(),
+                },
+            );
+            accepted.push(StoredEntry {
+                author,
+                seq,
+                bytes: entry.signed,
+            });
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = ctx
+            .store
+            .put_entries(&self.id, &accepted)
+            .and_then(|()| ctx.store.flush())
+        {
+            self.poisoned = true;
+            return Err(EngineError::store(e));
+        }
+        report.entries_accepted += accepted.len();
+        held.entries
+            .extend(accepted.iter().map(|e| (e.author, e.seq)));
+        self.dirty = true;
+        for (position, why) in self.apply(ctx, to_apply) {
+            report.rejected.push(rejection_view(
+                "entry",
+                Some(position.0),
+                Some(position.1),
+                &why,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forgets what a change to `doc` makes stale: the circle view reads
+    /// only the circle document.
+    pub(super) fn document_changed(&mut self, doc: DocId) {
+        if doc.is_circle() {
+            self.circle_view.get_mut().take();
+        }
+    }
+
+    /// Decrypts an entry's payload and checks its changes' authorship.
+    pub(super) fn open_entry(&self, body: &EntryBody) -> Opened {
+        let candidates = self.keyring.candidates(&body.epoch);
+        if candidates.is_empty() {
+            return Opened::Sealed;
+        }
+        let keys: Vec<&SymmetricKey> = candidates.iter().map(|(k, _)| k).collect();
+        let (index, plaintext) = match content::open(&keys, &body.payload) {
+            Ok(opened) => opened,
+            // Holding only the circle-document subkey, a notes entry is
+            // simply not ours to read; holding both, it is broken.
+            Err(OpenError::NoMatchingKey) if candidates.len() == 1 => return Opened::Sealed,
+            Err(_) => return Opened::Bad(Rejection::Undecryptable),
+        };
+        let plaintext = zeroize::Zeroizing::new(plaintext);
+        let Ok(payload) = postcard::from_bytes::<Payload>(&plaintext) else {
+            return Opened::Bad(Rejection::MalformedPayload);
+        };
+        if payload.doc.is_circle() != candidates[index].1 {
+            return Opened::Bad(Rejection::WrongKeyClass);
+        }
+        // An entry carries its changes, a fold its run.
+        let decoded = match (body.fold.is_some(), payload.content) {
+            (false, Content::Changes(raw)) if !raw.is_empty() => {
+                raw.into_iter().map(decode_change).collect()
+            }
+            (true, Content::Run(run)) => fold::decode_run(&run),
+            _ => Err(Rejection::MalformedPayload),
+        };
+        let changes: Vec<Change> = match decoded {
+            Ok(changes) => changes,
+            Err(why) => return Opened::Bad(why),
+        };
+        if changes
+            .iter()
+            .any(|c| c.actor_id().to_bytes() != body.author.as_bytes())
+        {
+            return Opened::Bad(Rejection::ActorMismatch);
+        }
+        Opened::Content {
+            doc: payload.doc,
+            changes,
+        }
+    }
+
+    /// Opens and applies already-stored entries (loading, key arrival).
+    pub(super) fn open_and_apply<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        entries: Vec<(Position, EntryBody)>,
+    ) {
+        let mut to_apply = Vec::with_capacity(entries.len());
+        for (position, body) in entries {
+            if self.rejected.contains(&position) {
+                continue;
+            }
+            match self.open_entry(&body) {
+                Opened::Content { doc, changes } => {
+                    self.unreadable.remove(&position);
+                    to_apply.push((position, doc, changes));
+                }
+                Opened::Sealed => {
+                    self.unreadable.insert(position, body.epoch);
+                }
+                Opened::Bad(why) => {
+                    tracing::warn!(author = %position.0.short(), seq = position.1, "stored entry refused: {why}");
+                    self.unreadable.remove(&position);
+                    self.rejected.insert(position);
+                    self.dirty = true;
+                }
+            }
+        }
+        for (position, why) in self.apply(ctx, to_apply) {
+            tracing::warn!(author = %position.0.short(), seq = position.1, "stored entry refused: {why}");
+        }
+    }
+
+    /// Applies decrypted changes to their documents in one batch per
+    /// document; entries whose changes Automerge refuses are marked rejected.
+    /// A batch Automerge fails on midway leaves its document unusable: it is
+    /// rebuilt from the stored entries, and the batch's entries are tried
+    /// apart ([`Self::rebuild_doc`]).
+    pub(super) fn apply<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        items: Vec<(Position, DocId, Vec<Change>)>,
+    ) -> Vec<(Position, Rejection)> {
+        let me = ctx.me_id();
+        let mut by_doc: BTreeMap<DocId, Vec<(Position, Vec<Change>)>> = BTreeMap::new();
+        for (position, doc, changes) in items {
+            by_doc.entry(doc).or_default().push((position, changes));
+        }
+        let mut refused = Vec::new();
+        for (doc_id, group) in by_doc {
+            self.dirty = true;
+            self.document_changed(doc_id);
+            let doc = self
+                .docs
+                .entry(doc_id)
+                .or_insert_with(|| docs::new_doc(me.as_bytes()));
+            let all: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+            let mut failed_midway = false;
+            match docs::apply_changes(doc, all) {
+                Ok(()) => {}
+                Err(ApplyError::Refused(_)) => {
+                    // Find the culprits; changes already applied are no-ops.
+                    for (position, changes) in &group {
+                        match docs::apply_changes(doc, changes.iter().cloned()) {
+                            Ok(()) => {}
+                            Err(ApplyError::Refused(e)) => {
+                                refused.push((*position, Rejection::BadChange(e.to_string())))
+                            }
+                            Err(e) => {
+                                failed_midway = true;
+                                tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed_midway = true;
+                    tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
+                }
+            }
+            if failed_midway {
+                refused.retain(|(p, _)| group.iter().all(|(q, _)| q != p));
+                match self.rebuild_doc(ctx, doc_id, &group) {
+                    Ok(found) => refused.extend(found),
+                    Err(e) => {
+                        tracing::warn!(circle = %self.id.short(), "cannot rebuild a document: {e}");
+                        self.docs.remove(&doc_id);
+                        self.poisoned = true;
+                    }
+                }
+            }
+            for (position, changes) in group {
+                if refused.iter().any(|(p, _)| *p == position) {
+                    continue;
+                }
+                let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
+                self.queued.insert(position, (doc_id, hashes));
+            }
+            let mut doc = self.docs.get_mut(&doc_id);
+            self.queued.retain(|_, (queued_doc, hashes)| {
+                *queued_doc != doc_id
+                    || hashes.iter().any(|h| {
+                        doc.as_mut()
+                            .is_none_or(|d| d.get_change_meta_by_hash(h).is_none())
+                    })
+            });
+        }
+        for (position, _) in &refused {
+            self.rejected.insert(*position);
+            self.queued.remove(position);
+        }
+        refused
+    }
+}
+
+/// Applies `group` to `doc` through a copy, adopted only if Automerge takes
+/// it whole; a group it fails on is split in halves, down to the entries
+/// it cannot take, which are refused.
+pub(super) fn apply_apart(
+    doc: &mut AutoCommit,
+    me: &MemberId,
+    group: &[(Position, Vec<Change>)],
+    refused: &mut Vec<(Position, Rejection)>,
+) {
+    let Some(((only, _), rest)) = group.split_first() else {
+        return;
+    };
+    let mut trial = doc.fork();
+    trial.set_actor(me.as_bytes().as_slice().into());
+    let changes: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+    match docs::apply_changes(&mut trial, changes) {
+        Ok(()) => *doc = trial,
+        Err(e) if rest.is_empty() => refused.push((*only, Rejection::BadChange(e.to_string()))),
+        Err(_) => {
+            let (first, second) = group.split_at(group.len() / 2);
+            apply_apart(doc, me, first, refused);
+            apply_apart(doc, me, second, refused);
+        }
+    }
+}
+
+/// Largest Automerge change taken, once inflated (an entry is at most
+/// 8 MiB signed).
+const MAX_CHANGE_BYTES: u64 = 16 << 20;
+
+/// Refuses bytes that are not one Automerge change before Automerge parses
+/// them. Given other chunks (a bundle, a whole document) it parses them in
+/// full before saying they are not a change, and it inflates a compressed
+/// change without limit: either lets a few bytes allocate gigabytes.
+fn check_change_chunk(bytes: &[u8]) -> Result<(), Rejection> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let refuse = |why: &str| Err(Rejection::BadChange(why.into()));
+    if bytes.get(..4) != Some(MAGIC.as_slice()) {
+        return refuse("not an Automerge change");
+    }
+    match bytes.get(8) {
+        // A change.
+        Some(1) => Ok(()),
+        // A compressed change: its length (LEB128), then deflated bytes.
+        Some(2) => {
+            let mut at = 9;
+            while bytes.get(at).is_some_and(|b| b & 0x80 != 0) {
+                at += 1;
+            }
+            let Some(deflated) = bytes.get(at + 1..) else {
+                return refuse("truncated Automerge change");
+            };
+            let mut inflated = std::io::Read::take(
+                flate2::bufread::DeflateDecoder::new(deflated),
+                MAX_CHANGE_BYTES + 1,
+            );
+            match std::io::copy(&mut inflated, &mut std::io::sink()) {
+                Ok(n) if n <= MAX_CHANGE_BYTES => Ok(()),
+                Ok(_) => refuse("compressed Automerge change inflates too far"),
+                Err(_) => refuse("compressed Automerge change does not inflate"),
+            }
+        }
+        _ => refuse("not an Automerge change"),
+    }
+}
+
+/// Decodes an Automerge change, containing any panic on hostile bytes.
+pub(super) fn decode_change(bytes: Vec<u8>) -> Result<Change, Rejection> {
+    check_change_chunk(&bytes)?;
+    std::panic::catch_unwind(move || Change::from_bytes(bytes))
+        .map_err(|_| Rejection::BadChange("change could not be decoded".into()))?
+        .map_err(|e| Rejection::BadChange(e.to_string()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::{check_change_chunk, decode_change, MAX_CHANGE_BYTES};
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+    use circlekeep_model::docs::new_doc;
+    use std::io::Write;
+
+    /// At least `bytes` zero bytes, deflated (a few kilobytes).
+    pub(crate) fn deflated_zeros(bytes: u64) -> Vec<u8> {
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..bytes.div_ceil(1 << 20) {
+            deflate.write_all(&zeros).expect("deflate");
+        }
+        deflate.finish().expect("deflate")
+    }
+
+    #[test]
+    pub(super) fn only_change_chunks_reach_automerge_and_none_inflates_without_limit() {
+        let mut doc = new_doc(&[1; 32]);
+        let text = doc.put_object(ROOT, "text", ObjType::Text).expect("text");
+        doc.commit();
+        let small = doc
+            .get_last_local_change()
+            .expect("change")
+            .raw_bytes()
+            .to_vec();
+        doc.splice_text(&text, 0, 0, &"long note ".repeat(2000))
+            .expect("splice");
+        doc.commit();
+        let mut large = doc.get_last_local_change().expect("change").clone();
+        let large = large.bytes().to_vec();
+        assert_eq!(small[8], 1);
+        assert_eq!(large[8], 2, "a large change compresses");
+        for change in [small, large] {
+            assert!(decode_change(change).is_ok());
+        }
+        // A whole document and a bundle are not changes: refused unparsed
+        // (automerge's bundle decoder can be made to allocate gigabytes).
+        let hashes: Vec<_> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        let bundle = doc.bundle(hashes).expect("bundle").bytes().to_vec();
+        for other in [doc.save(), bundle, b"not automerge".to_vec(), vec![]] {
+            assert!(check_change_chunk(&other).is_err());
+        }
+        // A compressed change that would inflate past the limit.
+        let deflated = deflated_zeros(MAX_CHANGE_BYTES + (1 << 20));
+        let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+        let mut len = deflated.len();
+        while len >= 0x80 {
+            bomb.push(0x80 | (len & 0x7f) as u8);
+            len >>= 7;
+        }
+        bomb.push(len as u8);
+        bomb.extend_from_slice(&deflated);
+        assert!(check_change_chunk(&bomb).is_err());
+    }
+}

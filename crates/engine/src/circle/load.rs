@@ -1,0 +1,310 @@
+//! Founding a circle, loading it from the store (from its sealed cache
+//! where possible), rebuilding a document from stored entries, and writing
+//! the cache back.
+
+use super::ingest::apply_apart;
+use super::*;
+
+impl CircleRuntime {
+    /// Founds a circle with this device as its only member.
+    pub fn found<S: Store>(
+        ctx: &Ctx<'_, S>,
+        name: &str,
+        history: HistoryPolicy,
+    ) -> Result<Self, EngineError> {
+        let recipient = ctx.me.recipient().to_string();
+        let secret = EpochSecret::generate();
+        let key = secret.seal_for([recipient.as_str()])?;
+        let body = OpBody {
+            version: OP_VERSION,
+            circle: None,
+            author: ctx.me_id(),
+            deps: Vec::new(),
+            action: Action::Create {
+                recipient,
+                nonce: random_bytes(),
+                key,
+            },
+        };
+        let genesis = sign_op(ctx.me, body);
+        let id = CircleId::from(genesis.hash);
+        ctx.store
+            .put_ops(&id, &[(genesis.hash, &genesis.signed)])
+            .map_err(EngineError::store)?;
+        let (membership, _) = Membership::build(id, [genesis.clone()]);
+        let mut circle = Self::empty(id, membership);
+        circle.keyring.insert_full(genesis.hash, secret);
+        let me = ctx.me_id().to_hex();
+        let initial = CircleDoc {
+            settings: docs::Settings {
+                name: name.to_owned(),
+                purpose: autosurgeon::Text::with_value(""),
+                history,
+                ..Default::default()
+            },
+            charter: docs::Charter {
+                text: autosurgeon::Text::with_value(DEFAULT_CHARTER),
+                accepted: [(
+                    me.clone(),
+                    docs::Acceptance {
+                        at: now(),
+                        version: docs::charter_version(DEFAULT_CHARTER),
+                    },
+                )]
+                .into(),
+            },
+            members: [(
+                me,
+                docs::Profile {
+                    name: ctx.me.name().to_owned(),
+                    joined: now(),
+                },
+            )]
+            .into(),
+            ..Default::default()
+        };
+        circle.write(ctx, DocId::CIRCLE, |doc| {
+            Ok(docs::init_circle(doc, &initial)?)
+        })?;
+        Ok(circle)
+    }
+
+    /// Loads a stored circle, from its sealed cache where possible.
+    pub fn load<S: Store>(ctx: &Ctx<'_, S>, id: CircleId) -> Result<Self, EngineError> {
+        let mut ops = Vec::new();
+        for bytes in ctx.store.ops(&id).map_err(EngineError::store)? {
+            match verify_op(&bytes) {
+                Ok(op) => ops.push(op),
+                Err(e) => {
+                    tracing::warn!(circle = %id.short(), "skipping a damaged stored operation: {e}")
+                }
+            }
+        }
+        let (membership, rejected) = Membership::build(id, ops);
+        if membership.ops().is_empty() {
+            return Err(EngineError::UnknownCircle(id.short()));
+        }
+        for (hash, why) in rejected {
+            tracing::warn!(circle = %id.short(), op = ?hash, "stored operation no longer valid: {why}");
+        }
+        let mut circle = Self::empty(id, membership);
+        circle.folding = fold::Folding::load(ctx, &id)?;
+        for author in circle.membership.ever_members() {
+            let Some((seq, bytes)) = ctx
+                .store
+                .last_entry(&id, &author)
+                .map_err(EngineError::store)?
+            else {
+                continue;
+            };
+            let entry = verify_entry(&bytes).map_err(|e| {
+                EngineError::Corrupt(format!("stored entry {}/{seq}: {e}", author.short()))
+            })?;
+            circle.tips.insert(
+                author,
+                Tip {
+                    seq,
+                    hash: entry.chain_hash(),
+                    membership: entry.body.membership,
+                },
+            );
+        }
+
+        let covered = circle.restore_cache(ctx).unwrap_or_default();
+        circle.keyring.absorb(&circle.membership, ctx.me);
+
+        // Replay what the cache does not cover, in bounded batches.
+        let authors: Vec<(MemberId, u64)> = circle.tips.iter().map(|(a, t)| (*a, t.seq)).collect();
+        for (author, tip) in authors {
+            let mut after = covered.get(&author).copied().unwrap_or(0);
+            while after < tip {
+                let chunk = ctx
+                    .store
+                    .entries_after(&id, &author, after, LOAD_BATCH)
+                    .map_err(EngineError::store)?;
+                let Some(&(last, _)) = chunk.last() else {
+                    break;
+                };
+                let mut batch = Vec::with_capacity(chunk.len());
+                for (seq, bytes) in chunk {
+                    let entry = verify_entry(&bytes).map_err(|e| {
+                        EngineError::Corrupt(format!("stored entry {}/{seq}: {e}", author.short()))
+                    })?;
+                    batch.push(((author, seq), entry.body));
+                }
+                circle.open_and_apply(ctx, batch);
+                after = last;
+            }
+        }
+        circle.retry_unreadable(ctx)?;
+        Ok(circle)
+    }
+
+    /// Restores documents, keys and bookkeeping from the sealed cache, and
+    /// re-applies the entries whose changes were still queued. Returns what
+    /// the cache covers, or `None` (and a clean slate) if it is unusable.
+    pub(super) fn restore_cache<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+    ) -> Option<BTreeMap<MemberId, u64>> {
+        let sealed = ctx
+            .store
+            .blob(BlobKind::Cache, self.id.as_bytes())
+            .ok()
+            .flatten()?;
+        let cache = CircleCache::open(&ctx.me.local_key(), &sealed)?;
+        let covered: BTreeMap<MemberId, u64> = cache.covered.into_iter().collect();
+        let consistent = covered
+            .iter()
+            .all(|(a, s)| self.tips.get(a).is_some_and(|t| t.seq >= *s));
+        if !consistent {
+            tracing::warn!(circle = %self.id.short(), "cache is ahead of the store; rebuilding");
+            return None;
+        }
+        // Gather everything first: a cache that fails halfway changes nothing.
+        let mut docs = BTreeMap::new();
+        for (id, bytes) in cache.docs {
+            let options = automerge::LoadOptions::new().text_encoding(TEXT_ENCODING);
+            let mut doc = AutoCommit::load_with_options(&bytes, options).ok()?;
+            doc.set_actor(ctx.me_id().as_bytes().as_slice().into());
+            docs.insert(id, doc);
+        }
+        let mut reload = Vec::with_capacity(cache.queued.len());
+        for (author, seq) in cache.queued {
+            let entry = ctx.store.entry(&self.id, &author, seq).ok().flatten()?;
+            reload.push(((author, seq), verify_entry(&entry).ok()?.body));
+        }
+        self.docs = docs;
+        self.circle_view.get_mut().take();
+        self.keyring.import(cache.keys);
+        self.keyring.mark_tried(cache.tried);
+        self.rejected = cache.rejected.into_iter().collect();
+        self.unreadable = cache
+            .unreadable
+            .into_iter()
+            .map(|(author, seq, epoch)| ((author, seq), epoch))
+            .collect();
+        self.dirty = false;
+        // Automerge does not save changes still waiting for dependencies.
+        self.open_and_apply(ctx, reload);
+        Some(covered)
+    }
+
+    /// Builds document `doc_id` afresh from every stored entry of it this
+    /// device reads, except `batch` (whose application failed midway), then
+    /// adds `batch`; each step is tried on a copy and split in halves while
+    /// it fails, so only entries Automerge cannot take are refused.
+    pub(super) fn rebuild_doc<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        doc_id: DocId,
+        batch: &[(Position, Vec<Change>)],
+    ) -> Result<Vec<(Position, Rejection)>, EngineError> {
+        let me = ctx.me_id();
+        let mut stored = Vec::new();
+        let logs: Vec<(MemberId, u64)> = self.tips.iter().map(|(a, t)| (*a, t.seq)).collect();
+        for (author, tip) in logs {
+            let mut after = 0;
+            while after < tip {
+                let chunk = ctx
+                    .store
+                    .entries_after(&self.id, &author, after, LOAD_BATCH)
+                    .map_err(EngineError::store)?;
+                let Some(&(last, _)) = chunk.last() else {
+                    break;
+                };
+                for (seq, bytes) in chunk {
+                    let position = (author, seq);
+                    if self.rejected.contains(&position)
+                        || batch.iter().any(|(p, _)| *p == position)
+                    {
+                        continue;
+                    }
+                    let Ok(entry) = verify_entry(&bytes) else {
+                        continue;
+                    };
+                    if let Opened::Content { doc, changes } = self.open_entry(&entry.body) {
+                        if doc == doc_id {
+                            stored.push((position, changes));
+                        }
+                    }
+                }
+                after = last;
+            }
+        }
+        let mut refused = Vec::new();
+        let mut doc = docs::new_doc(me.as_bytes());
+        apply_apart(&mut doc, &me, &stored, &mut refused);
+        apply_apart(&mut doc, &me, batch, &mut refused);
+        self.docs.insert(doc_id, doc);
+        Ok(refused)
+    }
+
+    /// Re-opens stored entries this device had no key for.
+    pub(super) fn retry_unreadable<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+    ) -> Result<(), EngineError> {
+        let now_open: Vec<Position> = self
+            .unreadable
+            .iter()
+            .filter(|(_, epoch)| !self.keyring.candidates(epoch).is_empty())
+            .map(|(p, _)| *p)
+            .collect();
+        if now_open.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Vec::with_capacity(now_open.len());
+        for (author, seq) in now_open {
+            let Some(bytes) = ctx
+                .store
+                .entry(&self.id, &author, seq)
+                .map_err(EngineError::store)?
+            else {
+                self.unreadable.remove(&(author, seq));
+                continue;
+            };
+            let entry = verify_entry(&bytes).map_err(|e| {
+                EngineError::Corrupt(format!("stored entry {}/{seq}: {e}", author.short()))
+            })?;
+            batch.push(((author, seq), entry.body));
+        }
+        self.open_and_apply(ctx, batch);
+        Ok(())
+    }
+
+    /// Writes the sealed cache if anything changed since the last one.
+    pub fn checkpoint<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<(), EngineError> {
+        if !self.dirty || self.poisoned {
+            return Ok(());
+        }
+        // Folds only make catching up cheaper: never a reason not to cache.
+        if let Err(e) = self.fold_own_log(ctx) {
+            tracing::warn!(circle = %self.id.short(), "cannot fold this device's log: {e}");
+        }
+        let cache = CircleCache {
+            version: 0,
+            covered: self.version_vector(),
+            docs: self
+                .docs
+                .iter_mut()
+                .map(|(id, doc)| (*id, doc.save()))
+                .collect(),
+            keys: self.keyring.export(),
+            tried: self.keyring.tried(),
+            unreadable: self
+                .unreadable
+                .iter()
+                .map(|(p, e)| (p.0, p.1, *e))
+                .collect(),
+            queued: self.queued.keys().copied().collect(),
+            rejected: self.rejected.iter().copied().collect(),
+        };
+        let sealed = cache.seal(&ctx.me.local_key());
+        ctx.store
+            .put_blob(BlobKind::Cache, self.id.as_bytes(), Some(&sealed))
+            .map_err(EngineError::store)?;
+        self.dirty = false;
+        Ok(())
+    }
+}

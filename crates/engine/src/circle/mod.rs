@@ -1,0 +1,220 @@
+//! One circle's live state on this device: its membership, the keys held,
+//! the decoded documents and the tip of every author's log. One file per
+//! concern: `load` (founding, loading, the sealed cache, rebuilding),
+//! `members` (membership operations, epochs and key repair), `write`
+//! (local edits into sealed entries), `ingest` (checking what arrives),
+//! `outgoing` (what a peer or a bundle gets), `fold` (folding this
+//! device's own log) and, for tests, `craft` (hostile entries).
+
+use crate::bundle::Bundle;
+use crate::cache::CircleCache;
+use crate::error::{EngineError, Rejection};
+use crate::keyring::Keyring;
+use crate::views::{ImportReport, RejectionView};
+use automerge::{AutoCommit, Change, ChangeHash};
+use circlekeep_model::docs::{self, ApplyError, CircleDoc, HistoryPolicy, TEXT_ENCODING};
+use circlekeep_model::entry::{check_append, Content, EntryBody, Payload, Tip, ENTRY_VERSION};
+use circlekeep_model::membership::{
+    Action, KeyClass, KeyGrant, Membership, Op, OpBody, OP_VERSION,
+};
+use circlekeep_model::{CircleId, DocId, MemberId, OpHash};
+use circlekeep_seal::content::{self, OpenError, SymmetricKey};
+use circlekeep_seal::epoch::seal_grants;
+use circlekeep_seal::signed::{sign_entry, sign_op, verify_entry, verify_op};
+use circlekeep_seal::{random_bytes, DeviceIdentity, EpochSecret, MemberCard};
+use circlekeep_store::{BlobKind, Store, StoredEntry};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[cfg(feature = "test-support")]
+pub(crate) mod craft;
+mod fold;
+mod ingest;
+mod load;
+mod members;
+mod outgoing;
+mod write;
+
+#[cfg(feature = "test-support")]
+pub(crate) use fold::encode_run;
+pub use fold::{FOLD_MAX_ENTRIES, FOLD_MAX_OPS, FOLD_MIN_ENTRIES};
+
+/// An entry's place: author and sequence number.
+pub(crate) type Position = (MemberId, u64);
+
+/// How many stored entries are decoded and applied at a time while loading.
+pub(super) const LOAD_BATCH: usize = 4096;
+
+/// What the engine hands every circle operation.
+pub(crate) struct Ctx<'a, S> {
+    pub store: &'a S,
+    pub me: &'a DeviceIdentity,
+    /// Announces circles whose stored records changed.
+    pub changes: &'a tokio::sync::broadcast::Sender<CircleId>,
+}
+
+impl<S: Store> Ctx<'_, S> {
+    fn me_id(&self) -> MemberId {
+        self.me.member_id()
+    }
+
+    /// Tells listeners (sync sessions, the app) that `circle` has new records.
+    pub fn changed(&self, circle: CircleId) {
+        // Nobody listening is fine.
+        let _ = self.changes.send(circle);
+    }
+}
+
+/// Positions of the records a peer is now known to hold.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    pub ops: Vec<OpHash>,
+    pub entries: Vec<Position>,
+}
+
+/// One circle, decoded.
+pub(crate) struct CircleRuntime {
+    pub id: CircleId,
+    pub membership: Membership,
+    keyring: Keyring,
+    docs: BTreeMap<DocId, AutoCommit>,
+    tips: BTreeMap<MemberId, Tip>,
+    /// Stored entries whose epoch keys this device does not hold, by epoch.
+    unreadable: BTreeMap<Position, OpHash>,
+    /// Applied entries whose changes wait for missing dependencies.
+    queued: BTreeMap<Position, (DocId, Vec<ChangeHash>)>,
+    /// Stored entries found bad after storing; never applied.
+    rejected: BTreeSet<Position>,
+    /// This device's folds of its own log.
+    folding: fold::Folding,
+    /// In-memory state differs from the cache.
+    dirty: bool,
+    /// In-memory state may be ahead of the store: discard and reload.
+    pub poisoned: bool,
+    /// The circle document as last read; cleared whenever it changes, so
+    /// views do not hydrate the whole document on every read (nor after
+    /// every keystroke in a note or every note a catch-up applies).
+    circle_view: std::cell::RefCell<Option<CircleDoc>>,
+}
+
+/// An entry after decryption.
+enum Opened {
+    Content { doc: DocId, changes: Vec<Change> },
+    Sealed,
+    Bad(Rejection),
+}
+
+impl CircleRuntime {
+    fn empty(id: CircleId, membership: Membership) -> Self {
+        CircleRuntime {
+            id,
+            membership,
+            keyring: Keyring::default(),
+            docs: BTreeMap::new(),
+            tips: BTreeMap::new(),
+            unreadable: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            rejected: BTreeSet::new(),
+            folding: fold::Folding::default(),
+            dirty: true,
+            poisoned: false,
+            circle_view: Default::default(),
+        }
+    }
+
+    /// The decoded document, if this device can read it.
+    pub fn doc(&self, id: &DocId) -> Option<&AutoCommit> {
+        self.docs.get(id)
+    }
+
+    /// The version (sorted heads) of a held document; empty if not held.
+    pub fn version(&mut self, id: &DocId) -> Vec<ChangeHash> {
+        let mut heads = self
+            .docs
+            .get_mut(id)
+            .map(AutoCommit::get_heads)
+            .unwrap_or_default();
+        heads.sort();
+        heads
+    }
+
+    /// Heads of every held document: document id → sorted change hashes.
+    pub fn heads(&mut self) -> BTreeMap<String, Vec<String>> {
+        let ids: Vec<DocId> = self.docs.keys().copied().collect();
+        ids.into_iter()
+            .map(|id| {
+                let heads = self.version(&id).iter().map(|h| h.to_string()).collect();
+                (id.to_hex(), heads)
+            })
+            .collect()
+    }
+
+    /// The circle document, if readable.
+    pub fn circle_doc(&self) -> Option<CircleDoc> {
+        if let Some(view) = self.circle_view.borrow().as_ref() {
+            return Some(view.clone());
+        }
+        let view = self
+            .docs
+            .get(&DocId::CIRCLE)
+            .and_then(|doc| docs::read_circle(doc).ok())?;
+        *self.circle_view.borrow_mut() = Some(view.clone());
+        Some(view)
+    }
+
+    /// The circle's history policy (since-joining when unknown).
+    pub fn history(&self) -> HistoryPolicy {
+        self.doc(&DocId::CIRCLE)
+            .and_then(|d| docs::read_history(d).ok())
+            .unwrap_or_default()
+    }
+
+    /// What this device holds: author → last sequence number.
+    pub fn version_vector(&self) -> Vec<(MemberId, u64)> {
+        self.tips.iter().map(|(a, t)| (*a, t.seq)).collect()
+    }
+
+    /// What this device holds: per-author heights and operation hashes.
+    pub fn summary(&self) -> circlekeep_sync::Summary {
+        circlekeep_sync::Summary {
+            have: self.tips.iter().map(|(a, t)| (*a, t.seq)).collect(),
+            ops: self.membership.ops().iter().map(|op| op.hash).collect(),
+        }
+    }
+
+    /// Entries held but not readable here.
+    pub fn sealed_entries(&self) -> usize {
+        self.unreadable.len()
+    }
+
+    /// Entries refused after storing.
+    pub fn rejected_entries(&self) -> usize {
+        self.rejected.len()
+    }
+}
+
+pub(crate) fn rejection_view(
+    kind: &str,
+    author: Option<MemberId>,
+    seq: Option<u64>,
+    why: &Rejection,
+) -> RejectionView {
+    RejectionView {
+        kind: kind.to_owned(),
+        author: author.map(|a| a.to_hex()),
+        seq,
+        code: why.code().to_owned(),
+        message: why.to_string(),
+    }
+}
+
+/// The current time as RFC 3339, to the second, in UTC.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Ground rules a new circle starts from; members edit them together.
+pub(crate) const DEFAULT_CHARTER: &str = "\
+1. Commitment: we prepare, show up and engage; we tell the circle if we cannot come.
+2. Balancing roles: each of us is both mentor and mentee; we share the time fairly.
+3. Vulnerability: we bring real issues and meet them with challenge and support, not rescue.
+4. Confidentiality: what is said in the circle stays in the circle, including who is in it.";

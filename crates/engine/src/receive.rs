@@ -1,0 +1,139 @@
+//! Taking records in, from a bundle or a peer: checked, stored and applied,
+//! a circle this device was added to adopted, refusals kept for the user.
+
+use crate::circle;
+use crate::views::{ImportReport, RejectionView};
+use crate::{CircleId, Engine, EngineError, Store};
+use circlekeep_model::membership::Membership;
+use circlekeep_seal::signed::verify_op;
+use circlekeep_store::BlobKind;
+use std::collections::BTreeMap;
+
+impl<S: Store> Engine<S> {
+    /// Checks, stores and applies records of one circle from a bundle or a
+    /// peer, taking the circle in if this device was added to it.
+    pub(crate) fn receive(
+        &self,
+        id: CircleId,
+        ops: &[Vec<u8>],
+        entries: &[Vec<u8>],
+    ) -> Result<(ImportReport, circle::Held), EngineError> {
+        let mut report = ImportReport {
+            circle: id.to_hex(),
+            ..Default::default()
+        };
+        let known = self
+            .store
+            .circles()
+            .map_err(EngineError::store)?
+            .contains(&id);
+        let mut adopted = Vec::new();
+        let ops: &[Vec<u8>] = if known {
+            ops
+        } else {
+            adopted = self.adopt_circle(id, ops, &mut report)?;
+            report.joined = true;
+            &[]
+        };
+        let mut held = self.with_circle(id, |c, ctx| {
+            if !known {
+                ctx.changed(id);
+            }
+            let held = c.ingest(ctx, ops, entries, &mut report)?;
+            c.repair_keys(ctx)?;
+            Ok(held)
+        })?;
+        held.ops.extend(adopted);
+        self.record_rejections(id, &report.rejected)?;
+        Ok((report, held))
+    }
+
+    /// Stores the operations of a circle this device was invited to.
+    fn adopt_circle(
+        &self,
+        id: CircleId,
+        ops: &[Vec<u8>],
+        report: &mut ImportReport,
+    ) -> Result<Vec<circlekeep_model::OpHash>, EngineError> {
+        let mut verified = Vec::with_capacity(ops.len());
+        for bytes in ops {
+            match verify_op(bytes) {
+                Ok(op) => verified.push(op),
+                Err(e) => {
+                    report
+                        .rejected
+                        .push(circle::rejection_view("operation", None, None, &e.into()))
+                }
+            }
+        }
+        let authors: BTreeMap<_, _> = verified
+            .iter()
+            .map(|op| (op.hash, op.body.author))
+            .collect();
+        let (membership, rejected) = Membership::build(id, verified);
+        if !membership.is_member(&self.me.member_id()) {
+            return Err(EngineError::NotInvited);
+        }
+        for (hash, why) in rejected {
+            let author = authors.get(&hash).copied();
+            report.rejected.push(circle::rejection_view(
+                "operation",
+                author,
+                None,
+                &why.into(),
+            ));
+        }
+        let accepted: Vec<_> = membership
+            .ops()
+            .iter()
+            .map(|op| (op.hash, op.signed.as_slice()))
+            .collect();
+        self.store
+            .put_ops(&id, &accepted)
+            .map_err(EngineError::store)?;
+        self.store.flush().map_err(EngineError::store)?;
+        report.ops_accepted = accepted.len();
+        Ok(accepted.iter().map(|(h, _)| *h).collect())
+    }
+
+    fn record_rejections(
+        &self,
+        id: CircleId,
+        rejected: &[RejectionView],
+    ) -> Result<(), EngineError> {
+        for view in rejected {
+            let mut key = id.as_bytes().to_vec();
+            key.extend_from_slice(&chrono::Utc::now().timestamp_micros().to_be_bytes());
+            key.extend_from_slice(&circlekeep_seal::random_bytes::<4>());
+            let record = StoredRejection {
+                at: circle::now(),
+                view: view.clone(),
+            };
+            let value =
+                postcard::to_stdvec(&record).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+            self.store
+                .put_blob(BlobKind::Report, &key, Some(&value))
+                .map_err(EngineError::store)?;
+        }
+        Ok(())
+    }
+
+    /// Records refused from a circle's bundles and peers, oldest first.
+    pub fn rejections(&self, id: CircleId) -> Result<Vec<(String, RejectionView)>, EngineError> {
+        let rows = self
+            .store
+            .blobs(BlobKind::Report, id.as_bytes())
+            .map_err(EngineError::store)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(_, v)| postcard::from_bytes::<StoredRejection>(&v).ok())
+            .map(|r| (r.at, r.view))
+            .collect())
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredRejection {
+    at: String,
+    view: RejectionView,
+}
