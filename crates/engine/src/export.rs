@@ -201,6 +201,11 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// A stored YYYY-MM-DD date (today if unreadable).
+fn practice_date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| crate::today())
+}
+
 #[cfg(test)]
 mod tests {
     use super::write_owner_only;
@@ -234,9 +239,4 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
         Ok(())
     }
-}
-
-/// A stored YYYY-MM-DD date (today if unreadable).
-fn practice_date(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_else(|_| crate::today())
 }

@@ -15,7 +15,6 @@ use circlekeep_store::BlobKind;
 use std::collections::BTreeSet;
 
 /// Gatherings after which a guide is prompted to hand over and leave.
-
 pub const GUIDE_GATHERINGS: usize = 3;
 
 /// What `setup` changes (absent fields stay as they are).

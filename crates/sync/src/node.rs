@@ -4,7 +4,7 @@
 
 use crate::address_book::AddressBook;
 use crate::invite::{self, InviteRefusal, JoinError, Ticket};
-use crate::session::{self, Mode};
+use crate::session::{self, Host, Mode};
 use crate::status::{CircleStatus, MemberStatus, NodeStatus};
 use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
 use crate::{Replica, Summary};
@@ -171,25 +171,6 @@ impl<R: Replica> Inner<R> {
         f(lock(&self.peers).entry(*member).or_default());
     }
 
-    pub(crate) fn seen(&self, member: &MemberId) {
-        self.peer(member, |p| p.last_seen = Some(SystemTime::now()));
-    }
-
-    pub(crate) fn note_peer_state(&self, member: &MemberId, circle: &CircleId, summary: &Summary) {
-        self.peer(member, |p| {
-            p.known.insert(*circle, summary.clone());
-        });
-    }
-
-    pub(crate) fn note_received_again(&self, records: u64) {
-        self.received_again
-            .fetch_add(records, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    pub(crate) fn mark_in_sync(&self, member: &MemberId) {
-        self.peer(member, |p| p.in_sync = true);
-    }
-
     fn session_started(&self, member: &MemberId, dialed: bool) {
         self.peer(member, |p| {
             // A second session (soon closed as a duplicate) leaves the
@@ -230,31 +211,9 @@ impl<R: Replica> Inner<R> {
         }
     }
 
-    pub(crate) fn forget_session(&self, member: &MemberId, dialed: bool) {
-        self.peer(member, |p| {
-            p.sessions = p.sessions.saturating_sub(1);
-            p.outgoing = p.outgoing.saturating_sub(usize::from(dialed));
-            if p.sessions == 0 {
-                p.in_sync = false;
-            }
-        });
-    }
-
-    pub(crate) fn learn_addresses(&self, addresses: &[PeerAddress]) {
-        let me = self.replica.me();
-        let mut book = lock(&self.book);
-        let changed = addresses
-            .iter()
-            .filter(|a| a.member != me)
-            .fold(false, |changed, a| book.learn(a) | changed);
-        if changed {
-            self.replica.save_addresses(&book.save());
-        }
-    }
-
-    /// The hello for `peer`: what this device holds of their shared circles,
-    /// its own address, and the addresses of members of those circles.
-    pub(crate) fn hello_for(&self, peer: &MemberId) -> crate::wire::Hello {
+    /// This device's address, and the addresses of members of the circles
+    /// it shares with `peer`, for its hello to `peer`.
+    fn addresses(&self, peer: &MemberId) -> Vec<PeerAddress> {
         let me = self.replica.me();
         let mut addresses = vec![peer_address(me, &self.endpoint.addr())];
         let shared = self.replica.circles_with(peer);
@@ -267,21 +226,11 @@ impl<R: Replica> Inner<R> {
             .filter(|m| m != peer && *m != me)
             .collect();
         addresses.extend(lock(&self.book).of(members));
-        session::hello(self.replica.as_ref(), addresses, peer)
+        addresses
     }
 
     /// Claims `member` for a dial if nothing is connected or pending and its
     /// backoff has passed.
-    /// Whether a live session this side dialed to `member` duplicates one
-    /// `member` dialed: when two members dial each other at once, the
-    /// larger id's connection steps aside so each record travels once.
-    pub(crate) fn duplicate_session(&self, member: &MemberId) -> bool {
-        *member < self.replica.me()
-            && lock(&self.peers)
-                .get(member)
-                .is_some_and(|p| p.sessions > p.outgoing)
-    }
-
     fn claim_dial(&self, member: &MemberId, force: bool) -> bool {
         let mut peers = lock(&self.peers);
         let p = peers.entry(*member).or_default();
@@ -300,6 +249,72 @@ impl<R: Replica> Inner<R> {
                 p.failures = p.failures.saturating_add(1);
                 let wait = Duration::from_secs(1u64 << p.failures.min(6)).min(MAX_BACKOFF);
                 p.retry_at = Some(Instant::now() + wait);
+            }
+        });
+    }
+}
+
+impl<R: Replica> Host for Inner<R> {
+    fn addresses_for(&self, peer: &MemberId) -> Vec<PeerAddress> {
+        self.addresses(peer)
+    }
+
+    fn wrote(&self, bytes: u64) {
+        self.bytes_sent
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    fn seen(&self, member: &MemberId) {
+        self.peer(member, |p| p.last_seen = Some(SystemTime::now()));
+    }
+
+    fn note_peer_state(&self, member: &MemberId, circle: &CircleId, summary: &Summary) {
+        self.peer(member, |p| {
+            p.known.insert(*circle, summary.clone());
+        });
+    }
+
+    fn note_received_again(&self, records: u64) {
+        self.received_again
+            .fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn mark_in_sync(&self, member: &MemberId) {
+        self.peer(member, |p| p.in_sync = true);
+    }
+
+    fn learn_addresses(&self, addresses: &[PeerAddress]) {
+        let me = self.replica.me();
+        let mut book = lock(&self.book);
+        let changed = addresses
+            .iter()
+            .filter(|a| a.member != me)
+            .fold(false, |changed, a| book.learn(a) | changed);
+        if changed {
+            self.replica.save_addresses(&book.save());
+        }
+    }
+
+    /// Whether a live session this side dialed to `member` duplicates one
+    /// `member` dialed: when two members dial each other at once, the
+    /// larger id's connection steps aside so each record travels once.
+    fn duplicate_session(&self, member: &MemberId) -> bool {
+        *member < self.replica.me()
+            && lock(&self.peers)
+                .get(member)
+                .is_some_and(|p| p.sessions > p.outgoing)
+    }
+
+    fn ended(&self, member: &MemberId, dialed: bool) {
+        self.peer(member, |p| {
+            p.sessions = p.sessions.saturating_sub(1);
+            p.outgoing = p.outgoing.saturating_sub(usize::from(dialed));
+            if p.sessions == 0 {
+                p.in_sync = false;
             }
         });
     }
@@ -346,7 +361,15 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
     inner.dial_finished(&member, true);
     tracing::info!(peer = %member.short(), "connected to member");
     let (send, recv) = streams;
-    let outcome = session::run(inner.clone(), member, send, recv, mode, true).await;
+    let outcome = session::run(
+        inner.replica.clone(),
+        inner.clone(),
+        member,
+        (send, recv),
+        mode,
+        true,
+    )
+    .await;
     let failed = outcome.is_err();
     finish(&connection, &member, outcome);
     if failed {
@@ -425,7 +448,15 @@ impl<R: Replica> ProtocolHandler for SyncProtocol<R> {
         let (send, recv) = connection.accept_bi().await?;
         self.inner.session_started(&member, false);
         tracing::info!(peer = %member.short(), "member connected");
-        let outcome = session::run(self.inner.clone(), member, send, recv, Mode::Live, false).await;
+        let outcome = session::run(
+            self.inner.replica.clone(),
+            self.inner.clone(),
+            member,
+            (send, recv),
+            Mode::Live,
+            false,
+        )
+        .await;
         finish(&connection, &member, outcome);
         Ok(())
     }
