@@ -8,6 +8,7 @@ mod confidentiality;
 mod convergence;
 mod desktop;
 mod folds;
+mod map;
 mod membership;
 mod persistence;
 mod practice;
