@@ -8,6 +8,8 @@
 mod control;
 #[macro_use]
 mod output;
+mod goals;
+mod network;
 mod practice;
 
 use anyhow::Context;
@@ -15,7 +17,7 @@ use circlekeep_engine::agenda::Template;
 use circlekeep_engine::{
     Engine, EngineError, HistoryPolicy, Home, NaiveDate, NetChoice, SecretString,
 };
-use circlekeep_sync::{Node, Ticket};
+use circlekeep_sync::Node;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use output::Output;
 use std::net::SocketAddr;
@@ -300,7 +302,7 @@ enum GoalCommand {
         circle: String,
     },
     #[command(flatten)]
-    More(practice::GoalMore),
+    More(goals::GoalMore),
 }
 
 #[derive(Subcommand)]
@@ -324,7 +326,7 @@ enum ContractCommand {
         circle: String,
     },
     #[command(flatten)]
-    More(practice::ContractMore),
+    More(goals::ContractMore),
 }
 
 #[derive(Subcommand)]
@@ -504,7 +506,7 @@ pub(crate) fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
 
 impl NetArgs {
     /// The flags as the engine takes them (unset ones: the device's `config`).
-    fn choice(&self) -> NetChoice {
+    pub(crate) fn choice(&self) -> NetChoice {
         NetChoice {
             relay: self.relay.clone(),
             local_discovery: self.local_discovery.map(|o| matches!(o, OnOff::On)),
@@ -513,40 +515,8 @@ impl NetArgs {
     }
 }
 
-/// A node for one networked command when no `serve` is running.
-/// How often `join --wait` tries an inviter it cannot reach (as the app does).
-const JOIN_RETRY: Duration = Duration::from_secs(10);
-
-/// Joins with `ticket`; while the inviter cannot be reached and `until` has
-/// not passed, tries again every [`JOIN_RETRY`] (a failed attempt uses
-/// nothing up).
-async fn join_patiently(
-    node: &Node<Engine>,
-    ticket: &Ticket,
-    card: &str,
-    until: Option<std::time::Instant>,
-) -> Result<circlekeep_engine::CircleId, circlekeep_sync::JoinError> {
-    loop {
-        match node.join(ticket, card).await {
-            Err(circlekeep_sync::JoinError::Unreachable(why))
-                if until.is_some_and(|u| std::time::Instant::now() + JOIN_RETRY < u) =>
-            {
-                tracing::warn!("cannot reach the inviter yet ({why}); trying again shortly");
-                tokio::time::sleep(JOIN_RETRY).await;
-            }
-            joined => return joined,
-        }
-    }
-}
-
-async fn temporary_node(engine: &Arc<Engine>, net: &NetArgs) -> anyhow::Result<Node<Engine>> {
-    let config = engine.node_config(&net.choice())?;
-    let secret = engine.identity().endpoint_secret();
-    Ok(Node::spawn(engine.clone(), *secret, config).await?)
-}
-
 /// Runs one command against an open engine; `node` is the serving node when
-/// a running `serve` executes it.
+/// a running `serve` executes it. Returns the exit status.
 pub(crate) async fn dispatch(
     home: &Home,
     engine: &Arc<Engine>,
@@ -563,250 +533,220 @@ pub(crate) async fn dispatch(
             message: "this data folder is already being served".into()
         }),
         Command::Id => out.card(&engine.member_card(), "Your member card:"),
-        Command::Circle(c) => match c {
-            CircleCommand::Create { name, history } => {
-                let policy = match history {
-                    History::SinceJoining => HistoryPolicy::SinceJoining,
-                    History::NewcomersSeeHistory => HistoryPolicy::NewcomersSeeHistory,
-                };
-                let id = engine.create_circle(&name, policy)?;
-                out.id(
-                    "circle",
-                    &id.to_hex(),
-                    &format!("Created circle {} ({})", name, id.short()),
-                );
-            }
-            CircleCommand::Setup(args) => practice::setup(engine, args, out)?,
-            CircleCommand::Practice { circle } => {
-                practice::practice(engine, engine.find_circle(&circle)?, out)?
-            }
-            CircleCommand::List => out.circles(&engine.circles()?),
-            CircleCommand::Show { circle } => {
-                out.circle(&engine.circle(engine.find_circle(&circle)?)?)
-            }
-            CircleCommand::Leave { circle } => {
-                engine.leave_circle(engine.find_circle(&circle)?)?;
-                out.done("Left the circle.");
-            }
-            CircleCommand::Rejections { circle } => {
-                out.rejections(&engine.rejections(engine.find_circle(&circle)?)?)
-            }
-        },
-        Command::Member(m) => match m {
-            MemberCommand::Add { circle, card } => {
-                let added = engine.add_member(engine.find_circle(&circle)?, &card)?;
-                out.member_added(&added);
-            }
-            MemberCommand::Remove { circle, member } => {
-                let id = engine.find_circle(&circle)?;
-                let who = engine.find_member(id, &member)?;
-                engine.remove_member(id, who)?;
-                out.done("Removed. What is written from now on is sealed away from them.");
-            }
-            MemberCommand::List { circle } => {
-                out.members(&engine.members(engine.find_circle(&circle)?)?)
-            }
-        },
-        Command::Gathering(g) => match g {
-            GatheringCommand::New {
-                circle,
-                date,
-                template,
-            } => {
-                let id = engine.find_circle(&circle)?;
-                let date = parse_date(date.as_deref())?;
-                let template = Template::parse(&template).ok_or(Failure {
-                    code: "bad_template",
-                    message: "templates: biweekly, series-start, series-report".into(),
-                })?;
-                let gathering = engine.open_gathering(id, date, template)?;
-                out.id(
-                    "gathering",
-                    &gathering.to_hex(),
-                    &format!("Opened the gathering of {date} ({})", gathering.short()),
-                );
-            }
-            GatheringCommand::List { circle } => {
-                out.gatherings(&engine.circle(engine.find_circle(&circle)?)?.gatherings)
-            }
-            GatheringCommand::Run(run) => practice::run_gathering(engine, run, out)?,
-        },
-        Command::Note(n) => match n {
-            NoteCommand::Add {
-                circle,
-                text,
-                gathering,
-            } => {
-                let id = engine.find_circle(&circle)?;
-                let gathering = practice::gathering(engine, id, gathering.as_deref())?;
-                let note = engine.add_note(id, gathering, &text)?;
-                out.id("note", &note, "Note saved.");
-            }
-            NoteCommand::Edit {
-                circle,
-                note,
-                at,
-                delete,
-                insert,
-                gathering,
-            } => {
-                let id = engine.find_circle(&circle)?;
-                let gathering = practice::gathering(engine, id, gathering.as_deref())?;
-                let text = engine
-                    .notes(id, Some(gathering))?
-                    .into_iter()
-                    .flat_map(|g| g.notes)
-                    .find(|n| n.id == note)
-                    .map(|n| n.text)
-                    .ok_or_else(|| EngineError::UnknownNote(note.clone()))?;
-                let edit = text_edit(&text, at, delete, insert)?;
-                engine.edit_note(id, gathering, &note, &[edit])?;
-                out.id("note", &note, "Note saved.");
-            }
-            NoteCommand::List { circle, gathering } => {
-                let id = engine.find_circle(&circle)?;
-                let gathering = gathering
-                    .map(|g| engine.find_gathering(id, &g))
-                    .transpose()?;
-                out.notes(&engine.notes(id, gathering)?);
-            }
-        },
-        Command::Goal(g) => match g {
-            GoalCommand::Add { circle, text } => {
-                let goal = engine.add_goal(engine.find_circle(&circle)?, &text)?;
-                out.id("goal", &goal, &format!("Goal saved ({goal})."));
-            }
-            GoalCommand::List { circle } => {
-                out.goals(&engine.circle(engine.find_circle(&circle)?)?.goals)
-            }
-            GoalCommand::More(more) => practice::run_goal(engine, more, out)?,
-        },
-        Command::Contract(k) => match k {
-            ContractCommand::Add {
-                circle,
-                text,
-                goal,
-                gathering,
-            } => {
-                let id = engine.find_circle(&circle)?;
-                let gathering = gathering
-                    .map(|g| engine.find_gathering(id, &g))
-                    .transpose()?;
-                let contract = engine.add_contract(id, &text, goal.as_deref(), gathering)?;
-                out.id(
-                    "contract",
-                    &contract,
-                    &format!("Contract saved ({contract})."),
-                );
-            }
-            ContractCommand::List { circle } => {
-                out.contracts(&engine.circle(engine.find_circle(&circle)?)?.contracts)
-            }
-            ContractCommand::More(more) => practice::run_contract(engine, more, out)?,
-        },
-        Command::Bundle(b) => match b {
-            BundleCommand::Export {
-                circle,
-                file,
-                for_member,
-            } => {
-                let id = engine.find_circle(&circle)?;
-                let member = for_member.map(|m| engine.find_member(id, &m)).transpose()?;
-                let bytes = engine.export_bundle(id, member)?;
-                circlekeep_engine::write_owner_only(&file, &bytes)
-                    .with_context(|| format!("cannot write {}", file.display()))?;
-                out.exported(&file, bytes.len());
-            }
-            BundleCommand::Import { file } => {
-                let bytes = std::fs::read(&file)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                let report = engine.import_bundle(&bytes)?;
-                out.imported(&report);
-                if !report.rejected.is_empty() {
-                    return Ok(EXIT_REJECTED);
-                }
-            }
-        },
+        Command::Circle(c) => circle(engine, c, out)?,
+        Command::Member(m) => member(engine, m, out)?,
+        Command::Gathering(g) => gathering(engine, g, out)?,
+        Command::Note(n) => note(engine, n, out)?,
+        Command::Goal(g) => goal(engine, g, out)?,
+        Command::Contract(k) => contract(engine, k, out)?,
+        Command::Bundle(b) => return bundle(engine, b, out),
         Command::Invite {
             circle,
             expires,
             net,
-        } => {
-            let id = engine.find_circle(&circle)?;
-            let (secret, expires_at) = engine.create_invite(id, expires)?;
-            let ticket = match node {
-                Some(node) => node.ticket(id, secret, expires_at),
-                None => Ticket {
-                    circle: id,
-                    inviter: engine.identity().member_id(),
-                    direct: net.bind.into_iter().collect(),
-                    relay: None,
-                    secret,
-                    expires_at,
-                },
-            };
-            out.ticket(
-                &ticket.to_string(),
-                &id.to_hex(),
-                expires_at,
-                node.is_some(),
-            );
-        }
+        } => network::invite(engine, node, &circle, expires, &net, out)?,
         Command::Join { ticket, net, wait } => {
-            let ticket: Ticket = ticket.parse()?;
-            let card = engine.member_card().as_line().to_owned();
-            let until = wait.map(|w| std::time::Instant::now() + w);
-            let circle = match node {
-                Some(node) => join_patiently(node, &ticket, &card, until).await,
-                None => {
-                    let node = temporary_node(engine, &net).await?;
-                    let joined = join_patiently(&node, &ticket, &card, until).await;
-                    node.shutdown().await;
-                    joined
-                }
-            }
-            .map_err(|e| Failure {
-                code: e.code(),
-                message: e.to_string(),
-            })?;
-            let name = engine.circle(circle).ok().map(|c| c.name);
-            out.joined(&circle.to_hex(), name.as_deref());
+            network::join(engine, node, &ticket, &net, wait, out).await?
         }
-        Command::Status => match node {
-            Some(node) => out.status(&node.status(), true),
-            None => out.status(&circlekeep_sync::status::offline(engine.as_ref()), false),
-        },
+        Command::Status => network::status(engine, node, out),
         Command::Sync { net, timeout } => {
-            let report = match node {
-                Some(node) => node.sync_once(timeout).await,
-                None => {
-                    let node = temporary_node(engine, &net).await?;
-                    let report = node.sync_once(timeout).await;
-                    node.shutdown().await;
-                    report
-                }
-            };
-            out.synced(&report);
-            if report.synced.is_empty() && !report.unreachable.is_empty() {
-                return Ok(EXIT_NO_MEMBER_REACHED);
-            }
+            return network::sync(engine, node, &net, timeout, out).await
         }
         Command::Practice(p) => {
             let key_file = std::fs::read(home.identity_file()).ok();
             practice::run(engine, p, key_file, out)?
         }
-        Command::Config(c) => {
-            match c {
-                ConfigCommand::Show => {}
-                ConfigCommand::Relay { value } => {
-                    engine.set_network(Some(&value), None)?;
-                }
-                ConfigCommand::LocalDiscovery { value } => {
-                    engine.set_network(None, Some(matches!(value, OnOff::On)))?;
-                }
+        Command::Config(c) => network::config(engine, c, out)?,
+    }
+    Ok(0)
+}
+
+fn circle(engine: &Engine, command: CircleCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        CircleCommand::Create { name, history } => {
+            let policy = match history {
+                History::SinceJoining => HistoryPolicy::SinceJoining,
+                History::NewcomersSeeHistory => HistoryPolicy::NewcomersSeeHistory,
+            };
+            let id = engine.create_circle(&name, policy)?;
+            out.id(
+                "circle",
+                &id.to_hex(),
+                &format!("Created circle {} ({})", name, id.short()),
+            );
+        }
+        CircleCommand::Setup(args) => practice::setup(engine, args, out)?,
+        CircleCommand::Practice { circle } => {
+            practice::practice(engine, engine.find_circle(&circle)?, out)?
+        }
+        CircleCommand::List => out.circles(&engine.circles()?),
+        CircleCommand::Show { circle } => out.circle(&engine.circle(engine.find_circle(&circle)?)?),
+        CircleCommand::Leave { circle } => {
+            engine.leave_circle(engine.find_circle(&circle)?)?;
+            out.done("Left the circle.");
+        }
+        CircleCommand::Rejections { circle } => {
+            out.rejections(&engine.rejections(engine.find_circle(&circle)?)?)
+        }
+    }
+    Ok(())
+}
+
+fn member(engine: &Engine, command: MemberCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        MemberCommand::Add { circle, card } => {
+            let added = engine.add_member(engine.find_circle(&circle)?, &card)?;
+            out.member_added(&added);
+        }
+        MemberCommand::Remove { circle, member } => {
+            let id = engine.find_circle(&circle)?;
+            let who = engine.find_member(id, &member)?;
+            engine.remove_member(id, who)?;
+            out.done("Removed. What is written from now on is sealed away from them.");
+        }
+        MemberCommand::List { circle } => {
+            out.members(&engine.members(engine.find_circle(&circle)?)?)
+        }
+    }
+    Ok(())
+}
+
+fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        GatheringCommand::New {
+            circle,
+            date,
+            template,
+        } => {
+            let id = engine.find_circle(&circle)?;
+            let date = parse_date(date.as_deref())?;
+            let template = Template::parse(&template).ok_or(Failure {
+                code: "bad_template",
+                message: "templates: biweekly, series-start, series-report".into(),
+            })?;
+            let gathering = engine.open_gathering(id, date, template)?;
+            out.id(
+                "gathering",
+                &gathering.to_hex(),
+                &format!("Opened the gathering of {date} ({})", gathering.short()),
+            );
+        }
+        GatheringCommand::List { circle } => {
+            out.gatherings(&engine.circle(engine.find_circle(&circle)?)?.gatherings)
+        }
+        GatheringCommand::Run(run) => practice::run_gathering(engine, run, out)?,
+    }
+    Ok(())
+}
+
+fn note(engine: &Engine, command: NoteCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        NoteCommand::Add {
+            circle,
+            text,
+            gathering,
+        } => {
+            let id = engine.find_circle(&circle)?;
+            let gathering = practice::gathering(engine, id, gathering.as_deref())?;
+            let note = engine.add_note(id, gathering, &text)?;
+            out.id("note", &note, "Note saved.");
+        }
+        NoteCommand::Edit {
+            circle,
+            note,
+            at,
+            delete,
+            insert,
+            gathering,
+        } => {
+            let id = engine.find_circle(&circle)?;
+            let gathering = practice::gathering(engine, id, gathering.as_deref())?;
+            let text = engine
+                .notes(id, Some(gathering))?
+                .into_iter()
+                .flat_map(|g| g.notes)
+                .find(|n| n.id == note)
+                .map(|n| n.text)
+                .ok_or_else(|| EngineError::UnknownNote(note.clone()))?;
+            let edit = text_edit(&text, at, delete, insert)?;
+            engine.edit_note(id, gathering, &note, &[edit])?;
+            out.id("note", &note, "Note saved.");
+        }
+        NoteCommand::List { circle, gathering } => {
+            let id = engine.find_circle(&circle)?;
+            let gathering = gathering
+                .map(|g| engine.find_gathering(id, &g))
+                .transpose()?;
+            out.notes(&engine.notes(id, gathering)?);
+        }
+    }
+    Ok(())
+}
+
+fn goal(engine: &Engine, command: GoalCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        GoalCommand::Add { circle, text } => {
+            let goal = engine.add_goal(engine.find_circle(&circle)?, &text)?;
+            out.id("goal", &goal, &format!("Goal saved ({goal})."));
+        }
+        GoalCommand::List { circle } => {
+            out.goals(&engine.circle(engine.find_circle(&circle)?)?.goals)
+        }
+        GoalCommand::More(more) => goals::run_goal(engine, more, out)?,
+    }
+    Ok(())
+}
+
+fn contract(engine: &Engine, command: ContractCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        ContractCommand::Add {
+            circle,
+            text,
+            goal,
+            gathering,
+        } => {
+            let id = engine.find_circle(&circle)?;
+            let gathering = gathering
+                .map(|g| engine.find_gathering(id, &g))
+                .transpose()?;
+            let contract = engine.add_contract(id, &text, goal.as_deref(), gathering)?;
+            out.id(
+                "contract",
+                &contract,
+                &format!("Contract saved ({contract})."),
+            );
+        }
+        ContractCommand::List { circle } => {
+            out.contracts(&engine.circle(engine.find_circle(&circle)?)?.contracts)
+        }
+        ContractCommand::More(more) => goals::run_contract(engine, more, out)?,
+    }
+    Ok(())
+}
+
+/// Exports or imports a bundle; an import with refused records exits 3.
+fn bundle(engine: &Engine, command: BundleCommand, out: &Output) -> anyhow::Result<u8> {
+    match command {
+        BundleCommand::Export {
+            circle,
+            file,
+            for_member,
+        } => {
+            let id = engine.find_circle(&circle)?;
+            let member = for_member.map(|m| engine.find_member(id, &m)).transpose()?;
+            let bytes = engine.export_bundle(id, member)?;
+            circlekeep_engine::write_owner_only(&file, &bytes)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            out.exported(&file, bytes.len());
+        }
+        BundleCommand::Import { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let report = engine.import_bundle(&bytes)?;
+            out.imported(&report);
+            if !report.rejected.is_empty() {
+                return Ok(EXIT_REJECTED);
             }
-            let config = engine.node_config(&NetChoice::default())?;
-            out.settings(&config.relay.to_string(), config.local_discovery);
         }
     }
     Ok(0)

@@ -319,7 +319,7 @@ pub enum GatheringRun {
     },
 }
 
-fn circle(engine: &Engine, selector: &str) -> anyhow::Result<CircleId> {
+pub(crate) fn circle(engine: &Engine, selector: &str) -> anyhow::Result<CircleId> {
     Ok(engine.find_circle(selector)?)
 }
 
@@ -335,16 +335,16 @@ pub(crate) fn gathering(
     })
 }
 
-fn date(text: &str) -> anyhow::Result<chrono::NaiveDate> {
+pub(crate) fn date(text: &str) -> anyhow::Result<chrono::NaiveDate> {
     Ok(parse_date(Some(text))?)
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     circlekeep_engine::write_owner_only(path, bytes)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn show<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
+pub(crate) fn show<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
     out.emit(value, human);
 }
 
@@ -589,171 +589,7 @@ fn print_state(engine: &Engine, id: CircleId, g: DocId, out: &Output) -> anyhow:
     Ok(())
 }
 
-/// Goal verbs beyond adding and listing.
-#[derive(Subcommand)]
-pub enum GoalMore {
-    /// Add a progress note to a goal.
-    Progress {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Goal id prefix.
-        goal: String,
-        /// The note.
-        text: String,
-    },
-    /// Add a milestone to a goal.
-    Milestone {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Goal id prefix.
-        goal: String,
-        /// The milestone.
-        text: String,
-    },
-    /// Celebrate a reached milestone.
-    Reach {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Goal id prefix.
-        goal: String,
-        /// Milestone id prefix.
-        milestone: String,
-    },
-    /// Set a goal's status: open, achieved or dropped.
-    Status {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Goal id prefix.
-        goal: String,
-        /// open, achieved or dropped.
-        status: String,
-    },
-}
-
-/// Runs the extra goal verbs.
-pub fn run_goal(engine: &Engine, cmd: GoalMore, out: &Output) -> anyhow::Result<()> {
-    match cmd {
-        GoalMore::Progress {
-            circle: c,
-            goal,
-            text,
-        } => {
-            let n = engine.goal_progress(circle(engine, &c)?, &goal, &text)?;
-            out.id("progress", &n, "Progress noted.");
-        }
-        GoalMore::Milestone {
-            circle: c,
-            goal,
-            text,
-        } => {
-            let m = engine.goal_milestone(circle(engine, &c)?, &goal, &text)?;
-            out.id("milestone", &m, &format!("Milestone added ({m})."));
-        }
-        GoalMore::Reach {
-            circle: c,
-            goal,
-            milestone,
-        } => {
-            engine.reach_milestone(circle(engine, &c)?, &goal, &milestone)?;
-            out.done("Milestone reached. Well done!");
-        }
-        GoalMore::Status {
-            circle: c,
-            goal,
-            status,
-        } => {
-            engine.goal_status(circle(engine, &c)?, &goal, &status)?;
-            out.done("Goal updated.");
-        }
-    }
-    Ok(())
-}
-
-/// Contract verbs beyond adding and listing.
-#[derive(Subcommand)]
-pub enum ContractMore {
-    /// Report back on a contract.
-    Report {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Contract id prefix.
-        contract: String,
-        /// kept, partly, not or renegotiated.
-        #[arg(long)]
-        outcome: Option<String>,
-        /// What was learnt (replaces the text; concurrent edits merge).
-        #[arg(long)]
-        reflection: Option<String>,
-    },
-    /// Each member's contracts and how they went.
-    History {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Only this member.
-        #[arg(long)]
-        member: Option<String>,
-    },
-}
-
-/// Runs the extra contract verbs.
-pub fn run_contract(engine: &Engine, cmd: ContractMore, out: &Output) -> anyhow::Result<()> {
-    match cmd {
-        ContractMore::Report {
-            circle: c,
-            contract,
-            outcome,
-            reflection,
-        } => {
-            if outcome.is_none() && reflection.is_none() {
-                anyhow::bail!(crate::Failure {
-                    code: "bad_text",
-                    message: "give --outcome and/or --reflection".into()
-                });
-            }
-            engine.report_contract(
-                circle(engine, &c)?,
-                &contract,
-                outcome.as_deref(),
-                reflection.as_deref(),
-            )?;
-            out.done("Report back saved.");
-        }
-        ContractMore::History { circle: c, member } => {
-            let id = circle(engine, &c)?;
-            let member = member.map(|m| engine.find_member(id, &m)).transpose()?;
-            let history = engine.contract_history(id, member)?;
-            show(out, &history, || {
-                for h in &history {
-                    say!(
-                        out,
-                        "{} — {} of {} kept",
-                        h.member.name,
-                        h.kept,
-                        h.contracts.len()
-                    );
-                    for k in &h.contracts {
-                        let outcome = if k.outcome.is_empty() {
-                            "open"
-                        } else {
-                            &k.outcome
-                        };
-                        say!(
-                            out,
-                            "  {} [{}] {} {}",
-                            &k.created[..10.min(k.created.len())],
-                            outcome,
-                            k.text,
-                            k.reflection
-                        );
-                    }
-                }
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Runs the practice's top-level verbs. `key_file_bytes` is this home's key
+/// Runs the practice's top-level verbs. `key_file` is this home's key
 /// file, for backups.
 pub fn run(
     engine: &Engine,
@@ -762,184 +598,12 @@ pub fn run(
     out: &Output,
 ) -> anyhow::Result<()> {
     match cmd {
-        PracticeCommand::Charter(c) => match c {
-            CharterCommand::Show { circle: c } => {
-                let id = circle(engine, &c)?;
-                let text = engine.circle(id)?.charter;
-                let p = engine.practice(id, circlekeep_engine::today())?;
-                show(
-                    out,
-                    &serde_json::json!({"text": text, "version": p.charter_version, "accepted": p.charter}),
-                    || {
-                        say!(out, "{text}");
-                        say!(out);
-                        for a in &p.charter {
-                            let mark = if a.accepted.is_some() {
-                                "accepted"
-                            } else {
-                                "not yet accepted"
-                            };
-                            say!(out, "  {:<20} {mark}", a.member.name);
-                        }
-                    },
-                );
-            }
-            CharterCommand::Edit { circle: c, text } => {
-                engine.edit_charter(circle(engine, &c)?, &text)?;
-                out.done("Charter saved. Members are asked to accept it again.");
-            }
-            CharterCommand::Accept { circle: c } => {
-                engine.accept_charter(circle(engine, &c)?)?;
-                out.done("You accepted the charter.");
-            }
-        },
-        PracticeCommand::Schedule(s) => match s {
-            ScheduleCommand::Show { circle: c, from } => {
-                let id = circle(engine, &c)?;
-                let schedule = engine.schedule(id, parse_date(from.as_deref())?)?;
-                show(out, &schedule, || {
-                    for g in &schedule {
-                        let state = if g.cancelled {
-                            "cancelled".to_owned()
-                        } else {
-                            roles_line(&g.roles)
-                        };
-                        let moved = if g.moved {
-                            format!(" (moved from {})", g.planned)
-                        } else {
-                            String::new()
-                        };
-                        say!(out, "{} {}{moved}  {state}", g.date, g.time);
-                    }
-                });
-            }
-            ScheduleCommand::Move {
-                circle: c,
-                date: d,
-                to,
-                time,
-            } => {
-                let time = time
-                    .map(|t| parse_time(&t))
-                    .transpose()
-                    .map_err(EngineError::from)?;
-                engine.reschedule(circle(engine, &c)?, date(&d)?, date(&to)?, time)?;
-                out.done("Gathering moved.");
-            }
-            ScheduleCommand::Cancel {
-                circle: c,
-                date: d,
-                restore,
-            } => {
-                engine.cancel_gathering(circle(engine, &c)?, date(&d)?, !restore)?;
-                out.done(if restore {
-                    "Gathering restored."
-                } else {
-                    "Gathering cancelled."
-                });
-            }
-            ScheduleCommand::Absent {
-                circle: c,
-                date: d,
-                member,
-                undo,
-            } => {
-                let id = circle(engine, &c)?;
-                let who = match member {
-                    Some(m) => engine.find_member(id, &m)?,
-                    None => engine.identity().member_id(),
-                };
-                engine.set_absent(id, date(&d)?, who, !undo)?;
-                out.done("Noted; the rota is updated.");
-            }
-            ScheduleCommand::Swap {
-                circle: c,
-                role,
-                date: a,
-                other,
-            } => {
-                let role = Role::parse(&role).ok_or(crate::Failure {
-                    code: "bad_role",
-                    message: "a role is facilitator, timekeeper or host".into(),
-                })?;
-                engine.swap_role(circle(engine, &c)?, role, date(&a)?, date(&other)?)?;
-                out.done("Swapped.");
-            }
-        },
-        PracticeCommand::Reminders { within } => {
-            let within = chrono::Duration::from_std(within).unwrap_or(chrono::Duration::days(1));
-            let reminders = engine.reminders(Utc::now(), within)?;
-            show(out, &reminders, || {
-                if reminders.is_empty() {
-                    say!(out, "Nothing due.");
-                }
-                for r in &reminders {
-                    say!(out, "{}", r.text);
-                }
-            });
-        }
-        PracticeCommand::Turn(t) => match t {
-            TurnCommand::Start {
-                circle: c,
-                member,
-                minutes,
-                feedback,
-                off_record,
-                gathering: g,
-            } => {
-                let id = circle(engine, &c)?;
-                let g = gathering(engine, id, g.as_deref())?;
-                let who = engine.find_member(id, &member)?;
-                engine.start_turn(id, g, who, minutes, &feedback, off_record)?;
-                print_state(engine, id, g, out)?;
-            }
-            TurnCommand::End {
-                circle: c,
-                gathering: g,
-            } => {
-                let id = circle(engine, &c)?;
-                let g = gathering(engine, id, g.as_deref())?;
-                engine.end_turn(id, g)?;
-                print_state(engine, id, g, out)?;
-            }
-        },
-        PracticeCommand::Journal(j) => match j {
-            JournalCommand::Add { text, circle: c } => {
-                let c = c.map(|c| circle(engine, &c)).transpose()?;
-                let id = engine.journal_add(&text, c)?;
-                out.id("entry", &id, "Journal entry saved (sealed to you only).");
-            }
-            JournalCommand::List => {
-                let entries = engine.journal()?;
-                show(out, &entries, || {
-                    for e in &entries {
-                        say!(out, "{}  {}", e.created, e.text);
-                    }
-                });
-            }
-        },
-        PracticeCommand::Export(e) => match e {
-            ExportCommand::Ics {
-                circle: c,
-                file,
-                from,
-            } => {
-                let ics = engine.schedule_ics(circle(engine, &c)?, parse_date(from.as_deref())?)?;
-                write_file(&file, ics.as_bytes())?;
-                out.exported(&file, ics.len());
-            }
-            ExportCommand::Markdown {
-                circle: c,
-                gathering: g,
-                file,
-            } => {
-                let id = circle(engine, &c)?;
-                let g = gathering(engine, id, Some(&g))?;
-                let md = engine.gathering_markdown(id, g)?;
-                write_file(&file, md.as_bytes())?;
-                out.exported(&file, md.len());
-            }
-        },
+        PracticeCommand::Charter(c) => charter(engine, c, out)?,
+        PracticeCommand::Schedule(s) => schedule(engine, s, out)?,
+        PracticeCommand::Reminders { within } => reminders(engine, within, out)?,
+        PracticeCommand::Turn(t) => turn(engine, t, out)?,
+        PracticeCommand::Journal(j) => journal(engine, j, out)?,
+        PracticeCommand::Export(e) => export(engine, e, out)?,
         PracticeCommand::Backup { file } => {
             let sealed = engine.backup(key_file.as_deref())?;
             write_file(&file, &sealed)?;
@@ -950,6 +614,212 @@ pub fn run(
             restored(out, &report);
         }
     }
+    Ok(())
+}
+
+/// The charter: show it with who accepted it, edit it, accept it.
+fn charter(engine: &Engine, command: CharterCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        CharterCommand::Show { circle: c } => {
+            let id = circle(engine, &c)?;
+            let text = engine.circle(id)?.charter;
+            let p = engine.practice(id, circlekeep_engine::today())?;
+            show(
+                out,
+                &serde_json::json!({"text": text, "version": p.charter_version, "accepted": p.charter}),
+                || {
+                    say!(out, "{text}");
+                    say!(out);
+                    for a in &p.charter {
+                        let mark = if a.accepted.is_some() {
+                            "accepted"
+                        } else {
+                            "not yet accepted"
+                        };
+                        say!(out, "  {:<20} {mark}", a.member.name);
+                    }
+                },
+            );
+        }
+        CharterCommand::Edit { circle: c, text } => {
+            engine.edit_charter(circle(engine, &c)?, &text)?;
+            out.done("Charter saved. Members are asked to accept it again.");
+        }
+        CharterCommand::Accept { circle: c } => {
+            engine.accept_charter(circle(engine, &c)?)?;
+            out.done("You accepted the charter.");
+        }
+    }
+    Ok(())
+}
+
+/// The schedule: show it, move, cancel, send apologies, swap roles.
+fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        ScheduleCommand::Show { circle: c, from } => {
+            let id = circle(engine, &c)?;
+            let schedule = engine.schedule(id, parse_date(from.as_deref())?)?;
+            show(out, &schedule, || {
+                for g in &schedule {
+                    let state = if g.cancelled {
+                        "cancelled".to_owned()
+                    } else {
+                        roles_line(&g.roles)
+                    };
+                    let moved = if g.moved {
+                        format!(" (moved from {})", g.planned)
+                    } else {
+                        String::new()
+                    };
+                    say!(out, "{} {}{moved}  {state}", g.date, g.time);
+                }
+            });
+        }
+        ScheduleCommand::Move {
+            circle: c,
+            date: d,
+            to,
+            time,
+        } => {
+            let time = time
+                .map(|t| parse_time(&t))
+                .transpose()
+                .map_err(EngineError::from)?;
+            engine.reschedule(circle(engine, &c)?, date(&d)?, date(&to)?, time)?;
+            out.done("Gathering moved.");
+        }
+        ScheduleCommand::Cancel {
+            circle: c,
+            date: d,
+            restore,
+        } => {
+            engine.cancel_gathering(circle(engine, &c)?, date(&d)?, !restore)?;
+            out.done(if restore {
+                "Gathering restored."
+            } else {
+                "Gathering cancelled."
+            });
+        }
+        ScheduleCommand::Absent {
+            circle: c,
+            date: d,
+            member,
+            undo,
+        } => {
+            let id = circle(engine, &c)?;
+            let who = match member {
+                Some(m) => engine.find_member(id, &m)?,
+                None => engine.identity().member_id(),
+            };
+            engine.set_absent(id, date(&d)?, who, !undo)?;
+            out.done("Noted; the rota is updated.");
+        }
+        ScheduleCommand::Swap {
+            circle: c,
+            role,
+            date: a,
+            other,
+        } => {
+            let role = Role::parse(&role).ok_or(crate::Failure {
+                code: "bad_role",
+                message: "a role is facilitator, timekeeper or host".into(),
+            })?;
+            engine.swap_role(circle(engine, &c)?, role, date(&a)?, date(&other)?)?;
+            out.done("Swapped.");
+        }
+    }
+    Ok(())
+}
+
+/// Starts or ends a turn in a running gathering.
+fn turn(engine: &Engine, command: TurnCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        TurnCommand::Start {
+            circle: c,
+            member,
+            minutes,
+            feedback,
+            off_record,
+            gathering: g,
+        } => {
+            let id = circle(engine, &c)?;
+            let g = gathering(engine, id, g.as_deref())?;
+            let who = engine.find_member(id, &member)?;
+            engine.start_turn(id, g, who, minutes, &feedback, off_record)?;
+            print_state(engine, id, g, out)?;
+        }
+        TurnCommand::End {
+            circle: c,
+            gathering: g,
+        } => {
+            let id = circle(engine, &c)?;
+            let g = gathering(engine, id, g.as_deref())?;
+            engine.end_turn(id, g)?;
+            print_state(engine, id, g, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The private journal, sealed to this member only.
+fn journal(engine: &Engine, command: JournalCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        JournalCommand::Add { text, circle: c } => {
+            let c = c.map(|c| circle(engine, &c)).transpose()?;
+            let id = engine.journal_add(&text, c)?;
+            out.id("entry", &id, "Journal entry saved (sealed to you only).");
+        }
+        JournalCommand::List => {
+            let entries = engine.journal()?;
+            show(out, &entries, || {
+                for e in &entries {
+                    say!(out, "{}  {}", e.created, e.text);
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes the schedule as iCalendar or a gathering as Markdown.
+fn export(engine: &Engine, command: ExportCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
+        ExportCommand::Ics {
+            circle: c,
+            file,
+            from,
+        } => {
+            let ics = engine.schedule_ics(circle(engine, &c)?, parse_date(from.as_deref())?)?;
+            write_file(&file, ics.as_bytes())?;
+            out.exported(&file, ics.len());
+        }
+        ExportCommand::Markdown {
+            circle: c,
+            gathering: g,
+            file,
+        } => {
+            let id = circle(engine, &c)?;
+            let g = gathering(engine, id, Some(&g))?;
+            let md = engine.gathering_markdown(id, g)?;
+            write_file(&file, md.as_bytes())?;
+            out.exported(&file, md.len());
+        }
+    }
+    Ok(())
+}
+
+/// Reminders due within `within`.
+fn reminders(engine: &Engine, within: std::time::Duration, out: &Output) -> anyhow::Result<()> {
+    let within = chrono::Duration::from_std(within).unwrap_or(chrono::Duration::days(1));
+    let reminders = engine.reminders(Utc::now(), within)?;
+    show(out, &reminders, || {
+        if reminders.is_empty() {
+            say!(out, "Nothing due.");
+        }
+        for r in &reminders {
+            say!(out, "{}", r.text);
+        }
+    });
     Ok(())
 }
 

@@ -4,10 +4,12 @@
 //! written only where the member says.
 
 use crate::plan::{plan, planned_view, SCHEDULE_DAYS};
+use crate::views::{ContractView, GatheringStateView, NoteView};
 use crate::{CircleId, DocId, Engine, EngineError, Store};
 use chrono::{Duration, NaiveDate, Utc};
 use circlekeep_model::schedule::Cadence;
 use icalendar::{Alarm, Calendar, Component, EventLike, EventStatus};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -57,27 +59,7 @@ impl<S: Store> Engine<S> {
                 }
             }
         }
-        let present: Vec<&str> = state
-            .airtime
-            .iter()
-            .filter(|a| a.present == Some(true))
-            .map(|a| a.member.name.as_str())
-            .collect();
-        let absent: Vec<&str> = state
-            .airtime
-            .iter()
-            .filter(|a| a.present == Some(false))
-            .map(|a| a.member.name.as_str())
-            .collect();
-        if !present.is_empty() {
-            let _ = writeln!(md, "Present: {}", present.join(", "));
-        }
-        if !absent.is_empty() {
-            let _ = writeln!(md, "Absent: {}", absent.join(", "));
-        }
-        if !present.is_empty() || !absent.is_empty() {
-            md.push('\n');
-        }
+        write_attendance(&mut md, &state);
         md.push_str("## Agenda\n\n");
         for (i, step) in state.agenda.iter().enumerate() {
             let _ = writeln!(md, "{}. {} ({} min)", i + 1, step.title, step.minutes);
@@ -88,70 +70,12 @@ impl<S: Store> Engine<S> {
                 .ok()
                 .and_then(|g| g.notes.get(note_id).and_then(|n| n.turn.clone()))
         };
-        let mut by_turn: std::collections::BTreeMap<Option<String>, Vec<&crate::views::NoteView>> =
-            Default::default();
+        let mut by_turn: BTreeMap<Option<String>, Vec<&NoteView>> = Default::default();
         for n in &all_notes {
             by_turn.entry(turn_of(&n.id)).or_default().push(n);
         }
-        if !state.turns.is_empty() {
-            md.push_str("\n## Turns\n");
-            for turn in &state.turns {
-                let _ = writeln!(
-                    md,
-                    "\n### {} ({} of {} min)\n",
-                    turn.member.name,
-                    turn.elapsed_secs.div_ceil(60),
-                    turn.allotted
-                );
-                if turn.off_record {
-                    md.push_str("_Off the record: no notes were kept._\n");
-                    continue;
-                }
-                if !turn.feedback_wanted.is_empty() {
-                    let _ = writeln!(md, "Feedback wanted: {}\n", turn.feedback_wanted);
-                }
-                for n in by_turn.get(&Some(turn.id.clone())).into_iter().flatten() {
-                    let _ = writeln!(md, "- {}: {}", n.author_name, n.text);
-                }
-            }
-        }
-        if let Some(loose) = by_turn.get(&None) {
-            md.push_str("\n## Notes\n\n");
-            for n in loose {
-                let _ = writeln!(md, "- {}: {}", n.author_name, n.text);
-            }
-        }
-        let gathering_hex = gathering.to_hex();
-        let made: Vec<_> = circle
-            .contracts
-            .iter()
-            .filter(|k| k.gathering.as_deref() == Some(gathering_hex.as_str()))
-            .collect();
-        if !made.is_empty() {
-            md.push_str("\n## Contracts until next time\n\n");
-            for k in made {
-                let _ = writeln!(md, "- {}: {}", k.owner_name, k.text);
-            }
-        }
-        let reported: Vec<_> = circle
-            .contracts
-            .iter()
-            .filter(|k| {
-                k.reported
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with(&state.date))
-            })
-            .collect();
-        if !reported.is_empty() {
-            md.push_str("\n## Report back\n\n");
-            for k in reported {
-                let _ = writeln!(
-                    md,
-                    "- {}: {} — **{}**. {}",
-                    k.owner_name, k.text, k.outcome, k.reflection
-                );
-            }
-        }
+        write_turns_and_notes(&mut md, &state, &by_turn);
+        write_contracts(&mut md, &circle.contracts, &gathering.to_hex(), &state.date);
         Ok(md)
     }
 
@@ -198,6 +122,96 @@ impl<S: Store> Engine<S> {
             calendar.push(event.done());
         }
         Ok(calendar.done().to_string())
+    }
+}
+
+/// Who was present and who sent apologies.
+fn write_attendance(md: &mut String, state: &GatheringStateView) {
+    let present: Vec<&str> = state
+        .airtime
+        .iter()
+        .filter(|a| a.present == Some(true))
+        .map(|a| a.member.name.as_str())
+        .collect();
+    let absent: Vec<&str> = state
+        .airtime
+        .iter()
+        .filter(|a| a.present == Some(false))
+        .map(|a| a.member.name.as_str())
+        .collect();
+    if !present.is_empty() {
+        let _ = writeln!(md, "Present: {}", present.join(", "));
+    }
+    if !absent.is_empty() {
+        let _ = writeln!(md, "Absent: {}", absent.join(", "));
+    }
+    if !present.is_empty() || !absent.is_empty() {
+        md.push('\n');
+    }
+}
+
+/// Each turn with its notes (none for a turn off the record), then notes
+/// taken outside any turn.
+fn write_turns_and_notes(
+    md: &mut String,
+    state: &GatheringStateView,
+    by_turn: &BTreeMap<Option<String>, Vec<&NoteView>>,
+) {
+    if !state.turns.is_empty() {
+        md.push_str("\n## Turns\n");
+        for turn in &state.turns {
+            let _ = writeln!(
+                md,
+                "\n### {} ({} of {} min)\n",
+                turn.member.name,
+                turn.elapsed_secs.div_ceil(60),
+                turn.allotted
+            );
+            if turn.off_record {
+                md.push_str("_Off the record: no notes were kept._\n");
+                continue;
+            }
+            if !turn.feedback_wanted.is_empty() {
+                let _ = writeln!(md, "Feedback wanted: {}\n", turn.feedback_wanted);
+            }
+            for n in by_turn.get(&Some(turn.id.clone())).into_iter().flatten() {
+                let _ = writeln!(md, "- {}: {}", n.author_name, n.text);
+            }
+        }
+    }
+    if let Some(loose) = by_turn.get(&None) {
+        md.push_str("\n## Notes\n\n");
+        for n in loose {
+            let _ = writeln!(md, "- {}: {}", n.author_name, n.text);
+        }
+    }
+}
+
+/// Contracts made at this gathering, and reports back given on its date.
+fn write_contracts(md: &mut String, contracts: &[ContractView], gathering_hex: &str, date: &str) {
+    let made: Vec<_> = contracts
+        .iter()
+        .filter(|k| k.gathering.as_deref() == Some(gathering_hex))
+        .collect();
+    if !made.is_empty() {
+        md.push_str("\n## Contracts until next time\n\n");
+        for k in made {
+            let _ = writeln!(md, "- {}: {}", k.owner_name, k.text);
+        }
+    }
+    let reported: Vec<_> = contracts
+        .iter()
+        .filter(|k| k.reported.as_deref().is_some_and(|r| r.starts_with(date)))
+        .collect();
+    if !reported.is_empty() {
+        md.push_str("\n## Report back\n\n");
+        for k in reported {
+            let _ = writeln!(
+                md,
+                "- {}: {} — **{}**. {}",
+                k.owner_name, k.text, k.outcome, k.reflection
+            );
+        }
     }
 }
 
