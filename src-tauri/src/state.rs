@@ -1,6 +1,7 @@
 //! What the app holds between commands: where its data lives, how it
 //! reaches the network and, once unlocked, the engine and its sync node.
 
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{CircleId, Engine, EngineError, Home, NetChoice};
 use circlekeep_sync::{Node, NodeConfig, Supervisor};
 use serde::Serialize;
@@ -85,7 +86,7 @@ impl AppState {
             .node
             .running(NODE_START_WAIT)
             .await
-            .map_err(|why| CommandError::new("offline", &why))
+            .map_err(|why| CommandError::new(ErrorCode::Offline, &why))
     }
 
     /// The settings the sync node runs with: those given on the command
@@ -98,7 +99,7 @@ impl AppState {
     pub fn session(&self) -> Result<Session, CommandError> {
         self.slot()
             .clone()
-            .ok_or_else(|| CommandError::new("locked", "unlock Circlekeep first"))
+            .ok_or_else(|| CommandError::new(ErrorCode::Locked, "unlock Circlekeep first"))
     }
 
     /// Keeps the session once unlocked.
@@ -139,14 +140,14 @@ impl AppState {
 /// The one error shape the UI sees: a stable `code` to switch on and a message.
 #[derive(Debug, Serialize)]
 pub struct CommandError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl CommandError {
-    pub fn new(code: &str, message: &str) -> Self {
+    pub fn new(code: ErrorCode, message: &str) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             message: message.to_owned(),
         }
     }
@@ -162,7 +163,7 @@ impl From<circlekeep_engine::schedule::CadenceError> for CommandError {
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> Self {
         Self {
-            code: e.code().to_owned(),
+            code: e.code(),
             message: e.to_string(),
         }
     }
@@ -174,5 +175,24 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, CommandError> {
     tauri::async_runtime::spawn_blocking(work)
         .await
-        .map_err(|e| CommandError::new("internal", &e.to_string()))?
+        .map_err(|e| CommandError::new(ErrorCode::Internal, &e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommandError;
+    use circlekeep_engine::{EngineError, ErrorCode};
+
+    #[test]
+    fn the_ui_sees_a_snake_case_code_and_a_message() {
+        let e = CommandError::from(EngineError::NotAMember);
+        let json = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(json["code"], "not_a_member");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        let made = serde_json::to_value(CommandError::new(ErrorCode::Locked, "unlock first"));
+        assert_eq!(
+            made.ok(),
+            Some(serde_json::json!({"code": "locked", "message": "unlock first"}))
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod cli;
 mod confidentiality;
 mod convergence;
 mod desktop;
+mod error_codes;
 mod folds;
 mod map;
 mod membership;

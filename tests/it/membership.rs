@@ -47,7 +47,9 @@ fn a_removed_member_cannot_read_notes_written_after_the_removal_reached_the_auth
     assert!(cy.circle(circle).expect("view").sealed_entries >= 2);
     assert!(!cy.circle(circle).expect("view").member);
     assert_eq!(
-        cy.add_note(circle, g, "let me in").err().map(|e| e.code()),
+        cy.add_note(circle, g, "let me in")
+            .err()
+            .map(|e| e.code().as_str()),
         Some("not_a_member")
     );
     // The others read everything.
@@ -83,7 +85,9 @@ fn a_newcomer_since_joining_reads_the_charter_but_not_earlier_gatherings() {
     assert!(!view.gatherings[0].readable);
     assert!(readable_notes(&dee, circle).is_empty());
     assert_eq!(
-        dee.add_note(circle, early, "hello").err().map(|e| e.code()),
+        dee.add_note(circle, early, "hello")
+            .err()
+            .map(|e| e.code().as_str()),
         Some("unreadable")
     );
 

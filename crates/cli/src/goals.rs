@@ -5,6 +5,7 @@
 use crate::output::Output;
 use crate::practice::{circle, show};
 use circlekeep_engine::Engine;
+use circlekeep_engine::ErrorCode;
 use clap::Subcommand;
 
 /// Goal verbs beyond adding and listing.
@@ -124,7 +125,7 @@ pub fn run_contract(engine: &Engine, cmd: ContractMore, out: &Output) -> anyhow:
         } => {
             if outcome.is_none() && reflection.is_none() {
                 anyhow::bail!(crate::Failure {
-                    code: "bad_text",
+                    code: ErrorCode::BadText,
                     message: "give --outcome and/or --reflection".into()
                 });
             }

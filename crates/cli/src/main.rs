@@ -14,6 +14,7 @@ mod practice;
 
 use anyhow::Context;
 use circlekeep_engine::agenda::Template;
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{
     Engine, EngineError, HistoryPolicy, Home, NaiveDate, NetChoice, SecretString,
 };
@@ -359,7 +360,7 @@ const EXIT_NO_MEMBER_REACHED: u8 = 4;
 #[error("{message}")]
 pub struct Failure {
     /// Stable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     message: String,
 }
 
@@ -529,7 +530,7 @@ pub(crate) async fn dispatch(
             return Err(EngineError::AlreadyInitialized(PathBuf::from("(serving)")).into())
         }
         Command::Serve { .. } => anyhow::bail!(Failure {
-            code: "already_serving",
+            code: ErrorCode::AlreadyServing,
             message: "this data folder is already being served".into()
         }),
         Command::Id => out.card(&engine.member_card(), "Your member card:"),
@@ -621,7 +622,7 @@ fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow
             let id = engine.find_circle(&circle)?;
             let date = parse_date(date.as_deref())?;
             let template = Template::parse(&template).ok_or(Failure {
-                code: "bad_template",
+                code: ErrorCode::BadTemplate,
                 message: "templates: biweekly, series-start, series-report".into(),
             })?;
             let gathering = engine.open_gathering(id, date, template)?;

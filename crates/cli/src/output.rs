@@ -4,6 +4,7 @@
 //! command on another process's behalf.
 
 use circlekeep_engine::views::*;
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{EngineError, MemberCard};
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::SyncReport;
@@ -71,7 +72,7 @@ impl Output {
             .downcast_ref::<EngineError>()
             .map(EngineError::code)
             .or_else(|| error.downcast_ref::<crate::Failure>().map(|f| f.code))
-            .unwrap_or("error");
+            .unwrap_or(ErrorCode::Other);
         if self.json {
             self.line(
                 json!({"error": {"code": code, "message": format!("{error:#}")}}).to_string(),

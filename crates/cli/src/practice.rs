@@ -10,6 +10,7 @@ use chrono::Utc;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_time, Cadence};
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{CircleId, DocId, Engine, EngineError};
 use clap::Subcommand;
 use serde::Serialize;
@@ -365,7 +366,7 @@ pub fn setup(engine: &Engine, args: SetupArgs, out: &Output) -> anyhow::Result<(
             )?)
         }
         _ => anyhow::bail!(crate::Failure {
-            code: "bad_cadence",
+            code: ErrorCode::BadCadence,
             message: "a cadence needs --every-weeks, --weekday and --time together".into()
         }),
     };
@@ -721,7 +722,7 @@ fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::
             other,
         } => {
             let role = Role::parse(&role).ok_or(crate::Failure {
-                code: "bad_role",
+                code: ErrorCode::BadRole,
                 message: "a role is facilitator, timekeeper or host".into(),
             })?;
             engine.swap_role(circle(engine, &c)?, role, date(&a)?, date(&other)?)?;

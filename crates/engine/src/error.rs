@@ -4,6 +4,7 @@
 
 use circlekeep_model::entry::AppendFault;
 use circlekeep_model::membership::OpRejection;
+pub use circlekeep_model::ErrorCode;
 use circlekeep_seal::{CardError, KeyFileError, KeyringError, NameError, VerifyError};
 use std::path::PathBuf;
 
@@ -123,42 +124,42 @@ pub enum EngineError {
 
 impl EngineError {
     /// Stable machine-readable code for the UI and scripts.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::NotInitialized(_) => "not_initialized",
-            EngineError::AlreadyInitialized(_) => "already_initialized",
-            EngineError::KeyFile(KeyFileError::WrongPassphrase) => "wrong_passphrase",
-            EngineError::KeyFile(_) => "key_file",
-            EngineError::Name(_) => "bad_name",
-            EngineError::Card(_) => "bad_card",
-            EngineError::UnknownCircle(_) => "unknown_circle",
-            EngineError::UnknownMember(_) => "unknown_member",
-            EngineError::UnknownGathering(_) => "unknown_gathering",
-            EngineError::UnknownNote(_) => "unknown_note",
-            EngineError::Ambiguous(_) => "ambiguous",
-            EngineError::NoGathering => "no_gathering",
-            EngineError::NotAMember => "not_a_member",
-            EngineError::AlreadyMember(_) => "already_member",
-            EngineError::CannotRemoveSelf => "cannot_remove_self",
-            EngineError::Unreadable => "unreadable",
-            EngineError::Bundle(_) => "bad_bundle",
-            EngineError::NotInvited => "not_invited",
-            EngineError::BadDate(_) => "bad_date",
-            EngineError::BadText(_) => "bad_text",
-            EngineError::BadNetSetting(_) => "bad_net_setting",
-            EngineError::Cadence(_) => "bad_cadence",
-            EngineError::NoCadence => "no_cadence",
-            EngineError::NotScheduled(_) => "not_scheduled",
-            EngineError::UnknownGoal(_) => "unknown_goal",
-            EngineError::UnknownContract(_) => "unknown_contract",
-            EngineError::NotAllowed(_) => "not_allowed",
-            EngineError::Backup(_) => "bad_backup",
-            EngineError::Keyring(_) => "keyring",
-            EngineError::StoreLocked => "store_locked",
-            EngineError::Store(_) => "store",
-            EngineError::Corrupt(_) => "corrupt",
-            EngineError::Document(_) => "document",
-            EngineError::Io { .. } => "io",
+            EngineError::NotInitialized(_) => ErrorCode::NotInitialized,
+            EngineError::AlreadyInitialized(_) => ErrorCode::AlreadyInitialized,
+            EngineError::KeyFile(KeyFileError::WrongPassphrase) => ErrorCode::WrongPassphrase,
+            EngineError::KeyFile(_) => ErrorCode::KeyFile,
+            EngineError::Name(_) => ErrorCode::BadName,
+            EngineError::Card(_) => ErrorCode::BadCard,
+            EngineError::UnknownCircle(_) => ErrorCode::UnknownCircle,
+            EngineError::UnknownMember(_) => ErrorCode::UnknownMember,
+            EngineError::UnknownGathering(_) => ErrorCode::UnknownGathering,
+            EngineError::UnknownNote(_) => ErrorCode::UnknownNote,
+            EngineError::Ambiguous(_) => ErrorCode::Ambiguous,
+            EngineError::NoGathering => ErrorCode::NoGathering,
+            EngineError::NotAMember => ErrorCode::NotAMember,
+            EngineError::AlreadyMember(_) => ErrorCode::AlreadyMember,
+            EngineError::CannotRemoveSelf => ErrorCode::CannotRemoveSelf,
+            EngineError::Unreadable => ErrorCode::Unreadable,
+            EngineError::Bundle(_) => ErrorCode::BadBundle,
+            EngineError::NotInvited => ErrorCode::NotInvited,
+            EngineError::BadDate(_) => ErrorCode::BadDate,
+            EngineError::BadText(_) => ErrorCode::BadText,
+            EngineError::BadNetSetting(_) => ErrorCode::BadNetSetting,
+            EngineError::Cadence(_) => ErrorCode::BadCadence,
+            EngineError::NoCadence => ErrorCode::NoCadence,
+            EngineError::NotScheduled(_) => ErrorCode::NotScheduled,
+            EngineError::UnknownGoal(_) => ErrorCode::UnknownGoal,
+            EngineError::UnknownContract(_) => ErrorCode::UnknownContract,
+            EngineError::NotAllowed(_) => ErrorCode::NotAllowed,
+            EngineError::Backup(_) => ErrorCode::BadBackup,
+            EngineError::Keyring(_) => ErrorCode::Keyring,
+            EngineError::StoreLocked => ErrorCode::StoreLocked,
+            EngineError::Store(_) => ErrorCode::Store,
+            EngineError::Corrupt(_) => ErrorCode::Corrupt,
+            EngineError::Document(_) => ErrorCode::Document,
+            EngineError::Io { .. } => ErrorCode::Io,
         }
     }
 
@@ -202,30 +203,30 @@ pub enum Rejection {
 
 impl Rejection {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Rejection::Verify(VerifyError::BadSignature) => "bad_signature",
-            Rejection::Verify(VerifyError::TooLarge(_)) => "too_large",
-            Rejection::Verify(_) => "malformed",
-            Rejection::Op(OpRejection::AuthorNotMember) => "not_a_member",
-            Rejection::Op(OpRejection::WrongCircle) => "wrong_circle",
-            Rejection::Op(OpRejection::MissingDependency(_)) => "missing_dependency",
-            Rejection::Op(_) => "invalid_operation",
-            Rejection::Append(AppendFault::WrongCircle) => "wrong_circle",
-            Rejection::Append(AppendFault::Gap { .. }) => "gap",
-            Rejection::Append(AppendFault::BrokenChain) => "broken_chain",
-            Rejection::Append(AppendFault::NotAMember) => "not_a_member",
-            Rejection::Append(AppendFault::UnknownMembership) => "unknown_membership",
-            Rejection::Append(AppendFault::MembershipRegressed) => "membership_regressed",
-            Rejection::Append(AppendFault::BadEpoch) => "bad_epoch",
-            Rejection::Append(AppendFault::EmptyFold) => "empty_fold",
-            Rejection::Append(_) => "invalid_entry",
-            Rejection::Fork(_) => "fork",
-            Rejection::Undecryptable => "undecryptable",
-            Rejection::MalformedPayload => "malformed_payload",
-            Rejection::WrongKeyClass => "wrong_key_class",
-            Rejection::ActorMismatch => "actor_mismatch",
-            Rejection::BadChange(_) => "bad_change",
+            Rejection::Verify(VerifyError::BadSignature) => ErrorCode::BadSignature,
+            Rejection::Verify(VerifyError::TooLarge(_)) => ErrorCode::TooLarge,
+            Rejection::Verify(_) => ErrorCode::Malformed,
+            Rejection::Op(OpRejection::AuthorNotMember) => ErrorCode::NotAMember,
+            Rejection::Op(OpRejection::WrongCircle) => ErrorCode::WrongCircle,
+            Rejection::Op(OpRejection::MissingDependency(_)) => ErrorCode::MissingDependency,
+            Rejection::Op(_) => ErrorCode::InvalidOperation,
+            Rejection::Append(AppendFault::WrongCircle) => ErrorCode::WrongCircle,
+            Rejection::Append(AppendFault::Gap { .. }) => ErrorCode::Gap,
+            Rejection::Append(AppendFault::BrokenChain) => ErrorCode::BrokenChain,
+            Rejection::Append(AppendFault::NotAMember) => ErrorCode::NotAMember,
+            Rejection::Append(AppendFault::UnknownMembership) => ErrorCode::UnknownMembership,
+            Rejection::Append(AppendFault::MembershipRegressed) => ErrorCode::MembershipRegressed,
+            Rejection::Append(AppendFault::BadEpoch) => ErrorCode::BadEpoch,
+            Rejection::Append(AppendFault::EmptyFold) => ErrorCode::EmptyFold,
+            Rejection::Append(_) => ErrorCode::InvalidEntry,
+            Rejection::Fork(_) => ErrorCode::Fork,
+            Rejection::Undecryptable => ErrorCode::Undecryptable,
+            Rejection::MalformedPayload => ErrorCode::MalformedPayload,
+            Rejection::WrongKeyClass => ErrorCode::WrongKeyClass,
+            Rejection::ActorMismatch => ErrorCode::ActorMismatch,
+            Rejection::BadChange(_) => ErrorCode::BadChange,
         }
     }
 }

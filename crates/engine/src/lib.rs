@@ -63,7 +63,7 @@ pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{CircleId, DocId, MemberId};
 pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};
 pub use circlekeep_store::{MemoryStore, SledStore, Store};
-pub use error::{EngineError, Rejection};
+pub use error::{EngineError, ErrorCode, Rejection};
 pub use export::write_owner_only;
 pub use home::Home;
 pub use settings::NetChoice;

@@ -9,9 +9,12 @@
 pub mod agenda;
 pub mod docs;
 pub mod entry;
+pub mod error_code;
 pub mod ids;
 pub mod membership;
 pub mod rota;
 pub mod schedule;
 
 pub use ids::{CircleId, DocId, EntryHash, MemberId, OpHash};
+
+pub use error_code::ErrorCode;

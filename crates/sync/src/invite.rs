@@ -5,6 +5,7 @@
 //! the dialing device's own, then adds it to the circle.
 
 use crate::wire::{read_frame, write_frame, WireError};
+use circlekeep_model::ErrorCode;
 use circlekeep_model::{CircleId, MemberId};
 use data_encoding::BASE64URL_NOPAD;
 use serde::{Deserialize, Serialize};
@@ -104,15 +105,15 @@ pub enum InviteRefusal {
 
 impl InviteRefusal {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            InviteRefusal::Unknown => "invite_unknown",
-            InviteRefusal::Used => "invite_used",
-            InviteRefusal::Expired => "invite_expired",
-            InviteRefusal::BadCard(_) => "bad_card",
-            InviteRefusal::NotYourCard => "not_your_card",
-            InviteRefusal::InviterNotMember => "inviter_not_member",
-            InviteRefusal::Failed(_) => "invite_failed",
+            InviteRefusal::Unknown => ErrorCode::InviteUnknown,
+            InviteRefusal::Used => ErrorCode::InviteUsed,
+            InviteRefusal::Expired => ErrorCode::InviteExpired,
+            InviteRefusal::BadCard(_) => ErrorCode::BadCard,
+            InviteRefusal::NotYourCard => ErrorCode::NotYourCard,
+            InviteRefusal::InviterNotMember => ErrorCode::InviterNotMember,
+            InviteRefusal::Failed(_) => ErrorCode::InviteFailed,
         }
     }
 }
@@ -134,11 +135,11 @@ pub enum JoinError {
 
 impl JoinError {
     /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            JoinError::Unreachable(_) => "unreachable",
+            JoinError::Unreachable(_) => ErrorCode::Unreachable,
             JoinError::Refused(r) => r.code(),
-            JoinError::Protocol(_) => "protocol",
+            JoinError::Protocol(_) => ErrorCode::Protocol,
         }
     }
 }

@@ -6,6 +6,7 @@ use circlekeep_engine::schedule::Cadence;
 use circlekeep_engine::views::{
     CircleSummary, CircleView, MemberView, PracticeView, RejectionView,
 };
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
 
@@ -28,7 +29,7 @@ pub async fn create_circle(
         "newcomers-see-history" => HistoryPolicy::NewcomersSeeHistory,
         _ => {
             return Err(CommandError::new(
-                "bad_history",
+                ErrorCode::BadHistory,
                 "choose who sees the history",
             ))
         }

@@ -6,6 +6,7 @@
 
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::today;
+use circlekeep_engine::ErrorCode;
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
@@ -51,7 +52,7 @@ async fn destination(
             .blocking_save_file()
             .map(|p| {
                 p.into_path().map_err(|_| {
-                    CommandError::new("bad_path", "that is not a place on this computer")
+                    CommandError::new(ErrorCode::BadPath, "that is not a place on this computer")
                 })
             })
             .transpose()
@@ -73,7 +74,7 @@ pub(crate) async fn save(
     };
     blocking(move || {
         circlekeep_engine::write_owner_only(&path, &bytes)
-            .map_err(|e| CommandError::new("write_failed", &format!("cannot write {e}")))?;
+            .map_err(|e| CommandError::new(ErrorCode::WriteFailed, &format!("cannot write {e}")))?;
         Ok(Some(path.display().to_string()))
     })
     .await
@@ -131,7 +132,10 @@ pub async fn backup(
     let key_file = state.home.identity_file();
     let sealed = blocking(move || {
         let key = std::fs::read(&key_file).map_err(|e| {
-            CommandError::new("unreadable", &format!("cannot read the key file: {e}"))
+            CommandError::new(
+                ErrorCode::KeyFile,
+                &format!("cannot read the key file: {e}"),
+            )
         })?;
         Ok(engine.backup(Some(&key))?)
     })
@@ -150,8 +154,12 @@ pub async fn save_key_file(
     state.engine()?;
     let key_file = state.home.identity_file();
     let key = blocking(move || {
-        std::fs::read(&key_file)
-            .map_err(|e| CommandError::new("unreadable", &format!("cannot read the key file: {e}")))
+        std::fs::read(&key_file).map_err(|e| {
+            CommandError::new(
+                ErrorCode::KeyFile,
+                &format!("cannot read the key file: {e}"),
+            )
+        })
     })
     .await?;
     let name = "circlekeep-identity";

@@ -4,6 +4,7 @@
 use crate::state::{AppState, CommandError};
 use circlekeep_engine::agenda::Template;
 use circlekeep_engine::views::{GatheringNotes, GatheringStateView};
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{today, NaiveDate, TextEdit, Utc};
 use tauri::State;
 
@@ -17,12 +18,13 @@ pub async fn open_gathering(
 ) -> Result<String, CommandError> {
     let date = match date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| CommandError::new("bad_date", "a date looks like 2026-11-23"))?,
+            .map_err(|_| CommandError::new(ErrorCode::BadDate, "a date looks like 2026-11-23"))?,
         None => today(),
     };
     let template = match template.as_deref() {
-        Some(name) => Template::parse(name)
-            .ok_or_else(|| CommandError::new("bad_template", "no such gathering template"))?,
+        Some(name) => Template::parse(name).ok_or_else(|| {
+            CommandError::new(ErrorCode::BadTemplate, "no such gathering template")
+        })?,
         None => Template::Biweekly,
     };
     state
@@ -46,7 +48,7 @@ pub async fn notes(
                 .notes(id, Some(gathering))?
                 .into_iter()
                 .next()
-                .ok_or_else(|| CommandError::new("unknown_gathering", "no such gathering"))
+                .ok_or_else(|| CommandError::new(ErrorCode::UnknownGathering, "no such gathering"))
         })
         .await
 }

@@ -1,6 +1,7 @@
 //! Identity: create, unlock, show the member card, restore from a backup.
 
 use crate::state::{blocking, AppState, CommandError};
+use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{Engine, RestoreReport, SecretString};
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -79,7 +80,9 @@ pub async fn member_card(state: State<'_, AppState>) -> Result<Card, CommandErro
 pub(crate) fn picked(base64: &str, what: &str) -> Result<Vec<u8>, CommandError> {
     data_encoding::BASE64
         .decode(base64.trim().as_bytes())
-        .map_err(|_| CommandError::new("bad_file", &format!("the {what} could not be read")))
+        .map_err(|_| {
+            CommandError::new(ErrorCode::BadFile, &format!("the {what} could not be read"))
+        })
 }
 
 /// Restores a backup (`backup`, base64). On a device with no identity yet
@@ -102,7 +105,7 @@ pub async fn restore(
         .as_deref()
         .map(|k| picked(k, "key file"))
         .transpose()?
-        .ok_or_else(|| CommandError::new("no_key_file", "choose your saved key file"))?;
+        .ok_or_else(|| CommandError::new(ErrorCode::NoKeyFile, "choose your saved key file"))?;
     let pass = SecretString::from(passphrase.unwrap_or_default());
     let home = state.home.clone();
     let (engine, report) =

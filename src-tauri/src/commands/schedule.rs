@@ -5,6 +5,7 @@ use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_date, parse_time};
 use circlekeep_engine::views::ReminderView;
+use circlekeep_engine::ErrorCode;
 use tauri::State;
 
 /// Moves the gathering planned for `date` to `to` (and `time`, HH:MM, if given).
@@ -75,7 +76,10 @@ pub async fn swap_role(
     other: String,
 ) -> Result<(), CommandError> {
     let role = Role::parse(&role).ok_or_else(|| {
-        CommandError::new("bad_role", "a role is facilitator, timekeeper or host")
+        CommandError::new(
+            ErrorCode::BadRole,
+            "a role is facilitator, timekeeper or host",
+        )
     })?;
     state
         .in_circle(circle, move |engine, id| {

@@ -3,6 +3,7 @@
 
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::views::ImportReport;
+use circlekeep_engine::ErrorCode;
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::{NodeState, Ticket};
 use serde::Serialize;
@@ -70,7 +71,7 @@ pub async fn join(state: State<'_, AppState>, ticket: String) -> Result<String, 
         .trim()
         .parse()
         .map_err(|e: circlekeep_sync::TicketError| {
-            CommandError::new("bad_ticket", &e.to_string())
+            CommandError::new(ErrorCode::BadTicket, &e.to_string())
         })?;
     let engine = state.engine()?;
     let node = state.node().await?;

@@ -202,7 +202,7 @@ pub(crate) fn rejection_view(
         kind: kind.to_owned(),
         author: author.map(|a| a.to_hex()),
         seq,
-        code: why.code().to_owned(),
+        code: why.code().as_str().to_owned(),
         message: why.to_string(),
     }
 }
