@@ -160,6 +160,13 @@ impl From<circlekeep_engine::schedule::CadenceError> for CommandError {
     }
 }
 
+/// Words that name none of the choices (a template, a role, a history).
+impl From<circlekeep_engine::BadInput> for CommandError {
+    fn from(e: circlekeep_engine::BadInput) -> Self {
+        EngineError::from(e).into()
+    }
+}
+
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> Self {
         Self {

@@ -621,10 +621,7 @@ fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow
         } => {
             let id = engine.find_circle(&circle)?;
             let date = parse_date(date.as_deref())?;
-            let template = Template::parse(&template).ok_or(Failure {
-                code: ErrorCode::BadTemplate,
-                message: "templates: biweekly, series-start, series-report".into(),
-            })?;
+            let template: Template = template.parse().map_err(EngineError::from)?;
             let gathering = engine.open_gathering(id, date, template)?;
             out.id(
                 "gathering",

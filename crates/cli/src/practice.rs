@@ -721,10 +721,7 @@ fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::
             date: a,
             other,
         } => {
-            let role = Role::parse(&role).ok_or(crate::Failure {
-                code: ErrorCode::BadRole,
-                message: "a role is facilitator, timekeeper or host".into(),
-            })?;
+            let role: Role = role.parse().map_err(EngineError::from)?;
             engine.swap_role(circle(engine, &c)?, role, date(&a)?, date(&other)?)?;
             out.done("Swapped.");
         }

@@ -122,7 +122,7 @@ impl<S: Store> Engine<S> {
                 short: id.short(),
                 name: doc.settings.name.clone(),
                 purpose: doc.settings.purpose.as_str().to_owned(),
-                history: history_name(doc.settings.history).to_owned(),
+                history: doc.settings.history.name().to_owned(),
                 charter: doc.charter.text.as_str().to_owned(),
                 member: c.membership.is_member(&me),
                 members: member_views(&c.membership, &names, &me),
@@ -182,13 +182,6 @@ impl<S: Store> Engine<S> {
     /// devices converged: document id → sorted change hashes (hex).
     pub fn heads(&self, id: CircleId) -> Result<BTreeMap<String, Vec<String>>, EngineError> {
         self.with_circle(id, |c, _| Ok(c.heads()))
-    }
-}
-
-pub(crate) fn history_name(policy: HistoryPolicy) -> &'static str {
-    match policy {
-        HistoryPolicy::SinceJoining => "since-joining",
-        HistoryPolicy::NewcomersSeeHistory => "newcomers-see-history",
     }
 }
 

@@ -120,6 +120,10 @@ pub enum EngineError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// Words that name none of the choices (a template, a role, a history
+    /// policy).
+    #[error(transparent)]
+    Input(#[from] circlekeep_model::BadInput),
 }
 
 impl EngineError {
@@ -160,6 +164,7 @@ impl EngineError {
             EngineError::Corrupt(_) => ErrorCode::Corrupt,
             EngineError::Document(_) => ErrorCode::Document,
             EngineError::Io { .. } => ErrorCode::Io,
+            EngineError::Input(e) => e.code,
         }
     }
 

@@ -164,6 +164,17 @@ impl Template {
     }
 }
 
+impl std::str::FromStr for Template {
+    type Err = crate::BadInput;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Template::parse(text).ok_or(crate::BadInput {
+            code: crate::ErrorCode::BadTemplate,
+            expected: "a gathering template is biweekly, series-start or series-report",
+        })
+    }
+}
+
 /// Fits time requests (member → minutes wanted) into `minutes_left` among
 /// `present` members: requests that fit are granted; too many are scaled
 /// down in proportion (largest remainders get the spare minutes); with no

@@ -51,6 +51,33 @@ pub enum HistoryPolicy {
     NewcomersSeeHistory,
 }
 
+impl HistoryPolicy {
+    /// The choice's name in the CLI, the app and views.
+    pub fn name(self) -> &'static str {
+        match self {
+            HistoryPolicy::SinceJoining => "since-joining",
+            HistoryPolicy::NewcomersSeeHistory => "newcomers-see-history",
+        }
+    }
+}
+
+impl std::str::FromStr for HistoryPolicy {
+    type Err = crate::BadInput;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [
+            HistoryPolicy::SinceJoining,
+            HistoryPolicy::NewcomersSeeHistory,
+        ]
+        .into_iter()
+        .find(|p| p.name() == text.trim())
+        .ok_or(crate::BadInput {
+            code: crate::ErrorCode::BadHistory,
+            expected: "history is since-joining or newcomers-see-history",
+        })
+    }
+}
+
 /// The circle's shared document.
 #[derive(Clone, Debug, Default, Reconcile, Hydrate)]
 pub struct CircleDoc {

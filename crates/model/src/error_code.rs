@@ -185,6 +185,17 @@ codes! {
     Other = "error",
 }
 
+/// Words a person typed that name none of the choices: the code, and what
+/// the choices are (shown as the message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{expected}")]
+pub struct BadInput {
+    /// The code the UI and scripts see.
+    pub code: ErrorCode,
+    /// The choices, in words.
+    pub expected: &'static str,
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -233,6 +244,47 @@ mod tests {
                 Some(format!("\"{text}\""))
             );
             assert_eq!(text.parse::<ErrorCode>(), Ok(*code));
+        }
+    }
+
+    #[test]
+    fn typed_choices_parse_their_names_and_refuse_others_with_their_code() {
+        use crate::{agenda::Template, docs::HistoryPolicy, rota::Role};
+        for role in Role::ALL {
+            assert_eq!(role.name().parse::<Role>(), Ok(role));
+        }
+        for template in Template::ALL {
+            assert_eq!(template.name().parse::<Template>(), Ok(template));
+        }
+        for policy in [
+            HistoryPolicy::SinceJoining,
+            HistoryPolicy::NewcomersSeeHistory,
+        ] {
+            assert_eq!(policy.name().parse::<HistoryPolicy>(), Ok(policy));
+        }
+        let code = |e: crate::BadInput| e.code;
+        assert_eq!(
+            "chair".parse::<Role>().map_err(code),
+            Err(ErrorCode::BadRole)
+        );
+        assert_eq!(
+            "weekly".parse::<Template>().map_err(code),
+            Err(ErrorCode::BadTemplate)
+        );
+        assert_eq!(
+            "all".parse::<HistoryPolicy>().map_err(code),
+            Err(ErrorCode::BadHistory)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_words_parse_or_are_refused_with_a_code(text in ".{0,40}") {
+            use crate::{agenda::Template, docs::HistoryPolicy, rota::Role};
+            let _ = text.parse::<Role>();
+            let _ = text.parse::<Template>();
+            let _ = text.parse::<HistoryPolicy>();
+            let _ = text.parse::<ErrorCode>();
         }
     }
 }

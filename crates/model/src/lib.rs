@@ -17,4 +17,4 @@ pub mod schedule;
 
 pub use ids::{CircleId, DocId, EntryHash, MemberId, OpHash};
 
-pub use error_code::ErrorCode;
+pub use error_code::{BadInput, ErrorCode};

@@ -51,6 +51,17 @@ impl Role {
     }
 }
 
+impl std::str::FromStr for Role {
+    type Err = crate::BadInput;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Role::parse(text).ok_or(crate::BadInput {
+            code: crate::ErrorCode::BadRole,
+            expected: "a role is facilitator, timekeeper or host",
+        })
+    }
+}
+
 /// One gathering as the rota sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Slot {

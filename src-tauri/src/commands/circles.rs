@@ -6,7 +6,6 @@ use circlekeep_engine::schedule::Cadence;
 use circlekeep_engine::views::{
     CircleSummary, CircleView, MemberView, PracticeView, RejectionView,
 };
-use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
 
@@ -24,16 +23,7 @@ pub async fn create_circle(
     name: String,
     history: String,
 ) -> Result<String, CommandError> {
-    let policy = match history.as_str() {
-        "since-joining" => HistoryPolicy::SinceJoining,
-        "newcomers-see-history" => HistoryPolicy::NewcomersSeeHistory,
-        _ => {
-            return Err(CommandError::new(
-                ErrorCode::BadHistory,
-                "choose who sees the history",
-            ))
-        }
-    };
+    let policy: HistoryPolicy = history.parse()?;
     let engine = state.engine()?;
     blocking(move || Ok(engine.create_circle(&name, policy)?.to_hex())).await
 }

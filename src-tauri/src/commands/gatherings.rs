@@ -22,9 +22,7 @@ pub async fn open_gathering(
         None => today(),
     };
     let template = match template.as_deref() {
-        Some(name) => Template::parse(name).ok_or_else(|| {
-            CommandError::new(ErrorCode::BadTemplate, "no such gathering template")
-        })?,
+        Some(name) => name.parse()?,
         None => Template::Biweekly,
     };
     state

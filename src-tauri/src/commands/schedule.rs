@@ -5,7 +5,6 @@ use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_date, parse_time};
 use circlekeep_engine::views::ReminderView;
-use circlekeep_engine::ErrorCode;
 use tauri::State;
 
 /// Moves the gathering planned for `date` to `to` (and `time`, HH:MM, if given).
@@ -75,12 +74,7 @@ pub async fn swap_role(
     date: String,
     other: String,
 ) -> Result<(), CommandError> {
-    let role = Role::parse(&role).ok_or_else(|| {
-        CommandError::new(
-            ErrorCode::BadRole,
-            "a role is facilitator, timekeeper or host",
-        )
-    })?;
+    let role: Role = role.parse()?;
     state
         .in_circle(circle, move |engine, id| {
             Ok(engine.swap_role(id, role, parse_date(&date)?, parse_date(&other)?)?)
