@@ -605,9 +605,7 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             .is_some_and(|a| a.iter().any(|step| step["title"] == EXTRA_STEP))
     };
     window
-        .run(&format!(
-            "const f = document.getElementById('add-step-form'); f.title.value = {EXTRA_STEP:?}; f.minutes.value = '4'; f.requestSubmit(); return true;"
-        ))
+        .submit("#add-step-form", &[("title", EXTRA_STEP), ("minutes", "4")])
         .await;
     sees(ada, &state, "the added step", &has_step).await;
     window
@@ -666,11 +664,7 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
         )
         .await;
     // Ada told Bo she cannot come to the second (Ada is the only choice).
-    window
-        .run(&format!(
-            "document.getElementById('absent-{second}').requestSubmit(); return true;"
-        ))
-        .await;
+    window.submit(&format!("#absent-{second}"), &[]).await;
     window
         .until(
             "Ada away from the second",
@@ -693,11 +687,7 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
     };
     sees(ada, &schedule, "Ada noted as not coming", &ada_away).await;
     // She can after all: the same form, now offering that.
-    window
-        .run(&format!(
-            "document.getElementById('absent-{second}').requestSubmit(); return true;"
-        ))
-        .await;
+    window.submit(&format!("#absent-{second}"), &[]).await;
     window
         .until(
             "Ada coming to the second after all",
@@ -718,10 +708,10 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
         .await;
     // Filled and sent in one go: the list redraws as each change lands.
     window
-        .run(&format!(
-            "const f = document.querySelector({:?}); f.to.value = '{moved_to}'; f.time.value = '19:00'; f.requestSubmit(); return true;",
-            format!("{} form", planned(&second))
-        ))
+        .submit(
+            &format!("{} form", planned(&second)),
+            &[("to", &moved_to), ("time", "19:00")],
+        )
         .await;
     window
         .until(
@@ -827,9 +817,10 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         .find(|r| holders(&before, &second, r) != holders(&before, &fourth, r))
         .unwrap_or_else(|| panic!("no role differs between {second} and {fourth}: {before}"));
     window
-        .run(&format!(
-            "const f = document.getElementById('swap-{second}'); f.role.value = '{role}'; f.other.value = '{fourth}'; f.requestSubmit(); return true;"
-        ))
+        .submit(
+            &format!("#swap-{second}"),
+            &[("role", role), ("other", &fourth.to_string())],
+        )
         .await;
     sees(ada, &schedule, "the swapped role", &|s| {
         holders(s, &second, role) == holders(&before, &fourth, role)
@@ -846,9 +837,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         )
         .await;
     window
-        .run(&format!(
-            "const f = document.querySelector('form[id^=milestone-]'); f.text.value = {MILESTONE:?}; f.requestSubmit(); return true;"
-        ))
+        .submit("form[id^=milestone-]", &[("text", MILESTONE)])
         .await;
     window.click(".milestone button.reach").await;
     window
@@ -858,7 +847,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         )
         .await;
     window
-        .run("const f = document.querySelector('form[id^=status-]'); f.status.value = 'achieved'; f.requestSubmit(); return true;")
+        .submit("form[id^=status-]", &[("status", "achieved")])
         .await;
     window
         .until(
@@ -895,7 +884,10 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         )
         .await;
     window
-        .run("const f = document.querySelector('form[id^=report-]'); f.outcome.value = 'kept'; f.reflection.value = 'Asked on Monday'; f.requestSubmit(); return true;")
+        .submit(
+            "form[id^=report-]",
+            &[("outcome", "kept"), ("reflection", "Asked on Monday")],
+        )
         .await;
     window
         .until(
@@ -940,9 +932,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         )
         .await;
     window
-        .run(&format!(
-            "const f = document.getElementById('network-form'); f.relay.value = 'custom'; f.url.value = {RELAY_URL:?}; f.requestSubmit(); return true;"
-        ))
+        .submit("#network-form", &[("relay", "custom"), ("url", RELAY_URL)])
         .await;
     window
         .until(

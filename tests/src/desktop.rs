@@ -195,6 +195,22 @@ impl Window {
             .unwrap_or_else(|e| panic!("the page refused a script: {e}"))
     }
 
+    /// Fills the form at `css` (field name, value) and sends it as the
+    /// user's Enter would (`requestSubmit`, so the page's handler runs).
+    pub async fn submit(&self, css: &str, fields: &[(&str, &str)]) {
+        let script = "const [css, fields] = arguments; const f = document.querySelector(css); \
+            for (const [name, value] of fields) f[name].value = value; \
+            f.requestSubmit(); return true;";
+        let fields = fields
+            .iter()
+            .map(|(name, value)| json!([name, value]))
+            .collect();
+        self.client
+            .execute(script, vec![json!(css), Value::Array(fields)])
+            .await
+            .unwrap_or_else(|e| panic!("cannot send the form {css}: {e}"));
+    }
+
     /// Waits for the element at `css` to be shown, and returns it.
     pub async fn shown(&self, css: &str) -> fantoccini::elements::Element {
         let script = format!(
