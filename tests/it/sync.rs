@@ -4,9 +4,7 @@
 
 use circlekeep_engine::HistoryPolicy;
 use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
-use circlekeep_sync::{
-    InviteRefusal, JoinError, Node, NodeConfig, NodeState, Relay, Supervisor, Ticket,
-};
+use circlekeep_sync::{InviteRefusal, JoinError, Node, NodeConfig, NodeState, Supervisor, Ticket};
 use circlekeep_tests::{circle_of, eventually, readable_notes, seen, Peer, TestEngine};
 use std::sync::Arc;
 use std::time::Duration;
@@ -491,15 +489,6 @@ async fn one_shot_sync_reaches_members_and_reports() {
     ada_node.shutdown().await;
 }
 
-/// Loopback settings listening on `port` (0: any free port).
-fn loopback(port: u16) -> NodeConfig {
-    NodeConfig {
-        relay: Relay::Disabled,
-        local_discovery: false,
-        bind: Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_supervised_node_restarts_when_its_settings_change() {
     let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
@@ -516,7 +505,11 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
     // A port another program holds: the node cannot start and says why.
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
     let taken_port = taken.local_addr().expect("address").port();
-    assert!(!bo_sync.run_with(secret, Ok(loopback(taken_port))).await);
+    assert!(
+        !bo_sync
+            .run_with(secret, Ok(NodeConfig::loopback(taken_port)))
+            .await
+    );
     assert!(matches!(bo_sync.state(), NodeState::Offline(_)));
     assert!(bo_sync.running(wait).await.is_err());
     // Settings that cannot be read: offline with that reason.
@@ -528,9 +521,9 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
     assert!(matches!(bo_sync.state(), NodeState::Offline(why) if why == "not a relay setting"));
 
     // Settings that work: it runs, and the same settings keep the same node.
-    assert!(bo_sync.run_with(secret, Ok(loopback(0))).await);
+    assert!(bo_sync.run_with(secret, Ok(NodeConfig::loopback(0))).await);
     let first = bo_sync.running(wait).await.expect("running");
-    assert!(!bo_sync.run_with(secret, Ok(loopback(0))).await);
+    assert!(!bo_sync.run_with(secret, Ok(NodeConfig::loopback(0))).await);
     assert!(Arc::ptr_eq(
         &first,
         &bo_sync.running(wait).await.expect("running")
@@ -540,11 +533,15 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
     // New settings: the old endpoint lets go of its port, a new one runs
     // with them, and members reach it there.
     let port = circlekeep_tests::free_udp_port();
-    assert!(bo_sync.run_with(secret, Ok(loopback(port))).await);
+    assert!(
+        bo_sync
+            .run_with(secret, Ok(NodeConfig::loopback(port)))
+            .await
+    );
     let NodeState::Running(second, config) = bo_sync.state() else {
         panic!("not running after the restart");
     };
-    assert_eq!(config, loopback(port));
+    assert_eq!(config, NodeConfig::loopback(port));
     assert!(!Arc::ptr_eq(&first, &second));
     assert_eq!(
         second.addr().ip_addrs().next().map(|a| a.port()),
@@ -571,7 +568,7 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
     // Stopped for good: nothing starts again.
     drop(second);
     bo_sync.stop().await;
-    assert!(!bo_sync.run_with(secret, Ok(loopback(0))).await);
+    assert!(!bo_sync.run_with(secret, Ok(NodeConfig::loopback(0))).await);
     assert!(matches!(bo_sync.state(), NodeState::Offline(_)));
     ada_node.shutdown().await;
 }

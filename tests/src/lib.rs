@@ -7,7 +7,7 @@ pub mod desktop;
 
 use circlekeep_engine::views::{GatheringNotes, ImportReport};
 use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, SledStore};
-use circlekeep_sync::{Node, NodeConfig, Relay};
+use circlekeep_sync::{Node, NodeConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,13 +54,8 @@ impl Peer {
     /// Starts a sync node for this device on loopback: no relay, no
     /// local-network discovery, a random port.
     pub async fn node(&self) -> Node<TestEngine> {
-        let config = NodeConfig {
-            relay: Relay::Disabled,
-            local_discovery: false,
-            bind: Some("127.0.0.1:0".parse().expect("address")),
-        };
         let secret = self.identity().endpoint_secret();
-        Node::spawn(self.engine().clone(), *secret, config)
+        Node::spawn(self.engine().clone(), *secret, NodeConfig::loopback(0))
             .await
             .expect("node")
     }

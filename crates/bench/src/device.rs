@@ -3,7 +3,7 @@
 
 use crate::{BenchError, Result};
 use circlekeep_engine::{DeviceIdentity, Engine, SledStore};
-use circlekeep_sync::{Node, NodeConfig, Relay};
+use circlekeep_sync::{Node, NodeConfig};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,13 +73,8 @@ impl Device {
 
     /// Starts a sync node on loopback: no relay, no discovery, a random port.
     pub async fn node(&self) -> Result<Node<BenchEngine>> {
-        let config = NodeConfig {
-            relay: Relay::Disabled,
-            local_discovery: false,
-            bind: Some(([127, 0, 0, 1], 0).into()),
-        };
         let secret = self.engine().identity().endpoint_secret();
-        Node::spawn(self.engine().clone(), *secret, config)
+        Node::spawn(self.engine().clone(), *secret, NodeConfig::loopback(0))
             .await
             .map_err(|e| BenchError::Network(e.to_string()))
     }

@@ -94,6 +94,19 @@ impl Default for NodeConfig {
     }
 }
 
+impl NodeConfig {
+    /// This machine only, as tests and benchmarks run: no relay, no
+    /// local-network discovery, listening on 127.0.0.1:`port` (0: any
+    /// free port).
+    pub fn loopback(port: u16) -> Self {
+        Self {
+            relay: Relay::Disabled,
+            local_discovery: false,
+            bind: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        }
+    }
+}
+
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
