@@ -93,20 +93,9 @@ impl CircleRuntime {
         report: &mut ImportReport,
         held: &mut Held,
     ) -> Result<(), EngineError> {
-        // Verify, then walk each author's log in order.
-        let mut verified = Vec::with_capacity(entries.len());
-        for bytes in entries {
-            match verify_entry(bytes) {
-                Ok(entry) => verified.push(entry),
-                Err(e) => report
-                    .rejected
-                    .push(rejection_view("entry", None, None, &e.into())),
-            }
-        }
-        verified.sort_by_key(|e| (e.body.author, e.body.seq));
         let mut accepted = Vec::new();
         let mut to_apply = Vec::new();
-        for entry in verified {
+        for entry in verified_in_order(entries, report) {
             let author = entry.body.author;
             let seq = entry.body.seq;
             let reject = |report: &mut ImportReport, why: Rejection| {
@@ -167,6 +156,18 @@ impl CircleRuntime {
                 bytes: entry.signed,
             });
         }
+        self.store_and_apply(ctx, accepted, to_apply, report, held)
+    }
+
+    /// Stores accepted entries (flushed), then applies what they carry.
+    fn store_and_apply<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        accepted: Vec<StoredEntry>,
+        to_apply: Vec<(Position, DocId, Vec<Change>)>,
+        report: &mut ImportReport,
+        held: &mut Held,
+    ) -> Result<(), EngineError> {
         if accepted.is_empty() {
             return Ok(());
         }
@@ -359,6 +360,25 @@ impl CircleRuntime {
         }
         refused
     }
+}
+
+/// The entries whose signatures verify, in each author's order; the
+/// others reported.
+fn verified_in_order(
+    entries: &[Vec<u8>],
+    report: &mut ImportReport,
+) -> Vec<circlekeep_model::entry::Entry> {
+    let mut verified = Vec::with_capacity(entries.len());
+    for bytes in entries {
+        match verify_entry(bytes) {
+            Ok(entry) => verified.push(entry),
+            Err(e) => report
+                .rejected
+                .push(rejection_view("entry", None, None, &e.into())),
+        }
+    }
+    verified.sort_by_key(|e| (e.body.author, e.body.seq));
+    verified
 }
 
 /// Applies `group` to `doc` through a copy, adopted only if Automerge takes
