@@ -15,9 +15,7 @@ mod practice;
 use anyhow::Context;
 use circlekeep_engine::agenda::Template;
 use circlekeep_engine::ErrorCode;
-use circlekeep_engine::{
-    Engine, EngineError, HistoryPolicy, Home, NaiveDate, NetChoice, SecretString,
-};
+use circlekeep_engine::{Engine, EngineError, HistoryPolicy, Home, NetChoice, SecretString};
 use circlekeep_sync::Node;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use output::Output;
@@ -416,14 +414,6 @@ fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(first))
 }
 
-fn parse_date(text: Option<&str>) -> Result<NaiveDate, EngineError> {
-    match text {
-        None => Ok(circlekeep_engine::today()),
-        Some(t) => NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
-            .map_err(|_| EngineError::BadDate(t.to_owned())),
-    }
-}
-
 async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
     let home = home(cli.home.clone())?;
     if let Command::Init {
@@ -620,7 +610,7 @@ fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow
             template,
         } => {
             let id = engine.find_circle(&circle)?;
-            let date = parse_date(date.as_deref())?;
+            let date = circlekeep_engine::date_or_today(date.as_deref())?;
             let template: Template = template.parse().map_err(EngineError::from)?;
             let gathering = engine.open_gathering(id, date, template)?;
             out.id(

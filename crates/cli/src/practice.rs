@@ -4,9 +4,9 @@
 //! backup and restore.
 
 use crate::output::Output;
-use crate::parse_date;
 use anyhow::Context;
 use chrono::Utc;
+use circlekeep_engine::date_or_today;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_time, Cadence};
@@ -337,7 +337,7 @@ pub(crate) fn gathering(
 }
 
 pub(crate) fn date(text: &str) -> anyhow::Result<chrono::NaiveDate> {
-    Ok(parse_date(Some(text))?)
+    Ok(circlekeep_engine::parse_date(text)?)
 }
 
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -355,7 +355,7 @@ pub fn setup(engine: &Engine, args: SetupArgs, out: &Output) -> anyhow::Result<(
     let cadence = match (&args.every_weeks, &args.weekday, &args.time) {
         (None, None, None) => None,
         (Some(w), Some(d), Some(t)) => {
-            let first = parse_date(args.first.as_deref())?;
+            let first = date_or_today(args.first.as_deref())?;
             Some(Cadence::parse(
                 *w,
                 d,
@@ -659,7 +659,7 @@ fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::
     match command {
         ScheduleCommand::Show { circle: c, from } => {
             let id = circle(engine, &c)?;
-            let schedule = engine.schedule(id, parse_date(from.as_deref())?)?;
+            let schedule = engine.schedule(id, date_or_today(from.as_deref())?)?;
             show(out, &schedule, || {
                 for g in &schedule {
                     let state = if g.cancelled {
@@ -787,7 +787,7 @@ fn export(engine: &Engine, command: ExportCommand, out: &Output) -> anyhow::Resu
             file,
             from,
         } => {
-            let ics = engine.schedule_ics(circle(engine, &c)?, parse_date(from.as_deref())?)?;
+            let ics = engine.schedule_ics(circle(engine, &c)?, date_or_today(from.as_deref())?)?;
             write_file(&file, ics.as_bytes())?;
             out.exported(&file, ics.len());
         }

@@ -203,6 +203,20 @@ pub fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
 }
 
+/// A YYYY-MM-DD date as a person typed it.
+pub fn parse_date(text: &str) -> Result<NaiveDate, EngineError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| EngineError::BadDate(text.trim().to_owned()))
+}
+
+/// A typed date, or today where none (or a blank one) was given.
+pub fn date_or_today(text: Option<&str>) -> Result<NaiveDate, EngineError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => parse_date(text),
+        None => Ok(today()),
+    }
+}
+
 pub(crate) fn check_text(text: &str, max: usize) -> Result<String, EngineError> {
     let text = text.trim();
     if text.is_empty() {
@@ -220,4 +234,20 @@ pub(crate) fn random_id() -> String {
 
 pub(crate) fn short_hex(hex: &str) -> String {
     hex.chars().take(8).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{date_or_today, parse_date, today, ErrorCode};
+
+    #[test]
+    fn a_typed_date_parses_once_for_the_app_and_the_cli() {
+        let date = parse_date(" 2026-11-26 ").expect("date");
+        assert_eq!(date.to_string(), "2026-11-26");
+        assert_eq!(date_or_today(Some("2026-11-26")).ok(), Some(date));
+        assert_eq!(date_or_today(None).ok(), Some(today()));
+        assert_eq!(date_or_today(Some("  ")).ok(), Some(today()));
+        let refused = date_or_today(Some("26/11/2026")).expect_err("refused");
+        assert_eq!(refused.code(), ErrorCode::BadDate);
+    }
 }

@@ -5,7 +5,7 @@ use crate::state::{AppState, CommandError};
 use circlekeep_engine::agenda::Template;
 use circlekeep_engine::views::{GatheringNotes, GatheringStateView};
 use circlekeep_engine::ErrorCode;
-use circlekeep_engine::{today, NaiveDate, TextEdit, Utc};
+use circlekeep_engine::{date_or_today, TextEdit, Utc};
 use tauri::State;
 
 /// Opens a gathering on `date` (default today) from a template; returns its id.
@@ -16,11 +16,7 @@ pub async fn open_gathering(
     date: Option<String>,
     template: Option<String>,
 ) -> Result<String, CommandError> {
-    let date = match date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| CommandError::new(ErrorCode::BadDate, "a date looks like 2026-11-23"))?,
-        None => today(),
-    };
+    let date = date_or_today(date.as_deref())?;
     let template = match template.as_deref() {
         Some(name) => name.parse()?,
         None => Template::Biweekly,

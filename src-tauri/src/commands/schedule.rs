@@ -2,8 +2,9 @@
 //! or swap a role with another gathering; and the reminders that are due.
 
 use crate::state::{blocking, AppState, CommandError};
+use circlekeep_engine::parse_date;
 use circlekeep_engine::rota::Role;
-use circlekeep_engine::schedule::{parse_date, parse_time};
+use circlekeep_engine::schedule::parse_time;
 use circlekeep_engine::views::ReminderView;
 use tauri::State;
 
