@@ -1,9 +1,13 @@
 //! Crafting hostile entries with this device's real keys, for tests of
 //! the receiving side (feature `test-support`; not part of the app).
 
-use super::*;
-use circlekeep_model::entry::Fold;
-use circlekeep_model::EntryHash;
+use super::{CircleRuntime, Ctx};
+use crate::error::EngineError;
+use circlekeep_model::entry::{Content, EntryBody, Fold, Payload, ENTRY_VERSION};
+use circlekeep_model::{CircleId, DocId, EntryHash, MemberId, OpHash};
+use circlekeep_seal::content::{self, SymmetricKey};
+use circlekeep_seal::signed::sign_entry;
+use circlekeep_store::{BlobKind, Store};
 
 /// How a crafted entry deviates from an honest one.
 #[derive(Clone, Debug, Default)]

@@ -3,7 +3,18 @@
 //! before they are stored, then applied in one batch per document. Hostile
 //! Automerge bytes are refused before Automerge parses them.
 
-use super::*;
+use super::{fold, rejection_view, CircleRuntime, Ctx, Held, Opened, Position};
+use crate::error::{EngineError, Rejection};
+use crate::views::ImportReport;
+use automerge::{AutoCommit, Change, ChangeHash};
+use circlekeep_model::docs::{self, ApplyError};
+use circlekeep_model::entry::{check_append, Content, EntryBody, Payload, Tip};
+use circlekeep_model::membership::{Membership, Op};
+use circlekeep_model::{DocId, MemberId, OpHash};
+use circlekeep_seal::content::{self, OpenError, SymmetricKey};
+use circlekeep_seal::signed::{verify_entry, verify_op};
+use circlekeep_store::{Store, StoredEntry};
+use std::collections::BTreeMap;
 
 impl CircleRuntime {
     /// Checks, stores and applies records from a peer or a bundle. Invalid

@@ -3,7 +3,18 @@
 //! the cache back.
 
 use super::ingest::apply_apart;
-use super::*;
+use super::{fold, now, CircleRuntime, Ctx, Opened, Position, DEFAULT_CHARTER, LOAD_BATCH};
+use crate::cache::CircleCache;
+use crate::error::{EngineError, Rejection};
+use automerge::{AutoCommit, Change};
+use circlekeep_model::docs::{self, CircleDoc, HistoryPolicy, TEXT_ENCODING};
+use circlekeep_model::entry::Tip;
+use circlekeep_model::membership::{Action, Membership, OpBody, OP_VERSION};
+use circlekeep_model::{CircleId, DocId, MemberId};
+use circlekeep_seal::signed::{sign_op, verify_entry, verify_op};
+use circlekeep_seal::{random_bytes, EpochSecret};
+use circlekeep_store::{BlobKind, Store};
+use std::collections::BTreeMap;
 
 impl CircleRuntime {
     /// Founds a circle with this device as its only member.

@@ -2,7 +2,15 @@
 //! members (removal starts an epoch sealed to the others), the write epoch,
 //! and handing current members the keys they lack.
 
-use super::*;
+use super::{now, CircleRuntime, Ctx};
+use crate::error::EngineError;
+use circlekeep_model::docs::{self, HistoryPolicy};
+use circlekeep_model::membership::{Action, KeyClass, KeyGrant, Membership, OpBody, OP_VERSION};
+use circlekeep_model::{DocId, MemberId, OpHash};
+use circlekeep_seal::epoch::seal_grants;
+use circlekeep_seal::signed::sign_op;
+use circlekeep_seal::{EpochSecret, MemberCard};
+use circlekeep_store::Store;
 
 impl CircleRuntime {
     pub(super) fn require_member(&self, me: &MemberId) -> Result<(), EngineError> {

@@ -6,23 +6,16 @@
 //! `outgoing` (what a peer or a bundle gets), `fold` (folding this
 //! device's own log) and, for tests, `craft` (hostile entries).
 
-use crate::bundle::Bundle;
-use crate::cache::CircleCache;
-use crate::error::{EngineError, Rejection};
+use crate::error::Rejection;
 use crate::keyring::Keyring;
-use crate::views::{ImportReport, RejectionView};
+use crate::views::RejectionView;
 use automerge::{AutoCommit, Change, ChangeHash};
-use circlekeep_model::docs::{self, ApplyError, CircleDoc, HistoryPolicy, TEXT_ENCODING};
-use circlekeep_model::entry::{check_append, Content, EntryBody, Payload, Tip, ENTRY_VERSION};
-use circlekeep_model::membership::{
-    Action, KeyClass, KeyGrant, Membership, Op, OpBody, OP_VERSION,
-};
+use circlekeep_model::docs::{self, CircleDoc, HistoryPolicy};
+use circlekeep_model::entry::Tip;
+use circlekeep_model::membership::Membership;
 use circlekeep_model::{CircleId, DocId, MemberId, OpHash};
-use circlekeep_seal::content::{self, OpenError, SymmetricKey};
-use circlekeep_seal::epoch::seal_grants;
-use circlekeep_seal::signed::{sign_entry, sign_op, verify_entry, verify_op};
-use circlekeep_seal::{random_bytes, DeviceIdentity, EpochSecret, MemberCard};
-use circlekeep_store::{BlobKind, Store, StoredEntry};
+use circlekeep_seal::DeviceIdentity;
+use circlekeep_store::Store;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(feature = "test-support")]

@@ -1,6 +1,11 @@
 //! What leaves this device: the records a peer lacks, and bundles.
 
-use super::*;
+use super::{CircleRuntime, Ctx};
+use crate::bundle::Bundle;
+use crate::error::EngineError;
+use circlekeep_model::MemberId;
+use circlekeep_store::Store;
+use std::collections::BTreeMap;
 
 impl CircleRuntime {
     /// Records the holder of `known` lacks: every missing operation, then

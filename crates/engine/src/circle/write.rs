@@ -1,7 +1,14 @@
 //! Local edits: an edit runs on a document, and its changes become one
 //! sealed, signed entry, flushed before the caller hears it is saved.
 
-use super::*;
+use super::{CircleRuntime, Ctx};
+use crate::error::EngineError;
+use automerge::AutoCommit;
+use circlekeep_model::entry::{Content, EntryBody, Payload, Tip, ENTRY_VERSION};
+use circlekeep_model::{docs, DocId, OpHash};
+use circlekeep_seal::content::{self, SymmetricKey};
+use circlekeep_seal::signed::sign_entry;
+use circlekeep_store::{Store, StoredEntry};
 
 impl CircleRuntime {
     /// Runs `edit` on a document and turns the result into one sealed,
