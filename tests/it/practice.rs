@@ -7,6 +7,7 @@
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::Cadence;
+use circlekeep_engine::Outcome;
 use circlekeep_engine::{CircleId, HistoryPolicy, NaiveDate};
 use circlekeep_seal::ExposeSecret;
 use circlekeep_store::Store;
@@ -209,7 +210,7 @@ fn a_contracts_report_back_survives_concurrent_edits() {
     ada.report_contract(
         circle,
         &contract,
-        Some("partly"),
+        Some(Outcome::Partly),
         Some("I asked. The answer was maybe."),
     )
     .expect("ada");

@@ -5,6 +5,7 @@
 
 use crate::device::Device;
 use crate::Result;
+use circlekeep_engine::Outcome;
 use circlekeep_engine::{CircleId, DocId, HistoryPolicy, NaiveDate, TextEdit};
 
 /// What to generate.
@@ -194,7 +195,8 @@ pub fn generate(spec: CircleSpec) -> Result<GeneratedCircle> {
                 }
             }
             if let Some(contract) = contracts[m].take() {
-                let outcome = ["kept", "partly", "not"][(words.next() % 3) as usize];
+                let outcome =
+                    [Outcome::Kept, Outcome::Partly, Outcome::Not][(words.next() % 3) as usize];
                 let reflection = words.between(8, 25);
                 engine.report_contract(
                     circle,

@@ -6,6 +6,7 @@ use crate::output::Output;
 use crate::practice::{circle, show};
 use circlekeep_engine::Engine;
 use circlekeep_engine::ErrorCode;
+use circlekeep_engine::{EngineError, GoalStatus, Outcome};
 use clap::Subcommand;
 
 /// Goal verbs beyond adding and listing.
@@ -81,7 +82,8 @@ pub fn run_goal(engine: &Engine, cmd: GoalMore, out: &Output) -> anyhow::Result<
             goal,
             status,
         } => {
-            engine.goal_status(circle(engine, &c)?, &goal, &status)?;
+            let status: GoalStatus = status.parse().map_err(EngineError::from)?;
+            engine.goal_status(circle(engine, &c)?, &goal, status)?;
             out.done("Goal updated.");
         }
     }
@@ -132,7 +134,10 @@ pub fn run_contract(engine: &Engine, cmd: ContractMore, out: &Output) -> anyhow:
             engine.report_contract(
                 circle(engine, &c)?,
                 &contract,
-                outcome.as_deref(),
+                outcome
+                    .map(|o| o.parse::<Outcome>())
+                    .transpose()
+                    .map_err(EngineError::from)?,
                 reflection.as_deref(),
             )?;
             out.done("Report back saved.");

@@ -8,11 +8,8 @@ use crate::{CircleId, Engine, EngineError, Store};
 
 use crate::plan::holder;
 use crate::select::find_key;
-use circlekeep_model::docs::{self, CircleMap};
+use circlekeep_model::docs::{self, CircleMap, Outcome};
 use std::collections::BTreeMap;
-
-/// Contract outcomes at report back.
-pub const OUTCOMES: [&str; 4] = ["kept", "partly", "not", "renegotiated"];
 
 impl<S: Store> Engine<S> {
     /// Makes a contract for this device's member; returns the contract id.
@@ -58,16 +55,9 @@ impl<S: Store> Engine<S> {
         &self,
         id: CircleId,
         contract: &str,
-        outcome: Option<&str>,
+        outcome: Option<Outcome>,
         reflection: Option<&str>,
     ) -> Result<(), EngineError> {
-        if let Some(o) = outcome {
-            if !OUTCOMES.contains(&o.trim()) {
-                return Err(EngineError::BadText(
-                    "an outcome is kept, partly, not or renegotiated",
-                ));
-            }
-        }
         let reflection = reflection
             .map(|r| {
                 if r.chars().count() > crate::MAX_TEXT_CHARS {
@@ -81,7 +71,7 @@ impl<S: Store> Engine<S> {
         self.write_circle_doc(id, |doc| {
             if let Some(o) = outcome {
                 let path = ["contracts", contract.as_str(), "report"];
-                docs::put_value(doc, &path, "outcome", Some(o.trim()))?;
+                docs::put_value(doc, &path, "outcome", Some(o.name()))?;
                 docs::put_value(doc, &path, "reported", Some(circle::now()))?;
             }
             if let Some(r) = &reflection {

@@ -5,10 +5,7 @@ use crate::{check_text, circle, random_id, DocId, MAX_TEXT_CHARS};
 use crate::{CircleId, Engine, EngineError, Store};
 
 use crate::select::find_key;
-use circlekeep_model::docs::{self, CircleMap};
-
-/// Goal states.
-pub const GOAL_STATES: [&str; 3] = ["open", "achieved", "dropped"];
+use circlekeep_model::docs::{self, CircleMap, GoalStatus};
 
 impl<S: Store> Engine<S> {
     /// Sets a goal for this device's member; returns the goal id.
@@ -18,7 +15,7 @@ impl<S: Store> Engine<S> {
         let goal = docs::Goal {
             owner: self.me.member_id().to_hex(),
             text: autosurgeon::Text::with_value(text),
-            status: "open".into(),
+            status: GoalStatus::Open.name().into(),
             created: circle::now(),
             ..Default::default()
         };
@@ -107,18 +104,19 @@ impl<S: Store> Engine<S> {
     }
 
     /// Sets a goal's status: `open`, `achieved` or `dropped`.
-    pub fn goal_status(&self, id: CircleId, goal: &str, status: &str) -> Result<(), EngineError> {
-        let status = status.trim();
-        if !GOAL_STATES.contains(&status) {
-            return Err(EngineError::BadText("a goal is open, achieved or dropped"));
-        }
+    pub fn goal_status(
+        &self,
+        id: CircleId,
+        goal: &str,
+        status: GoalStatus,
+    ) -> Result<(), EngineError> {
         let goal = self.find_goal(id, goal)?;
         self.write_circle_doc(id, |doc| {
             Ok(docs::put_value(
                 doc,
                 &["goals", &goal],
                 "status",
-                Some(status),
+                Some(status.name()),
             )?)
         })
     }

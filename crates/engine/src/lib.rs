@@ -58,7 +58,7 @@ pub use backup::RestoreReport;
 pub use checkpoint::CheckpointPolicy;
 pub use chrono::{NaiveDate, Utc};
 pub use circle::{FOLD_MAX_ENTRIES, FOLD_MAX_OPS, FOLD_MIN_ENTRIES};
-pub use circlekeep_model::docs::{HistoryPolicy, TextEdit};
+pub use circlekeep_model::docs::{GoalStatus, HistoryPolicy, Outcome, TextEdit};
 pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{BadInput, CircleId, DocId, MemberId};
 pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};

@@ -262,7 +262,17 @@ mod tests {
         ] {
             assert_eq!(policy.name().parse::<HistoryPolicy>(), Ok(policy));
         }
+        for status in crate::docs::GoalStatus::ALL {
+            assert_eq!(status.name().parse(), Ok(status));
+        }
+        for outcome in crate::docs::Outcome::ALL {
+            assert_eq!(outcome.name().parse(), Ok(outcome));
+        }
         let code = |e: crate::BadInput| e.code;
+        let refused = "done".parse::<crate::docs::GoalStatus>().map_err(code);
+        assert_eq!(refused, Err(ErrorCode::BadText));
+        let refused = "maybe".parse::<crate::docs::Outcome>().map_err(code);
+        assert_eq!(refused, Err(ErrorCode::BadText));
         assert_eq!(
             "chair".parse::<Role>().map_err(code),
             Err(ErrorCode::BadRole)
@@ -284,6 +294,8 @@ mod tests {
             let _ = text.parse::<Role>();
             let _ = text.parse::<Template>();
             let _ = text.parse::<HistoryPolicy>();
+            let _ = text.parse::<crate::docs::GoalStatus>();
+            let _ = text.parse::<crate::docs::Outcome>();
             let _ = text.parse::<ErrorCode>();
         }
     }

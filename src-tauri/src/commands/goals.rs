@@ -2,6 +2,7 @@
 
 use crate::state::{AppState, CommandError};
 use circlekeep_engine::views::ContractHistoryView;
+use circlekeep_engine::{GoalStatus, Outcome};
 use tauri::State;
 
 /// Sets one of my goals; returns its id.
@@ -69,9 +70,10 @@ pub async fn goal_status(
     goal: String,
     status: String,
 ) -> Result<(), CommandError> {
+    let status: GoalStatus = status.parse()?;
     state
         .in_circle(circle, move |engine, id| {
-            Ok(engine.goal_status(id, &goal, &status)?)
+            Ok(engine.goal_status(id, &goal, status)?)
         })
         .await
 }
@@ -101,10 +103,11 @@ pub async fn report_contract(
     outcome: String,
     reflection: Option<String>,
 ) -> Result<(), CommandError> {
+    let outcome: Outcome = outcome.parse()?;
     state
         .in_circle(circle, move |engine, id| {
             let reflection = reflection.filter(|r| !r.trim().is_empty());
-            Ok(engine.report_contract(id, &contract, Some(&outcome), reflection.as_deref())?)
+            Ok(engine.report_contract(id, &contract, Some(outcome), reflection.as_deref())?)
         })
         .await
 }
