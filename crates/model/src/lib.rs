@@ -12,6 +12,7 @@ pub mod entry;
 pub mod error_code;
 pub mod ids;
 pub mod membership;
+pub mod progress;
 pub mod rota;
 pub mod schedule;
 
