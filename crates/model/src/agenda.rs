@@ -102,7 +102,7 @@ impl Template {
 
     /// The template named `text`.
     pub fn parse(text: &str) -> Option<Template> {
-        Template::ALL.into_iter().find(|t| t.name() == text.trim())
+        crate::error_code::named(Template::ALL, Template::name, text)
     }
 
     /// The agenda for `members` present and `minutes` in all: fixed steps

@@ -66,13 +66,11 @@ impl std::str::FromStr for HistoryPolicy {
     type Err = crate::BadInput;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        [
+        let choices = [
             HistoryPolicy::SinceJoining,
             HistoryPolicy::NewcomersSeeHistory,
-        ]
-        .into_iter()
-        .find(|p| p.name() == text.trim())
-        .ok_or(crate::BadInput {
+        ];
+        crate::error_code::named(choices, HistoryPolicy::name, text).ok_or(crate::BadInput {
             code: crate::ErrorCode::BadHistory,
             expected: "history is since-joining or newcomers-see-history",
         })

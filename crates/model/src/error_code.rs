@@ -196,6 +196,16 @@ pub struct BadInput {
     pub expected: &'static str,
 }
 
+/// The one of `choices` whose name is `text` (trimmed), if any: how the
+/// closed choices a person types (template, history, status, outcome) parse.
+pub(crate) fn named<T: Copy>(
+    choices: impl IntoIterator<Item = T>,
+    name: fn(T) -> &'static str,
+    text: &str,
+) -> Option<T> {
+    choices.into_iter().find(|c| name(*c) == text.trim())
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -2,6 +2,8 @@
 //! member makes about their goals and contracts, parsed once from what a
 //! person typed and stored in the circle document by name.
 
+use crate::error_code::named;
+
 /// Where a goal stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GoalStatus {
@@ -31,13 +33,10 @@ impl std::str::FromStr for GoalStatus {
     type Err = crate::BadInput;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        GoalStatus::ALL
-            .into_iter()
-            .find(|s| s.name() == text.trim())
-            .ok_or(crate::BadInput {
-                code: crate::ErrorCode::BadText,
-                expected: "a goal is open, achieved or dropped",
-            })
+        named(GoalStatus::ALL, GoalStatus::name, text).ok_or(crate::BadInput {
+            code: crate::ErrorCode::BadText,
+            expected: "a goal is open, achieved or dropped",
+        })
     }
 }
 
@@ -78,12 +77,9 @@ impl std::str::FromStr for Outcome {
     type Err = crate::BadInput;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.name() == text.trim())
-            .ok_or(crate::BadInput {
-                code: crate::ErrorCode::BadText,
-                expected: "an outcome is kept, partly, not or renegotiated",
-            })
+        named(Outcome::ALL, Outcome::name, text).ok_or(crate::BadInput {
+            code: crate::ErrorCode::BadText,
+            expected: "an outcome is kept, partly, not or renegotiated",
+        })
     }
 }

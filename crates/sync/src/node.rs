@@ -224,24 +224,6 @@ impl<R: Replica> Inner<R> {
         }
     }
 
-    /// This device's address, and the addresses of members of the circles
-    /// it shares with `peer`, for its hello to `peer`.
-    fn addresses(&self, peer: &MemberId) -> Vec<PeerAddress> {
-        let me = self.replica.me();
-        let mut addresses = vec![peer_address(me, &self.endpoint.addr())];
-        let shared = self.replica.circles_with(peer);
-        let members: Vec<MemberId> = self
-            .replica
-            .circles()
-            .into_iter()
-            .filter(|(c, _)| shared.contains(c))
-            .flat_map(|(_, members)| members)
-            .filter(|m| m != peer && *m != me)
-            .collect();
-        addresses.extend(lock(&self.book).of(members));
-        addresses
-    }
-
     /// Claims `member` for a dial if nothing is connected or pending and its
     /// backoff has passed.
     fn claim_dial(&self, member: &MemberId, force: bool) -> bool {
@@ -268,8 +250,22 @@ impl<R: Replica> Inner<R> {
 }
 
 impl<R: Replica> Host for Inner<R> {
+    /// This device's address, and the addresses of members of the circles
+    /// it shares with `peer`.
     fn addresses_for(&self, peer: &MemberId) -> Vec<PeerAddress> {
-        self.addresses(peer)
+        let me = self.replica.me();
+        let mut addresses = vec![peer_address(me, &self.endpoint.addr())];
+        let shared = self.replica.circles_with(peer);
+        let members: Vec<MemberId> = self
+            .replica
+            .circles()
+            .into_iter()
+            .filter(|(c, _)| shared.contains(c))
+            .flat_map(|(_, members)| members)
+            .filter(|m| m != peer && *m != me)
+            .collect();
+        addresses.extend(lock(&self.book).of(members));
+        addresses
     }
 
     fn wrote(&self, bytes: u64) {
