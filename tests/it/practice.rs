@@ -4,6 +4,7 @@
 //! (invariant 1 and 2: nobody else ever reads it), and a backup the standard
 //! `age` tool opens and that restores to an identical state.
 
+use circlekeep_engine::agenda::StepKind;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::Cadence;
@@ -409,7 +410,7 @@ fn a_gathering_runs_its_agenda_turns_and_off_the_record() {
     ada.add_note(circle, g, "Ada will delegate").expect("note");
     ada.end_turn(circle, g).expect("end");
     ada.next_step(circle, g).expect("step");
-    ada.add_step(circle, g, Some(1), "custom", "Welcome our guest", 5)
+    ada.add_step(circle, g, Some(1), StepKind::Custom, "Welcome our guest", 5)
         .expect("add step");
 
     let state = ada

@@ -544,7 +544,7 @@ pub(crate) async fn dispatch(
             return network::sync(engine, node, &net, timeout, out).await
         }
         Command::Practice(p) => {
-            let key_file = std::fs::read(home.identity_file()).ok();
+            let key_file = home.key_file().ok();
             practice::run(engine, p, key_file, out)?
         }
         Command::Config(c) => network::config(engine, c, out)?,

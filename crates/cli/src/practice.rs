@@ -6,10 +6,11 @@
 use crate::output::Output;
 use anyhow::Context;
 use chrono::Utc;
+use circlekeep_engine::agenda::StepKind;
 use circlekeep_engine::date_or_today;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
-use circlekeep_engine::schedule::{parse_time, Cadence};
+use circlekeep_engine::schedule::{parse_time, Cadence, CadenceDoc};
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{CircleId, DocId, Engine, EngineError};
 use clap::Subcommand;
@@ -354,17 +355,14 @@ pub fn setup(engine: &Engine, args: SetupArgs, out: &Output) -> anyhow::Result<(
     let id = circle(engine, &args.circle)?;
     let cadence = match (&args.every_weeks, &args.weekday, &args.time) {
         (None, None, None) => None,
-        (Some(w), Some(d), Some(t)) => {
-            let first = date_or_today(args.first.as_deref())?;
-            Some(Cadence::parse(
-                *w,
-                d,
-                t,
-                args.minutes,
-                &args.time_zone,
-                &first.to_string(),
-            )?)
-        }
+        (Some(w), Some(d), Some(t)) => Some(Cadence::try_from(&CadenceDoc {
+            every_weeks: *w,
+            weekday: d.clone(),
+            time: t.clone(),
+            minutes: args.minutes,
+            time_zone: args.time_zone.clone(),
+            first: date_or_today(args.first.as_deref())?.to_string(),
+        })?),
         _ => anyhow::bail!(crate::Failure {
             code: ErrorCode::BadCadence,
             message: "a cadence needs --every-weeks, --weekday and --time together".into()
@@ -480,7 +478,7 @@ pub fn run_gathering(engine: &Engine, cmd: GatheringRun, out: &Output) -> anyhow
                 id,
                 g,
                 at.map(|a| a.saturating_sub(1)),
-                &kind,
+                kind.parse::<StepKind>().map_err(EngineError::from)?,
                 &title,
                 minutes,
             )?;

@@ -190,7 +190,7 @@ impl<S: Store> Engine<S> {
         id: CircleId,
         gathering: DocId,
         index: Option<usize>,
-        kind: &str,
+        kind: StepKind,
         title: &str,
         minutes: u64,
     ) -> Result<(), EngineError> {
@@ -200,7 +200,7 @@ impl<S: Store> Engine<S> {
         doc.agenda.insert(
             at,
             docs::AgendaStep {
-                kind: StepKind::parse(kind).name().to_owned(),
+                kind: kind.name().to_owned(),
                 title,
                 minutes,
             },

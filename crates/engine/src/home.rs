@@ -108,20 +108,25 @@ impl Home {
         Ok(())
     }
 
+    /// The key file's bytes (sealed with the passphrase), e.g. to save a
+    /// copy or put it in a backup.
+    pub fn key_file(&self) -> Result<Vec<u8>, EngineError> {
+        let path = self.identity_file();
+        std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => EngineError::NotInitialized(self.root.clone()),
+            _ => self.io(&path)(e),
+        })
+    }
+
     /// Opens the key file with `passphrase`.
     pub(crate) fn open_identity(
         &self,
         passphrase: &SecretString,
     ) -> Result<DeviceIdentity, EngineError> {
-        let path = self.identity_file();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(EngineError::NotInitialized(self.root.clone()))
-            }
-            Err(e) => return Err(self.io(&path)(e)),
-        };
-        Ok(DeviceIdentity::from_key_file(&bytes, passphrase)?)
+        Ok(DeviceIdentity::from_key_file(
+            &self.key_file()?,
+            passphrase,
+        )?)
     }
 
     /// Opens the store.

@@ -34,14 +34,7 @@ pub(crate) fn cadence(doc: &CircleDoc) -> Result<Cadence, EngineError> {
         .cadence
         .as_ref()
         .ok_or(EngineError::NoCadence)?;
-    Ok(Cadence::parse(
-        c.every_weeks,
-        &c.weekday,
-        &c.time,
-        c.minutes,
-        &c.time_zone,
-        &c.first,
-    )?)
+    Ok(Cadence::try_from(c)?)
 }
 
 /// The schedule from the first gathering until `until`, with the rota

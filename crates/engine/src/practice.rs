@@ -71,14 +71,7 @@ impl<S: Store> Engine<S> {
             Some(None) => Some(None),
             None => None,
         };
-        let cadence = setup.cadence.as_ref().map(|c| docs::CadenceDoc {
-            every_weeks: c.every_weeks as u64,
-            weekday: c.weekday.to_string().to_lowercase(),
-            time: c.time.format("%H:%M").to_string(),
-            minutes: c.minutes as u64,
-            time_zone: c.time_zone.name().to_owned(),
-            first: c.first.to_string(),
-        });
+        let cadence = setup.cadence.as_ref().map(Cadence::to_doc);
         self.write_circle_doc(id, |doc| {
             if let Some(p) = &purpose {
                 docs::update_text(doc, &["settings", "purpose"], p)?;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 /// What a step of the agenda is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StepKind {
     /// Restate confidentiality and ground rules.
     Open,
@@ -22,6 +22,7 @@ pub enum StepKind {
     /// Next date and roles confirmed.
     Close,
     /// Anything the circle adds.
+    #[default]
     Custom,
 }
 
@@ -72,10 +73,11 @@ pub struct Step {
     pub minutes: u32,
 }
 
-/// The gathering templates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The gathering templates (the biweekly flow unless told otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Template {
     /// The biweekly circle flow.
+    #[default]
     Biweekly,
     /// Short series, first gathering: set small actions.
     SeriesStart,
@@ -161,6 +163,19 @@ impl Template {
             }
         }
         steps
+    }
+}
+
+impl std::str::FromStr for StepKind {
+    type Err = crate::BadInput;
+
+    /// A kind typed by a user: unlike [`StepKind::parse`] (for stored
+    /// documents), an unknown name is refused.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        crate::error_code::named(StepKind::ALL, StepKind::name, text).ok_or(crate::BadInput {
+            code: crate::ErrorCode::BadStepKind,
+            expected: "a step kind is open, check-in, report-back, time-requests, turns, appreciations, close or custom",
+        })
     }
 }
 

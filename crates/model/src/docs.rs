@@ -97,9 +97,11 @@ pub struct CircleDoc {
     pub schedule: Schedule,
 }
 
-/// How often and when a circle meets, as stored (checked by
-/// [`crate::schedule::Cadence::parse`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+/// How often and when a circle meets, as stored and as typed into a form
+/// (camelCase fields); checked into a [`crate::schedule::Cadence`] by
+/// `Cadence::try_from`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CadenceDoc {
     /// Weeks between gatherings.
     pub every_weeks: u64,

@@ -65,6 +65,8 @@ codes! {
     BadTemplate = "bad_template",
     /// No such role.
     BadRole = "bad_role",
+    /// No such kind of agenda step.
+    BadStepKind = "bad_step_kind",
     /// No such history choice.
     BadHistory = "bad_history",
     /// An invite ticket that does not parse.
@@ -286,6 +288,10 @@ mod tests {
         assert_eq!(
             "chair".parse::<Role>().map_err(code),
             Err(ErrorCode::BadRole)
+        );
+        assert_eq!(
+            "chat".parse::<crate::agenda::StepKind>().map_err(code),
+            Err(ErrorCode::BadStepKind)
         );
         assert_eq!(
             "weekly".parse::<Template>().map_err(code),

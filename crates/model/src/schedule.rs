@@ -1,6 +1,7 @@
 //! A circle's cadence (every N weeks on a weekday, at a local time, for a
 //! length, in a time zone) and the gathering dates it generates.
 
+pub use crate::docs::CadenceDoc;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
@@ -62,6 +63,22 @@ pub fn parse_time(text: &str) -> Result<NaiveTime, CadenceError> {
     NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| CadenceError::Time(text.into()))
 }
 
+impl TryFrom<&CadenceDoc> for Cadence {
+    type Error = CadenceError;
+
+    /// The cadence a stored or typed one names, checked.
+    fn try_from(c: &CadenceDoc) -> Result<Self, CadenceError> {
+        Cadence::parse(
+            c.every_weeks,
+            &c.weekday,
+            &c.time,
+            c.minutes,
+            &c.time_zone,
+            &c.first,
+        )
+    }
+}
+
 impl Cadence {
     /// A cadence from its stored or typed parts, checked.
     pub fn parse(
@@ -89,6 +106,18 @@ impl Cadence {
                 .map_err(|_| CadenceError::TimeZone(time_zone.to_owned()))?,
             first: parse_date(first)?,
         })
+    }
+
+    /// The cadence as stored.
+    pub fn to_doc(&self) -> CadenceDoc {
+        CadenceDoc {
+            every_weeks: self.every_weeks.into(),
+            weekday: self.weekday.to_string().to_lowercase(),
+            time: self.time.format("%H:%M").to_string(),
+            minutes: self.minutes.into(),
+            time_zone: self.time_zone.name().to_owned(),
+            first: self.first.to_string(),
+        }
     }
 
     /// The date of the first gathering.
@@ -134,6 +163,22 @@ impl Cadence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cadence_as_the_setup_form_sends_it_round_trips_through_storage() {
+        let form = r#"{"everyWeeks":2,"weekday":"Thursday","time":"18:30",
+            "minutes":120,"timeZone":"Europe/Berlin","first":"2026-11-23"}"#;
+        let typed: CadenceDoc = serde_json::from_str(form).expect("form");
+        let c = Cadence::try_from(&typed).expect("cadence");
+        assert_eq!(c.weekday, Weekday::Thu);
+        assert_eq!(c.to_doc().weekday, "thu");
+        assert_eq!(Cadence::try_from(&c.to_doc()), Ok(c));
+        let wrong = CadenceDoc {
+            minutes: 5,
+            ..typed
+        };
+        assert_eq!(Cadence::try_from(&wrong), Err(CadenceError::Minutes(5)));
+    }
 
     #[test]
     fn every_other_thursday_from_a_monday() {

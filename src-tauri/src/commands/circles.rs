@@ -2,7 +2,7 @@
 
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::practice::Setup;
-use circlekeep_engine::schedule::Cadence;
+use circlekeep_engine::schedule::{Cadence, CadenceDoc};
 use circlekeep_engine::views::{
     CircleSummary, CircleView, MemberView, PracticeView, RejectionView,
 };
@@ -138,18 +138,6 @@ pub async fn remove_member(
         .await
 }
 
-/// When a circle meets, as the setup form sends it.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rhythm {
-    every_weeks: u64,
-    weekday: String,
-    time: String,
-    minutes: u64,
-    time_zone: String,
-    first: String,
-}
-
 /// Sets a circle's purpose, and, if given, when it meets and who guides it
 /// (`guide`: a member id, `""` for no guide, absent to leave it as it is).
 #[tauri::command]
@@ -157,23 +145,12 @@ pub async fn setup_circle(
     state: State<'_, AppState>,
     circle: String,
     purpose: Option<String>,
-    rhythm: Option<Rhythm>,
+    rhythm: Option<CadenceDoc>,
     guide: Option<String>,
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
-            let cadence = rhythm
-                .map(|r| {
-                    Cadence::parse(
-                        r.every_weeks,
-                        &r.weekday,
-                        &r.time,
-                        r.minutes,
-                        &r.time_zone,
-                        &r.first,
-                    )
-                })
-                .transpose()?;
+            let cadence = rhythm.as_ref().map(Cadence::try_from).transpose()?;
             let purpose = purpose.filter(|p| !p.trim().is_empty());
             let guide = guide
                 .map(|g| match g.trim() {

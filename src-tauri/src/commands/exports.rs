@@ -129,17 +129,8 @@ pub async fn backup(
     state: State<'_, AppState>,
 ) -> Result<Option<String>, CommandError> {
     let engine = state.engine()?;
-    let key_file = state.home.identity_file();
-    let sealed = blocking(move || {
-        let key = std::fs::read(&key_file).map_err(|e| {
-            CommandError::new(
-                ErrorCode::KeyFile,
-                &format!("cannot read the key file: {e}"),
-            )
-        })?;
-        Ok(engine.backup(Some(&key))?)
-    })
-    .await?;
+    let home = state.home.clone();
+    let sealed = blocking(move || Ok(engine.backup(Some(&home.key_file()?))?)).await?;
     let name = format!("circlekeep-backup-{}", today());
     save(&app, &state, &name, ("age backup", "age"), sealed).await
 }
@@ -152,16 +143,8 @@ pub async fn save_key_file(
     state: State<'_, AppState>,
 ) -> Result<Option<String>, CommandError> {
     state.engine()?;
-    let key_file = state.home.identity_file();
-    let key = blocking(move || {
-        std::fs::read(&key_file).map_err(|e| {
-            CommandError::new(
-                ErrorCode::KeyFile,
-                &format!("cannot read the key file: {e}"),
-            )
-        })
-    })
-    .await?;
+    let home = state.home.clone();
+    let key = blocking(move || Ok(home.key_file()?)).await?;
     let name = "circlekeep-identity";
     save(&app, &state, name, ("age key file", "age"), key).await
 }

@@ -2,7 +2,7 @@
 //! time requests, turns).
 
 use crate::state::{AppState, CommandError};
-use circlekeep_engine::agenda::Template;
+use circlekeep_engine::agenda::{StepKind, Template};
 use circlekeep_engine::views::{GatheringNotes, GatheringStateView};
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{date_or_today, TextEdit, Utc};
@@ -17,10 +17,11 @@ pub async fn open_gathering(
     template: Option<String>,
 ) -> Result<String, CommandError> {
     let date = date_or_today(date.as_deref())?;
-    let template = match template.as_deref() {
-        Some(name) => name.parse()?,
-        None => Template::Biweekly,
-    };
+    let template: Template = template
+        .as_deref()
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or_default();
     state
         .in_circle(circle, move |engine, id| {
             Ok(engine.open_gathering(id, date, template)?.to_hex())
@@ -125,11 +126,15 @@ pub async fn add_step(
     minutes: u64,
     kind: Option<String>,
 ) -> Result<(), CommandError> {
+    let kind: StepKind = kind
+        .as_deref()
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or_default();
     state
         .in_circle(circle, move |engine, id| {
             let gathering = engine.find_gathering(id, &gathering)?;
-            let kind = kind.unwrap_or_else(|| "custom".to_owned());
-            Ok(engine.add_step(id, gathering, None, &kind, &title, minutes)?)
+            Ok(engine.add_step(id, gathering, None, kind, &title, minutes)?)
         })
         .await
 }
