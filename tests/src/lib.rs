@@ -1,6 +1,6 @@
-//! Support for Circlekeep's scenario tests: seeded peers on real sled stores
-//! in temporary folders, bundle exchange between them, comparable snapshots
-//! of what each sees, and a scan of what lies at rest.
+//! Support for Circlekeep's scenario tests and benchmarks: seeded peers on
+//! real sled stores in temporary folders, bundle exchange between them,
+//! comparable snapshots of what each sees, and a scan of what lies at rest.
 
 pub mod cli;
 pub mod desktop;
@@ -61,8 +61,8 @@ impl Peer {
     }
 
     /// Stops the engine (optionally writing caches first) and starts it
-    /// again from what is on disk.
-    pub fn restart(&mut self, checkpoint: bool) {
+    /// again from what is on disk; returns how long the start took.
+    pub fn restart(&mut self, checkpoint: bool) -> Duration {
         if let Some(engine) = self.engine.take() {
             if checkpoint {
                 engine.checkpoint().expect("checkpoint");
@@ -70,7 +70,7 @@ impl Peer {
             // A stopped node's last tasks may still be letting go.
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while Arc::strong_count(&engine) > 1 && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(10));
             }
             assert_eq!(
                 Arc::strong_count(&engine),
@@ -78,12 +78,19 @@ impl Peer {
                 "stop the node before restarting"
             );
         }
+        let started = std::time::Instant::now();
         self.start();
+        started.elapsed()
     }
 
     /// The folder everything of this device lives in.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Bytes this device holds on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        bytes_under(self.dir())
     }
 
     /// This device's member card.
@@ -188,17 +195,20 @@ pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     hits
 }
 
-/// Total bytes of the files under `dir`.
+/// Total bytes of the files under `dir` (what cannot be read counts 0).
 pub fn bytes_under(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            for entry in std::fs::read_dir(&path).expect("read dir") {
-                stack.push(entry.expect("dir entry").path());
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(read) = std::fs::read_dir(&path) {
+                stack.extend(read.flatten().map(|e| e.path()));
             }
         } else {
-            total += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            total += meta.len();
         }
     }
     total

@@ -9,7 +9,6 @@
 #[path = "suite/desktop.rs"]
 mod desktop;
 
-use circlekeep_bench::device::Device;
 use circlekeep_bench::generator::{generate, CircleSpec, GeneratedCircle};
 use circlekeep_bench::plain;
 use circlekeep_bench::report::{self, Figure, ScalePoint};
@@ -17,11 +16,12 @@ use circlekeep_bench::traces::{self, Trace};
 use circlekeep_bench::{BenchError, Result};
 use circlekeep_engine::{CircleId, DocId, HistoryPolicy, MemberId, NaiveDate, TextEdit};
 use circlekeep_sync::{Node, Replica, Ticket};
+use circlekeep_tests::Peer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type BenchNode = Node<circlekeep_bench::device::BenchEngine>;
+type BenchNode = Node<circlekeep_tests::TestEngine>;
 
 /// Keystrokes the pipeline commits as one change (one sealed entry).
 const KEYSTROKES_PER_ENTRY: usize = 32;
@@ -173,7 +173,7 @@ fn ms(d: Duration) -> f64 {
 
 /// A circle of `devices` (the first founds it) with one gathering holding
 /// one empty note, everyone holding all of it.
-fn circle_with_note(devices: &[&Device]) -> Result<(CircleId, DocId, String)> {
+fn circle_with_note(devices: &[&Peer]) -> Result<(CircleId, DocId, String)> {
     let founder = devices[0].engine();
     let circle = founder.create_circle("Bench circle", HistoryPolicy::NewcomersSeeHistory)?;
     for d in &devices[1..] {
@@ -199,7 +199,7 @@ fn circle_with_note(devices: &[&Device]) -> Result<(CircleId, DocId, String)> {
     Ok((circle, gathering, note))
 }
 
-fn note_text(device: &Device, circle: CircleId, gathering: DocId, note: &str) -> Result<String> {
+fn note_text(device: &Peer, circle: CircleId, gathering: DocId, note: &str) -> Result<String> {
     let notes = device.engine().notes(circle, Some(gathering))?;
     notes
         .into_iter()
@@ -209,7 +209,7 @@ fn note_text(device: &Device, circle: CircleId, gathering: DocId, note: &str) ->
         .ok_or_else(|| BenchError::Check("note missing".into()))
 }
 
-fn held(device: &Device, circle: CircleId, author: MemberId) -> u64 {
+fn held(device: &Peer, circle: CircleId, author: MemberId) -> u64 {
     device
         .engine()
         .summary(&circle)
@@ -219,7 +219,7 @@ fn held(device: &Device, circle: CircleId, author: MemberId) -> u64 {
 
 /// Waits until `device` holds `author`'s log up to `seq`.
 async fn wait_for(
-    device: &Device,
+    device: &Peer,
     circle: CircleId,
     author: MemberId,
     seq: u64,
@@ -241,10 +241,10 @@ async fn wait_for(
 
 /// Starts nodes for `devices`, tells each where the others are, keeps them
 /// connected, and waits until every pair is connected.
-async fn connected_nodes(devices: &[&Device]) -> Result<Vec<BenchNode>> {
+async fn connected_nodes(devices: &[&Peer]) -> Result<Vec<BenchNode>> {
     let mut nodes = Vec::new();
     for d in devices {
-        nodes.push(d.node().await?);
+        nodes.push(d.node().await);
     }
     for a in &nodes {
         for b in &nodes {
@@ -306,9 +306,9 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
         )?;
     }
 
-    let author = Device::new("Author", 101)?;
-    let reader = Device::new("Reader", 102)?;
-    let newcomer = Device::new("Catcher", 103)?;
+    let author = Peer::new("Author", 101);
+    let reader = Peer::new("Reader", 102);
+    let newcomer = Peer::new("Catcher", 103);
     let (circle, gathering, note) = circle_with_note(&[&author, &reader, &newcomer])?;
     let me = author.engine().identity().member_id();
     let nodes = connected_nodes(&[&author, &reader]).await?;
@@ -342,7 +342,7 @@ async fn sequential_trace(options: &Options) -> Result<Vec<Figure>> {
     let catcher_disk_before = newcomer.disk_bytes();
 
     // The same history, synced to a member who was offline all along.
-    let catcher_nodes = vec![author.node().await?, newcomer.node().await?];
+    let catcher_nodes = vec![author.node().await, newcomer.node().await];
     catcher_nodes[1].add_address(&catcher_nodes[0].addr());
     let probe = CallProbe::start(&newcomer);
     let started_sync = Instant::now();
@@ -468,10 +468,10 @@ fn concurrent_trace(options: &Options) -> Result<Vec<Figure>> {
         raw.text == trace.end_content,
     )?;
 
-    let devices: Vec<Device> = (0..trace.agents)
-        .map(|a| Device::new(&format!("Friend {a}"), 200 + a as u32))
-        .collect::<Result<_>>()?;
-    let refs: Vec<&Device> = devices.iter().collect();
+    let devices: Vec<Peer> = (0..trace.agents)
+        .map(|a| Peer::new(&format!("Friend {a}"), 200 + a as u8))
+        .collect();
+    let refs: Vec<&Peer> = devices.iter().collect();
     let (circle, gathering, note) = circle_with_note(&refs)?;
     let ids: Vec<MemberId> = devices
         .iter()
@@ -573,10 +573,10 @@ async fn latency(options: &Options) -> Result<Vec<Figure>> {
 }
 
 async fn latency_at(members: usize, history: usize, quick: bool) -> Result<Vec<Figure>> {
-    let devices: Vec<Device> = (0..members)
-        .map(|i| Device::new(&format!("Member {i}"), 300 + i as u32))
-        .collect::<Result<_>>()?;
-    let refs: Vec<&Device> = devices.iter().collect();
+    let devices: Vec<Peer> = (0..members)
+        .map(|i| Peer::new(&format!("Member {i}"), 30 + i as u8))
+        .collect();
+    let refs: Vec<&Peer> = devices.iter().collect();
     let (circle, gathering, note) = circle_with_note(&refs)?;
     let writer = &devices[0];
     let me = writer.engine().identity().member_id();
@@ -774,7 +774,7 @@ struct CallProbe {
 }
 
 impl CallProbe {
-    fn start(device: &Device) -> CallProbe {
+    fn start(device: &Peer) -> CallProbe {
         let probing = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let engine = device.engine().clone();
         let running = probing.clone();
@@ -803,13 +803,13 @@ async fn catch_up(spec: CircleSpec) -> Result<CatchUp> {
     let generated = generate(spec)?;
     let circle = generated.circle;
     let founder = &generated.devices[0];
-    let mut newcomer = Device::new("Newcomer", 999)?;
-    let founder_node = founder.node().await?;
+    let mut newcomer = Peer::new("Newcomer", 99);
+    let founder_node = founder.node().await;
     let (secret, expires) = founder
         .engine()
         .create_invite(circle, Duration::from_secs(600))?;
     let ticket: Ticket = founder_node.ticket(circle, secret, expires);
-    let newcomer_node = newcomer.node().await?;
+    let newcomer_node = newcomer.node().await;
     let probe = CallProbe::start(&newcomer);
     let started = Instant::now();
     let joined = newcomer_node
@@ -832,7 +832,7 @@ async fn catch_up(spec: CircleSpec) -> Result<CatchUp> {
         "the newcomer reads every gathering",
         readable.iter().filter(|g| !g.notes.is_empty()).count() == spec.gatherings,
     )?;
-    let open = newcomer.reopen()?;
+    let open = newcomer.restart(true);
     let t = Instant::now();
     let circles = newcomer.engine().circles()?;
     let view = newcomer.engine().circle(circle)?;

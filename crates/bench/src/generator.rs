@@ -3,10 +3,10 @@
 //! and corrected, contracts made and reported back, goals with progress,
 //! exchanged among the members after each gathering as they would sync.
 
-use crate::device::Device;
 use crate::Result;
 use circlekeep_engine::Outcome;
 use circlekeep_engine::{CircleId, DocId, HistoryPolicy, NaiveDate, TextEdit};
+use circlekeep_tests::Peer;
 
 /// What to generate.
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +33,7 @@ pub struct GeneratedCircle {
     /// The circle.
     pub circle: CircleId,
     /// Members' devices; the founder first.
-    pub devices: Vec<Device>,
+    pub devices: Vec<Peer>,
     /// Gatherings, oldest first.
     pub gatherings: Vec<DocId>,
     /// Writes made (each one sealed entry).
@@ -156,7 +156,7 @@ impl Words {
 pub fn generate(spec: CircleSpec) -> Result<GeneratedCircle> {
     let mut devices = Vec::with_capacity(spec.members);
     for i in 0..spec.members {
-        devices.push(Device::new(&format!("Member {}", i + 1), i as u32 + 1)?);
+        devices.push(Peer::new(&format!("Member {}", i + 1), i as u8 + 1));
     }
     let founder = devices[0].engine().clone();
     let circle = founder.create_circle("Generated circle", HistoryPolicy::NewcomersSeeHistory)?;
@@ -248,7 +248,7 @@ pub fn generate(spec: CircleSpec) -> Result<GeneratedCircle> {
 
 /// Everyone sends the founder what it lacks; the founder sends everyone
 /// what they lack.
-fn exchange(devices: &[Device], circle: CircleId) -> Result<()> {
+fn exchange(devices: &[Peer], circle: CircleId) -> Result<()> {
     let (founder, others) = match devices.split_first() {
         Some(split) => split,
         None => return Ok(()),

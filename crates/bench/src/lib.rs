@@ -1,9 +1,9 @@
-//! Circlekeep's benchmark suite: devices on real sled stores and iroh
-//! endpoints on loopback, the editing traces, the generated multi-year
-//! circle, Automerge's own sync as the baseline, and the report. The bench
-//! `suite` (`cargo bench -p circlekeep-bench`) runs them all.
+//! Circlekeep's benchmark suite: the editing traces, the generated
+//! multi-year circle, Automerge's own sync as the baseline, and the report.
+//! Its devices are the scenario tests' peers (`circlekeep_tests::Peer`:
+//! real sled stores, iroh endpoints on loopback). The bench `suite`
+//! (`cargo bench -p circlekeep-bench`) runs them all.
 
-pub mod device;
 pub mod generator;
 pub mod plain;
 pub mod report;

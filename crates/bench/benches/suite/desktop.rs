@@ -2,13 +2,13 @@
 //! binary in a virtual display, driven through tauri-driver like its user
 //! drives it, joining and opening the generated two-year circle.
 
-use circlekeep_bench::device::Device;
 use circlekeep_bench::generator::{generate, CircleSpec};
 use circlekeep_bench::report::Figure;
 use circlekeep_bench::{BenchError, Result};
 use circlekeep_engine::{Engine, Home, SecretString};
 use circlekeep_tests::cli::LOOPBACK;
 use circlekeep_tests::desktop::{Desktop, Window};
+use circlekeep_tests::Peer;
 use std::path::Path;
 use std::time::Duration;
 
@@ -114,8 +114,8 @@ pub async fn desktop(quick: bool, out: &Path) -> Result<Vec<Figure>> {
         CircleSpec::TWO_YEARS
     };
     let generated = generate(spec)?;
-    let founder: &Device = &generated.devices[0];
-    let founder_node = founder.node().await?;
+    let founder: &Peer = &generated.devices[0];
+    let founder_node = founder.node().await;
     let (secret, expires) = founder
         .engine()
         .create_invite(generated.circle, Duration::from_secs(600))?;
