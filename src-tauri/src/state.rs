@@ -2,7 +2,7 @@
 //! reaches the network and, once unlocked, the engine and its sync node.
 
 use circlekeep_engine::ErrorCode;
-use circlekeep_engine::{CircleId, Engine, EngineError, Home, NetChoice};
+use circlekeep_engine::{CircleId, DocId, Engine, EngineError, Home, NetChoice};
 use circlekeep_sync::{Node, NodeConfig, Supervisor};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -132,6 +132,21 @@ impl AppState {
         .await
     }
 
+    /// Runs `work` on gathering `gathering` (id prefix or date) of circle
+    /// `circle`, off the async runtime's threads.
+    pub async fn in_gathering<T: Send + 'static>(
+        &self,
+        circle: String,
+        gathering: String,
+        work: impl FnOnce(&Engine, CircleId, DocId) -> Result<T, CommandError> + Send + 'static,
+    ) -> Result<T, CommandError> {
+        self.in_circle(circle, move |engine, id| {
+            let gathering = engine.find_gathering(id, &gathering)?;
+            work(engine, id, gathering)
+        })
+        .await
+    }
+
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
         self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -169,10 +184,25 @@ impl From<circlekeep_engine::BadInput> for CommandError {
 
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> Self {
-        Self {
-            code: e.code(),
-            message: e.to_string(),
+        let code = e.code();
+        let message = match advice(code) {
+            Some(advice) => format!("{e}: {advice}"),
+            None => e.to_string(),
+        };
+        Self { code, message }
+    }
+}
+
+/// What to do next, in the app's terms, for errors the user fixes on
+/// another screen (the engine's messages say what is wrong, never where to
+/// go).
+fn advice(code: ErrorCode) -> Option<&'static str> {
+    match code {
+        ErrorCode::NoGathering => Some("open one with \"Open a gathering\""),
+        ErrorCode::NoCadence => {
+            Some("set when the circle meets under \"Set the purpose and when the circle meets\"")
         }
+        _ => None,
     }
 }
 
@@ -201,5 +231,15 @@ mod tests {
             made.ok(),
             Some(serde_json::json!({"code": "locked", "message": "unlock first"}))
         );
+    }
+
+    #[test]
+    fn advice_names_the_app_s_screens_never_a_cli_command() {
+        let e = CommandError::from(EngineError::NoGathering);
+        assert!(e.message.contains("Open a gathering"), "{}", e.message);
+        for e in [EngineError::NoGathering, EngineError::NoCadence] {
+            let message = CommandError::from(e).message;
+            assert!(!message.contains("circlekeep "), "{message}");
+        }
     }
 }

@@ -27,6 +27,19 @@ macro_rules! say {
     ($out:expr, $($arg:tt)*) => { $out.line(format!($($arg)*)) };
 }
 
+/// What to do next, in this CLI's terms, for errors a command fixes (the
+/// engine's messages say what is wrong, never which command to run).
+fn advice(code: ErrorCode) -> Option<&'static str> {
+    match code {
+        ErrorCode::NotInitialized => Some("run `circlekeep init` first"),
+        ErrorCode::NoGathering => Some("start one with `circlekeep gathering new`"),
+        ErrorCode::NoCadence => Some(
+            "set one with `circlekeep circle setup CIRCLE --every-weeks … --weekday … --time …`",
+        ),
+        _ => None,
+    }
+}
+
 impl Output {
     /// Output to this process's terminal.
     pub fn terminal(json: bool) -> Self {
@@ -73,12 +86,14 @@ impl Output {
             .map(EngineError::code)
             .or_else(|| error.downcast_ref::<crate::Failure>().map(|f| f.code))
             .unwrap_or(ErrorCode::Other);
+        let message = match advice(code) {
+            Some(advice) => format!("{error:#}: {advice}"),
+            None => format!("{error:#}"),
+        };
         if self.json {
-            self.line(
-                json!({"error": {"code": code, "message": format!("{error:#}")}}).to_string(),
-            );
+            self.line(json!({"error": {"code": code, "message": message}}).to_string());
         } else {
-            self.warn_line(format!("error: {error:#}"));
+            self.warn_line(format!("error: {message}"));
         }
     }
 

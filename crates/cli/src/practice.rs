@@ -11,6 +11,7 @@ use circlekeep_engine::date_or_today;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_time, Cadence, CadenceDoc};
+use circlekeep_engine::views::AcceptanceView;
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{CircleId, DocId, Engine, EngineError};
 use clap::Subcommand;
@@ -387,6 +388,17 @@ pub fn setup(engine: &Engine, args: SetupArgs, out: &Output) -> anyhow::Result<(
     practice(engine, id, out)
 }
 
+/// Prints who accepted the charter's current version.
+fn say_acceptances(out: &Output, charter: &[AcceptanceView]) {
+    for a in charter {
+        let mark = match a.accepted {
+            Some(_) => "accepted",
+            None => "not yet accepted",
+        };
+        say!(out, "  {:<20} {mark}", a.member.name);
+    }
+}
+
 /// Prints a circle's practice.
 pub fn practice(engine: &Engine, id: CircleId, out: &Output) -> anyhow::Result<()> {
     let p = engine.practice(id, circlekeep_engine::today())?;
@@ -403,15 +415,8 @@ pub fn practice(engine: &Engine, id: CircleId, out: &Output) -> anyhow::Result<(
         if let Some(prompt) = &p.guide_prompt {
             say!(out, "! {prompt}");
         }
-        say!(out, "Charter accepted by:");
-        for a in &p.charter {
-            let mark = if a.accepted.is_some() {
-                "yes"
-            } else {
-                "not yet"
-            };
-            say!(out, "  {:<20} {mark}", a.member.name);
-        }
+        say!(out, "Charter:");
+        say_acceptances(out, &p.charter);
         for g in &p.next {
             let roles = if g.cancelled {
                 "cancelled".to_owned()
@@ -629,14 +634,7 @@ fn charter(engine: &Engine, command: CharterCommand, out: &Output) -> anyhow::Re
                 || {
                     say!(out, "{text}");
                     say!(out);
-                    for a in &p.charter {
-                        let mark = if a.accepted.is_some() {
-                            "accepted"
-                        } else {
-                            "not yet accepted"
-                        };
-                        say!(out, "  {:<20} {mark}", a.member.name);
-                    }
+                    say_acceptances(out, &p.charter);
                 },
             );
         }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum EngineError {
     /// No identity in the home folder yet.
-    #[error("no Circlekeep identity in {0}: run `circlekeep init` first")]
+    #[error("no Circlekeep identity in {0} yet")]
     NotInitialized(PathBuf),
     /// `init` on a home folder that has an identity.
     #[error("a Circlekeep identity already exists in {0}")]
@@ -43,7 +43,7 @@ pub enum EngineError {
     #[error("{0:?} is ambiguous; use more of the id")]
     Ambiguous(String),
     /// The circle has no gathering to write into.
-    #[error("this circle has no gathering yet: start one with `circlekeep gathering new`")]
+    #[error("this circle has no gathering yet")]
     NoGathering,
     /// This device is not (or no longer) a member.
     #[error("you are not a member of this circle")]
@@ -76,7 +76,7 @@ pub enum EngineError {
     #[error(transparent)]
     Cadence(#[from] circlekeep_model::schedule::CadenceError),
     /// The circle has no cadence yet.
-    #[error("the circle has no schedule yet; set one with `circlekeep circle setup --every-weeks … --weekday … --time …`")]
+    #[error("the circle has no schedule yet")]
     NoCadence,
     /// No gathering is scheduled on that date.
     #[error("no gathering is scheduled on {0}")]

@@ -89,8 +89,7 @@ pub async fn export_markdown(
     gathering: String,
 ) -> Result<Option<String>, CommandError> {
     let (name, markdown) = state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             let view = engine.circle(id)?;
             let date = view
                 .gatherings

@@ -37,8 +37,7 @@ pub async fn notes(
     gathering: String,
 ) -> Result<GatheringNotes, CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             engine
                 .notes(id, Some(gathering))?
                 .into_iter()
@@ -57,8 +56,7 @@ pub async fn add_note(
     text: String,
 ) -> Result<String, CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.add_note(id, gathering, &text)?)
         })
         .await
@@ -77,8 +75,7 @@ pub async fn edit_note(
     version: Vec<String>,
 ) -> Result<Vec<String>, CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.edit_note_at(id, gathering, &note, &edits, &version)?)
         })
         .await
@@ -93,8 +90,7 @@ pub async fn gathering_state(
     gathering: String,
 ) -> Result<GatheringStateView, CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.gathering_state(id, gathering, Utc::now())?)
         })
         .await
@@ -109,8 +105,7 @@ pub async fn set_step(
     index: u64,
 ) -> Result<(), CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.set_step(id, gathering, index)?)
         })
         .await
@@ -132,8 +127,7 @@ pub async fn add_step(
         .transpose()?
         .unwrap_or_default();
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.add_step(id, gathering, None, kind, &title, minutes)?)
         })
         .await
@@ -148,8 +142,7 @@ pub async fn remove_step(
     index: usize,
 ) -> Result<(), CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.remove_step(id, gathering, index)?)
         })
         .await
@@ -165,8 +158,7 @@ pub async fn set_attendance(
     present: bool,
 ) -> Result<(), CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             let member = engine.find_member(id, &member)?;
             Ok(engine.set_attendance(id, gathering, member, present)?)
         })
@@ -183,8 +175,7 @@ pub async fn request_time(
     minutes: u64,
 ) -> Result<(), CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             let member = engine.find_member(id, &member)?;
             Ok(engine.request_time(id, gathering, member, minutes)?)
         })
@@ -203,8 +194,7 @@ pub async fn start_turn(
     off_record: bool,
 ) -> Result<String, CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             let member = engine.find_member(id, &member)?;
             Ok(engine.start_turn(id, gathering, member, minutes, &feedback_wanted, off_record)?)
         })
@@ -219,8 +209,7 @@ pub async fn end_turn(
     gathering: String,
 ) -> Result<(), CommandError> {
     state
-        .in_circle(circle, move |engine, id| {
-            let gathering = engine.find_gathering(id, &gathering)?;
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.end_turn(id, gathering)?)
         })
         .await
