@@ -1,6 +1,6 @@
-//! ARCHITECTURE.md stays true: every file path it names in backticks exists
-//! (a bare file name resolves under the crates its section is about), and
-//! every `path::name` it names is in that file.
+//! ARCHITECTURE.md and SECURITY.md stay true: every file path they name in
+//! backticks exists (a bare file name resolves under the crates its section
+//! is about), and every `path::name` they name is in that file.
 
 use std::path::{Path, PathBuf};
 
@@ -59,15 +59,13 @@ fn resolve(root: &Path, path: &str, bases: &[String]) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-#[test]
-fn every_path_in_the_architecture_map_exists() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repository root");
-    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+/// The paths a map names in backticks that are not there, and how many
+/// paths it names.
+fn missing_paths(root: &Path, map: &str) -> (Vec<String>, usize) {
+    let text = std::fs::read_to_string(root.join(map)).expect("the map");
     let mut missing = Vec::new();
     let mut checked = 0;
-    for (span, bases) in spans(&map) {
+    for (span, bases) in spans(&text) {
         if !is_path(&span) {
             continue;
         }
@@ -88,9 +86,20 @@ fn every_path_in_the_architecture_map_exists() {
             }
         }
     }
-    assert!(checked > 50, "the map names files ({checked} checked)");
-    assert!(
-        missing.is_empty(),
-        "ARCHITECTURE.md names what is not there: {missing:?}"
-    );
+    (missing, checked)
+}
+
+#[test]
+fn every_path_in_the_architecture_map_and_the_threat_table_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root");
+    for (map, at_least) in [("ARCHITECTURE.md", 50), ("SECURITY.md", 10)] {
+        let (missing, checked) = missing_paths(root, map);
+        assert!(checked > at_least, "{map} names files ({checked} checked)");
+        assert!(
+            missing.is_empty(),
+            "{map} names what is not there: {missing:?}"
+        );
+    }
 }

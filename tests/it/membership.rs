@@ -246,3 +246,62 @@ fn operations_signed_by_a_non_member_are_rejected() {
     assert_eq!(report.rejected[0].code, "not_a_member");
     assert_eq!(bo.members(circle).expect("members").len(), 2);
 }
+
+/// Strong removal, end to end through bundles: Ada removes Bo; Bo, not
+/// having heard, adds Mallory, removes Cy and writes; Mallory removes Ada.
+/// None of it takes effect on Ada's or Cy's device, whatever order the
+/// bundles arrive in, and Mallory reads nothing written after the removal.
+#[test]
+fn a_removed_member_who_has_not_heard_cannot_take_the_circle_over() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let cy = Peer::new("Cy", 3);
+    let mallory = Peer::new("Mallory", 9);
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    ada.send(&cy, circle);
+
+    let bo_id = ada.find_member(circle, "Bo").expect("member");
+    ada.remove_member(circle, bo_id).expect("remove");
+    ada.add_note(circle, g, "after Bo's removal").expect("note");
+
+    // Bo has not heard: in Bo's view all of this is allowed.
+    let cy_id = bo.find_member(circle, "Cy").expect("member");
+    bo.add_member(circle, &mallory.card()).expect("add Mallory");
+    bo.remove_member(circle, cy_id).expect("remove Cy");
+    bo.send(&mallory, circle);
+    let ada_id = mallory.find_member(circle, "Ada").expect("member");
+    mallory.remove_member(circle, ada_id).expect("remove Ada");
+    mallory.send(&bo, circle);
+
+    // Cy hears of the takeover first, Ada of the removal first.
+    for (from, to) in [(&mallory, &cy), (&ada, &cy), (&bo, &ada), (&mallory, &ada)] {
+        from.send(to, circle);
+    }
+    for (who, peer) in [("Ada", &ada), ("Cy", &cy)] {
+        let names: Vec<String> = peer
+            .members(circle)
+            .expect("members")
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, vec!["Ada", "Cy"], "on {who}'s device");
+        assert!(peer.circle(circle).expect("view").member);
+    }
+    // Ada and Cy keep writing to each other; Mallory reads none of it.
+    cy.add_note(circle, g, "Cy, still here")
+        .expect("Cy is a member");
+    cy.send(&ada, circle);
+    ada.send(&mallory, circle);
+    cy.send(&mallory, circle);
+    let read = readable_notes(&mallory, circle);
+    assert!(
+        !read
+            .iter()
+            .any(|n| n == "after Bo's removal" || n == "Cy, still here"),
+        "{read:?}"
+    );
+}

@@ -8,8 +8,9 @@
 //!   operation. Any other operation without a circle id is rejected.
 //! * Every other operation names the operations its author had seen (`deps`,
 //!   sorted, non-empty). Its *causal past* is the closure of those deps.
-//! * An operation is valid iff all its deps are valid and its author is a
-//!   member in the state of its causal past. `Add` needs a target who is not a
+//! * An operation is *causally valid* iff all its deps are and its author is
+//!   a member in the state of its causal past (counting no removal it has
+//!   not seen). `Add` needs a target who is not a
 //!   member there; `Remove` needs a target who is, and is not the author
 //!   (leaving is `Leave`). Validity depends only on the causal past, so it is
 //!   the same on every device, whatever order operations arrive in.
@@ -17,18 +18,35 @@
 //!   **remove wins**: `X` is a member iff some add of `X` (or the genesis, for
 //!   the creator) is in the set and every removal of `X` (a `Remove` of `X` or
 //!   `X`'s own `Leave`) is in that add's causal past. An add concurrent with a
-//!   removal loses; adding again after seeing the removal works. Two members
-//!   who remove each other concurrently are both removed.
-//! * An operation made concurrently with its author's removal is still valid
-//!   (its author was a member in its causal past): an `Add` by a member who is
-//!   being removed goes through, and the remover can remove again.
+//!   removal loses; adding again after seeing the removal works.
+//! * **Strong removal.** A removal (`Remove` of `X`, or `X`'s `Leave`) that
+//!   *takes effect* voids every operation by `X` concurrent with it (neither
+//!   is in the other's causal past), whenever it arrives: a removed member
+//!   who has not heard — or pretends not to have heard, by naming old deps —
+//!   adds nobody, removes nobody, re-keys nothing. An operation whose author
+//!   is a member only through a void operation (the stranger a removed
+//!   member added) is void too. Void operations stay in the log (others
+//!   depend on them) and take no effect.
+//! * Which removals take effect: those whose author is a member without
+//!   counting any operation a removal threatens, decided one at a time in
+//!   order of the author's **seniority** (the founder first, then members in
+//!   the order their first add appears in the log's order); a removal is
+//!   void if one already decided voids it. So in a mutual removal (A removes
+//!   B while B removes A, or B answers with a backdated removal of A) the
+//!   senior member's removal stands. Seniority is fixed by operations made
+//!   before the contest, so nobody can grind it. The decision is repeated
+//!   until the set of void operations is stable (bounded by the number of
+//!   removals), so it is a function of the set of operations.
+//! * Every question "who was a member at these heads" is answered with these
+//!   rules applied to the operations at those heads: what an honest author
+//!   who had seen exactly them computed (that is who an epoch is sealed to).
 //! * `Create`, `Add`, `Remove` and `Rekey` start an **epoch**: they carry a
 //!   fresh epoch secret sealed to the epoch's *audience*, the members in the
 //!   state of the operation's causal past plus the operation itself. `Leave`
 //!   carries no key (the leaver cannot re-key itself out); the next writer
 //!   re-keys.
-//! * The **write epoch** is the key-carrying operation that no other
-//!   key-carrying operation follows and whose audience equals the current
+//! * The **write epoch** is the key-carrying operation (not void) that no
+//!   other such operation follows and whose audience equals the current
 //!   members (lowest hash if several). If there is none (concurrent changes, or
 //!   a `Leave`), the writer adds a `Rekey` first. Receivers hold entries to
 //!   the same rule at the heads the entry names, so nobody — by bug or by
@@ -43,6 +61,8 @@ use crate::ids::{CircleId, MemberId, OpHash};
 use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod removal;
 
 /// Version of the operation format this crate reads and writes.
 pub const OP_VERSION: u8 = 1;
@@ -221,6 +241,14 @@ pub struct Membership {
     index: HashMap<OpHash, usize>,
     /// Strict causal past of each operation, as indices into `ops`.
     ancestors: Vec<FixedBitSet>,
+    /// Pairs `(removal, op)`: `op` is by the removal's target and concurrent
+    /// with it, so the removal voids it if it takes effect.
+    threats: Vec<(usize, usize)>,
+    /// Operations that take no effect (strong removal), among all of them.
+    void: FixedBitSet,
+    /// For each operation, those of its causal past that its author saw as
+    /// void.
+    past_void: Vec<FixedBitSet>,
     /// Audience of each key-carrying operation.
     audience: Vec<Option<BTreeSet<MemberId>>>,
     current: BTreeSet<MemberId>,
@@ -252,6 +280,9 @@ impl Membership {
             ops: Vec::new(),
             index: HashMap::new(),
             ancestors: Vec::new(),
+            threats: Vec::new(),
+            void: FixedBitSet::new(),
+            past_void: Vec::new(),
             audience: Vec::new(),
             current: BTreeSet::new(),
             recipients: BTreeMap::new(),
@@ -323,7 +354,8 @@ impl Membership {
             past.insert(d);
         }
         past.grow(i + 1);
-        let before = self.members_of(&past);
+        let past_void = self.resolve(&past);
+        let before = self.members_of(&past, &past_void);
         let body = &op.body;
         let is_genesis = matches!(body.action, Action::Create { .. });
         if !is_genesis && !before.contains(&body.author) {
@@ -349,10 +381,9 @@ impl Membership {
                     return Err(OpRejection::TargetNotMember);
                 }
                 for grant in grants {
-                    let known = self
-                        .index
-                        .get(&grant.epoch)
-                        .is_some_and(|&e| past.contains(e) && self.audience[e].is_some());
+                    let known = self.index.get(&grant.epoch).is_some_and(|&e| {
+                        past.contains(e) && self.ops[e].body.action.epoch_key().is_some()
+                    });
                     if !known {
                         return Err(OpRejection::UnknownEpoch);
                     }
@@ -360,24 +391,32 @@ impl Membership {
             }
         }
         self.index.insert(op.hash, i);
-        self.ancestors.push(past.clone());
+        self.ancestors.push(past);
+        self.past_void.push(past_void);
         self.ops.push(op);
-        let audience = self.ops[i].body.action.epoch_key().map(|_| {
-            let mut with_self = past;
-            with_self.grow(i + 1);
-            with_self.insert(i);
-            self.members_of(&with_self)
-        });
-        self.audience.push(audience);
+        self.note_threats(i);
         Ok(())
     }
 
-    /// Derives the current members, recipients, heads and grants.
+    /// Applies strong removal, then derives the audiences, current members,
+    /// recipients, heads and grants.
     fn finish(&mut self) {
         let n = self.ops.len();
-        let mut all = FixedBitSet::with_capacity(n);
-        all.insert_range(..);
-        self.current = self.members_of(&all);
+        for ancestors in &mut self.ancestors {
+            ancestors.grow(n);
+        }
+        let all = self.all();
+        self.void = self.resolve(&all);
+        self.audience = (0..n)
+            .map(|i| {
+                self.ops[i].body.action.epoch_key().map(|_| {
+                    let mut view = self.ancestors[i].clone();
+                    view.insert(i);
+                    self.view_members(&view)
+                })
+            })
+            .collect();
+        self.current = self.members_of(&all, &self.void);
 
         let mut followed = FixedBitSet::with_capacity(n);
         for past in &self.ancestors {
@@ -390,8 +429,11 @@ impl Membership {
         self.heads.sort();
 
         // A member's recipient comes from its latest add that still counts.
-        let removals = self.removals_in(&all);
+        let removals = self.removals_in(&all, &self.void);
         for (i, op) in self.ops.iter().enumerate() {
+            if self.void.contains(i) {
+                continue;
+            }
             let (member, recipient) = match &op.body.action {
                 Action::Create { recipient, .. } => (op.body.author, recipient),
                 Action::Add {
@@ -404,7 +446,10 @@ impl Membership {
             }
         }
 
-        for op in &self.ops {
+        for (i, op) in self.ops.iter().enumerate() {
+            if self.void.contains(i) {
+                continue;
+            }
             if let Action::ShareKeys { to, grants, .. } = &op.body.action {
                 let held = self.grants.entry(*to).or_default();
                 for grant in grants {
@@ -415,11 +460,22 @@ impl Membership {
         }
     }
 
-    /// The members in the state of the operations in `set`.
-    fn members_of(&self, set: &FixedBitSet) -> BTreeSet<MemberId> {
-        let removals = self.removals_in(set);
+    /// Every operation, as a set.
+    fn all(&self) -> FixedBitSet {
+        let mut all = FixedBitSet::with_capacity(self.ops.len());
+        all.insert_range(..);
+        all
+    }
+
+    /// The members in the state of the operations in `set`, not counting
+    /// those in `void`.
+    fn members_of(&self, set: &FixedBitSet, void: &FixedBitSet) -> BTreeSet<MemberId> {
+        let removals = self.removals_in(set, void);
         let mut members = BTreeSet::new();
-        for i in set.ones().filter(|&i| i < self.ops.len()) {
+        for i in set
+            .ones()
+            .filter(|&i| i < self.ops.len() && !void.contains(i))
+        {
             let body = &self.ops[i].body;
             let member = match &body.action {
                 Action::Create { .. } => body.author,
@@ -433,10 +489,14 @@ impl Membership {
         members
     }
 
-    /// Removals (`Remove` of, or `Leave` by, each member) among `set`.
-    fn removals_in(&self, set: &FixedBitSet) -> BTreeMap<MemberId, Vec<usize>> {
+    /// Removals (`Remove` of, or `Leave` by, each member) among `set`, not
+    /// counting those in `void`.
+    fn removals_in(&self, set: &FixedBitSet, void: &FixedBitSet) -> BTreeMap<MemberId, Vec<usize>> {
         let mut removals: BTreeMap<MemberId, Vec<usize>> = BTreeMap::new();
-        for i in set.ones().filter(|&i| i < self.ops.len()) {
+        for i in set
+            .ones()
+            .filter(|&i| i < self.ops.len() && !void.contains(i))
+        {
             let body = &self.ops[i].body;
             match &body.action {
                 Action::Remove { member, .. } => removals.entry(*member).or_default().push(i),
@@ -474,11 +534,14 @@ impl Membership {
         self.current.contains(member)
     }
 
-    /// Everyone who has ever been a member (founder and every add target).
+    /// Everyone who has ever been a member (founder and every add target
+    /// that took effect).
     pub fn ever_members(&self) -> BTreeSet<MemberId> {
         self.ops
             .iter()
-            .filter_map(|op| match &op.body.action {
+            .enumerate()
+            .filter(|(i, _)| !self.void.contains(*i))
+            .filter_map(|(_, op)| match &op.body.action {
                 Action::Create { .. } => Some(op.body.author),
                 Action::Add { member, .. } => Some(*member),
                 _ => None,
@@ -496,14 +559,28 @@ impl Membership {
         &self.heads
     }
 
-    /// The valid operations in topological order.
+    /// The causally valid operations in topological order, void ones
+    /// included (others depend on them; they are kept and re-sent).
     pub fn ops(&self) -> &[Op] {
         &self.ops
     }
 
-    /// Whether the operation is part of this state.
+    /// Whether the operation is part of this state (held, perhaps void).
     pub fn contains(&self, hash: &OpHash) -> bool {
         self.index.contains_key(hash)
+    }
+
+    /// Whether the operation is held and takes effect (not voided by strong
+    /// removal).
+    pub fn takes_effect(&self, hash: &OpHash) -> bool {
+        self.index
+            .get(hash)
+            .is_some_and(|&i| !self.void.contains(i))
+    }
+
+    /// The held operations that take no effect, in topological order.
+    pub fn void_ops(&self) -> impl Iterator<Item = &Op> {
+        self.void.ones().map(|i| &self.ops[i])
     }
 
     /// The valid operation with this hash.
@@ -524,7 +601,7 @@ impl Membership {
 
     /// The members in the state seen by someone whose heads give `closure`.
     pub fn members_in(&self, closure: &Closure) -> BTreeSet<MemberId> {
-        self.members_of(&closure.0)
+        self.view_members(&closure.0)
     }
 
     /// Whether `closure` includes the operation `hash`.
@@ -568,19 +645,18 @@ impl Membership {
     /// The epoch new content is written under, if one is fit for it (see the
     /// module rules); `None` means the writer must re-key first.
     pub fn write_epoch(&self) -> Option<OpHash> {
-        let mut all = FixedBitSet::with_capacity(self.ops.len());
-        all.insert_range(..);
-        self.write_epoch_in(&Closure(all))
+        self.write_epoch_in(&Closure(self.all()))
     }
 
     /// The write epoch for someone who had seen exactly `closure`: what an
     /// honest author at those heads seals under.
     pub fn write_epoch_in(&self, closure: &Closure) -> Option<OpHash> {
-        let members = self.members_of(&closure.0);
+        let void = self.resolve(&closure.0);
+        let members = self.members_of(&closure.0, &void);
         let keyed: Vec<usize> = closure
             .0
             .ones()
-            .filter(|&i| i < self.ops.len() && self.audience[i].is_some())
+            .filter(|&i| i < self.ops.len() && self.audience[i].is_some() && !void.contains(i))
             .collect();
         keyed
             .iter()
@@ -601,7 +677,7 @@ impl Membership {
         };
         let mut missing: BTreeMap<MemberId, Vec<KeyGrant>> = BTreeMap::new();
         for member in &self.current {
-            for (op, _) in self.epochs() {
+            for (op, _) in self.epochs().filter(|(op, _)| self.takes_effect(&op.hash)) {
                 if !self.holds(member, &op.hash, class) {
                     missing.entry(*member).or_default().push(KeyGrant {
                         epoch: op.hash,

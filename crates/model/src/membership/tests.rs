@@ -160,16 +160,50 @@ fn re_adding_after_seeing_the_removal_works() {
 }
 
 #[test]
-fn mutual_concurrent_removals_remove_both() {
+fn in_a_mutual_removal_the_senior_member_prevails() {
     let mut log = Log::new(1);
     log.add(1, 2);
     let base = log.add(1, 3);
-    log.remove_after(2, 3, vec![base]);
-    log.remove_after(3, 2, vec![base]);
+    let by_senior = log.remove_after(2, 3, vec![base]);
+    let by_junior = log.remove_after(3, 2, vec![base]);
     let state = log.state();
-    assert_eq!(members(&state), vec![1]);
-    // Two concurrent epochs, neither sealed to exactly {1}: re-key needed.
-    assert_eq!(state.write_epoch(), None);
+    assert_eq!(members(&state), vec![1, 2]);
+    assert!(state.takes_effect(&by_senior));
+    assert!(!state.takes_effect(&by_junior) && state.contains(&by_junior));
+    assert_eq!(state.write_epoch(), Some(by_senior));
+}
+
+#[test]
+fn a_removed_member_who_has_not_heard_takes_nothing_over() {
+    // Ada (1) removes Bo (2). Bo, not having heard (or pretending), adds
+    // Mallory (9), removes Cy (3) and re-keys; Mallory removes Ada.
+    let mut log = Log::new(1);
+    log.add(1, 2);
+    let before = log.add(1, 3);
+    let removal = log.remove_after(1, 2, vec![before]);
+    let stranger = log.add_after(2, 9, vec![before]);
+    let takeover = [
+        stranger,
+        log.remove_after(2, 3, vec![stranger]),
+        log.push(2, vec![stranger], Action::Rekey { key: key() }),
+        log.remove_after(9, 1, vec![stranger]),
+        log.add_after(9, 8, vec![stranger]),
+        log.remove_after(2, 1, vec![before]),
+    ];
+    // Cy, who heard of Bo's add of Mallory before the removal, re-keys.
+    let honest = log.push(3, vec![stranger], Action::Rekey { key: key() });
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 3]);
+    for op in takeover {
+        assert!(state.contains(&op) && !state.takes_effect(&op));
+    }
+    assert!(state.takes_effect(&removal) && state.takes_effect(&honest));
+    assert!(!state.ever_members().contains(&m(9)));
+    // Cy's epoch was sealed to whom Cy knew, Mallory included: unfit for
+    // writing. Ada's removal is sealed to exactly Ada and Cy.
+    assert!(state.audience(&honest).is_some_and(|a| a.contains(&m(9))));
+    assert_eq!(state.write_epoch(), Some(removal));
+    assert_eq!(state.audience(&removal), Some(state.members()));
 }
 
 #[test]
@@ -487,6 +521,145 @@ proptest! {
         // Every member is in the audience of the write epoch, and nobody else is.
         if let Some(epoch) = reference.write_epoch() {
             prop_assert_eq!(reference.audience(&epoch), Some(reference.members()));
+        }
+    }
+}
+
+/// One operation a removed member makes after its removal, backdated to
+/// heads that do not include the removal.
+#[derive(Clone, Debug)]
+enum Backdated {
+    Add(u8),
+    Remove(usize),
+    Rekey,
+    Leave,
+    ShareKeys(usize),
+}
+
+fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
+    let kind = prop_oneof![
+        (10..60u8).prop_map(Backdated::Add),
+        (0..8usize).prop_map(Backdated::Remove),
+        Just(Backdated::Rekey),
+        Just(Backdated::Leave),
+        (0..8usize).prop_map(Backdated::ShareKeys),
+    ];
+    (kind, any::<usize>())
+}
+
+/// Appends `attack` as operations by `removed`, each naming as deps an
+/// operation that the removal `removal` did not follow (or an earlier
+/// attack operation), and returns their hashes.
+fn backdate(
+    state: &Membership,
+    removal: OpHash,
+    removed: MemberId,
+    attack: &[(Backdated, usize)],
+    ops: &mut Vec<Op>,
+) -> Vec<OpHash> {
+    let circle = state.circle();
+    let mut before: Vec<OpHash> = state
+        .ops()
+        .iter()
+        .filter(|op| {
+            let closure = state.closure(&[op.hash]).expect("held");
+            op.hash != removal && !state.closure_contains(&closure, &removal)
+        })
+        .map(|op| op.hash)
+        .collect();
+    let others: Vec<MemberId> = state.ever_members().into_iter().collect();
+    let genesis = OpHash(circle.0);
+    let mut made = Vec::new();
+    for (kind, pick) in attack {
+        let action = match kind {
+            Backdated::Add(n) => Action::Add {
+                member: m(*n),
+                recipient: format!("r{n}"),
+                key: key(),
+            },
+            Backdated::Remove(i) => Action::Remove {
+                member: others[i % others.len()],
+                key: key(),
+            },
+            Backdated::Rekey => Action::Rekey { key: key() },
+            Backdated::Leave => Action::Leave,
+            Backdated::ShareKeys(i) => Action::ShareKeys {
+                to: others[i % others.len()],
+                grants: vec![KeyGrant {
+                    epoch: genesis,
+                    class: KeyClass::Full,
+                }],
+                sealed: vec![],
+            },
+        };
+        let dep = before[pick % before.len()];
+        let mut op = make(Some(circle), 0, vec![dep], action);
+        op.body.author = removed;
+        op.hash = OpHash(hash_bytes("test op", format!("{:?}", op.body).as_bytes()));
+        if state.contains(&op.hash) {
+            continue; // the very operation it made before the removal
+        }
+        before.push(op.hash);
+        made.push(op.hash);
+        ops.push(op);
+    }
+    made
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        max_global_rejects: 100_000,
+        ..ProptestConfig::default()
+    })]
+
+    /// Strong removal: whatever a removed member signs after a removal by a
+    /// more senior member, backdated to any point before it, takes no
+    /// effect, in any delivery order.
+    #[test]
+    fn backdated_operations_by_a_removed_member_take_no_effect(
+        steps in history(),
+        attack in proptest::collection::vec(backdated(), 1..50),
+        seed in any::<u64>(),
+    ) {
+        let (circle, mut ops) = simulate(&steps);
+        let (honest, _) = Membership::build(circle, ops.clone());
+        let seniority: Vec<MemberId> = honest
+            .ops()
+            .iter()
+            .filter_map(|op| match &op.body.action {
+                Action::Create { .. } => Some(op.body.author),
+                Action::Add { member, .. } => Some(*member),
+                _ => None,
+            })
+            .collect();
+        let rank = |x: &MemberId| seniority.iter().position(|s| s == x);
+        // An effective removal of a member who is still out, by someone senior.
+        let removal = honest.ops().iter().find(|op| match &op.body.action {
+            Action::Remove { member, .. } => {
+                honest.takes_effect(&op.hash)
+                    && !honest.is_member(member)
+                    && rank(&op.body.author) < rank(member)
+            }
+            _ => false,
+        });
+        prop_assume!(removal.is_some());
+        let Some(removal) = removal else { return Ok(()) };
+        let Action::Remove { member: removed, .. } = removal.body.action else {
+            unreachable!("picked a removal")
+        };
+        let made = backdate(&honest, removal.hash, removed, &attack, &mut ops);
+        let mut s = seed | 1;
+        for i in (1..ops.len()).rev() {
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+            ops.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        let (attacked, _) = Membership::build(circle, ops);
+        prop_assert_eq!(attacked.members(), honest.members());
+        prop_assert_eq!(attacked.write_epoch(), honest.write_epoch());
+        prop_assert_eq!(attacked.missing_grants(true), honest.missing_grants(true));
+        for hash in made {
+            prop_assert!(!attacked.takes_effect(&hash), "{:?} took effect", hash);
         }
     }
 }
