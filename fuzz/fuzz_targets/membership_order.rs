@@ -1,5 +1,6 @@
 //! The membership rules on arbitrary operation graphs: never panic, and the
-//! state does not depend on the order operations are given in.
+//! state — strong removal's void operations included — does not depend on
+//! the order operations are given in.
 #![no_main]
 use circlekeep_model::ids::hash_bytes;
 use circlekeep_model::membership::{
@@ -55,4 +56,6 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(forward.heads(), backward.heads());
     assert_eq!(forward.write_epoch(), backward.write_epoch());
     assert_eq!(forward.missing_grants(true), backward.missing_grants(true));
+    let void = |m: &Membership| m.void_ops().map(|o| o.hash).collect::<Vec<_>>();
+    assert_eq!(void(&forward), void(&backward));
 });
