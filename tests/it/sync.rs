@@ -572,3 +572,38 @@ async fn a_supervised_node_restarts_when_its_settings_change() {
     assert!(matches!(bo_sync.state(), NodeState::Offline(_)));
     ada_node.shutdown().await;
 }
+
+/// Sharing one circle opens a session, not the others: Ada removed Bo from
+/// `other`; Bo, not having heard, writes there and syncs with Ada because
+/// they still share `shared`. Ada takes Bo's records of `shared` only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_s_records_are_taken_only_for_circles_it_is_a_member_of() {
+    let (ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let shared = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let other = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let here = ada
+        .new_gathering(shared, date("2026-11-26"))
+        .expect("gathering");
+    let there = ada
+        .new_gathering(other, date("2026-11-27"))
+        .expect("gathering");
+    ada.send(&bo, shared);
+    ada.send(&bo, other);
+    let bo_id = ada.find_member(other, "Bo").expect("member");
+    ada.remove_member(other, bo_id).expect("remove");
+
+    bo.add_note(shared, here, "Bo in the circle we share")
+        .expect("note");
+    bo.add_note(other, there, "Bo, after his removal")
+        .expect("Bo has not heard");
+    let ada_node = ada.node().await;
+    let bo_node = bo.node().await;
+    bo_node.add_address(&ada_node.addr());
+    bo_node.sync_once(Duration::from_secs(20)).await;
+    assert_eq!(readable_notes(&ada, shared), ["Bo in the circle we share"]);
+    assert!(readable_notes(&ada, other).is_empty());
+    // Bo heard of his removal in the same session.
+    assert!(!bo.circle(other).expect("view").member);
+    bo_node.shutdown().await;
+    ada_node.shutdown().await;
+}

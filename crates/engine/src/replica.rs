@@ -100,6 +100,15 @@ impl<S: Store> Replica for Engine<S> {
         entries: Vec<Vec<u8>>,
     ) -> Ingested {
         let mut out = Ingested::default();
+        // A peer's records are taken only for circles its member is in here:
+        // sharing one circle does not open the others (a member removed from
+        // this one, say, pushing what it wrote after).
+        let sender_is_member = self.with_circle(*circle, |c, _| Ok(c.membership.is_member(from)));
+        if let Ok(false) = sender_is_member {
+            tracing::info!(peer = %from.short(), circle = %circle.short(), "ignoring records from a peer who is not a member of this circle");
+            out.rejected = ops.len() + entries.len();
+            return out;
+        }
         // Operations go with the first slice; each slice holds the engine
         // lock once, so the app waits at most about one slice's work.
         let mut ops = Some(ops);
