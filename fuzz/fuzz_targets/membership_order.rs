@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
             .map(|(_, o)| o.hash)
             .collect();
         let member = MemberId([target; 32]);
-        let action = match kind % 6 {
+        let action = match kind % 7 {
             0 => Action::Add { member, recipient: "r".into(), key: key() },
             1 => Action::Remove { member, key: key() },
             2 => Action::Leave,
@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
                 grants: vec![KeyGrant { epoch: ops[0].hash, class: KeyClass::Shared }],
                 sealed: vec![],
             },
+            5 => Action::Policy { history: kind & 0x80 != 0 },
             _ => Action::Create { recipient: "r".into(), nonce: [kind; 16], key: key() },
         };
         ops.push(op(Some(circle), author, deps, action));
@@ -55,7 +56,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(forward.members(), backward.members());
     assert_eq!(forward.heads(), backward.heads());
     assert_eq!(forward.write_epoch(), backward.write_epoch());
-    assert_eq!(forward.missing_grants(true), backward.missing_grants(true));
+    assert_eq!(forward.missing_grants(), backward.missing_grants());
+    assert_eq!(forward.history(), backward.history());
     let void = |m: &Membership| m.void_ops().map(|o| o.hash).collect::<Vec<_>>();
     assert_eq!(void(&forward), void(&backward));
 });

@@ -305,3 +305,34 @@ fn a_removed_member_who_has_not_heard_cannot_take_the_circle_over() {
         "{read:?}"
     );
 }
+
+/// Who gets which key is the founder's signed choice, not a document field:
+/// Bo flips the circle document's "newcomers see history" field; when Ada
+/// then adds Dee, no device hands Dee an earlier epoch's key.
+#[test]
+fn a_member_flipping_the_history_field_opens_no_earlier_notes() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let dee = Peer::new("Dee", 4);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-12"))
+        .expect("gathering");
+    ada.add_note(circle, g, "early secret").expect("note");
+    ada.send(&bo, circle);
+
+    bo.set_history_field(circle, HistoryPolicy::NewcomersSeeHistory)
+        .expect("a valid, hostile edit");
+    bo.send(&ada, circle);
+    ada.add_member(circle, &dee.card()).expect("add");
+    for _ in 0..2 {
+        for (from, to) in [(&ada, &bo), (&bo, &ada), (&ada, &dee), (&bo, &dee)] {
+            from.send(to, circle);
+        }
+    }
+    assert!(dee.circle(circle).expect("view").member);
+    assert!(readable_notes(&dee, circle).is_empty());
+    for peer in [&ada, &bo, &dee] {
+        assert_eq!(peer.circle(circle).expect("view").history, "since-joining");
+    }
+}

@@ -122,7 +122,7 @@ impl<S: Store> Engine<S> {
                 short: id.short(),
                 name: doc.settings.name.clone(),
                 purpose: doc.settings.purpose.as_str().to_owned(),
-                history: doc.settings.history.name().to_owned(),
+                history: c.history().name().to_owned(),
                 charter: doc.charter.text.as_str().to_owned(),
                 member: c.membership.is_member(&me),
                 members: member_views(&c.membership, &names, &me),

@@ -22,6 +22,24 @@ impl<S: Store> Engine<S> {
         self.splice_note(circle, gathering, note, edits, true)
     }
 
+    /// Flips the circle document's history field, as a member's modified
+    /// client could: a valid edit, signed by this device.
+    pub fn set_history_field(
+        &self,
+        circle: CircleId,
+        history: crate::HistoryPolicy,
+    ) -> Result<(), EngineError> {
+        use circlekeep_model::docs::{read_circle, DocError};
+        self.with_circle(circle, |c, ctx| {
+            c.write(ctx, DocId::CIRCLE, |doc| {
+                let mut shared = read_circle(doc)?;
+                shared.settings.history = history;
+                autosurgeon::reconcile(doc, &shared).map_err(DocError::from)?;
+                Ok(())
+            })
+        })
+    }
+
     /// The signed folds this device made of its own log in `circle`.
     pub fn own_folds(&self, circle: CircleId) -> Result<Vec<Vec<u8>>, EngineError> {
         self.with_circle(circle, |c, ctx| c.own_folds(ctx))

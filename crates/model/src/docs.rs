@@ -141,7 +141,9 @@ pub struct Settings {
     pub name: String,
     /// What the circle is for.
     pub purpose: Text,
-    /// Who may read earlier gatherings.
+    /// Who may read earlier gatherings, as the founder chose it. Display
+    /// only: any member can edit this document, so keys follow the founder's
+    /// signed `Policy` in the membership log, never this field.
     pub history: HistoryPolicy,
     /// When the circle meets, once set.
     #[autosurgeon(missing = "Default::default")]
@@ -405,12 +407,6 @@ pub fn init_circle(doc: &mut AutoCommit, circle: &CircleDoc) -> Result<(), DocEr
     Ok(())
 }
 
-/// Reads only the circle's history policy (cheaper than the whole document).
-pub fn read_history(doc: &AutoCommit) -> Result<HistoryPolicy, DocError> {
-    let settings = map_obj(doc, &ROOT, "settings")?;
-    Ok(autosurgeon::hydrate_prop(doc, &settings, "history")?)
-}
-
 /// Reads the circle document.
 pub fn read_circle(doc: &AutoCommit) -> Result<CircleDoc, DocError> {
     Ok(hydrate(doc)?)
@@ -667,17 +663,6 @@ mod tests {
             read.charter.text.as_str(),
             "Vertraulich 🤝🌱: what is said here stays!"
         );
-    }
-
-    #[test]
-    fn the_history_policy_reads_alone() {
-        let mut doc = new_doc(&[1; 32]);
-        init_circle(&mut doc, &circle()).expect("init");
-        assert_eq!(
-            read_history(&doc).expect("history"),
-            HistoryPolicy::SinceJoining
-        );
-        assert!(read_history(&new_doc(&[2; 32])).is_err());
     }
 
     #[test]

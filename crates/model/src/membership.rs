@@ -56,6 +56,12 @@
 //!   document, or the full epoch secret (`Full`) in circles where newcomers
 //!   see history. It changes no membership. Its grants are public (epoch
 //!   hashes only); the keys are sealed to the receiver.
+//! * **Who gets which key is the log's, not a document's.** Whether
+//!   newcomers see history is set once, by the founder, with a `Policy`
+//!   operation whose only dep is the genesis; any other `Policy` is
+//!   rejected, and if the founder signed two that disagree, newcomers see
+//!   only what comes after they join. No edit of a shared document changes
+//!   which keys honest devices hand out.
 
 use crate::ids::{CircleId, MemberId, OpHash};
 use fixedbitset::FixedBitSet;
@@ -126,6 +132,12 @@ pub enum Action {
         /// The keys, sealed to the receiver.
         sealed: Vec<u8>,
     },
+    /// Sets, at founding, whether newcomers see history (founder only, deps
+    /// exactly the genesis). Last, so earlier operations keep their encoding.
+    Policy {
+        /// Newcomers receive every earlier epoch's full secret.
+        history: bool,
+    },
 }
 
 impl Action {
@@ -136,7 +148,7 @@ impl Action {
             | Action::Add { key, .. }
             | Action::Remove { key, .. }
             | Action::Rekey { key } => Some(key),
-            Action::Leave | Action::ShareKeys { .. } => None,
+            Action::Leave | Action::ShareKeys { .. } | Action::Policy { .. } => None,
         }
     }
 
@@ -149,6 +161,7 @@ impl Action {
             Action::Leave => "leave",
             Action::Rekey { .. } => "rekey",
             Action::ShareKeys { .. } => "share-keys",
+            Action::Policy { .. } => "policy",
         }
     }
 }
@@ -230,6 +243,9 @@ pub enum OpRejection {
     /// A grant names something that is not an epoch in its causal past.
     #[error("key grant names an unknown epoch")]
     UnknownEpoch,
+    /// A history policy not set by the founder right at founding.
+    #[error("only the founder sets the history policy, right after founding")]
+    PolicyNotAtFounding,
 }
 
 /// The state of a circle's membership, computed from a set of operations.
@@ -256,6 +272,8 @@ pub struct Membership {
     heads: Vec<OpHash>,
     /// Keys granted by `ShareKeys`: member → epoch → best class.
     grants: BTreeMap<MemberId, BTreeMap<OpHash, KeyClass>>,
+    /// Whether newcomers see history (the founder's `Policy`).
+    history: bool,
 }
 
 impl Membership {
@@ -288,6 +306,7 @@ impl Membership {
             recipients: BTreeMap::new(),
             heads: Vec::new(),
             grants: BTreeMap::new(),
+            history: false,
         };
         let genesis = OpHash(circle.0);
         if !pending.contains_key(&genesis) {
@@ -376,6 +395,13 @@ impl Membership {
                     return Err(OpRejection::TargetNotMember);
                 }
             }
+            Action::Policy { .. } => {
+                let founder = self.ops.first().map(|genesis| genesis.body.author);
+                let at_founding = body.deps == [OpHash(self.circle.0)];
+                if founder != Some(body.author) || !at_founding {
+                    return Err(OpRejection::PolicyNotAtFounding);
+                }
+            }
             Action::ShareKeys { to, grants, .. } => {
                 if !before.contains(to) {
                     return Err(OpRejection::TargetNotMember);
@@ -445,6 +471,16 @@ impl Membership {
                 self.recipients.insert(member, recipient.clone());
             }
         }
+
+        let policies: Vec<bool> = self
+            .ops
+            .iter()
+            .filter_map(|op| match op.body.action {
+                Action::Policy { history } => Some(history),
+                _ => None,
+            })
+            .collect();
+        self.history = !policies.is_empty() && policies.iter().all(|&h| h);
 
         for (i, op) in self.ops.iter().enumerate() {
             if self.void.contains(i) {
@@ -667,10 +703,16 @@ impl Membership {
             .min()
     }
 
+    /// Whether newcomers see history, as the founder set it.
+    pub fn history(&self) -> bool {
+        self.history
+    }
+
     /// The keys current members lack: every member should hold the circle
-    /// document's subkey of every epoch, and with `history` the full secret.
-    pub fn missing_grants(&self, history: bool) -> BTreeMap<MemberId, Vec<KeyGrant>> {
-        let class = if history {
+    /// document's subkey of every epoch, and where newcomers see history the
+    /// full secret.
+    pub fn missing_grants(&self) -> BTreeMap<MemberId, Vec<KeyGrant>> {
+        let class = if self.history {
             KeyClass::Full
         } else {
             KeyClass::Shared

@@ -45,6 +45,11 @@ impl CircleRuntime {
         let (membership, _) = Membership::build(id, [genesis.clone()]);
         let mut circle = Self::empty(id, membership);
         circle.keyring.insert_full(genesis.hash, secret);
+        // Who gets which key is the log's: the founder's choice is signed
+        // there (the document's field only mirrors it for older readers).
+        if history == HistoryPolicy::NewcomersSeeHistory {
+            circle.append_op(ctx, Action::Policy { history: true }, None)?;
+        }
         let me = ctx.me_id().to_hex();
         let initial = CircleDoc {
             settings: docs::Settings {

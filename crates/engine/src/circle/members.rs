@@ -4,7 +4,7 @@
 
 use super::{now, CircleRuntime, Ctx};
 use crate::error::EngineError;
-use circlekeep_model::docs::{self, HistoryPolicy};
+use circlekeep_model::docs;
 use circlekeep_model::membership::{Action, KeyClass, KeyGrant, Membership, OpBody, OP_VERSION};
 use circlekeep_model::{DocId, MemberId, OpHash};
 use circlekeep_seal::epoch::seal_grants;
@@ -163,9 +163,8 @@ impl CircleRuntime {
         if !self.membership.is_member(&me) {
             return Ok(0);
         }
-        let history = self.history() == HistoryPolicy::NewcomersSeeHistory;
         let mut made = 0;
-        for (member, wanted) in self.membership.missing_grants(history) {
+        for (member, wanted) in self.membership.missing_grants() {
             if member == me {
                 continue;
             }

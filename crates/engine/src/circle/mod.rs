@@ -154,11 +154,14 @@ impl CircleRuntime {
         Some(view)
     }
 
-    /// The circle's history policy (since-joining when unknown).
+    /// The circle's history policy, as its founder signed it in the log
+    /// (never read from the shared document, which any member may edit).
     pub fn history(&self) -> HistoryPolicy {
-        self.doc(&DocId::CIRCLE)
-            .and_then(|d| docs::read_history(d).ok())
-            .unwrap_or_default()
+        if self.membership.history() {
+            HistoryPolicy::NewcomersSeeHistory
+        } else {
+            HistoryPolicy::SinceJoining
+        }
     }
 
     /// What this device holds: author → last sequence number.

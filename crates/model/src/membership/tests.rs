@@ -305,7 +305,7 @@ fn newcomers_lack_circle_keys_until_shared() {
     let genesis = OpHash(log.circle.0);
     let add = log.add(1, 2);
     let state = log.state();
-    let missing = state.missing_grants(false);
+    let missing = state.missing_grants();
     assert_eq!(
         missing.get(&m(2)),
         Some(&vec![KeyGrant {
@@ -329,11 +329,56 @@ fn newcomers_lack_circle_keys_until_shared() {
         },
     );
     let state = log.state();
-    assert!(state.missing_grants(false).is_empty());
+    assert!(state.missing_grants().is_empty());
     assert!(state.holds(&m(2), &genesis, KeyClass::Shared));
     assert!(!state.holds(&m(2), &genesis, KeyClass::Full));
-    // In a circle where newcomers see history, the full secret is still owed.
-    assert_eq!(state.missing_grants(true).get(&m(2)).map(Vec::len), Some(1));
+}
+
+#[test]
+fn where_the_founder_chose_history_the_full_secret_is_owed() {
+    let mut log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    log.push(1, vec![genesis], Action::Policy { history: true });
+    log.add(1, 2);
+    let state = log.state();
+    assert!(state.history());
+    let owed = state.missing_grants();
+    assert_eq!(owed.get(&m(2)).map(|g| g[0].class), Some(KeyClass::Full));
+}
+
+#[test]
+fn only_the_founder_sets_the_history_policy_and_only_at_founding() {
+    let mut log = Log::new(1);
+    let genesis = OpHash(log.circle.0);
+    let add = log.add(1, 2);
+    let by_member = make(
+        Some(log.circle),
+        2,
+        vec![add],
+        Action::Policy { history: true },
+    );
+    let later = make(
+        Some(log.circle),
+        1,
+        vec![add],
+        Action::Policy { history: true },
+    );
+    log.ops.extend([by_member.clone(), later.clone()]);
+    let (state, rejected) = Membership::build(log.circle, log.ops.clone());
+    assert!(!state.history());
+    assert!(state
+        .missing_grants()
+        .values()
+        .flatten()
+        .all(|g| g.class == KeyClass::Shared));
+    for op in [by_member, later] {
+        assert!(rejected.contains(&(op.hash, OpRejection::PolicyNotAtFounding)));
+    }
+    // Two founding policies that disagree: the safe one.
+    log.push(1, vec![genesis], Action::Policy { history: true });
+    log.push(1, vec![genesis], Action::Policy { history: false });
+    let (state, _) = Membership::build(log.circle, log.ops);
+    assert!(!state.history());
 }
 
 #[test]
@@ -410,11 +455,15 @@ fn step() -> impl Strategy<Value = Step> {
 /// Runs `steps` on three replicas that each only write what their local
 /// state allows, and returns every operation anyone made.
 fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
-    let founder = Log::new(1);
+    let mut founder = Log::new(1);
     let circle = founder.circle;
+    // Newcomers see history, so key grants carry full secrets.
+    founder.push(1, vec![OpHash(circle.0)], Action::Policy { history: true });
     let mut replicas: Vec<BTreeMap<OpHash, Op>> = vec![BTreeMap::new(); 3];
     for r in &mut replicas {
-        r.insert(founder.ops[0].hash, founder.ops[0].clone());
+        for op in &founder.ops {
+            r.insert(op.hash, op.clone());
+        }
     }
     // Replica i acts as member i + 1; members 2 and 3 join through steps.
     let mut all: BTreeMap<OpHash, Op> = replicas[0].clone();
@@ -514,7 +563,7 @@ proptest! {
         prop_assert_eq!(reference.members(), other.members());
         prop_assert_eq!(reference.heads(), other.heads());
         prop_assert_eq!(reference.write_epoch(), other.write_epoch());
-        prop_assert_eq!(reference.missing_grants(false), other.missing_grants(false));
+        prop_assert_eq!(reference.missing_grants(), other.missing_grants());
         let order_a: Vec<_> = reference.ops().iter().map(|o| o.hash).collect();
         let order_b: Vec<_> = other.ops().iter().map(|o| o.hash).collect();
         prop_assert_eq!(order_a, order_b);
@@ -534,6 +583,7 @@ enum Backdated {
     Rekey,
     Leave,
     ShareKeys(usize),
+    Policy,
 }
 
 fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
@@ -543,6 +593,7 @@ fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
         Just(Backdated::Rekey),
         Just(Backdated::Leave),
         (0..8usize).prop_map(Backdated::ShareKeys),
+        Just(Backdated::Policy),
     ];
     (kind, any::<usize>())
 }
@@ -583,6 +634,7 @@ fn backdate(
             },
             Backdated::Rekey => Action::Rekey { key: key() },
             Backdated::Leave => Action::Leave,
+            Backdated::Policy => Action::Policy { history: false },
             Backdated::ShareKeys(i) => Action::ShareKeys {
                 to: others[i % others.len()],
                 grants: vec![KeyGrant {
@@ -657,7 +709,7 @@ proptest! {
         let (attacked, _) = Membership::build(circle, ops);
         prop_assert_eq!(attacked.members(), honest.members());
         prop_assert_eq!(attacked.write_epoch(), honest.write_epoch());
-        prop_assert_eq!(attacked.missing_grants(true), honest.missing_grants(true));
+        prop_assert_eq!(attacked.missing_grants(), honest.missing_grants());
         for hash in made {
             prop_assert!(!attacked.takes_effect(&hash), "{:?} took effect", hash);
         }
