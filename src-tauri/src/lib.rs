@@ -46,6 +46,7 @@ pub fn run() {
             commands::circles::accept_charter,
             commands::circles::edit_charter,
             commands::circles::leave_circle,
+            commands::circles::accept_circle,
             commands::circles::rejections,
             commands::circles::setup_circle,
             commands::schedule::reschedule,

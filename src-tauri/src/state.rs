@@ -199,6 +199,7 @@ impl From<EngineError> for CommandError {
 fn advice(code: ErrorCode) -> Option<&'static str> {
     match code {
         ErrorCode::NoGathering => Some("open one with \"Open a gathering\""),
+        ErrorCode::NotAccepted => Some("accept the circle with \"Accept\" on its page first"),
         ErrorCode::NoCadence => {
             Some("set when the circle meets under \"Set the purpose and when the circle meets\"")
         }

@@ -80,6 +80,14 @@ fn a_gathering_walk_through_with_two_devices() {
     let report = bo.json(&["bundle", "import", bundle.to_str().expect("path")]);
     assert_eq!(report["joined"], true);
     assert_eq!(report["rejected"].as_array().map(Vec::len), Some(0));
+    // A circle that added Bo waits for him to accept it.
+    assert_eq!(bo.json(&["circle", "list"])[0]["invitation"], true);
+    assert_eq!(
+        bo.error_code(&["note", "add", "thursday", "too soon"]).1,
+        "not_accepted"
+    );
+    bo.ok(&["circle", "accept", "thursday"]);
+    assert_eq!(bo.json(&["circle", "list"])[0]["invitation"], false);
 
     let notes = bo.json(&["note", "list", "thursday", "--gathering", "2026-11-26"]);
     assert_eq!(notes[0]["gathering"]["id"], gathering.as_str());

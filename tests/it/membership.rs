@@ -97,6 +97,7 @@ fn a_newcomer_since_joining_reads_the_charter_but_not_earlier_gatherings() {
         .expect("gathering");
     ada.add_note(circle, next, "welcome Dee").expect("note");
     ada.send(&dee, circle);
+    dee.accept_circle(circle).expect("accept");
     assert_eq!(readable_notes(&dee, circle), vec!["welcome Dee"]);
     dee.add_note(circle, next, "thank you")
         .expect("newcomer writes");
@@ -273,6 +274,7 @@ fn a_removed_member_who_has_not_heard_cannot_take_the_circle_over() {
     bo.add_member(circle, &mallory.card()).expect("add Mallory");
     bo.remove_member(circle, cy_id).expect("remove Cy");
     bo.send(&mallory, circle);
+    mallory.accept_circle(circle).expect("accept");
     let ada_id = mallory.find_member(circle, "Ada").expect("member");
     mallory.remove_member(circle, ada_id).expect("remove Ada");
     mallory.send(&bo, circle);
@@ -335,4 +337,46 @@ fn a_member_flipping_the_history_field_opens_no_earlier_notes() {
     for peer in [&ada, &bo, &dee] {
         assert_eq!(peer.circle(circle).expect("view").history, "since-joining");
     }
+}
+
+/// Consent: a circle that adds me waits as an invitation. Until I accept,
+/// I can look at it but write nothing, and its members are not my peers
+/// (they do not pass my handshake); then it is mine like any other.
+#[test]
+fn a_circle_that_adds_me_waits_as_an_invitation_until_i_accept() {
+    use circlekeep_sync::Replica;
+    let ada = Peer::new("Ada", 1);
+    let dee = Peer::new("Dee", 4);
+    let circle = ada
+        .create_circle("Thursday circle", HistoryPolicy::SinceJoining)
+        .expect("create");
+    ada.add_member(circle, &dee.card()).expect("add");
+    let g = ada
+        .new_gathering(circle, date("2026-12-10"))
+        .expect("gathering");
+    ada.add_note(circle, g, "welcome, Dee").expect("note");
+    let report = ada.send(&dee, circle);
+    assert!(report.joined && report.rejected.is_empty(), "{report:?}");
+
+    assert_eq!(dee.invitations().expect("invitations"), vec![circle]);
+    let listed = dee.circles().expect("circles");
+    assert!(listed[0].invitation && listed[0].member);
+    assert!(dee.circle(circle).expect("view").invitation);
+    assert_eq!(readable_notes(&dee, circle), vec!["welcome, Dee"]);
+    assert_eq!(
+        dee.add_note(circle, g, "too soon")
+            .err()
+            .map(|e| e.code().as_str()),
+        Some("not_accepted")
+    );
+    assert!(dee.peers().is_empty());
+    assert!(dee.circles_with(&ada.identity().member_id()).is_empty());
+
+    dee.accept_circle(circle).expect("accept");
+    assert!(dee.invitations().expect("invitations").is_empty());
+    assert!(!dee.circle(circle).expect("view").invitation);
+    assert!(dee.peers().contains(&ada.identity().member_id()));
+    dee.add_note(circle, g, "glad to be here").expect("note");
+    dee.send(&ada, circle);
+    assert_eq!(readable_notes(&ada, circle).len(), 2);
 }

@@ -254,6 +254,7 @@ fn laptops_in_a_room_with_no_internet_find_each_other_and_converge() {
     );
     for home in &homes[1..] {
         run(home, &["bundle", "import", bundle.to_str().expect("path")]);
+        run(home, &["circle", "accept", "room"]);
     }
     // At the table, before anyone connects.
     for (i, home) in homes.iter().enumerate() {

@@ -113,7 +113,8 @@ impl std::ops::Deref for Peer {
     }
 }
 
-/// `founder` creates a circle, adds `others`, and sends it to each of them.
+/// `founder` creates a circle, adds `others`, and sends it to each of them,
+/// who accept it.
 pub fn circle_of(founder: &Peer, others: &[&Peer], history: HistoryPolicy) -> CircleId {
     let circle = founder
         .create_circle("Thursday circle", history)
@@ -124,6 +125,7 @@ pub fn circle_of(founder: &Peer, others: &[&Peer], history: HistoryPolicy) -> Ci
     for peer in others {
         let report = founder.send(peer, circle);
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        peer.accept_circle(circle).expect("accept");
     }
     circle
 }

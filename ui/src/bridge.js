@@ -31,6 +31,7 @@ export const backend = {
   acceptCharter: (circle) => call("accept_charter", { circle }),
   editCharter: (circle, text) => call("edit_charter", { circle, text }),
   leaveCircle: (circle) => call("leave_circle", { circle }),
+  acceptCircle: (circle) => call("accept_circle", { circle }),
   /** Records refused from this circle's peers and bundles, newest first. */
   rejections: (circle) => call("rejections", { circle }),
   /** Purpose, rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }` (or null) and guide (member id, "" for none, null unchanged). */

@@ -138,6 +138,10 @@ export class CircleView {
         el("h2", { id: "circle-name" }, circle.name),
         circle.purpose ? el("p", { class: "purpose" }, circle.purpose) : null,
         circle.member ? null : el("p", { class: "warning" }, "You are no longer a member of this circle: nothing new reaches you."),
+        circle.invitation
+          ? el("p", { id: "invitation", class: "warning" }, "This circle added you. Nothing syncs and you write nothing here until you accept. ",
+            el("button", { id: "accept-circle", onclick: this.act(() => backend.acceptCircle(this.id)) }, "Accept"))
+          : null,
         this.refused.length
           ? el("p", { id: "refused-notice", class: "warning" }, `${this.refused.length} record${this.refused.length === 1 ? " was" : "s were"} refused: forged, altered, or from someone not in the circle. Nothing of them was applied; see Members.`)
           : null,

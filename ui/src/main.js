@@ -22,7 +22,7 @@ async function showCircles() {
   list.replaceChildren(
     ...circles.map((c) =>
       el("li", {}, el("button", { class: c.id === circleView.id ? "circle current" : "circle", "data-circle": c.id, onclick: () => openCircle(c.id) },
-        c.name ?? `Circle ${c.short} (waiting for its documents)`, el("span", { class: "meta" }, ` ${c.members} members`))),
+        c.name ?? `Circle ${c.short} (waiting for its documents)`, el("span", { class: "meta" }, c.invitation ? " invitation" : ` ${c.members} members`))),
     ),
   );
   if (circles.length === 0) list.append(el("li", {}, "No circles yet: found one, or join with a ticket."));

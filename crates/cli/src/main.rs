@@ -180,6 +180,11 @@ enum CircleCommand {
         /// Circle name or id prefix.
         circle: String,
     },
+    /// Accept a circle that added you: it then syncs and you take part.
+    Accept {
+        /// Circle name or id prefix.
+        circle: String,
+    },
     /// Leave a circle.
     Leave {
         /// Circle name or id prefix.
@@ -572,6 +577,10 @@ fn circle(engine: &Engine, command: CircleCommand, out: &Output) -> anyhow::Resu
         }
         CircleCommand::List => out.circles(&engine.circles()?),
         CircleCommand::Show { circle } => out.circle(&engine.circle(engine.find_circle(&circle)?)?),
+        CircleCommand::Accept { circle } => {
+            engine.accept_circle(engine.find_circle(&circle)?)?;
+            out.done("Accepted: the circle syncs and you take part.");
+        }
         CircleCommand::Leave { circle } => {
             engine.leave_circle(engine.find_circle(&circle)?)?;
             out.done("Left the circle.");

@@ -33,6 +33,7 @@ fn advice(code: ErrorCode) -> Option<&'static str> {
     match code {
         ErrorCode::NotInitialized => Some("run `circlekeep init` first"),
         ErrorCode::NoGathering => Some("start one with `circlekeep gathering new`"),
+        ErrorCode::NotAccepted => Some("accept it first with `circlekeep circle accept CIRCLE`"),
         ErrorCode::NoCadence => Some(
             "set one with `circlekeep circle setup CIRCLE --every-weeks … --weekday … --time …`",
         ),
@@ -129,10 +130,12 @@ impl Output {
             }
             for c in circles {
                 let name = c.name.as_deref().unwrap_or("(unreadable)");
-                let status = if c.member {
-                    ""
-                } else {
+                let status = if !c.member {
                     "  [no longer a member]"
+                } else if c.invitation {
+                    "  [invitation: `circlekeep circle accept` to take part]"
+                } else {
+                    ""
                 };
                 say!(self, "{}  {name}  ({} members){status}", c.short, c.members);
             }
@@ -146,6 +149,9 @@ impl Output {
                 say!(self, "Purpose: {}", c.purpose);
             }
             say!(self, "History: {}", c.history);
+            if c.invitation {
+                say!(self, "This circle added you: accept it with `circlekeep circle accept {}` to take part.", c.short);
+            }
             if !c.member {
                 say!(self, "You are no longer a member of this circle.");
             }

@@ -145,6 +145,8 @@ impl<S: Store> Engine<S> {
             }
         }
         for bundle in bundles {
+            // The member's own circles: restored as accepted.
+            self.asked_to_join(crate::bundle::Bundle::decode(&bundle)?.circle)?;
             let imported = self.import_bundle(&bundle)?;
             report.circles += 1;
             report.records += imported.ops_accepted + imported.entries_accepted;

@@ -38,6 +38,7 @@ impl<S: Store> Engine<S> {
                     name: c.circle_doc().map(|d| d.settings.name),
                     members: c.membership.members().len(),
                     member: c.membership.is_member(&me),
+                    invitation: c.invitation,
                 })
             })?;
             out.push(summary);
@@ -125,6 +126,7 @@ impl<S: Store> Engine<S> {
                 history: c.history().name().to_owned(),
                 charter: doc.charter.text.as_str().to_owned(),
                 member: c.membership.is_member(&me),
+                invitation: c.invitation,
                 members: member_views(&c.membership, &names, &me),
                 gatherings: gathering_views(c, &doc),
                 goals,

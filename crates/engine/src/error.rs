@@ -63,6 +63,9 @@ pub enum EngineError {
     /// A bundle for a circle this device is not in.
     #[error("this bundle is for a circle you are not a member of")]
     NotInvited,
+    /// A circle that added this device, not accepted yet.
+    #[error("this circle added you and waits for you to accept it")]
+    NotAccepted,
     /// A date argument did not parse.
     #[error("invalid date {0:?}: expected YYYY-MM-DD")]
     BadDate(String),
@@ -143,6 +146,7 @@ impl EngineError {
             EngineError::Ambiguous(_) => ErrorCode::Ambiguous,
             EngineError::NoGathering => ErrorCode::NoGathering,
             EngineError::NotAMember => ErrorCode::NotAMember,
+            EngineError::NotAccepted => ErrorCode::NotAccepted,
             EngineError::AlreadyMember(_) => ErrorCode::AlreadyMember,
             EngineError::CannotRemoveSelf => ErrorCode::CannotRemoveSelf,
             EngineError::Unreadable => ErrorCode::Unreadable,

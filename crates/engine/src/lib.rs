@@ -40,6 +40,7 @@ mod export;
 mod gathering;
 mod goals;
 mod home;
+mod invitations;
 mod invites;
 mod journal;
 mod keyring;

@@ -32,6 +32,7 @@ impl<S: Store> Engine<S> {
             ops
         } else {
             adopted = self.adopt_circle(id, ops, &mut report)?;
+            self.taken_in(id)?;
             report.joined = true;
             &[]
         };

@@ -41,10 +41,9 @@ impl<S: Store> Replica for Engine<S> {
 
     fn peers(&self) -> BTreeSet<MemberId> {
         let me = self.me.member_id();
+        // An invitation not accepted yet makes nobody a peer.
         self.each_circle(|_, c| {
-            c.membership
-                .is_member(&me)
-                .then(|| c.membership.members().clone())
+            (c.membership.is_member(&me) && !c.invitation).then(|| c.membership.members().clone())
         })
         .into_iter()
         .flatten()
@@ -70,7 +69,15 @@ impl<S: Store> Replica for Engine<S> {
     }
 
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId> {
-        self.each_circle(|id, c| c.membership.ever_members().contains(peer).then_some(id))
+        self.each_circle(|id, c| {
+            (!c.invitation && c.membership.ever_members().contains(peer)).then_some(id)
+        })
+    }
+
+    fn joining(&self, circle: &CircleId) {
+        if let Err(e) = self.asked_to_join(*circle) {
+            tracing::warn!(circle = %circle.short(), "cannot note the circle being joined: {e}");
+        }
     }
 
     fn circles(&self) -> Vec<(CircleId, Vec<MemberId>)> {

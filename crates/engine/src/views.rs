@@ -16,6 +16,8 @@ pub struct CircleSummary {
     pub members: usize,
     /// Whether this device is a current member.
     pub member: bool,
+    /// Whether the circle added this device and waits for it to accept.
+    pub invitation: bool,
 }
 
 /// One circle in full.
@@ -35,6 +37,8 @@ pub struct CircleView {
     pub charter: String,
     /// Whether this device is a current member.
     pub member: bool,
+    /// Whether the circle added this device and waits for it to accept.
+    pub invitation: bool,
     /// Current members.
     pub members: Vec<MemberView>,
     /// Gatherings, oldest first.

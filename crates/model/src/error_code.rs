@@ -112,6 +112,8 @@ codes! {
     CannotRemoveSelf = "cannot_remove_self",
     /// A bundle names a circle this device was not added to.
     NotInvited = "not_invited",
+    /// The circle added this device and waits for it to accept.
+    NotAccepted = "not_accepted",
     /// A bundle file that does not parse.
     BadBundle = "bad_bundle",
     /// A backup that does not open or parse.

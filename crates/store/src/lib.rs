@@ -41,6 +41,9 @@ pub enum BlobKind {
     /// Folds of this device's own log (signed, sealed entries), by circle
     /// and first sequence number.
     Fold,
+    /// Circles that added this device and wait for it to accept, and
+    /// circles it asked to join (public: circle ids).
+    Invitation,
 }
 
 impl BlobKind {
@@ -55,6 +58,7 @@ impl BlobKind {
             BlobKind::Journal => 7,
             BlobKind::Announced => 8,
             BlobKind::Fold => 9,
+            BlobKind::Invitation => 10,
         }
     }
 }

@@ -120,6 +120,9 @@ pub trait Replica: Send + Sync + 'static {
     /// Records the holder of `known` lacks: every missing operation, then
     /// entries in each author's order, stopping after about `budget` bytes.
     fn records_since(&self, circle: &CircleId, known: &Summary, budget: usize) -> Records;
+    /// This device is about to join `circle` by ticket: take it in without
+    /// asking when it arrives.
+    fn joining(&self, _circle: &CircleId) {}
     /// Checks and stores records received from `from`.
     fn ingest(
         &self,

@@ -724,6 +724,8 @@ impl<R: Replica> Node<R> {
             addr = addr.with_relay_url(relay);
         }
         self.add_address(&addr);
+        let (replica, circle) = (self.inner.replica.clone(), ticket.circle);
+        let _ = tokio::task::spawn_blocking(move || replica.joining(&circle)).await;
         let connection = tokio::time::timeout(
             CONNECT_TIMEOUT,
             self.inner.endpoint.connect(addr, INVITE_ALPN),

@@ -76,6 +76,14 @@ pub async fn edit_charter(
         .await
 }
 
+/// Accepts a circle that added this device: it syncs from now on.
+#[tauri::command]
+pub async fn accept_circle(state: State<'_, AppState>, circle: String) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| Ok(engine.accept_circle(id)?))
+        .await
+}
+
 /// Leaves a circle: the others re-key, and nothing new reaches this device.
 #[tauri::command]
 pub async fn leave_circle(state: State<'_, AppState>, circle: String) -> Result<(), CommandError> {

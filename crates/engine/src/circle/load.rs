@@ -104,6 +104,7 @@ impl CircleRuntime {
             tracing::warn!(circle = %id.short(), op = ?hash, "stored operation no longer valid: {why}");
         }
         let mut circle = Self::empty(id, membership);
+        circle.invitation = crate::invitations::is_invitation(ctx.store, &id)?;
         circle.folding = fold::Folding::load(ctx, &id)?;
         for author in circle.membership.ever_members() {
             let Some((seq, bytes)) = ctx

@@ -14,10 +14,12 @@ use circlekeep_store::Store;
 
 impl CircleRuntime {
     pub(super) fn require_member(&self, me: &MemberId) -> Result<(), EngineError> {
-        if self.membership.is_member(me) {
-            Ok(())
-        } else {
+        if !self.membership.is_member(me) {
             Err(EngineError::NotAMember)
+        } else if self.invitation {
+            Err(EngineError::NotAccepted)
+        } else {
+            Ok(())
         }
     }
 
@@ -160,7 +162,7 @@ impl CircleRuntime {
     /// newcomers see history). Returns how many grants were made.
     pub fn repair_keys<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<usize, EngineError> {
         let me = ctx.me_id();
-        if !self.membership.is_member(&me) {
+        if !self.membership.is_member(&me) || self.invitation {
             return Ok(0);
         }
         let mut made = 0;

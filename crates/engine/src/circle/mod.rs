@@ -83,6 +83,8 @@ pub(crate) struct CircleRuntime {
     dirty: bool,
     /// In-memory state may be ahead of the store: discard and reload.
     pub poisoned: bool,
+    /// The circle added this device, which has not accepted it yet.
+    pub invitation: bool,
     /// The circle document as last read; cleared whenever it changes, so
     /// views do not hydrate the whole document on every read (nor after
     /// every keystroke in a note or every note a catch-up applies).
@@ -110,6 +112,7 @@ impl CircleRuntime {
             folding: fold::Folding::default(),
             dirty: true,
             poisoned: false,
+            invitation: false,
             circle_view: Default::default(),
         }
     }
