@@ -195,6 +195,7 @@ fn circle_with_note(devices: &[&Peer]) -> Result<(CircleId, DocId, String)> {
     let bundle = founder.export_bundle(circle, None)?;
     for d in &devices[1..] {
         d.engine().import_bundle(&bundle)?;
+        d.engine().accept_circle(circle)?;
     }
     Ok((circle, gathering, note))
 }
@@ -601,6 +602,7 @@ async fn latency_at(members: usize, history: usize, quick: bool) -> Result<Vec<F
     let bundle = writer.engine().export_bundle(circle, None)?;
     for d in &devices[1..] {
         d.engine().import_bundle(&bundle)?;
+        d.engine().accept_circle(circle)?;
     }
     let nodes = connected_nodes(&refs).await?;
     // Receivers note when each of the writer's entries is applied.

@@ -166,6 +166,7 @@ pub fn generate(spec: CircleSpec) -> Result<GeneratedCircle> {
     for d in &devices[1..] {
         d.engine()
             .import_bundle(&founder.export_bundle(circle, None)?)?;
+        d.engine().accept_circle(circle)?;
     }
     let mut words = Words(0x9E37_79B9_7F4A_7C15 ^ spec.gatherings as u64);
     let mut writes = 0;
