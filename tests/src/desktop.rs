@@ -211,10 +211,13 @@ impl Window {
             .unwrap_or_else(|e| panic!("cannot send the form {css}: {e}"));
     }
 
-    /// Waits for the element at `css` to be shown, and returns it.
+    /// Waits for the element at `css` to be shown, with no redraw due that
+    /// could move it from under the pointer (`data-rendering`), and returns
+    /// it.
     pub async fn shown(&self, css: &str) -> fantoccini::elements::Element {
         let script = format!(
-            "const e = document.querySelector({css:?}); return !!e && e.offsetParent !== null;"
+            "const e = document.querySelector({css:?}); \
+             return !!e && e.offsetParent !== null && !document.querySelector('[data-rendering]');"
         );
         // The window may re-render between the check and the find.
         for _ in 1..ATTEMPTS {

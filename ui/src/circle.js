@@ -33,6 +33,7 @@ export class CircleView {
     this.ticket = "";
     this.stale = false;
     this.rendering = Promise.resolve();
+    this.pending = 0;
     // A full render rebuilds the page, which would take the focus (and the
     // half-typed text) away from a field; while one is in use, only notes
     // are updated in place, and the rest once the field is left.
@@ -58,11 +59,19 @@ export class CircleView {
     return this.refresh();
   }
 
-  /** Re-reads and re-renders what is shown (one render at a time). */
+  /** Re-reads and re-renders what is shown (one render at a time). While
+   * one is due, the view is marked `data-rendering` (what is on screen may
+   * move under the pointer; the end-to-end tests wait for it to settle). */
   refresh() {
+    this.pending += 1;
+    this.root.dataset.rendering = "";
     this.rendering = this.rendering
       .then(() => (this.typing() ? this.refreshNotes() : this.render()))
-      .catch((e) => this.say(e.message));
+      .catch((e) => this.say(e.message))
+      .finally(() => {
+        this.pending -= 1;
+        if (this.pending === 0) delete this.root.dataset.rendering;
+      });
     return this.rendering;
   }
 
