@@ -2,6 +2,7 @@
 //! temporary folders, real age encryption, real signatures. One module per
 //! concern; each names the invariant of DESIGN.md §2 it holds to.
 
+mod authorship;
 mod capture;
 mod cli;
 mod confidentiality;

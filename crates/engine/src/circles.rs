@@ -187,10 +187,27 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// Display names by member (hex): a member without a name of their own
+/// (see `CircleRuntime::bind_names`) is left out, so views show the short
+/// id; names two members share carry the short id too, so no member can
+/// pass as another by choosing the same name.
 pub(crate) fn profile_names(doc: &docs::CircleDoc) -> BTreeMap<String, String> {
+    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+    for p in doc.members.values().filter(|p| !p.name.is_empty()) {
+        *taken.entry(p.name.trim().to_lowercase()).or_default() += 1;
+    }
     doc.members
         .iter()
-        .map(|(id, p)| (id.clone(), p.name.clone()))
+        .filter(|(_, p)| !p.name.is_empty())
+        .map(|(id, p)| {
+            let shared = taken[&p.name.trim().to_lowercase()] > 1;
+            let name = if shared {
+                format!("{} ({})", p.name, short_hex(id))
+            } else {
+                p.name.clone()
+            };
+            (id.clone(), name)
+        })
         .collect()
 }
 

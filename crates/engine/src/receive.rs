@@ -42,6 +42,7 @@ impl<S: Store> Engine<S> {
             }
             let held = c.ingest(ctx, ops, entries, &mut report)?;
             c.repair_keys(ctx)?;
+            c.reclaim_name(ctx)?;
             Ok(held)
         })?;
         held.ops.extend(adopted);

@@ -29,15 +29,20 @@ impl<S: Store> Engine<S> {
         circle: CircleId,
         history: crate::HistoryPolicy,
     ) -> Result<(), EngineError> {
-        use circlekeep_model::docs::{read_circle, DocError};
-        self.with_circle(circle, |c, ctx| {
-            c.write(ctx, DocId::CIRCLE, |doc| {
-                let mut shared = read_circle(doc)?;
-                shared.settings.history = history;
-                autosurgeon::reconcile(doc, &shared).map_err(DocError::from)?;
-                Ok(())
-            })
+        self.tamper(circle, DocId::CIRCLE, |doc| {
+            circlekeep_model::docs::put_at(doc, &["settings"], "history", &history)
         })
+    }
+
+    /// Writes any edit to a document, as a member's modified client could:
+    /// a valid Automerge change, sealed and signed by this device.
+    pub fn tamper(
+        &self,
+        circle: CircleId,
+        doc: DocId,
+        edit: impl FnOnce(&mut automerge::AutoCommit) -> Result<(), circlekeep_model::docs::DocError>,
+    ) -> Result<(), EngineError> {
+        self.with_circle(circle, |c, ctx| c.write(ctx, doc, |d| Ok(edit(d)?)))
     }
 
     /// The signed folds this device made of its own log in `circle`.

@@ -407,9 +407,12 @@ pub fn init_circle(doc: &mut AutoCommit, circle: &CircleDoc) -> Result<(), DocEr
     Ok(())
 }
 
-/// Reads the circle document.
+/// Reads the circle document, each claimed author set from the signer
+/// ([`crate::authorship`]).
 pub fn read_circle(doc: &AutoCommit) -> Result<CircleDoc, DocError> {
-    Ok(hydrate(doc)?)
+    let mut circle = hydrate(doc)?;
+    crate::authorship::attribute_circle(doc, &mut circle);
+    Ok(circle)
 }
 
 /// Puts one record into a map of the circle document, leaving the others alone.
@@ -430,9 +433,12 @@ pub fn init_gathering(doc: &mut AutoCommit, gathering: &GatheringDoc) -> Result<
     Ok(())
 }
 
-/// Reads a gathering document.
+/// Reads a gathering document, each note's author set from the signer
+/// ([`crate::authorship`]).
 pub fn read_gathering(doc: &AutoCommit) -> Result<GatheringDoc, DocError> {
-    Ok(hydrate(doc)?)
+    let mut gathering = hydrate(doc)?;
+    crate::authorship::attribute_gathering(doc, &mut gathering);
+    Ok(gathering)
 }
 
 /// Adds a note to a gathering document.

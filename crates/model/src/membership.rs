@@ -585,6 +585,22 @@ impl Membership {
             .collect()
     }
 
+    /// Who brought `member` into the circle: the authors of the operations
+    /// that took effect and added it (the founder founded itself).
+    pub fn adders(&self, member: &MemberId) -> BTreeSet<MemberId> {
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.void.contains(*i))
+            .filter(|(_, op)| match &op.body.action {
+                Action::Create { .. } => op.body.author == *member,
+                Action::Add { member: added, .. } => added == member,
+                _ => false,
+            })
+            .map(|(_, op)| op.body.author)
+            .collect()
+    }
+
     /// The age recipient of a current member.
     pub fn recipient(&self, member: &MemberId) -> Option<&str> {
         self.recipients.get(member).map(String::as_str)

@@ -92,7 +92,7 @@ impl CircleRuntime {
         ctx.store.flush().map_err(EngineError::store)?;
         report.ops_accepted += accepted.len();
         held.ops.extend(accepted.iter().map(|(h, _)| *h));
-        self.membership = membership;
+        self.set_membership(membership);
         self.dirty = true;
         Ok(self.keyring.absorb(&self.membership, ctx.me))
     }
@@ -211,6 +211,13 @@ impl CircleRuntime {
         if doc.is_circle() {
             self.circle_view.get_mut().take();
         }
+    }
+
+    /// Takes `membership` as the circle's; the circle view, whose names
+    /// depend on who added whom, is read again.
+    pub(super) fn set_membership(&mut self, membership: Membership) {
+        self.membership = membership;
+        self.circle_view.get_mut().take();
     }
 
     /// Decrypts an entry's payload and checks its changes' authorship.

@@ -64,7 +64,7 @@ impl CircleRuntime {
             .put_ops(&self.id, &[(hash, &op.signed)])
             .map_err(EngineError::store)?;
         ctx.store.flush().map_err(EngineError::store)?;
-        self.membership = membership;
+        self.set_membership(membership);
         if let Some(secret) = secret {
             self.keyring.insert_full(hash, secret);
         }
@@ -155,6 +155,37 @@ impl CircleRuntime {
         let secret = EpochSecret::generate();
         let key = secret.seal_for(self.recipients(self.membership.members())?)?;
         self.append_op(ctx, Action::Rekey { key }, Some(secret))
+    }
+
+    /// Writes this member's name again where the circle document no longer
+    /// shows one of theirs (another member overwrote it; see
+    /// `CircleRuntime::bind_names`): a name is the member's to keep.
+    /// Returns whether it wrote.
+    pub fn reclaim_name<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<bool, EngineError> {
+        let me = ctx.me_id();
+        if !self.membership.is_member(&me) || self.invitation {
+            return Ok(false);
+        }
+        let Some(doc) = self.circle_doc() else {
+            return Ok(false);
+        };
+        let held = doc.members.get(&me.to_hex());
+        if held.is_some_and(|p| !p.name.is_empty()) {
+            return Ok(false);
+        }
+        let profile = docs::Profile {
+            name: ctx.me.name().to_owned(),
+            joined: held.map(|p| p.joined.clone()).unwrap_or_else(now),
+        };
+        self.write(ctx, DocId::CIRCLE, |doc| {
+            Ok(docs::put_record(
+                doc,
+                docs::CircleMap::Members,
+                &me.to_hex(),
+                &profile,
+            )?)
+        })?;
+        Ok(true)
     }
 
     /// Hands current members the keys they lack and this device holds (the

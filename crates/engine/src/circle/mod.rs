@@ -10,6 +10,7 @@ use crate::error::Rejection;
 use crate::keyring::Keyring;
 use crate::views::RejectionView;
 use automerge::{AutoCommit, Change, ChangeHash};
+use circlekeep_model::authorship;
 use circlekeep_model::docs::{self, CircleDoc, HistoryPolicy};
 use circlekeep_model::entry::Tip;
 use circlekeep_model::membership::Membership;
@@ -149,12 +150,32 @@ impl CircleRuntime {
         if let Some(view) = self.circle_view.borrow().as_ref() {
             return Some(view.clone());
         }
-        let view = self
-            .docs
-            .get(&DocId::CIRCLE)
-            .and_then(|doc| docs::read_circle(doc).ok())?;
+        let doc = self.docs.get(&DocId::CIRCLE)?;
+        let mut view = docs::read_circle(doc).ok()?;
+        self.bind_names(doc, &mut view);
         *self.circle_view.borrow_mut() = Some(view.clone());
         Some(view)
+    }
+
+    /// Clears each display name that neither its member nor who added the
+    /// member wrote (a name is the member's to choose: DESIGN's authorship
+    /// rule); views then show the member's short id.
+    fn bind_names(&self, doc: &AutoCommit, view: &mut CircleDoc) {
+        let writers = authorship::name_writers(doc);
+        for (member, profile) in &mut view.members {
+            let named = writers.get(member).is_some_and(|writer| {
+                writer == member
+                    || MemberId::from_hex(member).is_ok_and(|m| {
+                        self.membership
+                            .adders(&m)
+                            .iter()
+                            .any(|a| a.to_hex() == *writer)
+                    })
+            });
+            if !named {
+                profile.name.clear();
+            }
+        }
     }
 
     /// The circle's history policy, as its founder signed it in the log
