@@ -2,15 +2,11 @@
 //! someone else's id into author, owner and acceptance fields, or renames
 //! other members, gets every record shown as its own, and no one renamed.
 
-use circlekeep_engine::{HistoryPolicy, NaiveDate};
+use circlekeep_engine::HistoryPolicy;
 use circlekeep_model::docs::{self, CircleMap};
-use circlekeep_tests::{circle_of, Peer};
+use circlekeep_tests::{circle_of, date, Peer};
 
 const FORGERIES_PER_KIND: usize = 20;
-
-fn date(s: &str) -> NaiveDate {
-    s.parse().expect("date")
-}
 
 #[test]
 fn spoofed_authors_and_names_show_under_their_signer_only() {

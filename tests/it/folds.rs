@@ -7,12 +7,8 @@
 use circlekeep_engine::bundle::Bundle;
 use circlekeep_engine::{CircleId, DocId, HistoryPolicy, TextEdit, FOLD_MIN_ENTRIES};
 use circlekeep_seal::signed::verify_entry;
-use circlekeep_tests::{circle_of, eventually, seen, Peer};
+use circlekeep_tests::{circle_of, date, eventually, seen, Peer};
 use std::time::Duration;
-
-fn date(s: &str) -> circlekeep_engine::NaiveDate {
-    s.parse().expect("date")
-}
 
 /// `peer` types `batches` batches of a few keystrokes at the end of
 /// `note`, each batch one entry (as the app sends them while typing).

@@ -4,11 +4,7 @@
 //! concurrent membership changes are repaired by handing over keys.
 
 use circlekeep_engine::HistoryPolicy;
-use circlekeep_tests::{circle_of, readable_notes, Peer};
-
-fn date(s: &str) -> circlekeep_engine::NaiveDate {
-    s.parse().expect("date")
-}
+use circlekeep_tests::{circle_of, date, readable_notes, Peer};
 
 #[test]
 fn a_removed_member_cannot_read_notes_written_after_the_removal_reached_the_author() {

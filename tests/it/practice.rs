@@ -9,15 +9,11 @@ use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::Cadence;
 use circlekeep_engine::Outcome;
-use circlekeep_engine::{CircleId, HistoryPolicy, NaiveDate};
+use circlekeep_engine::{CircleId, HistoryPolicy};
 use circlekeep_seal::ExposeSecret;
 use circlekeep_store::Store;
-use circlekeep_tests::{circle_of, files_containing, seen, Peer};
+use circlekeep_tests::{circle_of, date, files_containing, seen, Peer};
 use std::collections::BTreeMap;
-
-fn date(s: &str) -> NaiveDate {
-    s.parse().expect("date")
-}
 
 /// A circle of `n` with a biweekly Thursday cadence from `first`.
 fn scheduled_circle(peers: &[Peer], first: &str) -> CircleId {

@@ -5,16 +5,12 @@
 use circlekeep_engine::HistoryPolicy;
 use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
 use circlekeep_sync::{InviteRefusal, JoinError, Node, NodeConfig, NodeState, Supervisor, Ticket};
-use circlekeep_tests::{circle_of, eventually, readable_notes, seen, Peer, TestEngine};
+use circlekeep_tests::{circle_of, date, eventually, readable_notes, seen, Peer, TestEngine};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 const SETTLE: Duration = Duration::from_secs(30);
-
-fn date(s: &str) -> circlekeep_engine::NaiveDate {
-    s.parse().expect("date")
-}
 
 /// Starts a node per peer, tells each where the first one listens, and keeps
 /// them connected (addresses of the others spread through hellos).

@@ -130,6 +130,11 @@ pub fn circle_of(founder: &Peer, others: &[&Peer], history: HistoryPolicy) -> Ci
     circle
 }
 
+/// A date written as in the scenarios (YYYY-MM-DD).
+pub fn date(s: &str) -> circlekeep_engine::NaiveDate {
+    s.parse().expect("date")
+}
+
 /// What a device shows of a circle, in a form that compares across devices.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Seen {
