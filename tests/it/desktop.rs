@@ -25,6 +25,7 @@ const EXTRA_STEP: &str = "Celebrate milestones";
 const CONTRACT: &str = "Ask one question in every meeting";
 const RELAY_URL: &str = "https://relay.example.org/";
 const CHARTER_RULE: &str = "We start on time, and we end on time.";
+const OFF_RECORD: &str = "OFF-RECORD-MARKER-3d9a: said in confidence";
 const MILESTONE: &str = "Spoke first in the Monday meeting";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,6 +559,13 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "const t = document.getElementById('turn'); return !!t && t.textContent.includes(\"Bo's turn\") && /1[12]:[0-5][0-9] left of 12 min/.test(document.getElementById('turn-clock').textContent);",
         )
         .await;
+    // What Bo asked of that turn is not carried over to the next one.
+    window
+        .until(
+            "the turn options start afresh",
+            "const f = document.querySelector('#turn-options'); return !!f && f.feedback.value === '' && !f.offRecord.checked;",
+        )
+        .await;
     sees(ada, &state, "Bo's turn", &|s| {
         let t = &s["current_turn"];
         t["member"]["name"] == "Bo"
@@ -583,6 +591,23 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "return !!document.getElementById('off-record') && !document.getElementById('add-note-form') && document.getElementById('turn')?.textContent.includes(\"Ada's turn\");",
         )
         .await;
+    // Nor is anything typed into the notes there are: the boxes are
+    // read-only, and an edit forced past them is refused, not saved.
+    window
+        .until(
+            "the note boxes read-only",
+            "const b = [...document.querySelectorAll('textarea.note-text')]; return b.length > 0 && b.every(t => t.readOnly);",
+        )
+        .await;
+    window
+        .run(&format!("const t = document.querySelector('textarea.note-text'); t.value += {OFF_RECORD:?}; t.dispatchEvent(new Event('input')); return true;"))
+        .await;
+    window
+        .until(
+            "the forced edit refused",
+            "return document.querySelector('.note span.saved')?.textContent === 'not saved';",
+        )
+        .await;
     window
         .screenshot(&window.artifacts().join("gathering.png"))
         .await;
@@ -597,6 +622,18 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
         s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 2)
     })
     .await;
+    let mut texts = ada.note_texts(CIRCLE, DATE);
+    texts.extend(window.note_values().await);
+    assert!(
+        !texts.iter().any(|t| t.contains(OFF_RECORD)),
+        "nothing of the off-the-record turn was kept: {texts:?}"
+    );
+    window
+        .until(
+            "the note boxes open again",
+            "return [...document.querySelectorAll('textarea.note-text')].every(t => !t.readOnly);",
+        )
+        .await;
 
     // The agenda is the circle's to change: a step added, then taken out.
     let has_step = |s: &serde_json::Value| {

@@ -8,11 +8,11 @@ use circlekeep_engine::agenda::StepKind;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::Cadence;
-use circlekeep_engine::Outcome;
 use circlekeep_engine::{CircleId, HistoryPolicy};
+use circlekeep_engine::{Outcome, TextEdit};
 use circlekeep_seal::ExposeSecret;
 use circlekeep_store::Store;
-use circlekeep_tests::{circle_of, date, files_containing, seen, Peer};
+use circlekeep_tests::{circle_of, date, files_containing, readable_notes, seen, Peer};
 use std::collections::BTreeMap;
 
 /// A circle of `n` with a biweekly Thursday cadence from `first`.
@@ -369,6 +369,58 @@ fn a_backup_decrypts_with_the_age_cli_and_restores_identically() {
         fresh.restore(b"not a backup"),
         Err(circlekeep_engine::EngineError::Backup(_))
     ));
+}
+
+/// The leak of #23: while an off-the-record turn runs, typing into a note
+/// that already exists was saved, synced and exported under the previous
+/// turn. Every way of writing a note is tried during the turn; none of the
+/// text reaches the store, the other member or the export.
+#[test]
+fn nothing_typed_during_an_off_the_record_turn_is_kept() {
+    let group = peers(2);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let g = ada.new_gathering(circle, date("2027-01-07")).expect("open");
+    let note = ada.add_note(circle, g, "Bo's plan:").expect("note");
+    let version = ada.notes(circle, Some(g)).expect("notes")[0]
+        .version
+        .clone();
+    let bo_id = bo.identity().member_id();
+    ada.start_turn(circle, g, bo_id, None, "", true)
+        .expect("turn");
+
+    let secret = "SECRET-OFF-RECORD";
+    let edit = [TextEdit {
+        position: 10,
+        delete: 0,
+        insert: secret.into(),
+    }];
+    let attempts = [
+        ada.edit_note(circle, g, &note, &edit).err(),
+        ada.edit_note_at(circle, g, &note, &edit, &version).err(),
+        ada.add_note(circle, g, secret).err(),
+    ];
+    for refused in attempts {
+        assert!(
+            matches!(refused, Some(circlekeep_engine::EngineError::NotAllowed(_))),
+            "refused while off the record: {refused:?}"
+        );
+    }
+    ada.end_turn(circle, g).expect("end");
+    ada.send(bo, circle);
+
+    for peer in [ada, bo] {
+        let notes = readable_notes(peer, circle);
+        assert_eq!(notes, ["Bo's plan:"], "{}: nothing of the turn", peer.name);
+    }
+    let markdown = ada.gathering_markdown(circle, g).expect("export");
+    assert!(!markdown.contains(secret), "the export keeps none of it");
+    assert!(files_containing(ada.dir(), secret).is_empty());
+
+    // Once the turn has ended, the note is open again.
+    ada.edit_note(circle, g, &note, &edit)
+        .expect("typing after the turn");
+    assert!(readable_notes(ada, circle)[0].ends_with(secret));
 }
 
 #[test]

@@ -101,7 +101,7 @@ export class CircleView {
   }
 
   editorFor(note, version) {
-    const editor = new NoteEditor({ circle: this.id, gathering: this.gathering, note, version, say: this.say });
+    const editor = new NoteEditor({ circle: this.id, gathering: this.gathering, note, version, say: this.say, locked: !!this.run?.offRecord() });
     this.editors.set(note.id, editor);
     return editor;
   }

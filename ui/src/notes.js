@@ -8,7 +8,7 @@ import { el } from "./dom.js";
 import { spliceBetween, moveCaret } from "./splice.js";
 
 export class NoteEditor {
-  constructor({ circle, gathering, note, version, say }) {
+  constructor({ circle, gathering, note, version, say, locked = false }) {
     this.where = { circle, gathering, id: note.id };
     this.say = say;
     this.shown = note.text;
@@ -19,6 +19,10 @@ export class NoteEditor {
     this.chain = Promise.resolve();
     this.box = el("textarea", { class: "note-text", "data-note": note.id, rows: 3, "aria-label": `Note by ${note.author_name}` });
     this.box.value = note.text;
+    // During an off-the-record turn nothing is typed into a note (the engine
+    // refuses it too).
+    this.box.readOnly = locked;
+    if (locked) this.box.title = "Off the record: no notes are kept until the turn ends";
     this.state = el("span", { class: "saved" }, "");
     this.box.addEventListener("input", () => this.typed());
     this.element = el(

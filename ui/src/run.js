@@ -104,6 +104,8 @@ export class RunPanel {
   async startTurn(member) {
     const f = this.options;
     await backend.startTurn(this.circle, this.gathering, member, null, f.feedback.value, f.offRecord.checked);
+    // What was asked for this turn is not carried over to the next one.
+    f.reset();
   }
 
   /** The running turn with a live timer. */

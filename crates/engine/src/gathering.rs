@@ -48,10 +48,7 @@ fn turn_view(
 
 /// The running turn of a gathering, if any: (id, turn).
 pub(crate) fn running_turn(doc: &GatheringDoc) -> Option<(&String, &docs::Turn)> {
-    doc.turns
-        .iter()
-        .filter(|(_, t)| t.ended.is_none())
-        .max_by(|a, b| (a.1.order, &a.1.started, a.0).cmp(&(b.1.order, &b.1.started, b.0)))
+    docs::running_turn(&doc.turns)
 }
 
 impl<S: Store> Engine<S> {

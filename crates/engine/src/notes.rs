@@ -4,7 +4,7 @@
 use crate::circle::CircleRuntime;
 use crate::circles::{gathering_views, profile_names};
 use crate::views::{GatheringNotes, NoteView};
-use crate::{check_text, circle, gathering, random_id, short_hex, DocId, TextEdit, MAX_TEXT_CHARS};
+use crate::{check_text, circle, random_id, short_hex, DocId, TextEdit, MAX_TEXT_CHARS};
 use crate::{CircleId, Engine, EngineError, Store};
 use circlekeep_model::docs;
 
@@ -18,21 +18,6 @@ impl<S: Store> Engine<S> {
     ) -> Result<String, EngineError> {
         let text = check_text(text, MAX_TEXT_CHARS)?;
         let note_id = random_id();
-        let running = self
-            .gathering_doc(id, gathering)
-            .ok()
-            .and_then(|g| gathering::running_turn(&g).map(|(k, t)| (k.clone(), t.off_record)));
-        if let Some((_, true)) = running {
-            return Err(EngineError::NotAllowed(
-                "this turn is off the record: no notes are kept",
-            ));
-        }
-        let note = docs::Note {
-            author: self.me.member_id().to_hex(),
-            text: autosurgeon::Text::with_value(text),
-            created: circle::now(),
-            turn: running.map(|(k, _)| k),
-        };
         self.with_circle(id, |c, ctx| {
             if gathering.is_circle() || c.doc(&gathering).is_none() {
                 return Err(
@@ -45,6 +30,12 @@ impl<S: Store> Engine<S> {
                     },
                 );
             }
+            let note = docs::Note {
+                author: self.me.member_id().to_hex(),
+                text: autosurgeon::Text::with_value(text),
+                created: circle::now(),
+                turn: kept_turn(c, gathering)?,
+            };
             c.write(ctx, gathering, |doc| {
                 Ok(docs::put_note(doc, &note_id, &note)?)
             })
@@ -84,6 +75,7 @@ impl<S: Store> Engine<S> {
             .map_err(|_| EngineError::BadText("that note version is not one this app gave"))?;
         self.with_circle(id, |c, ctx| {
             require_note(c, gathering, note)?;
+            kept_turn(c, gathering)?;
             let next = c.write(ctx, gathering, |doc| {
                 Ok(docs::splice_text_at(
                     doc,
@@ -107,6 +99,7 @@ impl<S: Store> Engine<S> {
         check_inserted(edits)?;
         self.with_circle(id, |c, ctx| {
             require_note(c, gathering, note)?;
+            kept_turn(c, gathering)?;
             c.write(ctx, gathering, |doc| {
                 Ok(docs::splice_text(
                     doc,
@@ -184,6 +177,23 @@ fn check_inserted(edits: &[TextEdit]) -> Result<(), EngineError> {
         ));
     }
     Ok(())
+}
+
+/// The running turn of `gathering` a note is filed under (`None` if no
+/// turn runs), or an error while the running turn is off the record: then
+/// no note of that gathering is added to or typed into, whatever the UI
+/// lets through.
+fn kept_turn(c: &CircleRuntime, gathering: DocId) -> Result<Option<String>, EngineError> {
+    let Some(doc) = c.doc(&gathering) else {
+        return Ok(None);
+    };
+    let turns = docs::read_turns(doc)?;
+    match docs::running_turn(&turns) {
+        Some((_, turn)) if turn.off_record => Err(EngineError::NotAllowed(
+            "this turn is off the record: no notes are kept until it ends",
+        )),
+        running => Ok(running.map(|(id, _)| id.clone())),
+    }
 }
 
 /// Checks that `note` exists in gathering `gathering` of this circle.

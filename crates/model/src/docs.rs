@@ -12,7 +12,7 @@ use automerge::{
     transaction::Transactable, AutoCommit, AutomergeError, Change, ChangeHash, ObjType, ReadDoc,
     TextEncoding, Value, ROOT,
 };
-use autosurgeon::{hydrate, reconcile, reconcile_prop, Hydrate, Reconcile, Text};
+use autosurgeon::{hydrate, hydrate_prop, reconcile, reconcile_prop, Hydrate, Reconcile, Text};
 use std::collections::HashMap;
 
 /// How positions in text are counted in every Circlekeep document.
@@ -439,6 +439,22 @@ pub fn read_gathering(doc: &AutoCommit) -> Result<GatheringDoc, DocError> {
     let mut gathering = hydrate(doc)?;
     crate::authorship::attribute_gathering(doc, &mut gathering);
     Ok(gathering)
+}
+
+/// Reads only a gathering's turns (cheap beside [`read_gathering`], which
+/// reads every note's text).
+pub fn read_turns(doc: &AutoCommit) -> Result<HashMap<String, Turn>, DocError> {
+    let turns: Option<HashMap<String, Turn>> = hydrate_prop(doc, &ROOT, "turns")?;
+    Ok(turns.unwrap_or_default())
+}
+
+/// The running turn among `turns`, if any: (id, turn). If devices started
+/// turns concurrently, the last in the gathering's order is the one running.
+pub fn running_turn(turns: &HashMap<String, Turn>) -> Option<(&String, &Turn)> {
+    turns
+        .iter()
+        .filter(|(_, t)| t.ended.is_none())
+        .max_by(|a, b| (a.1.order, &a.1.started, a.0).cmp(&(b.1.order, &b.1.started, b.0)))
 }
 
 /// Adds a note to a gathering document.
