@@ -297,14 +297,9 @@ async fn a_removed_member_reads_nothing_new_and_is_refused_on_reconnect() {
     let cy_id = ada.find_member(circle, "Cy").expect("member");
     ada.remove_member(circle, cy_id).expect("remove");
     ada.add_note(circle, g, "after removing Cy").expect("note");
-    // Cy, still connected, receives the records (it learns it was removed)...
+    // Cy, still connected, is sent its removal (it learns it is out)...
     assert!(eventually(SETTLE, || !cy.circle(circle).expect("view").member).await);
-    assert!(
-        eventually(SETTLE, || cy.circle(circle).expect("view").sealed_entries
-            > 0)
-        .await
-    );
-    // ...but reads nothing new.
+    // ...and nothing new.
     assert_eq!(readable_notes(&cy, circle), ["before"]);
 
     // Cy reconnects: refused at the handshake, gets nothing.
@@ -320,6 +315,79 @@ async fn a_removed_member_reads_nothing_new_and_is_refused_on_reconnect() {
     for node in &nodes {
         node.shutdown().await;
     }
+}
+
+/// A removed member's device that ignores its removal — a bare endpoint
+/// that keeps its live session open and reads on — is sent the removal and
+/// nothing written after it, and Ada's node closes the session at once,
+/// refusing it (#19: live sessions close on removal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_session_closes_when_its_member_is_removed() {
+    let (ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    let ada_node = ada.node().await;
+    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(
+            &cy.identity().endpoint_secret(),
+        ))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .bind()
+        .await
+        .expect("endpoint");
+    let conn = endpoint
+        .connect(ada_node.addr(), SYNC_ALPN)
+        .await
+        .expect("Cy is still a member");
+    let (send, recv) = conn.open_bi().await.expect("stream");
+    let (mut send, mut recv) = compressed(send, recv);
+    write_message(&mut send, &Message::Hello(Hello::default()))
+        .await
+        .expect("hello");
+    loop {
+        match next_message(&mut recv).await {
+            Some(Message::CaughtUp) => break,
+            Some(_) => {}
+            None => panic!("the session ended before catching up"),
+        }
+    }
+
+    let cy_id = ada.find_member(circle, "Cy").expect("member");
+    ada.remove_member(circle, cy_id).expect("remove");
+    ada.add_note(circle, g, "after removing Cy").expect("note");
+    let (mut ops, mut entries) = (0, 0);
+    while let Some(message) = next_message(&mut recv).await {
+        if let Message::Records {
+            ops: o, entries: e, ..
+        } = message
+        {
+            ops += o.len();
+            entries += e.len();
+        }
+    }
+    assert!(ops > 0, "Cy was sent its removal");
+    assert_eq!(entries, 0, "and nothing written after it");
+    let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
+        .await
+        .expect("Ada closed the session");
+    assert!(
+        matches!(&closed, iroh::endpoint::ConnectionError::ApplicationClosed(c)
+            if c.error_code == iroh::endpoint::VarInt::from_u32(403)),
+        "closed as a stranger: {closed:?}"
+    );
+    endpoint.close().await;
+    ada_node.shutdown().await;
+}
+
+/// The next message on a raw session, if one comes within 20 s.
+async fn next_message<R: tokio::io::AsyncRead + Unpin>(recv: &mut R) -> Option<Message> {
+    let next = circlekeep_sync::wire::read_message(recv);
+    tokio::time::timeout(Duration::from_secs(20), next)
+        .await
+        .ok()?
+        .ok()?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

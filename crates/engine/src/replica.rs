@@ -74,6 +74,13 @@ impl<S: Store> Replica for Engine<S> {
         })
     }
 
+    fn is_member(&self, circle: &CircleId, peer: &MemberId) -> bool {
+        self.with_circle(*circle, |c, _| {
+            Ok(!c.invitation && c.membership.is_member(peer))
+        })
+        .unwrap_or(false)
+    }
+
     fn joining(&self, circle: &CircleId) {
         if let Err(e) = self.asked_to_join(*circle) {
             tracing::warn!(circle = %circle.short(), "cannot note the circle being joined: {e}");

@@ -113,6 +113,10 @@ pub trait Replica: Send + Sync + 'static {
     fn farewells(&self) -> BTreeSet<MemberId>;
     /// Circles held here that `peer` is or was a member of (what it may receive).
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId>;
+    /// Whether `peer` is a current member of `circle` here: only then is it
+    /// sent the circle's entries (a former member is sent its operations,
+    /// so it learns it is out, and nothing else).
+    fn is_member(&self, circle: &CircleId, peer: &MemberId) -> bool;
     /// The circles this device holds and their current members.
     fn circles(&self) -> Vec<(CircleId, Vec<MemberId>)>;
     /// What this device holds of `circle`.

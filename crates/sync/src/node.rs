@@ -395,6 +395,10 @@ fn finish(connection: &Connection, member: &MemberId, outcome: Result<(), sessio
             tracing::info!(peer = %member.short(), "session ended");
             connection.close(VarInt::from_u32(CLOSE_DONE), b"done");
         }
+        Err(session::SessionError::NoLongerMember) => {
+            tracing::info!(peer = %member.short(), "closed the session of a former member");
+            connection.close(VarInt::from_u32(REJECT_STRANGER), b"not a member");
+        }
         Err(e) => {
             tracing::warn!(peer = %member.short(), "dropping member's session: {e}");
             connection.close(VarInt::from_u32(CLOSE_ERROR), b"protocol error");

@@ -11,7 +11,10 @@
 //! announced, what it sent and what it was sent, so nothing is sent twice or
 //! echoed back. A record another member wrote waits [`RELAY_DELAY`] before
 //! it is passed on: its author usually reaches the peer first, and the
-//! peer's `Have` says so.
+//! peer's `Have` says so. A former member of a circle is sent its
+//! operations, never its entries; once the peer counts in nowhere (removed
+//! or gone from every shared circle), it is sent the operations that say so
+//! and the session ends, refusing it.
 
 use super::{Host, Mode, SessionError};
 use crate::wire::{Hello, Message, BATCH_BYTES, MAX_HAVE};
@@ -114,6 +117,11 @@ pub(crate) struct Session<R, H> {
     told: BTreeMap<CircleId, Heights>,
     outbox: Outbox,
     sending: Option<Sending>,
+    /// Something changed here: check the peer still counts in.
+    recheck: bool,
+    /// The peer no longer counts in: the circles whose operations it is
+    /// still sent (so it learns it is out) before the session ends.
+    farewell: Option<BTreeSet<CircleId>>,
 }
 
 impl<R: Replica, H: Host> Session<R, H> {
@@ -134,6 +142,8 @@ impl<R: Replica, H: Host> Session<R, H> {
             told: BTreeMap::new(),
             outbox: Outbox::default(),
             sending: None,
+            recheck: false,
+            farewell: None,
         }
     }
 
@@ -145,6 +155,13 @@ impl<R: Replica, H: Host> Session<R, H> {
             && self.dialed
             && self.mode == Mode::Live
             && self.host.duplicate_session(&self.peer)
+    }
+
+    /// Whether the peer no longer counts in (removed, or left, from every
+    /// circle this device shares with it) and was sent the operations that
+    /// say so: the session ends, refusing it.
+    pub fn is_refused(&self) -> bool {
+        self.farewell.as_ref().is_some_and(BTreeSet::is_empty)
     }
 
     /// A one-shot session is done once both sides caught up.
@@ -170,6 +187,15 @@ impl<R: Replica, H: Host> Session<R, H> {
         }
         if !self.their_hello {
             return None;
+        }
+        if std::mem::take(&mut self.recheck) && self.farewell.is_none() && !self.admitted() {
+            tracing::info!(peer = %self.peer.short(), "closing the session of a peer who is no longer a member");
+            self.farewell = Some(self.replica.circles_with(&self.peer).into_iter().collect());
+            self.sending = None;
+            self.outbox = Outbox::default();
+        }
+        if self.farewell.is_some() {
+            return self.farewell_batch();
         }
         if let Some(message) = self.outbox.ready.pop_front() {
             return Some(message);
@@ -254,12 +280,14 @@ impl<R: Replica, H: Host> Session<R, H> {
 
     /// A circle's stored records changed here.
     pub fn on_change(&mut self, circle: CircleId, now: Instant) {
+        self.recheck = true;
         self.outbox.changed(circle, now);
     }
 
     /// Changes were missed: look at every shared circle again (reads the
     /// replica).
     pub fn on_lagged(&mut self) {
+        self.recheck = true;
         self.outbox
             .all
             .extend(self.replica.circles_with(&self.peer));
@@ -463,6 +491,26 @@ impl<R: Replica, H: Host> Session<R, H> {
         }
     }
 
+    /// Whether the peer may still take part: it is a current member of a
+    /// circle this device is in, or of one this device left (until it knows).
+    fn admitted(&self) -> bool {
+        self.replica.peers().contains(&self.peer) || self.replica.farewells().contains(&self.peer)
+    }
+
+    /// The next batch of operations a peer that no longer counts in lacks
+    /// (never entries), or `None` once it has them all.
+    fn farewell_batch(&mut self) -> Option<Message> {
+        while let Some(circle) = self.farewell.as_ref().and_then(|c| c.first().copied()) {
+            if let Some((message, _)) = self.next_batch(circle, &Pass::All) {
+                return Some(message);
+            }
+            if let Some(circles) = &mut self.farewell {
+                circles.remove(&circle);
+            }
+        }
+        None
+    }
+
     /// What this device holds of `circle`, if the peer may know (it is or
     /// was a member).
     fn shared_summary(&self, circle: &CircleId) -> Option<Summary> {
@@ -488,6 +536,10 @@ impl<R: Replica, H: Host> Session<R, H> {
         }
         let mut records: Records = self.replica.records_since(&circle, &summary, BATCH_BYTES);
         let more = records.byte_len() >= BATCH_BYTES;
+        if !self.replica.is_member(&circle, &self.peer) {
+            // A former member learns it is out, and is sent nothing written since.
+            records.entries.clear();
+        }
         if let Pass::Relay(cap) = pass {
             records
                 .entries

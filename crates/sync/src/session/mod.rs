@@ -20,6 +20,9 @@ use tokio_util::io::InspectWriter;
 
 /// How long one frame may take to write before the peer counts as stalled.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a peer that no longer counts in may keep the connection open
+/// to read the operations that say so.
+const FAREWELL_WAIT: Duration = Duration::from_secs(5);
 /// Messages read ahead of processing (each at most `MAX_FRAME`).
 const INCOMING_QUEUE: usize = 4;
 
@@ -45,6 +48,8 @@ pub(crate) enum SessionError {
     Stalled,
     #[error("local work failed: {0}")]
     Local(String),
+    #[error("peer is no longer a member")]
+    NoLongerMember,
 }
 
 /// What a session tells and asks the node it runs in.
@@ -107,12 +112,19 @@ where
     });
     let session = Session::new(replica, host.clone(), peer, mode, dialed);
     let result = drive(session, &mut writer, &mut incoming, changes, shutdown).await;
-    if result.is_ok() {
+    let refused = matches!(result, Err(SessionError::NoLongerMember));
+    if result.is_ok() || refused {
         // Let the peer read everything before the stream ends.
         let _ = tokio::time::timeout(WRITE_TIMEOUT, writer.shutdown()).await;
-        if mode == Mode::OneShot {
-            // Wait for the peer to finish too, so nothing in flight is cut off.
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
+        if mode == Mode::OneShot || refused {
+            // Wait for the peer to finish too, so nothing in flight is cut
+            // off (a peer that is out gets a short while to read that it is).
+            let wait = if refused {
+                FAREWELL_WAIT
+            } else {
+                WRITE_TIMEOUT
+            };
+            let _ = tokio::time::timeout(wait, async {
                 while let Some(Ok(Some(_))) = incoming.recv().await {}
             })
             .await;
@@ -143,6 +155,9 @@ async fn drive<R: Replica, H: Host, W: AsyncWrite + Unpin + Send>(
             session = s;
             let Some(message) = next else { break };
             send(writer, &message).await?;
+        }
+        if session.is_refused() {
+            return Err(SessionError::NoLongerMember);
         }
         if session.is_finished() {
             return Ok(());

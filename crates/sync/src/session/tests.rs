@@ -24,6 +24,8 @@ fn member(n: u8) -> MemberId {
 #[derive(Default)]
 struct Held {
     members: Vec<MemberId>,
+    /// Members removed since: they get the operations, nothing else.
+    former: Vec<MemberId>,
     ops: BTreeMap<OpHash, Vec<u8>>,
     entries: BTreeMap<(MemberId, u64), Vec<u8>>,
 }
@@ -60,6 +62,19 @@ impl Fake {
         let _ = self.changes.send(CIRCLE);
     }
 
+    /// Removes `who`: a removal operation, and it is a former member.
+    fn remove(&self, who: u8) {
+        let who = member(who);
+        let mut held = self.circle.lock().expect("lock");
+        held.members.retain(|m| *m != who);
+        held.former.push(who);
+        let mut op = [0xaa; 64];
+        op[..32].copy_from_slice(&who.0);
+        held.ops.insert(OpHash(who.0), op.to_vec());
+        drop(held);
+        let _ = self.changes.send(CIRCLE);
+    }
+
     fn heights(&self) -> BTreeMap<MemberId, u64> {
         self.summary(&CIRCLE).map(|s| s.have).unwrap_or_default()
     }
@@ -82,11 +97,13 @@ impl Replica for Fake {
     }
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId> {
         let held = self.circle.lock().expect("lock");
-        held.members
-            .contains(peer)
+        (held.members.contains(peer) || held.former.contains(peer))
             .then_some(CIRCLE)
             .into_iter()
             .collect()
+    }
+    fn is_member(&self, circle: &CircleId, peer: &MemberId) -> bool {
+        *circle == CIRCLE && self.circle.lock().expect("lock").members.contains(peer)
     }
     fn circles(&self) -> Vec<(CircleId, Vec<MemberId>)> {
         vec![(CIRCLE, self.circle.lock().expect("lock").members.clone())]
@@ -454,6 +471,34 @@ fn only_a_dialed_live_session_steps_aside_as_a_duplicate() {
     assert!(after_hello(Mode::Live, true));
     assert!(!after_hello(Mode::Live, false));
     assert!(!after_hello(Mode::OneShot, true));
+}
+
+/// A live session with a member who is then removed: it is sent the
+/// removal (so it learns it is out) and nothing written after, and the
+/// session ends refusing it, whatever the peer does.
+#[test]
+fn a_peer_removed_mid_session_is_told_and_then_refused() {
+    let (a, b) = (Fake::new(1, &[1, 2, 3]), Fake::new(2, &[1, 2, 3]));
+    let t0 = Instant::now();
+    let mut session = caught_up(&a, &b, t0);
+    assert!(!session.is_refused());
+    a.remove(2);
+    a.write(1, 10);
+    session.on_change(CIRCLE, t0);
+    let sent = drain(&mut session, t0 + RELAY_DELAY * 2);
+    let ops: usize = sent
+        .iter()
+        .map(|m| match m {
+            Message::Records { ops, .. } => ops.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(ops, 1, "the removal: {sent:?}");
+    assert!(entries_in(&sent).is_empty(), "nothing written after");
+    assert!(session.is_refused());
+    // Whatever the peer says or the clock does, nothing more goes out.
+    session.on_timer(t0 + RELAY_DELAY * 3).expect("timer");
+    assert!(drain(&mut session, t0 + RELAY_DELAY * 3).is_empty());
 }
 
 #[test]
