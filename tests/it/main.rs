@@ -8,6 +8,7 @@ mod cli;
 mod confidentiality;
 mod convergence;
 mod desktop;
+mod devices;
 mod error_codes;
 mod folds;
 mod map;

@@ -6,7 +6,7 @@ pub mod cli;
 pub mod desktop;
 
 use circlekeep_engine::views::{GatheringNotes, ImportReport};
-use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, SledStore};
+use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, MemberId, SledStore};
 use circlekeep_sync::{Node, NodeConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ pub struct Peer {
     /// Display name.
     pub name: String,
     seed: u8,
+    /// The member this device is linked to, if not its own.
+    member: Option<MemberId>,
     dir: TempDir,
     engine: Option<Arc<TestEngine>>,
 }
@@ -29,10 +31,21 @@ pub struct Peer {
 impl Peer {
     /// A device with a reproducible identity derived from `seed`.
     pub fn new(name: &str, seed: u8) -> Peer {
+        Self::device(name, seed, None)
+    }
+
+    /// Another device of `member`'s (its own keys from `seed`), not yet
+    /// linked: `member.link_device(&laptop.device_request())` links it.
+    pub fn device_of(member: &Peer, seed: u8) -> Peer {
+        Self::device(&member.name, seed, Some(member.identity().member_id()))
+    }
+
+    fn device(name: &str, seed: u8, member: Option<MemberId>) -> Peer {
         let dir = tempfile::tempdir().expect("temporary folder");
         let mut peer = Peer {
             name: name.to_owned(),
             seed,
+            member,
             dir,
             engine: None,
         };
@@ -42,7 +55,10 @@ impl Peer {
 
     fn start(&mut self) {
         let store = SledStore::open(&self.dir.path().join("store")).expect("open sled");
-        let me = DeviceIdentity::from_seed(&self.name, [self.seed; 32]).expect("identity");
+        let mut me = DeviceIdentity::from_seed(&self.name, [self.seed; 32]).expect("identity");
+        if let Some(member) = self.member {
+            me.become_device_of(member);
+        }
         self.engine = Some(Arc::new(Engine::with_store(store, me)));
     }
 

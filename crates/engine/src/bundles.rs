@@ -38,8 +38,8 @@ impl<S: Store> Engine<S> {
         let id = bundle.circle;
         let (report, _) = self.receive(id, &bundle.ops, &bundle.entries)?;
         self.with_circle(id, |c, ctx| {
-            let from_is_member = c.membership.ever_members().contains(&bundle.from);
-            if from_is_member && bundle.from != ctx.me.member_id() {
+            let from_is_member = c.membership.owner(&bundle.from).is_some();
+            if from_is_member && bundle.from != ctx.me.device_id() {
                 let mut key = id.as_bytes().to_vec();
                 key.extend_from_slice(bundle.from.as_bytes());
                 let value = postcard::to_stdvec(&bundle.have)

@@ -148,7 +148,7 @@ impl<S: Store> Engine<S> {
             let doc = c
                 .doc(&gathering)
                 .ok_or_else(|| EngineError::UnknownGathering(gathering.short()))?;
-            Ok(docs::read_gathering(doc)?)
+            Ok(c.read_gathering(doc)?)
         })
     }
 

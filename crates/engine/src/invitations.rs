@@ -57,13 +57,15 @@ impl<S: Store> Engine<S> {
     }
 
     /// Called when a circle this device was added to is first taken in:
-    /// accepted if it asked to join, an invitation otherwise.
-    pub(crate) fn taken_in(&self, id: CircleId) -> Result<(), EngineError> {
-        let asked = self
-            .store
-            .blob(BlobKind::Invitation, id.as_bytes())
-            .map_err(EngineError::store)?
-            .is_some_and(|v| v == ASKED);
+    /// accepted if it asked to join or its own member `linked` it in, an
+    /// invitation otherwise.
+    pub(crate) fn taken_in(&self, id: CircleId, linked: bool) -> Result<(), EngineError> {
+        let asked = linked
+            || self
+                .store
+                .blob(BlobKind::Invitation, id.as_bytes())
+                .map_err(EngineError::store)?
+                .is_some_and(|v| v == ASKED);
         let value = (!asked).then_some(WAITING);
         self.store
             .put_blob(BlobKind::Invitation, id.as_bytes(), value)

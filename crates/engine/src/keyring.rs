@@ -48,7 +48,7 @@ impl Keyring {
     /// Opens every epoch key and grant addressed to `me` not tried before.
     /// Returns whether any key was added.
     pub fn absorb(&mut self, membership: &Membership, me: &DeviceIdentity) -> bool {
-        let my_id = me.member_id();
+        let my_id = me.device_id();
         let before = self.count();
         for (op, audience) in membership.epochs() {
             if self.tried.contains(&op.hash) || !audience.contains(&my_id) {

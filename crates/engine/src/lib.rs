@@ -35,6 +35,7 @@ mod checkpoint;
 mod circle;
 mod circles;
 mod contracts;
+pub mod devices;
 pub mod error;
 mod export;
 mod gathering;

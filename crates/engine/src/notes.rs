@@ -129,7 +129,7 @@ impl<S: Store> Engine<S> {
                 let doc_id = DocId::from_hex(&view.id).ok();
                 let notes = doc_id
                     .and_then(|g| c.doc(&g))
-                    .and_then(|d| docs::read_gathering(d).ok())
+                    .and_then(|d| c.read_gathering(d).ok())
                     .map(|g| {
                         let mut notes: Vec<NoteView> = g
                             .notes

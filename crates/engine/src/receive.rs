@@ -31,8 +31,9 @@ impl<S: Store> Engine<S> {
         let ops: &[Vec<u8>] = if known {
             ops
         } else {
-            adopted = self.adopt_circle(id, ops, &mut report)?;
-            self.taken_in(id)?;
+            let linked;
+            (adopted, linked) = self.adopt_circle(id, ops, &mut report)?;
+            self.taken_in(id, linked)?;
             report.joined = true;
             &[]
         };
@@ -50,13 +51,14 @@ impl<S: Store> Engine<S> {
         Ok((report, held))
     }
 
-    /// Stores the operations of a circle this device was invited to.
+    /// Stores the operations of a circle this device was invited to (or
+    /// linked into by its member: the `bool`).
     fn adopt_circle(
         &self,
         id: CircleId,
         ops: &[Vec<u8>],
         report: &mut ImportReport,
-    ) -> Result<Vec<circlekeep_model::OpHash>, EngineError> {
+    ) -> Result<(Vec<circlekeep_model::OpHash>, bool), EngineError> {
         let mut verified = Vec::with_capacity(ops.len());
         for bytes in ops {
             match verify_op(bytes) {
@@ -73,9 +75,14 @@ impl<S: Store> Engine<S> {
             .map(|op| (op.hash, op.body.author))
             .collect();
         let (membership, rejected) = Membership::build(id, verified);
-        if !membership.is_member(&self.me.member_id()) {
+        let me = self.me.device_id();
+        if !membership.devices().contains_key(&me) {
             return Err(EngineError::NotInvited);
         }
+        // A circle of this device's member, which the member linked it into
+        // (from one of its devices), needs no second consent.
+        let linked = me != self.me.member_id()
+            && membership.devices().get(&me) == Some(&self.me.member_id());
         for (hash, why) in rejected {
             let author = authors.get(&hash).copied();
             report.rejected.push(circle::rejection_view(
@@ -95,7 +102,7 @@ impl<S: Store> Engine<S> {
             .map_err(EngineError::store)?;
         self.store.flush().map_err(EngineError::store)?;
         report.ops_accepted = accepted.len();
-        Ok(accepted.iter().map(|(h, _)| *h).collect())
+        Ok((accepted.iter().map(|(h, _)| *h).collect(), linked))
     }
 
     fn record_rejections(

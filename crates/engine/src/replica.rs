@@ -36,47 +36,50 @@ impl<S: Store> Engine<S> {
 
 impl<S: Store> Replica for Engine<S> {
     fn me(&self) -> MemberId {
-        self.me.member_id()
+        self.me.device_id()
     }
 
     fn peers(&self) -> BTreeSet<MemberId> {
-        let me = self.me.member_id();
-        // An invitation not accepted yet makes nobody a peer.
+        let me = self.me.device_id();
+        // An invitation not accepted yet makes nobody a peer. The member's
+        // own other devices are peers like any other.
         self.each_circle(|_, c| {
-            (c.membership.is_member(&me) && !c.invitation).then(|| c.membership.members().clone())
+            let devices = c.membership.devices();
+            (devices.contains_key(&me) && !c.invitation)
+                .then(|| devices.keys().copied().collect::<Vec<_>>())
         })
         .into_iter()
         .flatten()
-        .filter(|m| *m != me)
+        .filter(|d| *d != me)
         .collect()
     }
 
     fn farewells(&self) -> BTreeSet<MemberId> {
-        let me = self.me.member_id();
+        let (me, member) = (self.me.device_id(), self.me.member_id());
         self.each_circle(|_, c| {
             let m = &c.membership;
-            let left = !m.is_member(&me)
+            let left = !m.devices().contains_key(&me)
                 && m.ops().iter().any(|op| {
-                    op.body.author == me
+                    m.owner(&op.body.author) == Some(member)
                         && matches!(op.body.action, circlekeep_model::membership::Action::Leave)
                 });
-            left.then(|| m.members().clone())
+            left.then(|| m.devices().keys().copied().collect::<Vec<_>>())
         })
         .into_iter()
         .flatten()
-        .filter(|m| *m != me)
+        .filter(|d| *d != me)
         .collect()
     }
 
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId> {
         self.each_circle(|id, c| {
-            (!c.invitation && c.membership.ever_members().contains(peer)).then_some(id)
+            (!c.invitation && c.membership.owner(peer).is_some()).then_some(id)
         })
     }
 
     fn is_member(&self, circle: &CircleId, peer: &MemberId) -> bool {
         self.with_circle(*circle, |c, _| {
-            Ok(!c.invitation && c.membership.is_member(peer))
+            Ok(!c.invitation && c.membership.devices().contains_key(peer))
         })
         .unwrap_or(false)
     }
@@ -114,10 +117,13 @@ impl<S: Store> Replica for Engine<S> {
         entries: Vec<Vec<u8>>,
     ) -> Ingested {
         let mut out = Ingested::default();
-        // A peer's records are taken only for circles its member is in here:
+        // A peer's records are taken only for circles it is a current device
+        // of a member in here:
         // sharing one circle does not open the others (a member removed from
         // this one, say, pushing what it wrote after).
-        let sender_is_member = self.with_circle(*circle, |c, _| Ok(c.membership.is_member(from)));
+        let sender_is_member = self.with_circle(*circle, |c, _| {
+            Ok(c.membership.devices().contains_key(from))
+        });
         if let Ok(false) = sender_is_member {
             tracing::info!(peer = %from.short(), circle = %circle.short(), "ignoring records from a peer who is not a member of this circle");
             out.rejected = ops.len() + entries.len();

@@ -61,7 +61,7 @@ impl<S: Store> Engine<S> {
         circle: CircleId,
         doc: DocId,
     ) -> Result<Vec<Vec<u8>>, EngineError> {
-        let me = self.identity().member_id();
+        let me = self.identity().device_id();
         self.with_circle(circle, |c, _| Ok(c.raw_changes(&doc, Some(me))))
     }
 }

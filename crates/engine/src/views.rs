@@ -68,6 +68,19 @@ pub struct MemberView {
     pub me: bool,
 }
 
+/// One of this member's devices.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DeviceView {
+    /// Device id (its signing key and iroh endpoint id).
+    pub id: String,
+    /// Short id.
+    pub short: String,
+    /// Whether it is this device.
+    pub this: bool,
+    /// In how many of this device's circles it is linked.
+    pub circles: usize,
+}
+
 /// A gathering in a circle's list.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct GatheringView {

@@ -3,9 +3,11 @@
 //! acceptance of the charter, whose display name) are set from the signer
 //! of the operation that wrote them, never taken as the document says.
 //!
-//! Every Automerge change in a circle is signed by its author's member key
-//! and its actor id is that member id (ingest refuses any other), so the
-//! actor in an operation's id *is* the signer. Any member can put any field
+//! Every Automerge change in a circle is signed by its author's device key
+//! and its actor id is that device id (ingest refuses any other), so the
+//! actor in an operation's id *is* the signing device, and the member is
+//! the device's owner in the membership log (`owner` below maps a device's
+//! hex id to its member's). Any member can put any field
 //! in the shared documents, so a field saying `"author": "<Ada>"` proves
 //! nothing; the id of the operation that created the note does. Records are
 //! created whole by their author (`put_record`, `put_note`), so the author of
@@ -26,11 +28,21 @@ use crate::docs::{CircleDoc, GatheringDoc};
 use automerge::{ObjId, ObjType, ReadDoc, Value, ROOT};
 use std::collections::HashMap;
 
-/// The member (hex id) whose operation put the current value at `key` of
-/// `obj`, if there is one.
-fn writer(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<String> {
+/// Maps the hex id of the device that signed a change to its member's hex
+/// id (a member's first device is the member itself).
+pub type Owner<'a> = &'a dyn Fn(String) -> String;
+
+/// The identity map: every device is its own member (documents read with
+/// no membership log at hand).
+pub fn own(device: String) -> String {
+    device
+}
+
+/// The member (hex id) whose device's operation put the current value at
+/// `key` of `obj`, if there is one.
+fn writer(doc: &impl ReadDoc, owner: Owner<'_>, obj: &ObjId, key: &str) -> Option<String> {
     match doc.get(obj, key).ok()?? {
-        (_, ObjId::Id(_, actor, _)) => Some(actor.to_hex_string()),
+        (_, ObjId::Id(_, actor, _)) => Some(owner(actor.to_hex_string())),
         (_, ObjId::Root) => None,
     }
 }
@@ -48,32 +60,32 @@ fn map_at(doc: &impl ReadDoc, path: &[&str]) -> Option<ObjId> {
 }
 
 /// Who created each record of the map at `path`: record key → member hex.
-fn creators(doc: &impl ReadDoc, path: &[&str]) -> HashMap<String, String> {
+fn creators(doc: &impl ReadDoc, owner: Owner<'_>, path: &[&str]) -> HashMap<String, String> {
     let Some(obj) = map_at(doc, path) else {
         return HashMap::new();
     };
     doc.keys(&obj)
-        .filter_map(|key| writer(doc, &obj, &key).map(|w| (key, w)))
+        .filter_map(|key| writer(doc, owner, &obj, &key).map(|w| (key, w)))
         .collect()
 }
 
 /// Sets each claimed author of `circle` (read from `doc`) from the signer:
 /// owners of goals and contracts, authors of progress notes, openers of
 /// gatherings; drops charter acceptances a member did not write.
-pub fn attribute_circle(doc: &impl ReadDoc, circle: &mut CircleDoc) {
-    let goals = creators(doc, &["goals"]);
+pub fn attribute_circle(doc: &impl ReadDoc, owner: Owner<'_>, circle: &mut CircleDoc) {
+    let goals = creators(doc, owner, &["goals"]);
     for (id, goal) in &mut circle.goals {
         goal.owner = goals.get(id).cloned().unwrap_or_default();
-        let progress = creators(doc, &["goals", id, "progress"]);
+        let progress = creators(doc, owner, &["goals", id, "progress"]);
         for (note_id, note) in &mut goal.progress {
             note.author = progress.get(note_id).cloned().unwrap_or_default();
         }
     }
-    let contracts = creators(doc, &["contracts"]);
+    let contracts = creators(doc, owner, &["contracts"]);
     for (id, contract) in &mut circle.contracts {
         contract.owner = contracts.get(id).cloned().unwrap_or_default();
     }
-    let gatherings = creators(doc, &["gatherings"]);
+    let gatherings = creators(doc, owner, &["gatherings"]);
     for (id, gathering) in &mut circle.gatherings {
         gathering.opened_by = gatherings.get(id).cloned().unwrap_or_default();
     }
@@ -81,28 +93,28 @@ pub fn attribute_circle(doc: &impl ReadDoc, circle: &mut CircleDoc) {
         map_at(doc, &["charter", "accepted", member]).is_some_and(|obj| {
             ["at", "version"]
                 .iter()
-                .all(|key| writer(doc, &obj, key).as_deref() == Some(member.as_str()))
+                .all(|key| writer(doc, owner, &obj, key).as_deref() == Some(member.as_str()))
         })
     });
 }
 
 /// Sets each note's author in `gathering` (read from `doc`) from the signer.
-pub fn attribute_gathering(doc: &impl ReadDoc, gathering: &mut GatheringDoc) {
-    let notes = creators(doc, &["notes"]);
+pub fn attribute_gathering(doc: &impl ReadDoc, owner: Owner<'_>, gathering: &mut GatheringDoc) {
+    let notes = creators(doc, owner, &["notes"]);
     for (id, note) in &mut gathering.notes {
         note.author = notes.get(id).cloned().unwrap_or_default();
     }
 }
 
 /// Who wrote each member's current display name: member hex → writer hex.
-pub fn name_writers(doc: &impl ReadDoc) -> HashMap<String, String> {
+pub fn name_writers(doc: &impl ReadDoc, owner: Owner<'_>) -> HashMap<String, String> {
     let Some(members) = map_at(doc, &["members"]) else {
         return HashMap::new();
     };
     doc.keys(&members)
         .filter_map(|member| {
             let profile = map_at(doc, &["members", &member])?;
-            writer(doc, &profile, "name").map(|w| (member, w))
+            writer(doc, owner, &profile, "name").map(|w| (member, w))
         })
         .collect()
 }
@@ -231,7 +243,7 @@ mod tests {
             Some("Mallory"),
         )
         .expect("renamed");
-        assert_eq!(name_writers(&ada)[&hex(ADA)], hex(ADA));
-        assert_eq!(name_writers(&mallory)[&hex(ADA)], hex(MALLORY));
+        assert_eq!(name_writers(&ada, &own)[&hex(ADA)], hex(ADA));
+        assert_eq!(name_writers(&mallory, &own)[&hex(ADA)], hex(MALLORY));
     }
 }

@@ -7,6 +7,7 @@
 //! encoding (UTF-16 code units, as the web front end does). autosurgeon's
 //! `Text::update` counts bytes and would misplace edits in non-ASCII text.
 
+use crate::authorship::Owner;
 pub use crate::progress::{GoalStatus, Outcome};
 use automerge::{
     transaction::Transactable, AutoCommit, AutomergeError, Change, ChangeHash, ObjType, ReadDoc,
@@ -410,8 +411,13 @@ pub fn init_circle(doc: &mut AutoCommit, circle: &CircleDoc) -> Result<(), DocEr
 /// Reads the circle document, each claimed author set from the signer
 /// ([`crate::authorship`]).
 pub fn read_circle(doc: &AutoCommit) -> Result<CircleDoc, DocError> {
+    read_circle_by(doc, &crate::authorship::own)
+}
+
+/// Reads the circle document, each author from the signing device's member.
+pub fn read_circle_by(doc: &AutoCommit, owner: Owner<'_>) -> Result<CircleDoc, DocError> {
     let mut circle = hydrate(doc)?;
-    crate::authorship::attribute_circle(doc, &mut circle);
+    crate::authorship::attribute_circle(doc, owner, &mut circle);
     Ok(circle)
 }
 
@@ -436,8 +442,14 @@ pub fn init_gathering(doc: &mut AutoCommit, gathering: &GatheringDoc) -> Result<
 /// Reads a gathering document, each note's author set from the signer
 /// ([`crate::authorship`]).
 pub fn read_gathering(doc: &AutoCommit) -> Result<GatheringDoc, DocError> {
+    read_gathering_by(doc, &crate::authorship::own)
+}
+
+/// Reads a gathering document, each note's author from the signing
+/// device's member.
+pub fn read_gathering_by(doc: &AutoCommit, owner: Owner<'_>) -> Result<GatheringDoc, DocError> {
     let mut gathering = hydrate(doc)?;
-    crate::authorship::attribute_gathering(doc, &mut gathering);
+    crate::authorship::attribute_gathering(doc, owner, &mut gathering);
     Ok(gathering)
 }
 

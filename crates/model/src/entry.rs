@@ -256,7 +256,7 @@ pub fn check_append(
     let seen = membership
         .closure(&body.membership)
         .map_err(|_| AppendFault::UnknownMembership)?;
-    if !membership.members_in(&seen).contains(&body.author) {
+    if !membership.devices_in(&seen).contains_key(&body.author) {
         return Err(AppendFault::NotAMember);
     }
     if let Some(tip) = tip {

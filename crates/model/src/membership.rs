@@ -4,6 +4,19 @@
 //!
 //! # Rules
 //!
+//! * **A member is a person; a device is one of its keys.** Every operation
+//!   is signed by a device. A member's own id is its first device (the key
+//!   it was added or founded with); `Device` links another, signed by one
+//!   of the member's current devices and carrying the new device's own
+//!   proof that it is this member's (checked with the signature), so nobody
+//!   claims someone else's key. A key is one member's only: linking or
+//!   adding a key that belongs to another member or device is rejected (if
+//!   two claims are concurrent, the first in the log's order owns it).
+//!   `RetireDevice` takes one of the author's member's *other* devices out.
+//!   Every rule below about "the author" means the author's member, except
+//!   that the signing device must itself be current; a member's devices are
+//!   current while the member is, less those retired (for good, in that
+//!   circle). Epochs are sealed to every current device.
 //! * The circle is its genesis: the circle id is the hash of the `Create`
 //!   operation. Any other operation without a circle id is rejected.
 //! * Every other operation names the operations its author had seen (`deps`,
@@ -20,8 +33,10 @@
 //!   `X`'s own `Leave`) is in that add's causal past. An add concurrent with a
 //!   removal loses; adding again after seeing the removal works.
 //! * **Strong removal.** A removal (`Remove` of `X`, or `X`'s `Leave`) that
-//!   *takes effect* voids every operation by `X` concurrent with it (neither
-//!   is in the other's causal past), whenever it arrives: a removed member
+//!   *takes effect* voids every operation by `X` — on any of its devices —
+//!   concurrent with it (neither is in the other's causal past), whenever
+//!   it arrives, and a `RetireDevice` voids the retired device's concurrent
+//!   operations likewise: a removed member
 //!   who has not heard — or pretends not to have heard, by naming old deps —
 //!   adds nobody, removes nobody, re-keys nothing. An operation whose author
 //!   is a member only through a void operation (the stranger a removed
@@ -30,7 +45,8 @@
 //! * Which removals take effect: those whose author is a member without
 //!   counting any operation a removal threatens, decided one at a time in
 //!   order of the author's **seniority** (the founder first, then members in
-//!   the order their first add appears in the log's order); a removal is
+//!   the order their first add appears in the log's order; among one
+//!   member's devices, its own key first, then in the order of their links); a removal is
 //!   void if one already decided voids it. So in a mutual removal (A removes
 //!   B while B removes A, or B answers with a backdated removal of A) the
 //!   senior member's removal stands. Seniority is fixed by operations made
@@ -41,20 +57,22 @@
 //!   rules applied to the operations at those heads: what an honest author
 //!   who had seen exactly them computed (that is who an epoch is sealed to).
 //! * `Create`, `Add`, `Remove` and `Rekey` start an **epoch**: they carry a
-//!   fresh epoch secret sealed to the epoch's *audience*, the members in the
-//!   state of the operation's causal past plus the operation itself. `Leave`
+//!   fresh epoch secret sealed to the epoch's *audience*, the devices in the
+//!   state of the operation's causal past plus the operation itself (so do
+//!   `Device` and `RetireDevice`). `Leave`
 //!   carries no key (the leaver cannot re-key itself out); the next writer
 //!   re-keys.
 //! * The **write epoch** is the key-carrying operation (not void) that no
 //!   other such operation follows and whose audience equals the current
-//!   members (lowest hash if several). If there is none (concurrent changes, or
+//!   devices (lowest hash if several). If there is none (concurrent changes, or
 //!   a `Leave`), the writer adds a `Rekey` first. Receivers hold entries to
 //!   the same rule at the heads the entry names, so nobody — by bug or by
 //!   staleness — seals new content to an audience that has changed.
-//! * `ShareKeys` hands one member keys for epochs it lacks: the circle
+//! * `ShareKeys` hands one device keys for epochs it lacks: the circle
 //!   document's subkey (`Shared`) so every member can read the whole circle
 //!   document, or the full epoch secret (`Full`) in circles where newcomers
-//!   see history. It changes no membership. Its grants are public (epoch
+//!   see history or where the device's member could read the epoch (a new
+//!   device reads what its member read). It changes no membership. Its grants are public (epoch
 //!   hashes only); the keys are sealed to the receiver.
 //! * **Who gets which key is the log's, not a document's.** Whether
 //!   newcomers see history is set once, by the founder, with a `Policy`
@@ -138,6 +156,31 @@ pub enum Action {
         /// Newcomers receive every earlier epoch's full secret.
         history: bool,
     },
+    /// Links a device to the author's member, certified by one of that
+    /// member's current devices (the author), and consented to by the
+    /// device: `proof` is its signature binding it to `member` and
+    /// `recipient` (checked with the operation's signature). Starts an
+    /// epoch sealed to every device, the new one included.
+    Device {
+        /// The member the device joins (the author's).
+        member: MemberId,
+        /// The device's signing key (its iroh endpoint id).
+        device: MemberId,
+        /// The device's age X25519 recipient.
+        recipient: String,
+        /// The device's signature over `member` and `recipient`.
+        proof: Vec<u8>,
+        /// The new epoch's key, sealed to every device.
+        key: EpochKey,
+    },
+    /// Retires another device of the author's member (a lost laptop): it
+    /// is sealed out of a new epoch and counts in nowhere.
+    RetireDevice {
+        /// The device that goes.
+        device: MemberId,
+        /// The new epoch's key, sealed to the remaining devices.
+        key: EpochKey,
+    },
 }
 
 impl Action {
@@ -147,7 +190,9 @@ impl Action {
             Action::Create { key, .. }
             | Action::Add { key, .. }
             | Action::Remove { key, .. }
-            | Action::Rekey { key } => Some(key),
+            | Action::Rekey { key }
+            | Action::Device { key, .. }
+            | Action::RetireDevice { key, .. } => Some(key),
             Action::Leave | Action::ShareKeys { .. } | Action::Policy { .. } => None,
         }
     }
@@ -162,6 +207,8 @@ impl Action {
             Action::Rekey { .. } => "rekey",
             Action::ShareKeys { .. } => "share-keys",
             Action::Policy { .. } => "policy",
+            Action::Device { .. } => "device",
+            Action::RetireDevice { .. } => "retire-device",
         }
     }
 }
@@ -246,6 +293,13 @@ pub enum OpRejection {
     /// A history policy not set by the founder right at founding.
     #[error("only the founder sets the history policy, right after founding")]
     PolicyNotAtFounding,
+    /// Links a key that already is a member's or a device's.
+    #[error("that key already belongs to a member or device")]
+    AlreadyDevice,
+    /// Links a device to, or retires a device of, another member than the
+    /// author's own (or retires the author itself).
+    #[error("a member links and retires only its own other devices")]
+    NotOwnDevice,
 }
 
 /// The state of a circle's membership, computed from a set of operations.
@@ -268,6 +322,12 @@ pub struct Membership {
     /// Audience of each key-carrying operation.
     audience: Vec<Option<BTreeSet<MemberId>>>,
     current: BTreeSet<MemberId>,
+    /// Every key a valid operation made a member's device (a member's own
+    /// id is its first device), and whose: the first claim in log order.
+    owner: HashMap<MemberId, MemberId>,
+    /// Current devices and their members.
+    devices: BTreeMap<MemberId, MemberId>,
+    /// Age recipients of current devices.
     recipients: BTreeMap<MemberId, String>,
     heads: Vec<OpHash>,
     /// Keys granted by `ShareKeys`: member → epoch → best class.
@@ -303,6 +363,8 @@ impl Membership {
             past_void: Vec::new(),
             audience: Vec::new(),
             current: BTreeSet::new(),
+            owner: HashMap::new(),
+            devices: BTreeMap::new(),
             recipients: BTreeMap::new(),
             heads: Vec::new(),
             grants: BTreeMap::new(),
@@ -374,12 +436,45 @@ impl Membership {
         }
         past.grow(i + 1);
         let past_void = self.resolve(&past);
-        let before = self.members_of(&past, &past_void);
+        let devices = self.devices_of(&past, &past_void);
         let body = &op.body;
-        let is_genesis = matches!(body.action, Action::Create { .. });
-        if !is_genesis && !before.contains(&body.author) {
-            return Err(OpRejection::AuthorNotMember);
+        let claimed = match &body.action {
+            Action::Create { .. } => Some((body.author, body.author)),
+            Action::Add { member, .. } => Some((*member, *member)),
+            Action::Device { device, member, .. } => Some((*device, *member)),
+            _ => None,
+        };
+        let author = match (&body.action, devices.get(&body.author)) {
+            (Action::Create { .. }, _) => body.author,
+            (_, Some(member)) => *member,
+            (_, None) => return Err(OpRejection::AuthorNotMember),
+        };
+        let before = self.members_of(&past, &past_void);
+        self.check_action(body, author, &before, &devices, &past)?;
+        if let Some((key, member)) = claimed {
+            if self.owner.get(&key).is_some_and(|owner| *owner != member) {
+                return Err(OpRejection::AlreadyDevice);
+            }
+            self.owner.entry(key).or_insert(member);
         }
+        self.index.insert(op.hash, i);
+        self.ancestors.push(past);
+        self.past_void.push(past_void);
+        self.ops.push(op);
+        self.note_threats(i);
+        Ok(())
+    }
+
+    /// The rules of each action, for an operation by a device of member
+    /// `author`, given the members and devices of its causal past.
+    fn check_action(
+        &self,
+        body: &OpBody,
+        author: MemberId,
+        before: &BTreeSet<MemberId>,
+        devices: &BTreeMap<MemberId, MemberId>,
+        past: &FixedBitSet,
+    ) -> Result<(), OpRejection> {
         match &body.action {
             Action::Create { .. } | Action::Leave | Action::Rekey { .. } => {}
             Action::Add { member, .. } => {
@@ -388,7 +483,7 @@ impl Membership {
                 }
             }
             Action::Remove { member, .. } => {
-                if *member == body.author {
+                if *member == author {
                     return Err(OpRejection::SelfRemoval);
                 }
                 if !before.contains(member) {
@@ -402,8 +497,18 @@ impl Membership {
                     return Err(OpRejection::PolicyNotAtFounding);
                 }
             }
+            Action::Device { member, .. } => {
+                if *member != author {
+                    return Err(OpRejection::NotOwnDevice);
+                }
+            }
+            Action::RetireDevice { device, .. } => {
+                if *device == body.author || devices.get(device) != Some(&author) {
+                    return Err(OpRejection::NotOwnDevice);
+                }
+            }
             Action::ShareKeys { to, grants, .. } => {
-                if !before.contains(to) {
+                if !devices.contains_key(to) {
                     return Err(OpRejection::TargetNotMember);
                 }
                 for grant in grants {
@@ -416,12 +521,13 @@ impl Membership {
                 }
             }
         }
-        self.index.insert(op.hash, i);
-        self.ancestors.push(past);
-        self.past_void.push(past_void);
-        self.ops.push(op);
-        self.note_threats(i);
         Ok(())
+    }
+
+    /// The member whose device signed operation `i`.
+    fn member_of(&self, i: usize) -> MemberId {
+        let author = self.ops[i].body.author;
+        self.owner.get(&author).copied().unwrap_or(author)
     }
 
     /// Applies strong removal, then derives the audiences, current members,
@@ -438,11 +544,12 @@ impl Membership {
                 self.ops[i].body.action.epoch_key().map(|_| {
                     let mut view = self.ancestors[i].clone();
                     view.insert(i);
-                    self.view_members(&view)
+                    self.view_devices(&view)
                 })
             })
             .collect();
         self.current = self.members_of(&all, &self.void);
+        self.devices = self.devices_of(&all, &self.void);
 
         let mut followed = FixedBitSet::with_capacity(n);
         for past in &self.ancestors {
@@ -454,21 +561,25 @@ impl Membership {
             .collect();
         self.heads.sort();
 
-        // A member's recipient comes from its latest add that still counts.
+        // A member's own device's recipient comes from its latest add that
+        // still counts; a linked device's from its link.
         let removals = self.removals_in(&all, &self.void);
         for (i, op) in self.ops.iter().enumerate() {
             if self.void.contains(i) {
                 continue;
             }
-            let (member, recipient) = match &op.body.action {
-                Action::Create { recipient, .. } => (op.body.author, recipient),
+            let (device, recipient, survives) = match &op.body.action {
+                Action::Create { recipient, .. } => (op.body.author, recipient, true),
                 Action::Add {
                     member, recipient, ..
-                } => (*member, recipient),
+                } => (*member, recipient, self.add_survives(i, member, &removals)),
+                Action::Device {
+                    device, recipient, ..
+                } => (*device, recipient, true),
                 _ => continue,
             };
-            if self.current.contains(&member) && self.add_survives(i, &member, &removals) {
-                self.recipients.insert(member, recipient.clone());
+            if survives && self.devices.contains_key(&device) {
+                self.recipients.insert(device, recipient.clone());
             }
         }
 
@@ -525,6 +636,38 @@ impl Membership {
         members
     }
 
+    /// The devices in the state of the operations in `set`, not counting
+    /// those in `void`, with their members: each current member's own key
+    /// and the devices linked to it, less every device retired.
+    fn devices_of(&self, set: &FixedBitSet, void: &FixedBitSet) -> BTreeMap<MemberId, MemberId> {
+        let members = self.members_of(set, void);
+        let counted = || {
+            set.ones()
+                .filter(|&i| i < self.ops.len() && !void.contains(i))
+        };
+        let retired: BTreeSet<MemberId> = counted()
+            .filter_map(|i| match &self.ops[i].body.action {
+                Action::RetireDevice { device, .. } => Some(*device),
+                _ => None,
+            })
+            .collect();
+        let mut devices = BTreeMap::new();
+        for i in counted() {
+            let body = &self.ops[i].body;
+            let (device, member) = match &body.action {
+                Action::Create { .. } => (body.author, body.author),
+                Action::Add { member, .. } => (*member, *member),
+                Action::Device { device, member, .. } => (*device, *member),
+                _ => continue,
+            };
+            let owned = self.owner.get(&device) == Some(&member);
+            if owned && members.contains(&member) && !retired.contains(&device) {
+                devices.insert(device, member);
+            }
+        }
+        devices
+    }
+
     /// Removals (`Remove` of, or `Leave` by, each member) among `set`, not
     /// counting those in `void`.
     fn removals_in(&self, set: &FixedBitSet, void: &FixedBitSet) -> BTreeMap<MemberId, Vec<usize>> {
@@ -536,7 +679,7 @@ impl Membership {
             let body = &self.ops[i].body;
             match &body.action {
                 Action::Remove { member, .. } => removals.entry(*member).or_default().push(i),
-                Action::Leave => removals.entry(body.author).or_default().push(i),
+                Action::Leave => removals.entry(self.member_of(i)).or_default().push(i),
                 _ => {}
             }
         }
@@ -585,6 +728,12 @@ impl Membership {
             .collect()
     }
 
+    /// Every key that was ever a device of someone here (members' own keys
+    /// and linked devices, void claims too): whoever may have an entry log.
+    pub fn ever_devices(&self) -> BTreeSet<MemberId> {
+        self.owner.keys().copied().collect()
+    }
+
     /// Who brought `member` into the circle: the authors of the operations
     /// that took effect and added it (the founder founded itself).
     pub fn adders(&self, member: &MemberId) -> BTreeSet<MemberId> {
@@ -597,13 +746,36 @@ impl Membership {
                 Action::Add { member: added, .. } => added == member,
                 _ => false,
             })
-            .map(|(_, op)| op.body.author)
+            .map(|(i, _)| self.member_of(i))
             .collect()
     }
 
-    /// The age recipient of a current member.
-    pub fn recipient(&self, member: &MemberId) -> Option<&str> {
-        self.recipients.get(member).map(String::as_str)
+    /// The age recipient of a current device (a member's own id is its
+    /// first device).
+    pub fn recipient(&self, device: &MemberId) -> Option<&str> {
+        self.recipients.get(device).map(String::as_str)
+    }
+
+    /// The current devices, each with its member.
+    pub fn devices(&self) -> &BTreeMap<MemberId, MemberId> {
+        &self.devices
+    }
+
+    /// The current devices of `member`.
+    pub fn devices_of_member<'a>(
+        &'a self,
+        member: &'a MemberId,
+    ) -> impl Iterator<Item = &'a MemberId> + 'a {
+        self.devices
+            .iter()
+            .filter(move |(_, m)| *m == member)
+            .map(|(d, _)| d)
+    }
+
+    /// The member whose device `device` is or was (a retired device's past
+    /// writes are still its member's), if any valid operation linked it.
+    pub fn owner(&self, device: &MemberId) -> Option<MemberId> {
+        self.owner.get(device).copied()
     }
 
     /// Hashes of the operations no other operation depends on (sorted).
@@ -656,6 +828,13 @@ impl Membership {
         self.view_members(&closure.0)
     }
 
+    /// The devices (with their members) in the state seen by someone whose
+    /// heads give `closure`.
+    pub fn devices_in(&self, closure: &Closure) -> BTreeMap<MemberId, MemberId> {
+        let void = self.resolve(&closure.0);
+        self.devices_of(&closure.0, &void)
+    }
+
     /// Whether `closure` includes the operation `hash`.
     pub fn closure_contains(&self, closure: &Closure, hash: &OpHash) -> bool {
         self.index.get(hash).is_some_and(|&i| closure.0.contains(i))
@@ -666,7 +845,7 @@ impl Membership {
         inner.0.is_subset(&outer.0)
     }
 
-    /// The audience of an epoch (members its secret was sealed to), if
+    /// The audience of an epoch (devices its secret was sealed to), if
     /// `epoch` is a key-carrying operation.
     pub fn audience(&self, epoch: &OpHash) -> Option<&BTreeSet<MemberId>> {
         self.index
@@ -674,7 +853,7 @@ impl Membership {
             .and_then(|&i| self.audience[i].as_ref())
     }
 
-    /// Every epoch in topological order with its audience.
+    /// Every epoch in topological order with its audience (devices).
     pub fn epochs(&self) -> impl Iterator<Item = (&Op, &BTreeSet<MemberId>)> {
         self.ops
             .iter()
@@ -682,14 +861,14 @@ impl Membership {
             .filter_map(|(op, audience)| audience.as_ref().map(|a| (op, a)))
     }
 
-    /// Whether `member` can hold `class` of `epoch`'s keys: it is in the
+    /// Whether `device` can hold `class` of `epoch`'s keys: it is in the
     /// audience, or a `ShareKeys` granted it.
-    pub fn holds(&self, member: &MemberId, epoch: &OpHash, class: KeyClass) -> bool {
-        if self.audience(epoch).is_some_and(|a| a.contains(member)) {
+    pub fn holds(&self, device: &MemberId, epoch: &OpHash, class: KeyClass) -> bool {
+        if self.audience(epoch).is_some_and(|a| a.contains(device)) {
             return true;
         }
         self.grants
-            .get(member)
+            .get(device)
             .and_then(|g| g.get(epoch))
             .is_some_and(|&held| held >= class)
     }
@@ -704,7 +883,7 @@ impl Membership {
     /// honest author at those heads seals under.
     pub fn write_epoch_in(&self, closure: &Closure) -> Option<OpHash> {
         let void = self.resolve(&closure.0);
-        let members = self.members_of(&closure.0, &void);
+        let devices: BTreeSet<MemberId> = self.devices_of(&closure.0, &void).into_keys().collect();
         let keyed: Vec<usize> = closure
             .0
             .ones()
@@ -714,7 +893,7 @@ impl Membership {
             .iter()
             .copied()
             .filter(|&h| !keyed.iter().any(|&k| self.ancestors[k].contains(h)))
-            .filter(|&h| self.audience[h].as_ref() == Some(&members))
+            .filter(|&h| self.audience[h].as_ref() == Some(&devices))
             .map(|h| self.ops[h].hash)
             .min()
     }
@@ -724,20 +903,29 @@ impl Membership {
         self.history
     }
 
-    /// The keys current members lack: every member should hold the circle
-    /// document's subkey of every epoch, and where newcomers see history the
-    /// full secret.
+    /// The keys current devices lack: every device should hold the circle
+    /// document's subkey of every epoch, and the full secret where newcomers
+    /// see history or where its member could read the epoch (on any of its
+    /// devices, retired ones too: a new device reads what its member did).
     pub fn missing_grants(&self) -> BTreeMap<MemberId, Vec<KeyGrant>> {
-        let class = if self.history {
-            KeyClass::Full
-        } else {
-            KeyClass::Shared
-        };
         let mut missing: BTreeMap<MemberId, Vec<KeyGrant>> = BTreeMap::new();
-        for member in &self.current {
+        for (device, member) in &self.devices {
+            let own: Vec<&MemberId> = self
+                .owner
+                .iter()
+                .filter(|(_, m)| *m == member)
+                .map(|(d, _)| d)
+                .collect();
             for (op, _) in self.epochs().filter(|(op, _)| self.takes_effect(&op.hash)) {
-                if !self.holds(member, &op.hash, class) {
-                    missing.entry(*member).or_default().push(KeyGrant {
+                let full =
+                    self.history || own.iter().any(|d| self.holds(d, &op.hash, KeyClass::Full));
+                let class = if full {
+                    KeyClass::Full
+                } else {
+                    KeyClass::Shared
+                };
+                if !self.holds(device, &op.hash, class) {
+                    missing.entry(*device).or_default().push(KeyGrant {
                         epoch: op.hash,
                         class,
                     });
@@ -747,7 +935,7 @@ impl Membership {
         missing
     }
 
-    /// The `ShareKeys` operations addressed to `member`.
+    /// The `ShareKeys` operations addressed to `device`.
     pub fn grants_to<'a>(&'a self, member: &'a MemberId) -> impl Iterator<Item = &'a Op> + 'a {
         self.ops.iter().filter(
             move |op| matches!(&op.body.action, Action::ShareKeys { to, .. } if to == member),

@@ -55,7 +55,7 @@ impl MemberCard {
     pub(crate) fn issue(identity: &DeviceIdentity) -> Self {
         let body = CardBody {
             name: identity.name().to_owned(),
-            member: identity.member_id(),
+            member: identity.device_id(),
             recipient: identity.recipient().to_string(),
         };
         // Serialising a plain struct into memory cannot fail.

@@ -29,6 +29,7 @@ pub const MAX_NAME_CHARS: usize = 64;
 const HEADER: &str = "# Circlekeep device identity. Keep this secret.";
 const NAME_FIELD: &str = "# name: ";
 const SIGNING_FIELD: &str = "# signing-key: ";
+const MEMBER_FIELD: &str = "# member: ";
 
 /// Why a display name was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -86,17 +87,22 @@ pub enum KeyFileError {
     EmptyPassphrase,
 }
 
-/// This device's keys and its owner's display name.
+/// This device's keys, the member it is a device of, and the member's
+/// display name.
 pub struct DeviceIdentity {
     name: String,
     signing: SigningKey,
     age: age::x25519::Identity,
+    /// The member this device was linked to; `None` for a member's first
+    /// device, whose own key is the member id.
+    member: Option<MemberId>,
 }
 
 impl std::fmt::Debug for DeviceIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeviceIdentity")
             .field("member", &self.member_id())
+            .field("device", &self.device_id())
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +114,7 @@ impl DeviceIdentity {
             name: validate_name(name)?,
             signing: SigningKey::from_bytes(&crate::random_bytes()),
             age: age::x25519::Identity::generate(),
+            member: None,
         })
     }
 
@@ -120,6 +127,7 @@ impl DeviceIdentity {
             name: validate_name(name)?,
             signing: SigningKey::from_bytes(&signing_seed),
             age: age_identity_from_bytes(&age_seed),
+            member: None,
         })
     }
 
@@ -128,9 +136,21 @@ impl DeviceIdentity {
         &self.name
     }
 
-    /// This device's member id (its ed25519 public key).
+    /// The member this device is a device of: its own key for a member's
+    /// first device, else the member it was linked to.
     pub fn member_id(&self) -> MemberId {
+        self.member.unwrap_or_else(|| self.device_id())
+    }
+
+    /// This device's id: its ed25519 public key, which signs everything it
+    /// writes and is its iroh endpoint id.
+    pub fn device_id(&self) -> MemberId {
         MemberId(self.signing.verifying_key().to_bytes())
+    }
+
+    /// Makes this identity a device of `member` (when it is linked as one).
+    pub fn become_device_of(&mut self, member: MemberId) {
+        self.member = (member != self.device_id()).then_some(member);
     }
 
     /// This device's age recipient, to which epoch secrets are sealed.
@@ -181,8 +201,12 @@ impl DeviceIdentity {
         if passphrase.expose_secret().is_empty() {
             return Err(KeyFileError::EmptyPassphrase);
         }
+        let member = self
+            .member
+            .map(|m| format!("{MEMBER_FIELD}{}\n", m.to_hex()))
+            .unwrap_or_default();
         let plaintext = Zeroizing::new(format!(
-            "{HEADER}\n{NAME_FIELD}{}\n{SIGNING_FIELD}{}\n{}\n",
+            "{HEADER}\n{NAME_FIELD}{}\n{SIGNING_FIELD}{}\n{member}{}\n",
             self.name,
             HEXLOWER.encode(&self.signing.to_bytes()),
             self.age.to_string().expose_secret(),
@@ -236,8 +260,14 @@ impl DeviceIdentity {
         let mut name = None;
         let mut signing = None;
         let mut age = None;
+        let mut member = None;
         for line in text.lines() {
-            if let Some(value) = line.strip_prefix(NAME_FIELD) {
+            if let Some(value) = line.strip_prefix(MEMBER_FIELD) {
+                member = Some(
+                    MemberId::from_hex(value)
+                        .map_err(|_| KeyFileError::Corrupt("bad member id"))?,
+                );
+            } else if let Some(value) = line.strip_prefix(NAME_FIELD) {
                 name = Some(validate_name(value).map_err(|_| KeyFileError::Corrupt("bad name"))?);
             } else if let Some(value) = line.strip_prefix(SIGNING_FIELD) {
                 let bytes = Zeroizing::new(
@@ -261,6 +291,7 @@ impl DeviceIdentity {
             name: name.ok_or(KeyFileError::Corrupt("name missing"))?,
             signing: signing.ok_or(KeyFileError::Corrupt("signing key missing"))?,
             age: age.ok_or(KeyFileError::Corrupt("age identity missing"))?,
+            member,
         })
     }
 }

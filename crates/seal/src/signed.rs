@@ -4,7 +4,7 @@
 
 use crate::identity::DeviceIdentity;
 use circlekeep_model::entry::{Entry, EntryBody};
-use circlekeep_model::membership::{Op, OpBody};
+use circlekeep_model::membership::{Action, Op, OpBody};
 use circlekeep_model::{EntryHash, MemberId, OpHash};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::de::DeserializeOwned;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 const OP_DOMAIN: &[u8] = b"circlekeep v1 membership operation\0";
 const ENTRY_DOMAIN: &[u8] = b"circlekeep v1 entry\0";
+const DEVICE_DOMAIN: &[u8] = b"circlekeep v1 device of member\0";
 
 /// Largest signed operation accepted (they carry one sealed key per member).
 pub const MAX_OP_BYTES: usize = 256 << 10;
@@ -85,18 +86,66 @@ fn encode<T: Serialize>(body: &T) -> Vec<u8> {
     postcard::to_stdvec(body).expect("body serialises")
 }
 
-/// Signs a membership operation as `identity` (who must be its author).
+/// Signs a membership operation as `identity` (the device that is its author).
 pub fn sign_op(identity: &DeviceIdentity, body: OpBody) -> Op {
-    debug_assert_eq!(body.author, identity.member_id());
+    debug_assert_eq!(body.author, identity.device_id());
     let bytes = encode(&body);
     let hash = OpHash::of_body(&bytes);
     let signed = seal_envelope(identity, OP_DOMAIN, bytes);
     Op { hash, body, signed }
 }
 
-/// Checks a signed membership operation and decodes it.
+/// What a device signs to consent to being `member`'s, with `recipient`.
+fn device_claim(member: &MemberId, recipient: &str) -> Vec<u8> {
+    let mut claim = member.as_bytes().to_vec();
+    claim.extend_from_slice(recipient.as_bytes());
+    claim
+}
+
+/// This device's proof, for a `Device` operation, that it is `member`'s
+/// device with its own recipient: one proof serves every circle.
+pub fn device_proof(identity: &DeviceIdentity, member: &MemberId) -> Vec<u8> {
+    let recipient = identity.recipient().to_string();
+    identity
+        .sign(DEVICE_DOMAIN, &device_claim(member, &recipient))
+        .to_vec()
+}
+
+/// Checks a `Device` operation's proof, if it is one.
+fn check_device_op(body: &OpBody) -> Result<(), VerifyError> {
+    match &body.action {
+        Action::Device {
+            member,
+            device,
+            recipient,
+            proof,
+            ..
+        } => verify_device_proof(member, device, recipient, proof),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that `device` signed `proof` that it is `member`'s device, with
+/// `recipient`.
+pub fn verify_device_proof(
+    member: &MemberId,
+    device: &MemberId,
+    recipient: &str,
+    proof: &[u8],
+) -> Result<(), VerifyError> {
+    let signature: [u8; 64] = proof.try_into().map_err(|_| VerifyError::BadSignature)?;
+    let key = VerifyingKey::from_bytes(device.as_bytes()).map_err(|_| VerifyError::BadSignature)?;
+    let mut signed = DEVICE_DOMAIN.to_vec();
+    signed.extend_from_slice(&device_claim(member, recipient));
+    key.verify_strict(&signed, &Signature::from_bytes(&signature))
+        .map_err(|_| VerifyError::BadSignature)
+}
+
+/// Checks a signed membership operation (and, linking a device, the
+/// device's own proof) and decodes it.
 pub fn verify_op(bytes: &[u8]) -> Result<Op, VerifyError> {
     let (body, body_bytes) = open_signed(bytes, MAX_OP_BYTES, OP_DOMAIN, |b: &OpBody| &b.author)?;
+    check_device_op(&body)?;
     Ok(Op {
         hash: OpHash::of_body(&body_bytes),
         body,
@@ -104,9 +153,9 @@ pub fn verify_op(bytes: &[u8]) -> Result<Op, VerifyError> {
     })
 }
 
-/// Signs an entry as `identity` (who must be its author).
+/// Signs an entry as `identity` (the device that is its author).
 pub fn sign_entry(identity: &DeviceIdentity, body: EntryBody) -> Entry {
-    debug_assert_eq!(body.author, identity.member_id());
+    debug_assert_eq!(body.author, identity.device_id());
     let bytes = encode(&body);
     let hash = EntryHash::of_body(&bytes);
     let signed = seal_envelope(identity, ENTRY_DOMAIN, bytes);
@@ -240,6 +289,56 @@ mod tests {
             verify_entry(&vec![0; MAX_ENTRY_BYTES + 1]),
             Err(VerifyError::TooLarge(MAX_ENTRY_BYTES + 1))
         );
+    }
+
+    /// Mallory links a key as her device: it takes the device's own proof,
+    /// for her and with its own recipient, or the operation is refused.
+    #[test]
+    fn a_device_is_linked_only_with_its_own_consent() {
+        let bo = DeviceIdentity::from_seed("Bo", [3; 32]).expect("seed");
+        let laptop = DeviceIdentity::from_seed("Bo", [4; 32]).expect("seed");
+        let mallory = DeviceIdentity::from_seed("Mallory", [5; 32]).expect("seed");
+        let link = |author: &DeviceIdentity, member: MemberId, recipient: String, proof| {
+            let body = OpBody {
+                version: circlekeep_model::membership::OP_VERSION,
+                circle: Some(CircleId([1; 32])),
+                author: author.member_id(),
+                deps: vec![OpHash([2; 32])],
+                action: Action::Device {
+                    member,
+                    device: laptop.member_id(),
+                    recipient,
+                    proof,
+                    key: circlekeep_model::membership::EpochKey {
+                        sealed: vec![],
+                        full_commitment: [0; 32],
+                        shared_commitment: [0; 32],
+                    },
+                },
+            };
+            verify_op(&sign_op(author, body).signed).map(|_| ())
+        };
+        let own = laptop.recipient().to_string();
+        let proof = device_proof(&laptop, &bo.member_id());
+        assert_eq!(
+            link(&bo, bo.member_id(), own.clone(), proof.clone()),
+            Ok(())
+        );
+        let refused = Err(VerifyError::BadSignature);
+        // Bo's laptop's proof, replayed for Mallory, or with her recipient.
+        assert_eq!(
+            link(&mallory, mallory.member_id(), own.clone(), proof.clone()),
+            refused
+        );
+        let hers = mallory.recipient().to_string();
+        assert_eq!(link(&bo, bo.member_id(), hers, proof), refused);
+        // A proof Mallory made herself, or none.
+        let forged = device_proof(&mallory, &mallory.member_id());
+        assert_eq!(
+            link(&mallory, mallory.member_id(), own.clone(), forged),
+            refused
+        );
+        assert_eq!(link(&mallory, mallory.member_id(), own, vec![]), refused);
     }
 
     proptest! {

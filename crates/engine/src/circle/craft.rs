@@ -43,7 +43,7 @@ impl CircleRuntime {
         ctx: &Ctx<'_, S>,
         craft: Craft,
     ) -> Result<Vec<u8>, EngineError> {
-        let me = ctx.me_id();
+        let me = ctx.device_id();
         let epoch = craft
             .epoch
             .or_else(|| self.membership.write_epoch())

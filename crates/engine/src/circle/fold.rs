@@ -135,7 +135,7 @@ impl CircleRuntime {
     /// Folds runs of this device's entries written since the last time.
     /// Returns how many folds were made.
     pub fn fold_own_log<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<usize, EngineError> {
-        let me = ctx.me_id();
+        let me = ctx.device_id();
         let Some(tip) = self.tips.get(&me).map(|t| t.seq) else {
             return Ok(0);
         };
@@ -251,7 +251,7 @@ impl CircleRuntime {
         let body = EntryBody {
             version: FOLD_VERSION,
             circle: self.id,
-            author: ctx.me_id(),
+            author: ctx.device_id(),
             seq: run.last,
             prev: run.prev,
             epoch: run.epoch,
@@ -290,7 +290,7 @@ impl CircleRuntime {
         let Some(tip) = self.tips.get(author).map(|t| t.seq) else {
             return Ok(Vec::new());
         };
-        let own = *author == ctx.me_id();
+        let own = *author == ctx.device_id();
         let mut records = Vec::new();
         let mut bytes = 0;
         while after < tip && bytes < budget {

@@ -307,7 +307,7 @@ impl CircleRuntime {
         ctx: &Ctx<'_, S>,
         items: Vec<(Position, DocId, Vec<Change>)>,
     ) -> Vec<(Position, Rejection)> {
-        let me = ctx.me_id();
+        let me = ctx.device_id();
         let mut by_doc: BTreeMap<DocId, Vec<(Position, Vec<Change>)>> = BTreeMap::new();
         for (position, doc, changes) in items {
             by_doc.entry(doc).or_default().push((position, changes));

@@ -26,10 +26,17 @@ impl CircleRuntime {
         let recipient = ctx.me.recipient().to_string();
         let secret = EpochSecret::generate();
         let key = secret.seal_for([recipient.as_str()])?;
+        if ctx.device_id() != ctx.member_id() {
+            // The genesis makes its author a member; a linked device would
+            // found as a member of its own.
+            return Err(EngineError::NotAllowed(
+                "found circles from your first device (a linked device cannot yet)",
+            ));
+        }
         let body = OpBody {
             version: OP_VERSION,
             circle: None,
-            author: ctx.me_id(),
+            author: ctx.device_id(),
             deps: Vec::new(),
             action: Action::Create {
                 recipient,
@@ -50,7 +57,7 @@ impl CircleRuntime {
         if history == HistoryPolicy::NewcomersSeeHistory {
             circle.append_op(ctx, Action::Policy { history: true }, None)?;
         }
-        let me = ctx.me_id().to_hex();
+        let me = ctx.device_id().to_hex();
         let initial = CircleDoc {
             settings: docs::Settings {
                 name: name.to_owned(),
@@ -106,7 +113,7 @@ impl CircleRuntime {
         let mut circle = Self::empty(id, membership);
         circle.invitation = crate::invitations::is_invitation(ctx.store, &id)?;
         circle.folding = fold::Folding::load(ctx, &id)?;
-        for author in circle.membership.ever_members() {
+        for author in circle.membership.ever_devices() {
             let Some((seq, bytes)) = ctx
                 .store
                 .last_entry(&id, &author)
@@ -183,7 +190,7 @@ impl CircleRuntime {
         for (id, bytes) in cache.docs {
             let options = automerge::LoadOptions::new().text_encoding(TEXT_ENCODING);
             let mut doc = AutoCommit::load_with_options(&bytes, options).ok()?;
-            doc.set_actor(ctx.me_id().as_bytes().as_slice().into());
+            doc.set_actor(ctx.device_id().as_bytes().as_slice().into());
             docs.insert(id, doc);
         }
         let mut reload = Vec::with_capacity(cache.queued.len());
@@ -217,7 +224,7 @@ impl CircleRuntime {
         doc_id: DocId,
         batch: &[(Position, Vec<Change>)],
     ) -> Result<Vec<(Position, Rejection)>, EngineError> {
-        let me = ctx.me_id();
+        let me = ctx.device_id();
         let mut stored = Vec::new();
         let logs: Vec<(MemberId, u64)> = self.tips.iter().map(|(a, t)| (*a, t.seq)).collect();
         for (author, tip) in logs {

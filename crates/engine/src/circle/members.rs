@@ -13,8 +13,10 @@ use circlekeep_seal::{EpochSecret, MemberCard};
 use circlekeep_store::Store;
 
 impl CircleRuntime {
-    pub(super) fn require_member(&self, me: &MemberId) -> Result<(), EngineError> {
-        if !self.membership.is_member(me) {
+    /// Checks that `device` (this one) is a current device of a member and
+    /// the circle was accepted.
+    pub(super) fn require_member(&self, device: &MemberId) -> Result<(), EngineError> {
+        if !self.membership.devices().contains_key(device) {
             Err(EngineError::NotAMember)
         } else if self.invitation {
             Err(EngineError::NotAccepted)
@@ -23,11 +25,12 @@ impl CircleRuntime {
         }
     }
 
+    /// The age recipients of `devices`.
     pub(super) fn recipients<'a>(
         &'a self,
-        members: impl IntoIterator<Item = &'a MemberId>,
+        devices: impl IntoIterator<Item = &'a MemberId>,
     ) -> Result<Vec<&'a str>, EngineError> {
-        members
+        devices
             .into_iter()
             .map(|m| {
                 self.membership
@@ -47,7 +50,7 @@ impl CircleRuntime {
         let body = OpBody {
             version: OP_VERSION,
             circle: Some(self.id),
-            author: ctx.me_id(),
+            author: ctx.device_id(),
             deps: self.membership.heads().to_vec(),
             action,
         };
@@ -80,12 +83,12 @@ impl CircleRuntime {
         ctx: &Ctx<'_, S>,
         card: &MemberCard,
     ) -> Result<(), EngineError> {
-        self.require_member(&ctx.me_id())?;
+        self.require_member(&ctx.device_id())?;
         if self.membership.is_member(&card.member) {
             return Err(EngineError::AlreadyMember(card.name.clone()));
         }
         let secret = EpochSecret::generate();
-        let mut recipients = self.recipients(self.membership.members())?;
+        let mut recipients = self.recipients(self.membership.devices().keys())?;
         recipients.push(&card.recipient);
         let key = secret.seal_for(recipients)?;
         self.append_op(
@@ -119,26 +122,80 @@ impl CircleRuntime {
         ctx: &Ctx<'_, S>,
         member: MemberId,
     ) -> Result<(), EngineError> {
-        let me = ctx.me_id();
-        self.require_member(&me)?;
-        if member == me {
+        self.require_member(&ctx.device_id())?;
+        if member == ctx.member_id() {
             return Err(EngineError::CannotRemoveSelf);
         }
         if !self.membership.is_member(&member) {
             return Err(EngineError::UnknownMember(member.short()));
         }
         let secret = EpochSecret::generate();
-        let key = secret.seal_for(
-            self.recipients(self.membership.members().iter().filter(|m| **m != member))?,
-        )?;
+        let staying = self
+            .membership
+            .devices()
+            .iter()
+            .filter(|(_, m)| **m != member);
+        let key = secret.seal_for(self.recipients(staying.map(|(d, _)| d))?)?;
         self.append_op(ctx, Action::Remove { member, key }, Some(secret))?;
         Ok(())
     }
 
     /// Leaves the circle (the next writer re-keys without this device).
     pub fn leave<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<(), EngineError> {
-        self.require_member(&ctx.me_id())?;
+        self.require_member(&ctx.device_id())?;
         self.append_op(ctx, Action::Leave, None)?;
+        Ok(())
+    }
+
+    /// Links `device` to this device's member, with the device's own proof,
+    /// in a new epoch sealed to every device, the new one included.
+    pub fn link_device<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        device: MemberId,
+        recipient: &str,
+        proof: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        self.require_member(&ctx.device_id())?;
+        if self.membership.devices().contains_key(&device) {
+            return Ok(());
+        }
+        let secret = EpochSecret::generate();
+        let mut recipients = self.recipients(self.membership.devices().keys())?;
+        recipients.push(recipient);
+        let key = secret.seal_for(recipients)?;
+        let action = Action::Device {
+            member: ctx.member_id(),
+            device,
+            recipient: recipient.to_owned(),
+            proof,
+            key,
+        };
+        self.append_op(ctx, action, Some(secret))?;
+        self.repair_keys(ctx)?;
+        Ok(())
+    }
+
+    /// Retires another device of this device's member: a new epoch sealed
+    /// to the devices that stay.
+    pub fn retire_device<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        device: MemberId,
+    ) -> Result<(), EngineError> {
+        self.require_member(&ctx.device_id())?;
+        if device == ctx.device_id() {
+            return Err(EngineError::NotAllowed(
+                "a device cannot retire itself: retire it from another of your devices",
+            ));
+        }
+        if self.membership.devices().get(&device) != Some(&ctx.member_id()) {
+            return Ok(());
+        }
+        let secret = EpochSecret::generate();
+        let staying = self.membership.devices().keys().filter(|d| **d != device);
+        let key = secret.seal_for(self.recipients(staying)?)?;
+        self.append_op(ctx, Action::RetireDevice { device, key }, Some(secret))?;
         Ok(())
     }
 
@@ -153,7 +210,7 @@ impl CircleRuntime {
             }
         }
         let secret = EpochSecret::generate();
-        let key = secret.seal_for(self.recipients(self.membership.members())?)?;
+        let key = secret.seal_for(self.recipients(self.membership.devices().keys())?)?;
         self.append_op(ctx, Action::Rekey { key }, Some(secret))
     }
 
@@ -162,7 +219,7 @@ impl CircleRuntime {
     /// `CircleRuntime::bind_names`): a name is the member's to keep.
     /// Returns whether it wrote.
     pub fn reclaim_name<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<bool, EngineError> {
-        let me = ctx.me_id();
+        let me = ctx.member_id();
         if !self.membership.is_member(&me) || self.invitation {
             return Ok(false);
         }
@@ -188,12 +245,13 @@ impl CircleRuntime {
         Ok(true)
     }
 
-    /// Hands current members the keys they lack and this device holds (the
+    /// Hands current devices the keys they lack and this device holds (the
     /// circle document's subkey of every epoch; every full secret where
-    /// newcomers see history). Returns how many grants were made.
+    /// newcomers see history or the device's member read it). Returns how
+    /// many grants were made.
     pub fn repair_keys<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<usize, EngineError> {
-        let me = ctx.me_id();
-        if !self.membership.is_member(&me) || self.invitation {
+        let me = ctx.device_id();
+        if !self.membership.devices().contains_key(&me) || self.invitation {
             return Ok(0);
         }
         let mut made = 0;

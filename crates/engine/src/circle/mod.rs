@@ -47,7 +47,13 @@ pub(crate) struct Ctx<'a, S> {
 }
 
 impl<S: Store> Ctx<'_, S> {
-    fn me_id(&self) -> MemberId {
+    /// This device's id, which signs what it writes.
+    fn device_id(&self) -> MemberId {
+        self.me.device_id()
+    }
+
+    /// The member this device is a device of.
+    fn member_id(&self) -> MemberId {
         self.me.member_id()
     }
 
@@ -151,17 +157,35 @@ impl CircleRuntime {
             return Some(view.clone());
         }
         let doc = self.docs.get(&DocId::CIRCLE)?;
-        let mut view = docs::read_circle(doc).ok()?;
+        let mut view = docs::read_circle_by(doc, &self.owners()).ok()?;
         self.bind_names(doc, &mut view);
         *self.circle_view.borrow_mut() = Some(view.clone());
         Some(view)
+    }
+
+    /// Maps a signing device's hex id to its member's (the log's links).
+    pub(crate) fn owners(&self) -> impl Fn(String) -> String + '_ {
+        |device: String| {
+            MemberId::from_hex(&device)
+                .ok()
+                .and_then(|d| self.membership.owner(&d))
+                .map_or(device, |member| member.to_hex())
+        }
+    }
+
+    /// A gathering document, each note's author its signer's member.
+    pub(crate) fn read_gathering(
+        &self,
+        doc: &AutoCommit,
+    ) -> Result<docs::GatheringDoc, docs::DocError> {
+        docs::read_gathering_by(doc, &self.owners())
     }
 
     /// Clears each display name that neither its member nor who added the
     /// member wrote (a name is the member's to choose: DESIGN's authorship
     /// rule); views then show the member's short id.
     fn bind_names(&self, doc: &AutoCommit, view: &mut CircleDoc) {
-        let writers = authorship::name_writers(doc);
+        let writers = authorship::name_writers(doc, &self.owners());
         for (member, profile) in &mut view.members {
             let named = writers.get(member).is_some_and(|writer| {
                 writer == member

@@ -51,7 +51,7 @@ impl CircleRuntime {
         }
         Ok(Bundle {
             circle: self.id,
-            from: ctx.me_id(),
+            from: ctx.device_id(),
             have: self.version_vector(),
             ops: self
                 .membership

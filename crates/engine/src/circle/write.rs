@@ -19,7 +19,7 @@ impl CircleRuntime {
         doc_id: DocId,
         edit: impl FnOnce(&mut AutoCommit) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
-        let me = ctx.me_id();
+        let me = ctx.device_id();
         self.require_member(&me)?;
         let epoch = self.ensure_write_epoch(ctx)?;
         let key = self
@@ -66,7 +66,7 @@ impl CircleRuntime {
         changes: Vec<Vec<u8>>,
         key: &SymmetricKey,
     ) -> Result<(), EngineError> {
-        let me = ctx.me_id();
+        let me = ctx.device_id();
         let payload = Payload {
             doc,
             content: Content::Changes(changes),

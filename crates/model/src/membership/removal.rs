@@ -12,15 +12,24 @@ impl Membership {
     /// removal, to its target's earlier operations it did not see; as any
     /// operation, from earlier removals of its author it did not see.
     pub(super) fn note_threats(&mut self, i: usize) {
-        let author = self.ops[i].body.author;
         let target = self.removal_target(i);
         for o in (0..i).filter(|&o| !self.ancestors[i].contains(o)) {
-            if target == Some(self.ops[o].body.author) {
+            if target.is_some_and(|t| self.hits(t, o)) {
                 self.threats.push((i, o));
             }
-            if self.removal_target(o) == Some(author) {
+            if self.removal_target(o).is_some_and(|t| self.hits(t, i)) {
                 self.threats.push((o, i));
             }
+        }
+    }
+
+    /// Whether a removal of `target` would void operation `o` (were they
+    /// concurrent): it was signed by the removed member's device, or by
+    /// the retired device.
+    fn hits(&self, target: Target, o: usize) -> bool {
+        match target {
+            Target::Member(member) => self.member_of(o) == member,
+            Target::Device(device) => self.ops[o].body.author == device,
         }
     }
 
@@ -29,6 +38,13 @@ impl Membership {
     pub(super) fn view_members(&self, set: &FixedBitSet) -> BTreeSet<MemberId> {
         let void = self.resolve(set);
         self.members_of(set, &void)
+    }
+
+    /// The devices of the causally closed `set`, strong removal applied
+    /// within it.
+    pub(super) fn view_devices(&self, set: &FixedBitSet) -> BTreeSet<MemberId> {
+        let void = self.resolve(set);
+        self.devices_of(set, &void).into_keys().collect()
     }
 
     /// The operations of the causally closed `set` that take no effect.
@@ -82,7 +98,7 @@ impl Membership {
             } else {
                 let mut past = self.ancestors[i].clone();
                 past.intersect_with(&admitted);
-                direct.contains(i) || !self.members_of(&past, &none).contains(&body.author)
+                direct.contains(i) || !self.devices_of(&past, &none).contains_key(&body.author)
             };
             if lost {
                 void.insert(i);
@@ -93,50 +109,70 @@ impl Membership {
         void
     }
 
-    /// Whether removal `r`'s author is a member at its deps, counting
-    /// neither what `r`'s author saw as void nor what is `direct`ly void,
-    /// but every removal that took effect.
+    /// Whether removal `r`'s author is a member's device at its deps,
+    /// counting neither what `r`'s author saw as void nor what is
+    /// `direct`ly void, but every removal that took effect.
     fn still_member(&self, r: usize, direct: &FixedBitSet, effective: &FixedBitSet) -> bool {
         let mut void = self.past_void[r].clone();
         void.union_with(direct);
         void.difference_with(effective);
-        self.members_of(&self.ancestors[r], &void)
-            .contains(&self.ops[r].body.author)
+        self.devices_of(&self.ancestors[r], &void)
+            .contains_key(&self.ops[r].body.author)
     }
 
     /// The removals of `set`, the most senior author's first, then in log
     /// order. Seniority is the place of a member's first add in the log's
-    /// order (the founder first). The order extends the causal order, so
-    /// whoever a member adds — however backdated — ranks after that member.
+    /// order (the founder first), and among one member's devices the place
+    /// of the device's first link (the member's own key first). The order
+    /// extends the causal order, so whoever a member adds or links —
+    /// however backdated — ranks after that member or device.
     fn by_seniority(&self, set: &FixedBitSet) -> Vec<usize> {
-        let mut rank: BTreeMap<MemberId, usize> = BTreeMap::new();
+        let mut member_rank: BTreeMap<MemberId, usize> = BTreeMap::new();
+        let mut device_rank: BTreeMap<MemberId, usize> = BTreeMap::new();
         for i in set.ones() {
             let body = &self.ops[i].body;
-            let added = match &body.action {
-                Action::Create { .. } => body.author,
-                Action::Add { member, .. } => *member,
+            let (member, device) = match &body.action {
+                Action::Create { .. } => (Some(body.author), body.author),
+                Action::Add { member, .. } => (Some(*member), *member),
+                Action::Device { device, .. } => (None, *device),
                 _ => continue,
             };
-            rank.entry(added).or_insert(i);
+            if let Some(member) = member {
+                member_rank.entry(member).or_insert(i);
+            }
+            device_rank.entry(device).or_insert(i);
         }
         let mut removals: Vec<usize> = set
             .ones()
             .filter(|&i| self.removal_target(i).is_some())
             .collect();
+        let rank = |map: &BTreeMap<MemberId, usize>, id: &MemberId| {
+            map.get(id).copied().unwrap_or(usize::MAX)
+        };
         removals.sort_by_key(|&r| {
-            let author = self.ops[r].body.author;
-            (rank.get(&author).copied().unwrap_or(usize::MAX), r)
+            let member = rank(&member_rank, &self.member_of(r));
+            (member, rank(&device_rank, &self.ops[r].body.author), r)
         });
         removals
     }
 
-    /// The member a removal takes out (`Remove`'s target, `Leave`'s author).
-    fn removal_target(&self, i: usize) -> Option<MemberId> {
-        let body = &self.ops[i].body;
-        match &body.action {
-            Action::Remove { member, .. } => Some(*member),
-            Action::Leave => Some(body.author),
+    /// What a removal takes out: `Remove`'s target or `Leave`'s author's
+    /// member (every device of it), or the device `RetireDevice` retires.
+    fn removal_target(&self, i: usize) -> Option<Target> {
+        match &self.ops[i].body.action {
+            Action::Remove { member, .. } => Some(Target::Member(*member)),
+            Action::Leave => Some(Target::Member(self.member_of(i))),
+            Action::RetireDevice { device, .. } => Some(Target::Device(*device)),
             _ => None,
         }
     }
+}
+
+/// Whom a removal takes out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// A member, with all its devices.
+    Member(MemberId),
+    /// One device.
+    Device(MemberId),
 }

@@ -92,6 +92,22 @@ impl Log {
         )
     }
 
+    /// `author` (a device of `member`) links `device` to `member`.
+    fn link_after(&mut self, author: u8, member: u8, device: u8, deps: Vec<OpHash>) -> OpHash {
+        self.push(author, deps, link(member, device))
+    }
+
+    fn retire_after(&mut self, author: u8, device: u8, deps: Vec<OpHash>) -> OpHash {
+        self.push(
+            author,
+            deps,
+            Action::RetireDevice {
+                device: m(device),
+                key: key(),
+            },
+        )
+    }
+
     fn remove_after(&mut self, author: u8, member: u8, deps: Vec<OpHash>) -> OpHash {
         self.push(
             author,
@@ -102,6 +118,24 @@ impl Log {
             },
         )
     }
+}
+
+fn link(member: u8, device: u8) -> Action {
+    Action::Device {
+        member: m(member),
+        device: m(device),
+        recipient: format!("r{device}"),
+        proof: vec![],
+        key: key(),
+    }
+}
+
+fn devices(state: &Membership) -> Vec<(u8, u8)> {
+    state
+        .devices()
+        .iter()
+        .map(|(d, member)| (d.0[0], member.0[0]))
+        .collect()
 }
 
 fn members(state: &Membership) -> Vec<u8> {
@@ -204,6 +238,168 @@ fn a_removed_member_who_has_not_heard_takes_nothing_over() {
     assert!(state.audience(&honest).is_some_and(|a| a.contains(&m(9))));
     assert_eq!(state.write_epoch(), Some(removal));
     assert_eq!(state.audience(&removal), Some(state.members()));
+}
+
+#[test]
+fn a_linked_device_acts_as_its_member() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let linked = log.link_after(2, 2, 20, vec![add]);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 2], "a device is not a member");
+    assert_eq!(devices(&state), vec![(1, 1), (2, 2), (20, 2)]);
+    assert_eq!(
+        state.write_epoch(),
+        Some(linked),
+        "sealed to the new device too"
+    );
+    assert!(state.audience(&linked).is_some_and(|a| a.contains(&m(20))));
+    assert_eq!(state.recipient(&m(20)), Some("r20"));
+    assert_eq!(state.owner(&m(20)), Some(m(2)));
+
+    // The device adds a member as its member would, but does not remove it.
+    let add3 = log.add_after(20, 3, vec![linked]);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 2, 3]);
+    assert_eq!(state.adders(&m(3)), BTreeSet::from([m(2)]));
+    log.remove_after(20, 2, vec![add3]);
+    let (_, rejected) = Membership::build(log.circle, log.ops.clone());
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].1, OpRejection::SelfRemoval);
+
+    // When the device leaves, its member leaves with all its devices.
+    log.ops.pop();
+    log.push(20, vec![add3], Action::Leave);
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 3]);
+    assert_eq!(devices(&state), vec![(1, 1), (3, 3)]);
+}
+
+#[test]
+fn only_a_members_own_devices_are_linked_and_retired() {
+    let mut log = Log::new(1);
+    log.add(1, 2);
+    let add3 = log.add(1, 3);
+    let linked = log.link_after(2, 2, 20, vec![add3]);
+    let base = log.state();
+    let attempts = [
+        (3, link(3, 20), OpRejection::AlreadyDevice),
+        (3, link(3, 1), OpRejection::AlreadyDevice),
+        (3, link(2, 30), OpRejection::NotOwnDevice),
+        (
+            3,
+            Action::RetireDevice {
+                device: m(20),
+                key: key(),
+            },
+            OpRejection::NotOwnDevice,
+        ),
+        (
+            20,
+            Action::RetireDevice {
+                device: m(20),
+                key: key(),
+            },
+            OpRejection::NotOwnDevice,
+        ),
+        (
+            1,
+            Action::Add {
+                member: m(20),
+                recipient: "r20".into(),
+                key: key(),
+            },
+            OpRejection::AlreadyDevice,
+        ),
+    ];
+    for (author, action, why) in attempts {
+        let op = make(Some(log.circle), author, vec![linked], action);
+        let (state, rejected) =
+            Membership::build(log.circle, log.ops.iter().cloned().chain([op.clone()]));
+        assert_eq!(rejected, vec![(op.hash, why)], "{:?}", op.body.action);
+        assert_eq!(devices(&state), devices(&base));
+    }
+}
+
+#[test]
+fn a_removed_member_s_devices_all_go_and_their_late_operations_void() {
+    let mut log = Log::new(1);
+    log.add(1, 2);
+    let add3 = log.add(1, 3);
+    let linked = log.link_after(2, 2, 20, vec![add3]);
+    let removal = log.remove_after(1, 2, vec![linked]);
+    // Bo's second laptop, not having heard, adds Mallory and removes Cy.
+    let late = [
+        log.add_after(20, 9, vec![linked]),
+        log.remove_after(20, 3, vec![linked]),
+    ];
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 3]);
+    assert_eq!(devices(&state), vec![(1, 1), (3, 3)]);
+    for op in late {
+        assert!(state.contains(&op) && !state.takes_effect(&op));
+    }
+    assert!(!state.audience(&removal).is_some_and(|a| a.contains(&m(20))));
+    // Having heard, it can sign nothing at all.
+    let op = make(
+        Some(log.circle),
+        20,
+        vec![removal],
+        Action::Rekey { key: key() },
+    );
+    let (_, rejected) = Membership::build(log.circle, log.ops.iter().cloned().chain([op]));
+    assert!(rejected
+        .iter()
+        .any(|(_, why)| *why == OpRejection::AuthorNotMember));
+}
+
+#[test]
+fn a_retired_device_is_sealed_out_and_its_late_operations_void() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let linked = log.link_after(2, 2, 20, vec![add]);
+    let retired = log.retire_after(2, 20, vec![linked]);
+    // Whoever holds the lost laptop backdates a takeover.
+    let late = [
+        log.add_after(20, 9, vec![linked]),
+        log.remove_after(20, 1, vec![linked]),
+        log.link_after(20, 2, 21, vec![linked]),
+    ];
+    let state = log.state();
+    assert_eq!(members(&state), vec![1, 2]);
+    assert_eq!(devices(&state), vec![(1, 1), (2, 2)]);
+    assert_eq!(state.write_epoch(), Some(retired));
+    assert!(!state.audience(&retired).is_some_and(|a| a.contains(&m(20))));
+    assert_eq!(state.recipient(&m(20)), None);
+    for op in late {
+        assert!(state.contains(&op) && !state.takes_effect(&op));
+    }
+}
+
+#[test]
+fn a_new_device_is_owed_what_its_member_could_read() {
+    let mut log = Log::new(1);
+    let add = log.add(1, 2);
+    let linked = log.link_after(2, 2, 20, vec![add]);
+    let state = log.state();
+    let genesis = OpHash(log.circle.0);
+    let owed = |device: u8| -> Vec<(OpHash, KeyClass)> {
+        state
+            .missing_grants()
+            .get(&m(device))
+            .map(|g| g.iter().map(|g| (g.epoch, g.class)).collect())
+            .unwrap_or_default()
+    };
+    // Bo joined after founding (newcomers see only what comes after): the
+    // circle document's key of the genesis, like Bo; and the whole of the
+    // epoch Bo was added in, which Bo reads.
+    assert_eq!(
+        owed(20),
+        vec![(genesis, KeyClass::Shared), (add, KeyClass::Full)]
+    );
+    assert_eq!(owed(2), vec![(genesis, KeyClass::Shared)]);
+    assert!(owed(1).is_empty());
+    assert!(state.holds(&m(20), &linked, KeyClass::Full));
 }
 
 #[test]
@@ -435,11 +631,38 @@ fn closures_answer_membership_at_a_point_in_time() {
 /// One step of a random history of three replicas.
 #[derive(Clone, Debug)]
 enum Step {
-    Add { replica: usize, member: u8 },
-    Remove { replica: usize, member_pick: usize },
-    Rekey { replica: usize },
-    Leave { replica: usize },
-    Sync { from: usize, to: usize },
+    Add {
+        replica: usize,
+        member: u8,
+    },
+    Remove {
+        replica: usize,
+        member_pick: usize,
+    },
+    Rekey {
+        replica: usize,
+    },
+    Leave {
+        replica: usize,
+    },
+    Sync {
+        from: usize,
+        to: usize,
+    },
+    /// The member links a new device.
+    Link {
+        replica: usize,
+    },
+    /// The member retires one of its other devices.
+    Retire {
+        replica: usize,
+        pick: usize,
+    },
+    /// The member signs what follows on another of its devices.
+    Via {
+        replica: usize,
+        pick: usize,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -449,6 +672,9 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..3usize).prop_map(|replica| Step::Rekey { replica }),
         1 => (0..3usize).prop_map(|replica| Step::Leave { replica }),
         4 => (0..3usize, 0..3usize).prop_map(|(from, to)| Step::Sync { from, to }),
+        2 => (0..3usize).prop_map(|replica| Step::Link { replica }),
+        1 => (0..3usize, 0..4usize).prop_map(|(replica, pick)| Step::Retire { replica, pick }),
+        2 => (1..4usize, 0..3usize).prop_map(|(pick, replica)| Step::Via { replica, pick }),
     ]
 }
 
@@ -465,14 +691,39 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
             r.insert(op.hash, op.clone());
         }
     }
-    // Replica i acts as member i + 1; members 2 and 3 join through steps.
+    // Replica i acts as member i + 1 (on the device it picked last, or its
+    // first); members 2 and 3 join through steps.
     let mut all: BTreeMap<OpHash, Op> = replicas[0].clone();
+    let mut via = [0usize; 3];
+    let mut linked = [0u8; 3];
     for step in steps {
         let (replica, action) = match step {
             Step::Sync { from, to } => {
                 let ops = replicas[*from].clone();
                 replicas[*to].extend(ops);
                 continue;
+            }
+            Step::Via { replica, pick } => {
+                via[*replica] = *pick;
+                continue;
+            }
+            Step::Link { replica } => {
+                if linked[*replica] >= 9 {
+                    continue;
+                }
+                linked[*replica] += 1;
+                let device = 100 + 10 * *replica as u8 + linked[*replica];
+                (*replica, link(*replica as u8 + 1, device))
+            }
+            Step::Retire { replica, pick } => {
+                let (state, _) = Membership::build(circle, replicas[*replica].values().cloned());
+                let me = m(*replica as u8 + 1);
+                let mine: Vec<MemberId> = state.devices_of_member(&me).copied().collect();
+                if mine.len() < 2 {
+                    continue;
+                }
+                let device = mine[pick % mine.len()];
+                (*replica, Action::RetireDevice { device, key: key() })
             }
             Step::Add { replica, member } => (
                 *replica,
@@ -504,16 +755,31 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
             Step::Leave { replica } => (*replica, Action::Leave),
         };
         let (state, _) = Membership::build(circle, replicas[replica].values().cloned());
-        let me = replica as u8 + 1;
-        if !state.is_member(&m(me)) {
+        let me = m(replica as u8 + 1);
+        if !state.is_member(&me) {
             continue;
         }
         if let Action::Add { member, .. } = &action {
-            if state.is_member(member) {
+            if state.is_member(member) || state.owner(member).is_some_and(|o| o != *member) {
                 continue;
             }
         }
-        let op = make(Some(circle), me, state.heads().to_vec(), action);
+        // A device does not retire itself: it signs on another.
+        let retiring = match &action {
+            Action::RetireDevice { device, .. } => Some(*device),
+            _ => None,
+        };
+        let mine: Vec<MemberId> = state
+            .devices_of_member(&me)
+            .filter(|d| Some(**d) != retiring)
+            .copied()
+            .collect();
+        let Some(author) = mine.get(via[replica] % mine.len().max(1)).copied() else {
+            continue;
+        };
+        let mut op = make(Some(circle), 0, state.heads().to_vec(), action);
+        op.body.author = author;
+        op.hash = OpHash(hash_bytes("test op", format!("{:?}", op.body).as_bytes()));
         replicas[replica].insert(op.hash, op.clone());
         all.insert(op.hash, op);
     }
@@ -561,15 +827,21 @@ proptest! {
         let (other, rejected) = Membership::build(circle, shuffled);
         prop_assert!(rejected.is_empty());
         prop_assert_eq!(reference.members(), other.members());
+        prop_assert_eq!(reference.devices(), other.devices());
         prop_assert_eq!(reference.heads(), other.heads());
         prop_assert_eq!(reference.write_epoch(), other.write_epoch());
         prop_assert_eq!(reference.missing_grants(), other.missing_grants());
         let order_a: Vec<_> = reference.ops().iter().map(|o| o.hash).collect();
         let order_b: Vec<_> = other.ops().iter().map(|o| o.hash).collect();
         prop_assert_eq!(order_a, order_b);
-        // Every member is in the audience of the write epoch, and nobody else is.
+        // Every current device is in the audience of the write epoch, and
+        // nothing else is; every device belongs to a current member.
         if let Some(epoch) = reference.write_epoch() {
-            prop_assert_eq!(reference.audience(&epoch), Some(reference.members()));
+            let devices: BTreeSet<MemberId> = reference.devices().keys().copied().collect();
+            prop_assert_eq!(reference.audience(&epoch), Some(&devices));
+        }
+        for member in reference.devices().values() {
+            prop_assert!(reference.is_member(member));
         }
     }
 }
@@ -584,6 +856,8 @@ enum Backdated {
     Leave,
     ShareKeys(usize),
     Policy,
+    Link(u8),
+    Retire(usize),
 }
 
 fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
@@ -594,6 +868,8 @@ fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
         Just(Backdated::Leave),
         (0..8usize).prop_map(Backdated::ShareKeys),
         Just(Backdated::Policy),
+        (200..250u8).prop_map(Backdated::Link),
+        (0..8usize).prop_map(Backdated::Retire),
     ];
     (kind, any::<usize>())
 }
@@ -619,6 +895,16 @@ fn backdate(
         .map(|op| op.hash)
         .collect();
     let others: Vec<MemberId> = state.ever_members().into_iter().collect();
+    // The removed member signs on any device it ever had.
+    let own: Vec<MemberId> = state
+        .ops()
+        .iter()
+        .filter_map(|op| match &op.body.action {
+            Action::Device { device, .. } if state.owner(device) == Some(removed) => Some(*device),
+            _ => None,
+        })
+        .chain([removed])
+        .collect();
     let genesis = OpHash(circle.0);
     let mut made = Vec::new();
     for (kind, pick) in attack {
@@ -635,6 +921,11 @@ fn backdate(
             Backdated::Rekey => Action::Rekey { key: key() },
             Backdated::Leave => Action::Leave,
             Backdated::Policy => Action::Policy { history: false },
+            Backdated::Link(n) => link(removed.0[0], *n),
+            Backdated::Retire(i) => Action::RetireDevice {
+                device: own[i % own.len()],
+                key: key(),
+            },
             Backdated::ShareKeys(i) => Action::ShareKeys {
                 to: others[i % others.len()],
                 grants: vec![KeyGrant {
@@ -646,7 +937,7 @@ fn backdate(
         };
         let dep = before[pick % before.len()];
         let mut op = make(Some(circle), 0, vec![dep], action);
-        op.body.author = removed;
+        op.body.author = own[(pick / 7) % own.len()];
         op.hash = OpHash(hash_bytes("test op", format!("{:?}", op.body).as_bytes()));
         if state.contains(&op.hash) {
             continue; // the very operation it made before the removal
@@ -685,7 +976,10 @@ proptest! {
                 _ => None,
             })
             .collect();
-        let rank = |x: &MemberId| seniority.iter().position(|s| s == x);
+        let rank = |x: &MemberId| {
+            let member = honest.owner(x).unwrap_or(*x);
+            seniority.iter().position(|s| *s == member)
+        };
         // An effective removal of a member who is still out, by someone senior.
         let removal = honest.ops().iter().find(|op| match &op.body.action {
             Action::Remove { member, .. } => {
@@ -708,6 +1002,7 @@ proptest! {
         }
         let (attacked, _) = Membership::build(circle, ops);
         prop_assert_eq!(attacked.members(), honest.members());
+        prop_assert_eq!(attacked.devices(), honest.devices());
         prop_assert_eq!(attacked.write_epoch(), honest.write_epoch());
         prop_assert_eq!(attacked.missing_grants(), honest.missing_grants());
         for hash in made {

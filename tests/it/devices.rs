@@ -1,0 +1,142 @@
+//! A member with several devices (#19): a second laptop linked by the
+//! member counts as that one member everywhere, catches up what its member
+//! could read, writes concurrently with the first without a fork, and once
+//! retired reads nothing new and changes nothing. Invariants 2 (members
+//! only), 3a (authorship from the signer) and 5 (convergence).
+
+use circlekeep_engine::{CircleId, HistoryPolicy, TextEdit};
+use circlekeep_tests::{circle_of, date, readable_notes, Peer};
+
+/// Ada and Bo in a circle with one gathering and Bo's note; Bo's laptop
+/// linked and sent the circle.
+fn bo_with_a_laptop() -> (Peer, Peer, Peer, CircleId) {
+    let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = bo.new_gathering(circle, date("2027-01-07")).expect("open");
+    bo.add_note(circle, g, "Bo's plan:").expect("note");
+    let laptop = Peer::device_of(&bo, 20);
+    let linked = bo.link_device(&laptop.device_request()).expect("link");
+    assert_eq!(linked, [circle]);
+    bo.send(&laptop, circle);
+    bo.send(&ada, circle);
+    (ada, bo, laptop, circle)
+}
+
+fn type_at_end(peer: &Peer, circle: CircleId, text: &str) {
+    let notes = peer.notes(circle, None).expect("notes");
+    let g = &notes[0];
+    let note = &g.notes[0];
+    let gathering = circlekeep_engine::DocId::from_hex(&g.gathering.id).expect("id");
+    let edit = TextEdit {
+        position: note.text.chars().count(),
+        delete: 0,
+        insert: text.into(),
+    };
+    peer.edit_note(circle, gathering, &note.id, &[edit])
+        .expect("typing");
+}
+
+#[test]
+fn two_devices_of_one_member_type_offline_and_meet_as_one_member() {
+    let (ada, bo, laptop, circle) = bo_with_a_laptop();
+    // The laptop took the circle in without asking (Bo linked it) and
+    // reads what Bo could read, the note from before it was linked too.
+    let view = laptop.circle(circle).expect("circle");
+    assert!(view.member && !view.invitation);
+    assert_eq!(readable_notes(&laptop, circle), ["Bo's plan:"]);
+
+    // Offline, both of Bo's devices and Ada type into the one note.
+    type_at_end(&bo, circle, " ask sooner");
+    type_at_end(&laptop, circle, " (from the laptop)");
+    type_at_end(&ada, circle, " (Ada agrees)");
+    for (from, to) in [(&bo, &laptop), (&laptop, &ada), (&ada, &bo), (&bo, &laptop)] {
+        let report = from.send(to, circle);
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    let texts: Vec<Vec<String>> = [&ada, &bo, &laptop]
+        .iter()
+        .map(|p| readable_notes(p, circle))
+        .collect();
+    assert!(texts.windows(2).all(|w| w[0] == w[1]), "{texts:?}");
+    for typed in [" ask sooner", " (from the laptop)", " (Ada agrees)"] {
+        assert!(texts[0][0].contains(typed), "{typed:?} lost: {texts:?}");
+    }
+    // One member, whichever device wrote: two members in the circle, and
+    // what the laptop wrote is Bo's.
+    for peer in [&ada, &bo, &laptop] {
+        let members = peer.members(circle).expect("members");
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["Ada", "Bo"], "{}", peer.name);
+    }
+    let g = ada.notes(circle, None).expect("notes").remove(0);
+    let gathering = circlekeep_engine::DocId::from_hex(&g.gathering.id).expect("id");
+    laptop
+        .add_note(circle, gathering, "written on the laptop")
+        .expect("note");
+    laptop.send(&ada, circle);
+    let notes = ada.notes(circle, Some(gathering)).expect("notes").remove(0);
+    let by_laptop = notes
+        .notes
+        .iter()
+        .find(|n| n.text == "written on the laptop")
+        .expect("arrived");
+    assert_eq!(by_laptop.author, bo.identity().member_id().to_hex());
+    assert_eq!(by_laptop.author_name, "Bo");
+    let devices = bo.devices().expect("devices");
+    assert_eq!(devices.len(), 2);
+}
+
+#[test]
+fn a_retired_device_reads_nothing_new_and_changes_nothing() {
+    let (ada, bo, laptop, circle) = bo_with_a_laptop();
+    let lost = laptop.identity().device_id();
+    let g = ada.notes(circle, None).expect("notes").remove(0);
+    let gathering = circlekeep_engine::DocId::from_hex(&g.gathering.id).expect("id");
+    // Whoever has the lost laptop, before it hears of its retirement,
+    // removes Ada (and so re-keys the circle to Bo and itself).
+    laptop
+        .remove_member(circle, ada.identity().member_id())
+        .expect("the laptop still thinks it may");
+
+    assert_eq!(bo.retire_device(lost).expect("retire"), 1);
+    bo.send(&ada, circle);
+    ada.add_note(circle, gathering, "after the laptop was lost")
+        .expect("note");
+    ada.send(&laptop, circle);
+    laptop.send(&ada, circle);
+    laptop.send(&bo, circle);
+
+    for peer in [&ada, &bo] {
+        let members = peer.members(circle).expect("members");
+        assert_eq!(members.len(), 2, "{}: the laptop removed nobody", peer.name);
+        let notes = readable_notes(peer, circle);
+        assert!(notes.contains(&"after the laptop was lost".to_owned()));
+    }
+    assert!(
+        !readable_notes(&laptop, circle)
+            .iter()
+            .any(|n| n.contains("after the laptop was lost")),
+        "a retired device reads nothing written after"
+    );
+    assert_eq!(bo.devices().expect("devices").len(), 1);
+    // Having heard, the laptop writes nothing more.
+    assert!(laptop.add_note(circle, gathering, "later").is_err());
+}
+
+#[test]
+fn a_device_is_linked_only_by_its_own_member_and_with_its_consent() {
+    let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let laptop = Peer::device_of(&bo, 20);
+    // Ada cannot make Bo's laptop hers, nor link it with a proof it did
+    // not sign.
+    assert!(ada.link_device(&laptop.device_request()).is_err());
+    let mut forged = laptop.device_request();
+    forged.member = ada.identity().member_id();
+    assert!(ada.link_device(&forged).is_err());
+    let mut swapped = laptop.device_request();
+    swapped.recipient = ada.identity().recipient().to_string();
+    assert!(bo.link_device(&swapped).is_err());
+    assert_eq!(ada.members(circle).expect("members").len(), 2);
+    assert_eq!(bo.devices().expect("devices").len(), 1);
+}
