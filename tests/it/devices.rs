@@ -140,3 +140,80 @@ fn a_device_is_linked_only_by_its_own_member_and_with_its_consent() {
     assert_eq!(ada.members(circle).expect("members").len(), 2);
     assert_eq!(bo.devices().expect("devices").len(), 1);
 }
+
+/// The CLI contract of #19: `device add` on a device that serves prints a
+/// ticket, `device join TICKET` in an empty folder links a new device of
+/// that member which then reads the member's circles, `id --json` names
+/// both the member and the device, `member list` counts the member once,
+/// and `device remove` retires the laptop.
+#[test]
+fn a_member_links_a_laptop_from_the_command_line() {
+    use circlekeep_tests::cli::{Device, LOOPBACK};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    let laptop = Device {
+        home: &dir.path().join("ada-laptop"),
+    };
+    ada.ok(&["init", "--name", "Ada", "--kdf-work-factor", "10"]);
+    ada.ok(&["circle", "create", "Thursday circle"]);
+    ada.ok(&["gathering", "new", "thursday", "--date", "2026-11-26"]);
+    ada.ok(&[
+        "note",
+        "add",
+        "thursday",
+        "DEVICE-MARKER: before the laptop",
+    ]);
+    let port = circlekeep_tests::free_udp_port();
+    let serve = ada.serve_at(&dir.path().join("serve.log"), port);
+    let ticket = ada.json(&["device", "add", "--expires", "10m"])["ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    assert!(ticket.starts_with("circlekeep-device1:"), "{ticket}");
+
+    let mut join = vec![
+        "device",
+        "join",
+        ticket.as_str(),
+        "--name",
+        "Ada",
+        "--kdf-work-factor",
+        "10",
+    ];
+    join.extend(LOOPBACK);
+    let linked = laptop.json(&join);
+    assert_eq!(linked["circles"], 1, "{linked}");
+
+    let (mine, its) = (ada.json(&["id"]), laptop.json(&["id"]));
+    assert_eq!(its["member"], mine["member"], "one member");
+    assert_ne!(its["device"], mine["device"], "two devices");
+    assert_eq!(
+        mine["member"], mine["device"],
+        "the first device is the member's key"
+    );
+    let members = laptop.json(&["member", "list", "thursday"]);
+    assert_eq!(members.as_array().map(Vec::len), Some(1), "{members}");
+    assert!(laptop
+        .note_texts("thursday", "2026-11-26")
+        .contains(&"DEVICE-MARKER: before the laptop".to_owned()));
+    let devices = ada.json(&["device", "list"]);
+    assert_eq!(devices.as_array().map(Vec::len), Some(2), "{devices}");
+
+    // The ticket works once.
+    let other = Device {
+        home: &dir.path().join("stranger"),
+    };
+    let mut again = vec!["device", "join", ticket.as_str(), "--kdf-work-factor", "10"];
+    again.extend(LOOPBACK);
+    let (status, code) = other.error_code(&again);
+    assert_eq!((status, code.as_str()), (1, "invite_used"));
+
+    // The laptop is lost: Ada retires it.
+    let short = its["device"].as_str().expect("device id")[..8].to_owned();
+    ada.ok(&["device", "remove", &short]);
+    let devices = ada.json(&["device", "list"]);
+    assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
+    drop(serve);
+}

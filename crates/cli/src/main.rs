@@ -6,6 +6,7 @@
 //! are then handed to it through a socket in the folder and run there.
 
 mod control;
+mod devices;
 #[macro_use]
 mod output;
 mod goals;
@@ -58,6 +59,9 @@ enum Command {
     /// Members of a circle.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Your devices: link a new one, list them, retire one.
+    #[command(subcommand)]
+    Device(devices::DeviceCommand),
     /// Gatherings.
     #[command(subcommand)]
     Gathering(GatheringCommand),
@@ -120,7 +124,7 @@ enum Command {
 
 /// Network options of the networked commands (defaults from `config`).
 #[derive(Args, Clone, Debug, Default)]
-struct NetArgs {
+pub(crate) struct NetArgs {
     /// Relay: `default` (iroh's public relays), a self-hosted iroh-relay URL, or `disabled`.
     #[arg(long)]
     relay: Option<String>,
@@ -406,7 +410,7 @@ fn home(cli_home: Option<PathBuf>) -> anyhow::Result<Home> {
     }
 }
 
-fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
+pub(crate) fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
     if let Ok(p) = std::env::var("CIRCLEKEEP_PASSPHRASE") {
         return Ok(SecretString::from(p));
     }
@@ -430,7 +434,20 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
             return Err(EngineError::AlreadyInitialized(home.root().to_owned()).into());
         }
         let engine = Engine::init(&home, name, &passphrase(true)?, *kdf_work_factor)?;
-        out.card(&engine.member_card(), "Identity created. Your member card:");
+        out.identity(engine.identity(), "Identity created. Your member card:");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Device(devices::DeviceCommand::Join {
+        ticket,
+        name,
+        kdf_work_factor,
+        net,
+    }) = &cli.command
+    {
+        if home.is_initialized() {
+            return Err(EngineError::AlreadyInitialized(home.root().to_owned()).into());
+        }
+        devices::join(&home, ticket, name, *kdf_work_factor, net, out).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Practice(practice::PracticeCommand::Restore {
@@ -528,9 +545,10 @@ pub(crate) async fn dispatch(
             code: ErrorCode::AlreadyServing,
             message: "this data folder is already being served".into()
         }),
-        Command::Id => out.card(&engine.member_card(), "Your member card:"),
+        Command::Id => out.identity(engine.identity(), "Your member card:"),
         Command::Circle(c) => circle(engine, c, out)?,
         Command::Member(m) => member(engine, m, out)?,
+        Command::Device(d) => devices::run(engine, node, d, out).await?,
         Command::Gathering(g) => gathering(engine, g, out)?,
         Command::Note(n) => note(engine, n, out)?,
         Command::Goal(g) => goal(engine, g, out)?,

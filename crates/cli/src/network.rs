@@ -27,7 +27,7 @@ pub(crate) fn invite(
         Some(node) => node.ticket(id, secret, expires_at),
         None => Ticket {
             circle: id,
-            inviter: engine.identity().member_id(),
+            inviter: engine.identity().device_id(),
             direct: net.bind.into_iter().collect(),
             relay: None,
             secret,
@@ -144,7 +144,10 @@ async fn join_patiently(
 }
 
 /// A node for one networked command when no `serve` is running.
-async fn temporary_node(engine: &Arc<Engine>, net: &NetArgs) -> anyhow::Result<Node<Engine>> {
+pub(crate) async fn temporary_node(
+    engine: &Arc<Engine>,
+    net: &NetArgs,
+) -> anyhow::Result<Node<Engine>> {
     let config = engine.node_config(&net.choice())?;
     let secret = engine.identity().endpoint_secret();
     Ok(Node::spawn(engine.clone(), *secret, config).await?)

@@ -5,7 +5,7 @@
 
 use circlekeep_engine::views::*;
 use circlekeep_engine::ErrorCode;
-use circlekeep_engine::{EngineError, MemberCard};
+use circlekeep_engine::{DeviceIdentity, EngineError};
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::SyncReport;
 use serde::Serialize;
@@ -106,10 +106,12 @@ impl Output {
         self.emit(&json!({ kind: id }), || say!(self, "{message}\n{id}"));
     }
 
-    pub fn card(&self, card: &MemberCard, heading: &str) {
+    pub fn identity(&self, me: &DeviceIdentity, heading: &str) {
+        let card = me.card();
         let value = json!({
             "name": card.name,
-            "member": card.member.to_hex(),
+            "member": me.member_id().to_hex(),
+            "device": me.device_id().to_hex(),
             "fingerprint": card.fingerprint(),
             "card": card.as_line(),
         });
@@ -275,6 +277,45 @@ impl Output {
                     self,
                     "Keep `circlekeep serve` running so they can reach you when they join."
                 );
+            }
+        });
+    }
+
+    /// A line for the person at the terminal that is not the command's
+    /// answer (on stderr, so `--json` output stays one value).
+    pub fn info(&self, text: &str) {
+        self.warn_line(text.to_owned());
+    }
+
+    pub fn device_ticket(&self, ticket: &str, expires_at: u64, serving: bool) {
+        let value = json!({"ticket": ticket, "expires_at": expires_at});
+        self.emit(&value, || {
+            say!(
+                self,
+                "On your new device run `circlekeep device join` with this ticket (it works once):\n{ticket}"
+            );
+            if !serving {
+                say!(self, "Waiting here for the new device…");
+            }
+        });
+    }
+
+    pub fn device_linked(&self, device: &str, code: &str, circles: usize) {
+        let value = json!({"device": device, "code": code, "circles": circles});
+        self.emit(&value, || {
+            say!(
+                self,
+                "This device is linked ({}), in {circles} circle(s). Code: {code}",
+                &device[..8.min(device.len())]
+            );
+        });
+    }
+
+    pub fn devices(&self, devices: &[DeviceView]) {
+        self.emit(devices, || {
+            for d in devices {
+                let this = if d.this { "  (this device)" } else { "" };
+                say!(self, "{}  in {} circle(s){this}", d.short, d.circles);
             }
         });
     }

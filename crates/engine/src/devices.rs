@@ -3,12 +3,27 @@
 //! lost one, and listing them. How the request travels (a ticket over iroh,
 //! a bundle) is not this module's: it only checks and writes.
 
+use crate::invites::unix_now;
 use crate::views::DeviceView;
 use crate::{CircleId, Engine, EngineError, Store};
 use circlekeep_model::MemberId;
 use circlekeep_seal::signed::{device_proof, verify_device_proof};
+use circlekeep_store::BlobKind;
+use circlekeep_sync::InviteRefusal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A device ticket this device issued, kept by the hash of its secret.
+#[derive(Debug, Serialize, Deserialize)]
+struct DeviceTicketRecord {
+    expires_at: u64,
+    used_by: Option<MemberId>,
+}
+
+fn ticket_key(secret: &[u8; 32]) -> [u8; 32] {
+    blake3::derive_key("circlekeep v1 device ticket record", secret)
+}
 
 /// What a new device hands one of its member's devices to be linked: its
 /// id, its age recipient, and its signed consent to be that member's.
@@ -24,7 +39,99 @@ pub struct DeviceRequest {
     pub proof: Vec<u8>,
 }
 
+impl DeviceRequest {
+    /// The request as it travels in a device link.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising plain data into memory cannot fail.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// Reads a request (bounded by the link's frame size; never panics).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        postcard::from_bytes(bytes).ok()
+    }
+}
+
 impl<S: Store> Engine<S> {
+    /// Records a one-time secret for linking a new device of this member,
+    /// valid for `ttl`. Returns the secret (for the ticket) and its expiry.
+    pub fn create_device_ticket(&self, ttl: Duration) -> Result<([u8; 32], u64), EngineError> {
+        let secret: [u8; 32] = circlekeep_seal::random_bytes();
+        let record = DeviceTicketRecord {
+            expires_at: unix_now().saturating_add(ttl.as_secs()),
+            used_by: None,
+        };
+        self.put_device_ticket(&secret, &record)?;
+        Ok((secret, record.expires_at))
+    }
+
+    fn put_device_ticket(
+        &self,
+        secret: &[u8; 32],
+        record: &DeviceTicketRecord,
+    ) -> Result<(), EngineError> {
+        let value = postcard::to_stdvec(record).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        self.store
+            .put_blob(BlobKind::Invite, &ticket_key(secret), Some(&value))
+            .map_err(EngineError::store)?;
+        self.store.flush().map_err(EngineError::store)
+    }
+
+    /// Links `device`, which presented a device ticket's `secret` and its
+    /// own `request`: the secret must be known, unused (or used by this very
+    /// device, retrying) and unexpired, and the request the dialing
+    /// device's, signed by it, for this member.
+    pub(crate) fn redeem_device_ticket(
+        &self,
+        secret: &[u8; 32],
+        request: &[u8],
+        device: &MemberId,
+    ) -> Result<Vec<CircleId>, InviteRefusal> {
+        let _one_at_a_time = self.invites.lock().unwrap_or_else(|p| p.into_inner());
+        let failed = |e: EngineError| InviteRefusal::Failed(e.to_string());
+        let stored = self
+            .store
+            .blob(BlobKind::Invite, &ticket_key(secret))
+            .map_err(|e| InviteRefusal::Failed(e.to_string()))?
+            .ok_or(InviteRefusal::Unknown)?;
+        let mut record: DeviceTicketRecord =
+            postcard::from_bytes(&stored).map_err(|_| InviteRefusal::Unknown)?;
+        match record.used_by {
+            Some(user) if user != *device => return Err(InviteRefusal::Used),
+            Some(_) => {}
+            None if unix_now() > record.expires_at => return Err(InviteRefusal::Expired),
+            None => {}
+        }
+        let request = DeviceRequest::from_bytes(request)
+            .filter(|r| r.device == *device)
+            .ok_or(InviteRefusal::NotYourDevice)?;
+        let circles = self.link_device(&request).map_err(|e| match e {
+            EngineError::NotAllowed(_) => InviteRefusal::NotYourDevice,
+            e => failed(e),
+        })?;
+        record.used_by = Some(*device);
+        self.put_device_ticket(secret, &record).map_err(failed)?;
+        Ok(circles)
+    }
+
+    /// The device the ticket with `secret` linked, once it has.
+    pub fn device_ticket_user(&self, secret: &[u8; 32]) -> Option<MemberId> {
+        self.store
+            .blob(BlobKind::Invite, &ticket_key(secret))
+            .ok()
+            .flatten()
+            .and_then(|b| postcard::from_bytes::<DeviceTicketRecord>(&b).ok())
+            .and_then(|r| r.used_by)
+    }
+
+    /// Finds one of this member's devices by id prefix (4+ hex digits).
+    pub fn find_device(&self, selector: &str) -> Result<MemberId, EngineError> {
+        let devices = self.devices()?;
+        let found = crate::select::select(&devices, selector, |d| &d.id, |_| None)
+            .map_err(|miss| miss.into_error(selector, EngineError::UnknownMember))?;
+        MemberId::from_hex(&found.id).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
     /// This device's request to be linked to the member its identity names.
     pub fn device_request(&self) -> DeviceRequest {
         let member = self.me.member_id();

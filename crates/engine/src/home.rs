@@ -51,17 +51,22 @@ impl Home {
         }
     }
 
-    /// Makes a new identity and writes its key file (atomically, owner-only).
+    /// Makes a new identity (a new member's, or a new device of `member`'s)
+    /// and writes its key file (atomically, owner-only).
     pub(crate) fn create_identity(
         &self,
         name: &str,
         passphrase: &SecretString,
         work_factor: u8,
+        member: Option<circlekeep_model::MemberId>,
     ) -> Result<DeviceIdentity, EngineError> {
         if self.is_initialized() {
             return Err(EngineError::AlreadyInitialized(self.root.clone()));
         }
-        let me = DeviceIdentity::generate(name)?;
+        let mut me = DeviceIdentity::generate(name)?;
+        if let Some(member) = member {
+            me.become_device_of(member);
+        }
         let sealed = me.to_key_file(passphrase, work_factor)?;
         self.write_key_file(&sealed)?;
         Ok(me)

@@ -18,7 +18,7 @@ fn record_key(secret: &[u8; 32]) -> [u8; 32] {
     blake3::derive_key("circlekeep v1 invite record", secret)
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -100,7 +100,21 @@ impl Engine<SledStore> {
         passphrase: &SecretString,
         work_factor: u8,
     ) -> Result<Self, EngineError> {
-        let me = home.create_identity(name, passphrase, work_factor)?;
+        let me = home.create_identity(name, passphrase, work_factor, None)?;
+        let store = home.open_store()?;
+        Ok(Self::with_store(store, me))
+    }
+
+    /// Creates this device's keys in `home` as a new device of `member`
+    /// (to be linked by one of the member's devices).
+    pub fn init_device(
+        home: &Home,
+        member: MemberId,
+        name: &str,
+        passphrase: &SecretString,
+        work_factor: u8,
+    ) -> Result<Self, EngineError> {
+        let me = home.create_identity(name, passphrase, work_factor, Some(member))?;
         let store = home.open_store()?;
         Ok(Self::with_store(store, me))
     }

@@ -171,6 +171,15 @@ impl<S: Store> Replica for Engine<S> {
         Engine::redeem_invite(self, circle, secret, card, peer)
     }
 
+    fn redeem_device_ticket(
+        &self,
+        secret: &[u8; 32],
+        request: &[u8],
+        device: &MemberId,
+    ) -> Result<Vec<CircleId>, InviteRefusal> {
+        Engine::redeem_device_ticket(self, secret, request, device)
+    }
+
     fn save_addresses(&self, bytes: &[u8]) {
         let sealed = content::seal(&self.me.local_key(), bytes);
         if let Err(e) = self

@@ -168,6 +168,9 @@ codes! {
     InviteExpired = "invite_expired",
     /// The card presented is not the joining device's.
     NotYourCard = "not_your_card",
+    /// The device request presented is not the dialing device's, or not
+    /// signed by it.
+    NotYourDevice = "not_your_device",
     /// The inviter is no longer a member.
     InviterNotMember = "inviter_not_member",
     /// The inviter failed to add the newcomer.

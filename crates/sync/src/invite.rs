@@ -3,6 +3,11 @@
 //! (open to anyone), presents the secret and its member card; the inviter's
 //! replica checks the secret (known, unused, unexpired) and that the card is
 //! the dialing device's own, then adds it to the circle.
+//!
+//! A device ticket works the same way for a member's new device: it
+//! carries the member and one of the member's devices to dial; the new
+//! device presents the secret and its signed request to be linked, and
+//! that device links it into every circle of the member.
 
 use crate::wire::{read_frame, write_frame, WireError};
 use circlekeep_model::ErrorCode;
@@ -17,6 +22,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Every ticket starts with this.
 pub const TICKET_PREFIX: &str = "circlekeep-invite1:";
+/// Every device ticket starts with this.
+pub const DEVICE_TICKET_PREFIX: &str = "circlekeep-device1:";
 /// Largest invite message.
 const MAX_INVITE_FRAME: usize = 64 << 10;
 /// How long either side waits for the other during an invite.
@@ -39,6 +46,40 @@ pub struct Ticket {
     pub expires_at: u64,
 }
 
+/// A one-time ticket for linking a new device to a member, to show on one
+/// of the member's devices and enter (or scan) on the new one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTicket {
+    /// The member the new device will be a device of.
+    pub member: MemberId,
+    /// The device that made the ticket (its endpoint id), to dial.
+    pub device: MemberId,
+    /// Where that device listened when it made the ticket.
+    pub direct: Vec<SocketAddr>,
+    /// Its home relay, if any.
+    pub relay: Option<String>,
+    /// The one-time secret.
+    pub secret: [u8; 32],
+    /// When it stops working (Unix seconds).
+    pub expires_at: u64,
+}
+
+impl DeviceTicket {
+    /// A short code both screens show for the new device `device`, so the
+    /// member sees that the device they hold is the one being linked.
+    pub fn short_code(&self, device: &MemberId) -> String {
+        let mut hasher = blake3::Hasher::new_derive_key("circlekeep v1 device link code");
+        hasher.update(&self.secret);
+        hasher.update(device.as_bytes());
+        let n = u32::from_be_bytes(
+            hasher.finalize().as_bytes()[..4]
+                .try_into()
+                .unwrap_or([0; 4]),
+        );
+        format!("{:03}-{:03}", (n / 1000) % 1000, n % 1000)
+    }
+}
+
 /// Why text is not a ticket.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -51,10 +92,30 @@ pub enum TicketError {
     Malformed,
 }
 
+/// Writes `ticket` as `prefix` and base64 of its bytes.
+fn write_ticket<T: Serialize>(f: &mut fmt::Formatter<'_>, prefix: &str, ticket: &T) -> fmt::Result {
+    let bytes = postcard::to_stdvec(ticket).map_err(|_| fmt::Error)?;
+    write!(f, "{prefix}{}", BASE64URL_NOPAD.encode(&bytes))
+}
+
+/// Reads a ticket written by [`write_ticket`] (bounded, never panics).
+fn read_ticket<T: serde::de::DeserializeOwned>(text: &str, prefix: &str) -> Result<T, TicketError> {
+    let rest = text
+        .trim()
+        .strip_prefix(prefix)
+        .ok_or(TicketError::NotATicket)?;
+    if rest.len() > 4096 {
+        return Err(TicketError::Malformed);
+    }
+    let bytes = BASE64URL_NOPAD
+        .decode(rest.as_bytes())
+        .map_err(|_| TicketError::Malformed)?;
+    postcard::from_bytes(&bytes).map_err(|_| TicketError::Malformed)
+}
+
 impl fmt::Display for Ticket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = postcard::to_stdvec(self).map_err(|_| fmt::Error)?;
-        write!(f, "{TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes))
+        write_ticket(f, TICKET_PREFIX, self)
     }
 }
 
@@ -62,17 +123,21 @@ impl FromStr for Ticket {
     type Err = TicketError;
 
     fn from_str(text: &str) -> Result<Self, TicketError> {
-        let rest = text
-            .trim()
-            .strip_prefix(TICKET_PREFIX)
-            .ok_or(TicketError::NotATicket)?;
-        if rest.len() > 4096 {
-            return Err(TicketError::Malformed);
-        }
-        let bytes = BASE64URL_NOPAD
-            .decode(rest.as_bytes())
-            .map_err(|_| TicketError::Malformed)?;
-        postcard::from_bytes(&bytes).map_err(|_| TicketError::Malformed)
+        read_ticket(text, TICKET_PREFIX)
+    }
+}
+
+impl fmt::Display for DeviceTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_ticket(f, DEVICE_TICKET_PREFIX, self)
+    }
+}
+
+impl FromStr for DeviceTicket {
+    type Err = TicketError;
+
+    fn from_str(text: &str) -> Result<Self, TicketError> {
+        read_ticket(text, DEVICE_TICKET_PREFIX)
     }
 }
 
@@ -95,6 +160,9 @@ pub enum InviteRefusal {
     /// The card is not the dialing device's.
     #[error("the member card does not belong to the device presenting it")]
     NotYourCard,
+    /// A device request not made (or not signed) by the dialing device.
+    #[error("the device request does not belong to the device presenting it")]
+    NotYourDevice,
     /// The inviter is no longer in the circle.
     #[error("the inviter is no longer a member of that circle")]
     InviterNotMember,
@@ -112,6 +180,7 @@ impl InviteRefusal {
             InviteRefusal::Expired => ErrorCode::InviteExpired,
             InviteRefusal::BadCard(_) => ErrorCode::BadCard,
             InviteRefusal::NotYourCard => ErrorCode::NotYourCard,
+            InviteRefusal::NotYourDevice => ErrorCode::NotYourDevice,
             InviteRefusal::InviterNotMember => ErrorCode::InviterNotMember,
             InviteRefusal::Failed(_) => ErrorCode::InviteFailed,
         }
@@ -155,6 +224,16 @@ pub(crate) enum InviteMessage {
         circle: CircleId,
     },
     Refused(InviteRefusal),
+    /// A new device asks to be linked: the device ticket's secret and its
+    /// request (the replica's encoding).
+    Link {
+        secret: [u8; 32],
+        request: Vec<u8>,
+    },
+    /// Linked into these circles.
+    Linked {
+        circles: Vec<CircleId>,
+    },
 }
 
 /// The newcomer's side of the exchange.
@@ -189,6 +268,42 @@ where
     }
 }
 
+/// The new device's side of a link.
+pub(crate) async fn request_link<W, R>(
+    writer: &mut W,
+    reader: &mut R,
+    ticket: &DeviceTicket,
+    request: Vec<u8>,
+) -> Result<Vec<CircleId>, JoinError>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let protocol = |e: WireError| JoinError::Protocol(e.to_string());
+    let link = InviteMessage::Link {
+        secret: ticket.secret,
+        request,
+    };
+    write_frame(writer, &link).await.map_err(protocol)?;
+    let answer = tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME))
+        .await
+        .map_err(|_| JoinError::Protocol("the device did not answer".into()))?
+        .map_err(protocol)?;
+    match answer {
+        Some(InviteMessage::Linked { circles }) => Ok(circles),
+        Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
+        _ => Err(JoinError::Protocol("unexpected answer".into())),
+    }
+}
+
+/// What a dialing device asks on the invite ALPN.
+pub(crate) enum Request {
+    /// A newcomer joins a circle.
+    Join(JoinRequest),
+    /// A member's new device asks to be linked.
+    Link { secret: [u8; 32], request: Vec<u8> },
+}
+
 /// A newcomer's request: the circle, the secret, the member card.
 pub(crate) struct JoinRequest {
     pub circle: CircleId,
@@ -196,32 +311,44 @@ pub(crate) struct JoinRequest {
     pub card: String,
 }
 
-/// Reads the newcomer's request (within the time limit).
+/// Reads the dialing device's request (within the time limit).
 pub(crate) async fn read_request<R: AsyncRead + Unpin>(
     reader: &mut R,
-) -> Result<JoinRequest, WireError> {
+) -> Result<Request, WireError> {
     match tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME)).await {
         Ok(Ok(Some(InviteMessage::Join {
             circle,
             secret,
             card,
-        }))) => Ok(JoinRequest {
+        }))) => Ok(Request::Join(JoinRequest {
             circle,
             secret,
             card,
-        }),
+        })),
+        Ok(Ok(Some(InviteMessage::Link { secret, request }))) => {
+            Ok(Request::Link { secret, request })
+        }
         Ok(Err(e)) => Err(e),
         _ => Err(WireError::Garbage),
     }
 }
 
-/// Answers the newcomer.
+/// What the dialing device is answered.
+pub(crate) enum Outcome {
+    Joined(CircleId),
+    Linked(Vec<CircleId>),
+}
+
+/// Answers the dialing device.
 pub(crate) async fn answer<W: AsyncWrite + Unpin>(
     writer: &mut W,
-    outcome: &Result<CircleId, InviteRefusal>,
+    outcome: &Result<Outcome, InviteRefusal>,
 ) -> Result<(), WireError> {
     let message = match outcome {
-        Ok(circle) => InviteMessage::Joined { circle: *circle },
+        Ok(Outcome::Joined(circle)) => InviteMessage::Joined { circle: *circle },
+        Ok(Outcome::Linked(circles)) => InviteMessage::Linked {
+            circles: circles.clone(),
+        },
         Err(refusal) => InviteMessage::Refused(refusal.clone()),
     };
     write_frame(writer, &message).await.map(drop)
@@ -258,8 +385,11 @@ mod tests {
         #[test]
         fn ticket_parsing_is_total(text in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..300)) {
             let _ = text.parse::<Ticket>();
+            let _ = text.parse::<DeviceTicket>();
             let encoded = format!("{TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes));
             let _ = encoded.parse::<Ticket>();
+            let encoded = format!("{DEVICE_TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes));
+            let _ = encoded.parse::<DeviceTicket>();
         }
 
         #[test]
@@ -279,6 +409,19 @@ mod tests {
                 expires_at,
             };
             prop_assert_eq!(ticket.to_string().parse::<Ticket>(), Ok(ticket));
+            let device = DeviceTicket {
+                member: MemberId(circle),
+                device: MemberId(inviter),
+                direct: vec![SocketAddr::from(([10, 0, 0, 1], port))],
+                relay: None,
+                secret,
+                expires_at,
+            };
+            prop_assert_eq!(device.to_string().parse::<DeviceTicket>(), Ok(device.clone()));
+            // An invite is not a device ticket, nor the other way round.
+            prop_assert!(device.to_string().parse::<Ticket>().is_err());
+            let code = device.short_code(&MemberId(secret));
+            prop_assert!(code.len() == 7 && code.as_bytes()[3] == b'-');
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod status;
 mod supervisor;
 pub mod wire;
 
-pub use invite::{InviteRefusal, JoinError, Ticket, TicketError};
+pub use invite::{DeviceTicket, InviteRefusal, JoinError, Ticket, TicketError};
 pub use iroh::EndpointAddr;
 pub use node::{Node, NodeConfig, NodeError, Relay, SyncReport};
 pub use supervisor::{NodeState, Supervisor};
@@ -146,6 +146,17 @@ pub trait Replica: Send + Sync + 'static {
         card: &str,
         peer: &MemberId,
     ) -> Result<CircleId, InviteRefusal>;
+    /// Links `device`, which presented a device ticket's `secret` and its
+    /// `request` to be linked (the replica's encoding), to this device's
+    /// member in every circle; returns the circles.
+    fn redeem_device_ticket(
+        &self,
+        _secret: &[u8; 32],
+        _request: &[u8],
+        _device: &MemberId,
+    ) -> Result<Vec<CircleId>, InviteRefusal> {
+        Err(InviteRefusal::Unknown)
+    }
     /// Keeps the address book (opaque bytes; the replica seals them).
     fn save_addresses(&self, bytes: &[u8]);
     /// The kept address book.

@@ -3,7 +3,7 @@
 //! dialer that keeps every member connected (with backoff), and status.
 
 use crate::address_book::AddressBook;
-use crate::invite::{self, InviteRefusal, JoinError, Ticket};
+use crate::invite::{self, DeviceTicket, InviteRefusal, JoinError, Ticket};
 use crate::session::{self, Host, Mode};
 use crate::status::{CircleStatus, MemberStatus, NodeStatus};
 use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
@@ -493,13 +493,13 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
         let outcome = match invite::read_request(&mut recv).await {
             Ok(request) => {
                 let replica = self.inner.replica.clone();
-                tokio::task::spawn_blocking(move || {
-                    replica.redeem_invite(
-                        &request.circle,
-                        &request.secret,
-                        &request.card,
-                        &newcomer,
-                    )
+                tokio::task::spawn_blocking(move || match request {
+                    invite::Request::Join(join) => replica
+                        .redeem_invite(&join.circle, &join.secret, &join.card, &newcomer)
+                        .map(invite::Outcome::Joined),
+                    invite::Request::Link { secret, request } => replica
+                        .redeem_device_ticket(&secret, &request, &newcomer)
+                        .map(invite::Outcome::Linked),
                 })
                 .await
                 .unwrap_or_else(|e| Err(InviteRefusal::Failed(e.to_string())))
@@ -511,8 +511,12 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
             }
         };
         match &outcome {
-            Ok(circle) => {
+            Ok(invite::Outcome::Joined(circle)) => {
                 tracing::info!(peer = %newcomer.short(), circle = %circle.short(), "newcomer joined by invite");
+                self.inner.wake.notify_one();
+            }
+            Ok(invite::Outcome::Linked(circles)) => {
+                tracing::info!(device = %newcomer.short(), circles = circles.len(), "linked a new device of this member");
                 self.inner.wake.notify_one();
             }
             Err(refusal) => {
@@ -713,23 +717,48 @@ impl<R: Replica> Node<R> {
         }
     }
 
-    /// Redeems a ticket with the inviter, then catches up from it. Returns
-    /// the circle joined.
-    pub async fn join(&self, ticket: &Ticket, card: &str) -> Result<CircleId, JoinError> {
-        let id = PublicKey::from_bytes(ticket.inviter.as_bytes())
+    /// A ticket for linking a new device of `member`, for a one-time
+    /// secret the replica already recorded.
+    pub fn device_ticket(
+        &self,
+        member: MemberId,
+        secret: [u8; 32],
+        expires_at: u64,
+    ) -> DeviceTicket {
+        let addr = self.addr();
+        let relay = addr.relay_urls().next().map(|u| u.to_string());
+        DeviceTicket {
+            member,
+            device: self.id(),
+            direct: addr.ip_addrs().copied().collect(),
+            relay,
+            secret,
+            expires_at,
+        }
+    }
+
+    /// Dials `peer` at the addresses a ticket gave, on the invite ALPN.
+    async fn dial_ticket(
+        &self,
+        peer: &MemberId,
+        direct: &[std::net::SocketAddr],
+        relay: Option<&str>,
+    ) -> Result<
+        (
+            Connection,
+            iroh::endpoint::SendStream,
+            iroh::endpoint::RecvStream,
+        ),
+        JoinError,
+    > {
+        let id = PublicKey::from_bytes(peer.as_bytes())
             .map_err(|e| JoinError::Unreachable(e.to_string()))?;
         let mut addr =
-            EndpointAddr::new(id).with_addrs(ticket.direct.iter().map(|a| TransportAddr::Ip(*a)));
-        if let Some(relay) = ticket
-            .relay
-            .as_deref()
-            .and_then(|r| r.parse::<RelayUrl>().ok())
-        {
+            EndpointAddr::new(id).with_addrs(direct.iter().map(|a| TransportAddr::Ip(*a)));
+        if let Some(relay) = relay.and_then(|r| r.parse::<RelayUrl>().ok()) {
             addr = addr.with_relay_url(relay);
         }
         self.add_address(&addr);
-        let (replica, circle) = (self.inner.replica.clone(), ticket.circle);
-        let _ = tokio::task::spawn_blocking(move || replica.joining(&circle)).await;
         let connection = tokio::time::timeout(
             CONNECT_TIMEOUT,
             self.inner.endpoint.connect(addr, INVITE_ALPN),
@@ -737,10 +766,41 @@ impl<R: Replica> Node<R> {
         .await
         .map_err(|_| JoinError::Unreachable("timed out".into()))?
         .map_err(|e| JoinError::Unreachable(e.to_string()))?;
-        let (mut send, mut recv) = connection
+        let (send, recv) = connection
             .open_bi()
             .await
             .map_err(|e| JoinError::Unreachable(e.to_string()))?;
+        Ok((connection, send, recv))
+    }
+
+    /// Presents a device ticket with this device's `request` to be linked,
+    /// then catches up from the device that linked it. Returns the circles
+    /// it was linked into.
+    pub async fn link(
+        &self,
+        ticket: &DeviceTicket,
+        request: Vec<u8>,
+    ) -> Result<Vec<CircleId>, JoinError> {
+        let (connection, mut send, mut recv) = self
+            .dial_ticket(&ticket.device, &ticket.direct, ticket.relay.as_deref())
+            .await?;
+        let outcome = invite::request_link(&mut send, &mut recv, ticket, request).await;
+        connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
+        let circles = outcome?;
+        if self.inner.claim_dial(&ticket.device, true) {
+            dial(self.inner.clone(), ticket.device, Mode::OneShot).await;
+        }
+        Ok(circles)
+    }
+
+    /// Redeems a ticket with the inviter, then catches up from it. Returns
+    /// the circle joined.
+    pub async fn join(&self, ticket: &Ticket, card: &str) -> Result<CircleId, JoinError> {
+        let (replica, circle) = (self.inner.replica.clone(), ticket.circle);
+        let _ = tokio::task::spawn_blocking(move || replica.joining(&circle)).await;
+        let (connection, mut send, mut recv) = self
+            .dial_ticket(&ticket.inviter, &ticket.direct, ticket.relay.as_deref())
+            .await?;
         let outcome = invite::request(&mut send, &mut recv, ticket, card.to_owned()).await;
         connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
         let circle = outcome?;
