@@ -89,6 +89,10 @@ pub fn run() {
             commands::sync::set_network,
             commands::sync::export_bundle,
             commands::sync::import_bundle,
+            commands::devices::add_device,
+            commands::devices::device_linked,
+            commands::devices::devices,
+            commands::devices::retire_device,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -162,6 +162,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         DRAFT,
         "the half-written note after the redraw"
     );
+    add_and_remove_a_device(&window, dir.path()).await;
     window.close().await;
 
     // Nothing Bo wrote lies readable in Bo's data folder.
@@ -659,6 +660,82 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
         .click("#agenda li:last-child button.remove-step")
         .await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
+}
+
+/// Bo links a laptop from the window: *Add a device* shows the ticket and
+/// its QR code, the laptop joins with the ticket from the command line as
+/// Bo, the window shows the code and both devices; removing the laptop asks
+/// first (Cancel keeps it), then retires it.
+async fn add_and_remove_a_device(window: &Window, dir: &std::path::Path) {
+    window.click("#devices summary").await;
+    window
+        .until(
+            "Bo's one device",
+            "return document.querySelectorAll('#device-list li').length === 1;",
+        )
+        .await;
+    window.click("#add-device").await;
+    window
+        .until(
+            "the device ticket as a QR code",
+            "const q = document.getElementById('device-qr'); return !document.getElementById('device-link').hidden && Number(q.dataset.modules) >= 21 && q.width > 100 && document.getElementById('device-ticket').textContent.startsWith('circlekeep-device1:');",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("add-device.png"))
+        .await;
+    let ticket = window.text("#device-ticket").await;
+    let laptop_home = dir.join("bo-laptop");
+    let laptop = Device { home: &laptop_home };
+    let mut join = vec![
+        "device",
+        "join",
+        ticket.as_str(),
+        "--name",
+        "Bo",
+        "--kdf-work-factor",
+        "10",
+    ];
+    join.extend(LOOPBACK);
+    let linked = laptop.json(&join);
+    assert_eq!(linked["circles"], 1, "{linked}");
+    let code = linked["code"].as_str().expect("code").to_owned();
+    window
+        .until(
+            "the linked laptop and its code",
+            &format!("return document.getElementById('device-code').textContent.includes({code:?}) && document.querySelectorAll('#device-list li').length === 2;"),
+        )
+        .await;
+    let bo = window
+        .run("return [...document.querySelectorAll('#device-list li')].find(li => li.textContent.includes('this device')).dataset.device;")
+        .await;
+    assert_eq!(laptop.json(&["id"])["member"], bo, "the laptop is Bo");
+    assert!(laptop.note_texts(CIRCLE, DATE).iter().any(|t| t == BO_NOTE));
+
+    // Removing asks first; Cancel changes nothing.
+    let remove = "#device-list button.retire-device";
+    window.click(remove).await;
+    window.click("dialog.ask button[value=cancel]").await;
+    window
+        .until(
+            "the dialog gone",
+            "return !document.querySelector('dialog.ask');",
+        )
+        .await;
+    assert_eq!(
+        window
+            .run("return document.querySelectorAll('#device-list li').length;")
+            .await,
+        2
+    );
+    window.click(remove).await;
+    window.click("dialog.ask button[value=yes]").await;
+    window
+        .until(
+            "the laptop retired",
+            "return document.querySelectorAll('#device-list li').length === 1 && document.getElementById('message').textContent.includes('removed from 1 circle');",
+        )
+        .await;
 }
 
 /// Waits until `check` holds for what `device` answers to `args` (JSON).

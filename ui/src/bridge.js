@@ -86,6 +86,14 @@ export const backend = {
   /** Opens a sync file (base64); returns what it brought. */
   importBundle: (bundle) => call("import_bundle", { bundle }),
   join: (ticket) => call("join", { ticket }),
+  /** `{ ticket, qr, expires_at }`: a one-time ticket linking a new device of yours, and its QR code. */
+  addDevice: () => call("add_device"),
+  /** `{ device, code }` once the ticket linked a device, else null. */
+  deviceLinked: (ticket) => call("device_linked", { ticket }),
+  /** Your devices: `[{ id, short, this, circles }]`. */
+  devices: () => call("devices"),
+  /** Retires one of your other devices in every circle. */
+  retireDevice: (device) => call("retire_device", { device }),
   /** `{ relay, local_discovery, saved_relay, saved_local_discovery }`. */
   networkSettings: () => call("network_settings"),
   /** Saves relay ("default", "disabled" or a URL) and local discovery, and restarts sync with them. */

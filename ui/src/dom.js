@@ -79,3 +79,24 @@ export function ago(seconds) {
   if (s < 86400) return `${Math.round(s / 3600)} h ago`;
   return `${Math.round(s / 86400)} days ago`;
 }
+
+/**
+ * Asks in the page (a modal `<dialog>`) and resolves to whether the person
+ * chose `yes`; Cancel or Escape resolve to false. Unlike `window.confirm`
+ * under Tauri, nothing happens until they answer.
+ */
+export function ask(question, yes) {
+  return new Promise((resolve) => {
+    const dialog = el("dialog", { class: "ask" },
+      el("p", {}, question),
+      el("div", { class: "inline" },
+        el("button", { class: "secondary", value: "cancel", onclick: () => dialog.close("cancel") }, "Cancel"),
+        el("button", { class: "danger", value: "yes", onclick: () => dialog.close("yes") }, yes)));
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "yes");
+      dialog.remove();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}

@@ -3,6 +3,7 @@
 import { backend } from "./bridge.js";
 import { el, form } from "./dom.js";
 import { CircleView } from "./circle.js";
+import { DevicesPanel } from "./devices.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,6 +16,7 @@ function say(text) {
 }
 
 const circleView = new CircleView($("circle-view"), say);
+new DevicesPanel(say);
 
 async function showCircles() {
   const circles = await backend.circles();

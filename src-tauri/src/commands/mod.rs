@@ -1,6 +1,7 @@
 //! The app's commands, grouped by domain; each is a thin call into the engine.
 
 pub mod circles;
+pub mod devices;
 pub mod exports;
 pub mod gatherings;
 pub mod goals;

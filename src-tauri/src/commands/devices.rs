@@ -1,0 +1,102 @@
+//! This member's devices: a one-time ticket (and its QR code) for linking a
+//! new one, the code both screens show once it linked, the list, and
+//! retiring a lost one.
+
+use crate::state::{blocking, AppState, CommandError};
+use circlekeep_engine::views::DeviceView;
+use circlekeep_engine::ErrorCode;
+use circlekeep_sync::DeviceTicket;
+use serde::Serialize;
+use std::time::Duration;
+use tauri::State;
+
+/// How long a device ticket made in the app works.
+const DEVICE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// A device ticket to enter (or scan) on the new device.
+#[derive(Serialize)]
+pub struct DeviceLink {
+    ticket: String,
+    /// The ticket as a QR code: modules per side.
+    qr_size: usize,
+    /// Its modules row by row, `1` dark and `0` light.
+    qr: String,
+    expires_at: u64,
+}
+
+/// A ticket for linking a new device of this member.
+#[tauri::command]
+pub async fn add_device(state: State<'_, AppState>) -> Result<DeviceLink, CommandError> {
+    let node = state.node().await?;
+    let engine = state.engine()?;
+    let (secret, expires_at) = blocking({
+        let engine = engine.clone();
+        move || Ok(engine.create_device_ticket(DEVICE_TICKET_TTL)?)
+    })
+    .await?;
+    let ticket = node
+        .device_ticket(engine.identity().member_id(), secret, expires_at)
+        .to_string();
+    let code = qrcode::QrCode::new(ticket.as_bytes())
+        .map_err(|e| CommandError::new(ErrorCode::Internal, &e.to_string()))?;
+    let qr = code
+        .to_colors()
+        .into_iter()
+        .map(|module| match module {
+            qrcode::Color::Dark => '1',
+            qrcode::Color::Light => '0',
+        })
+        .collect();
+    Ok(DeviceLink {
+        qr_size: code.width(),
+        qr,
+        ticket,
+        expires_at,
+    })
+}
+
+/// The device a ticket linked, and the code both screens show.
+#[derive(Serialize)]
+pub struct Linked {
+    device: String,
+    code: String,
+}
+
+/// Whether the ticket has linked a device yet.
+#[tauri::command]
+pub async fn device_linked(
+    state: State<'_, AppState>,
+    ticket: String,
+) -> Result<Option<Linked>, CommandError> {
+    let ticket: DeviceTicket = ticket.parse().map_err(|e: circlekeep_sync::TicketError| {
+        CommandError::new(ErrorCode::BadTicket, &e.to_string())
+    })?;
+    let engine = state.engine()?;
+    Ok(engine
+        .device_ticket_user(&ticket.secret)
+        .map(|device| Linked {
+            code: ticket.short_code(&device),
+            device: device.to_hex(),
+        }))
+}
+
+/// This member's devices.
+#[tauri::command]
+pub async fn devices(state: State<'_, AppState>) -> Result<Vec<DeviceView>, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || Ok(engine.devices()?)).await
+}
+
+/// Retires one of this member's other devices in every circle.
+#[tauri::command]
+pub async fn retire_device(
+    state: State<'_, AppState>,
+    device: String,
+) -> Result<usize, CommandError> {
+    let engine = state.engine()?;
+    blocking(move || {
+        let device = engine.find_device(&device)?;
+        Ok(engine.retire_device(device)?)
+    })
+    .await
+}
