@@ -1,4 +1,5 @@
-//! The membership rules on arbitrary operation graphs: never panic, and the
+//! The membership rules on arbitrary operation graphs (devices linked and
+//! retired too): never panic, and the
 //! state — strong removal's void operations included — does not depend on
 //! the order operations are given in.
 #![no_main]
@@ -27,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
     let mut ops = vec![genesis];
     // Four bytes per operation: kind, author, target, which earlier ops it saw.
     for chunk in data.chunks_exact(4).take(64) {
-        let (kind, author, target, seen) = (chunk[0], chunk[1] % 6, chunk[2] % 6, chunk[3]);
+        // Authors 10–15 are devices a member may have linked.
+        let (kind, author, target, seen) = (chunk[0], chunk[1] % 16, chunk[2] % 6, chunk[3]);
         let deps: Vec<OpHash> = ops
             .iter()
             .enumerate()
@@ -35,7 +37,15 @@ fuzz_target!(|data: &[u8]| {
             .map(|(_, o)| o.hash)
             .collect();
         let member = MemberId([target; 32]);
-        let action = match kind % 7 {
+        let action = match kind % 9 {
+            6 => Action::Device {
+                member: MemberId([author; 32]),
+                device: MemberId([10 + target; 32]),
+                recipient: "r".into(),
+                proof: vec![],
+                key: key(),
+            },
+            7 => Action::RetireDevice { device: MemberId([10 + target; 32]), key: key() },
             0 => Action::Add { member, recipient: "r".into(), key: key() },
             1 => Action::Remove { member, key: key() },
             2 => Action::Leave,
@@ -54,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
     ops.reverse();
     let (backward, _) = Membership::build(circle, ops);
     assert_eq!(forward.members(), backward.members());
+    assert_eq!(forward.devices(), backward.devices());
     assert_eq!(forward.heads(), backward.heads());
     assert_eq!(forward.write_epoch(), backward.write_epoch());
     assert_eq!(forward.missing_grants(), backward.missing_grants());
