@@ -217,3 +217,36 @@ fn a_member_links_a_laptop_from_the_command_line() {
     assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
     drop(serve);
 }
+
+/// A circle Bo founds, or accepts, after linking the laptop reaches the
+/// laptop too (its consent, signed once, serves every circle); the laptop's
+/// own card is not handed out, and no circle adds it as a person.
+#[test]
+fn later_circles_reach_every_device_and_a_linked_card_adds_nobody() {
+    let (ada, bo, laptop, first) = bo_with_a_laptop();
+    let founded = bo
+        .create_circle("Bo's own circle", HistoryPolicy::SinceJoining)
+        .expect("found");
+    let added = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    ada.add_member(added, &bo.card()).expect("add Bo");
+    ada.send(&bo, added);
+    bo.accept_circle(added).expect("accept");
+    for circle in [founded, added] {
+        bo.send(&laptop, circle);
+        let view = laptop.circle(circle).expect("circle");
+        assert!(view.member && !view.invitation, "{}", view.name);
+        assert_eq!(
+            laptop.members(circle).expect("members").len(),
+            bo.members(circle).expect("members").len()
+        );
+    }
+    assert_eq!(bo.devices().expect("devices")[0].circles, 3);
+
+    assert!(laptop.card_for_joining().is_err());
+    let laptop_card = laptop.identity().card().as_line().to_owned();
+    assert!(matches!(
+        ada.add_member(first, &laptop_card),
+        Err(circlekeep_engine::EngineError::NotAllowed(_))
+    ));
+    assert_eq!(ada.members(first).expect("members").len(), 2);
+}

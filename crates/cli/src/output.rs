@@ -108,14 +108,25 @@ impl Output {
 
     pub fn identity(&self, me: &DeviceIdentity, heading: &str) {
         let card = me.card();
+        // A linked device's card would add it as a person of its own.
+        let linked = me.device_id() != me.member_id();
         let value = json!({
             "name": card.name,
             "member": me.member_id().to_hex(),
             "device": me.device_id().to_hex(),
-            "fingerprint": card.fingerprint(),
-            "card": card.as_line(),
+            "fingerprint": (!linked).then(|| card.fingerprint()),
+            "card": (!linked).then(|| card.as_line()),
         });
         self.emit(&value, || {
+            if linked {
+                say!(
+                    self,
+                    "This device is linked to member {} (device {}). Circles add you by your first device's card.",
+                    me.member_id().short(),
+                    me.device_id().short()
+                );
+                return;
+            }
             say!(self, "{heading}\n{}", card.as_line());
             say!(
                 self,

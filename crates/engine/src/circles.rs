@@ -22,6 +22,7 @@ impl<S: Store> Engine<S> {
         let runtime = CircleRuntime::found(&self.ctx(), &name, history)?;
         let id = runtime.id;
         self.lock().insert(id, runtime);
+        self.link_siblings(id)?;
         Ok(id)
     }
 

@@ -6,6 +6,7 @@
 use crate::invites::unix_now;
 use crate::views::DeviceView;
 use crate::{CircleId, Engine, EngineError, Store};
+use circlekeep_model::membership::Action;
 use circlekeep_model::MemberId;
 use circlekeep_seal::signed::{device_proof, verify_device_proof};
 use circlekeep_store::BlobKind;
@@ -212,6 +213,66 @@ impl<S: Store> Engine<S> {
                 circles,
             })
             .collect())
+    }
+
+    /// Links this member's other devices (as its other circles know them,
+    /// each with the consent it signed once for all circles) into `circle`,
+    /// where they are not yet: a circle the member founds, joins or accepts
+    /// reaches all of its devices. Returns how many were linked.
+    pub fn link_siblings(&self, circle: CircleId) -> Result<usize, EngineError> {
+        let member = self.me.member_id();
+        let mut known: BTreeMap<MemberId, (String, Vec<u8>)> = BTreeMap::new();
+        let mut retired = std::collections::BTreeSet::new();
+        for id in self.my_circles()? {
+            self.with_circle(id, |c, _| {
+                for op in c.membership.ops() {
+                    match &op.body.action {
+                        Action::Device {
+                            member: m,
+                            device,
+                            recipient,
+                            proof,
+                            ..
+                        } if *m == member && c.membership.takes_effect(&op.hash) => {
+                            known.insert(*device, (recipient.clone(), proof.clone()));
+                        }
+                        Action::RetireDevice { device, .. } => {
+                            retired.insert(*device);
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        let mut linked = 0;
+        for (device, (recipient, proof)) in known {
+            if retired.contains(&device) || device == self.me.device_id() {
+                continue;
+            }
+            let done = self.with_circle(circle, |c, ctx| {
+                if c.invitation || c.membership.owner(&device).is_some() {
+                    return Ok(false);
+                }
+                c.link_device(ctx, device, &recipient, proof.clone())?;
+                Ok(true)
+            })?;
+            linked += usize::from(done);
+        }
+        Ok(linked)
+    }
+
+    /// Refuses to hand out a member card from a linked device: the card
+    /// names the device's own key, and a circle would add it as a person
+    /// of its own. Join and be added from the member's first device, which
+    /// links this one.
+    pub fn card_for_joining(&self) -> Result<circlekeep_seal::MemberCard, EngineError> {
+        if self.me.device_id() != self.me.member_id() {
+            return Err(EngineError::NotAllowed(
+                "this is a linked device: join or be added from your first device, which links this one",
+            ));
+        }
+        Ok(self.me.card())
     }
 
     /// The circles this device is a current, accepted device in.

@@ -37,7 +37,9 @@ impl<S: Store> Engine<S> {
             c.invitation = false;
             ctx.changed(id);
             Ok(())
-        })
+        })?;
+        self.link_siblings(id)?;
+        Ok(())
     }
 
     /// Notes that this device asked to join `id`, so it is taken in without

@@ -47,6 +47,11 @@ impl<S: Store> Engine<S> {
             Ok(held)
         })?;
         held.ops.extend(adopted);
+        if !known {
+            // A circle joined by ticket (or linked into) reaches every
+            // device of this member; an invitation does once accepted.
+            self.link_siblings(id)?;
+        }
         self.record_rejections(id, &report.rejected)?;
         Ok((report, held))
     }

@@ -87,6 +87,15 @@ impl CircleRuntime {
         if self.membership.is_member(&card.member) {
             return Err(EngineError::AlreadyMember(card.name.clone()));
         }
+        if self
+            .membership
+            .owner(&card.member)
+            .is_some_and(|owner| owner != card.member)
+        {
+            return Err(EngineError::NotAllowed(
+                "that card is a linked device of a member: add them with their first device's card",
+            ));
+        }
         let secret = EpochSecret::generate();
         let mut recipients = self.recipients(self.membership.devices().keys())?;
         recipients.push(&card.recipient);
