@@ -93,6 +93,7 @@ pub fn run() {
             commands::devices::device_linked,
             commands::devices::devices,
             commands::devices::retire_device,
+            commands::devices::join_as_device,
         ])
         .build(tauri::generate_context!());
     match app {

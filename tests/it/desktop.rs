@@ -329,6 +329,36 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         files_containing(&new_home, JOURNAL),
         Vec::<std::path::PathBuf>::new()
     );
+
+    // Ada's laptop, in the app: linked with a ticket from Ada's serving
+    // device, it opens on Ada's circle, as Ada.
+    let ticket = ada.json(&["device", "add"])["ticket"]
+        .as_str()
+        .expect("ticket")
+        .to_owned();
+    let laptop_home = dir.path().join("ada-laptop");
+    let laptop_home_arg = laptop_home.display().to_string();
+    let mut args = vec!["--home", laptop_home_arg.as_str()];
+    args.extend(LOOPBACK);
+    let window = desktop.launch(&args).await;
+    window.click("#link-device summary").await;
+    window.type_into("#link-ticket", &ticket).await;
+    window.type_into("#link-name", "Ada").await;
+    window.type_into("#link-pass", PASSPHRASE).await;
+    window.type_into("#link-pass2", PASSPHRASE).await;
+    window.click("#link-form button").await;
+    window
+        .until(
+            "Ada's circle on her laptop",
+            &format!("return document.getElementById('message').textContent.startsWith('This computer is linked, in 1 circle') && document.getElementById('circle-name')?.textContent === {CIRCLE:?};"),
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("linked-laptop.png"))
+        .await;
+    window.close().await;
+    let devices = ada.json(&["device", "list"]);
+    assert_eq!(devices.as_array().map(Vec::len), Some(2), "{devices}");
 }
 
 /// Sync files both ways: Bo saves one from the window that Ada's command

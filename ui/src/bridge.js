@@ -92,6 +92,8 @@ export const backend = {
   deviceLinked: (ticket) => call("device_linked", { ticket }),
   /** Your devices: `[{ id, short, this, circles }]`. */
   devices: () => call("devices"),
+  /** On a computer with no identity: its keys as a device of the ticket's member, linked; `{ code, circles }`. */
+  joinAsDevice: (ticket, name, passphrase) => call("join_as_device", { ticket, name, passphrase }),
   /** Retires one of your other devices in every circle. */
   retireDevice: (device) => call("retire_device", { device }),
   /** `{ relay, local_discovery, saved_relay, saved_local_discovery }`. */

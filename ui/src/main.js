@@ -38,8 +38,8 @@ async function openCircle(id) {
 
 async function showHome() {
   const card = await backend.memberCard();
-  $("card").textContent = card.card;
-  $("fingerprint").textContent = card.fingerprint;
+  $("card").textContent = card.card || "This computer is one of your linked devices: circles add you by your first device's card.";
+  $("fingerprint").textContent = card.fingerprint || "—";
   const circles = await showCircles();
   show("home");
   if (circles.length > 0) await openCircle(circles[0].id);
@@ -283,6 +283,20 @@ async function start() {
   if (status.unlocked) return showHome();
   show(status.initialized ? "unlock" : "setup");
 }
+
+$("link-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target;
+  if (f.pass.value !== f.pass2.value) return say("The passphrases do not match.");
+  say("Linking this computer…");
+  try {
+    const linked = await backend.joinAsDevice(f.ticket.value.trim(), f.name.value, f.pass.value);
+    await showHome();
+    say(`This computer is linked, in ${linked.circles} circle${linked.circles === 1 ? "" : "s"}. The other device shows the code ${linked.code}.`);
+  } catch (e) {
+    say(e.message);
+  }
+});
 
 $("setup-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -5,10 +5,11 @@
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::views::DeviceView;
 use circlekeep_engine::ErrorCode;
+use circlekeep_engine::{Engine, SecretString};
 use circlekeep_sync::DeviceTicket;
 use serde::Serialize;
 use std::time::Duration;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 /// How long a device ticket made in the app works.
 const DEVICE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
@@ -99,4 +100,66 @@ pub async fn retire_device(
         Ok(engine.retire_device(device)?)
     })
     .await
+}
+
+/// What linking this computer did.
+#[derive(Serialize)]
+pub struct Joined {
+    /// The code the other device shows too.
+    code: String,
+    /// How many circles it was linked into.
+    circles: usize,
+}
+
+/// On a computer with no identity yet: creates its keys under `passphrase`
+/// as a device of the ticket's member, unlocks, and is linked by the
+/// device that made the ticket (then catches up from it).
+#[tauri::command]
+pub async fn join_as_device(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    ticket: String,
+    name: String,
+    passphrase: String,
+) -> Result<Joined, CommandError> {
+    let ticket: DeviceTicket = ticket.parse().map_err(|e: circlekeep_sync::TicketError| {
+        CommandError::new(ErrorCode::BadTicket, &e.to_string())
+    })?;
+    // A link that failed (the other device was unreachable, say) is tried
+    // again with the keys made the first time.
+    let retry = state.engine().ok().filter(|e| {
+        let me = e.identity();
+        me.member_id() == ticket.member && me.device_id() != me.member_id()
+    });
+    let request = match retry {
+        Some(engine) => engine.device_request(),
+        None => {
+            let home = state.home.clone();
+            let pass = SecretString::from(passphrase);
+            let member = ticket.member;
+            let engine = blocking(move || {
+                Ok(Engine::init_device(
+                    &home,
+                    member,
+                    &name,
+                    &pass,
+                    crate::commands::identity::WORK_FACTOR,
+                )?)
+            })
+            .await?;
+            let request = engine.device_request();
+            crate::session::start(&app, engine);
+            request
+        }
+    };
+    let code = ticket.short_code(&request.device);
+    let node = state.node().await?;
+    let circles = node
+        .link(&ticket, request.to_bytes())
+        .await
+        .map_err(|e| CommandError::new(e.code(), &e.to_string()))?;
+    Ok(Joined {
+        code,
+        circles: circles.len(),
+    })
 }

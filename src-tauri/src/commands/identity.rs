@@ -7,7 +7,7 @@ use serde::Serialize;
 use tauri::{AppHandle, State};
 
 /// scrypt work factor for key files made by the app.
-const WORK_FACTOR: u8 = 18;
+pub(crate) const WORK_FACTOR: u8 = 18;
 
 /// Whether an identity exists and is unlocked, and where data lives.
 #[derive(Serialize)]
@@ -69,10 +69,17 @@ pub struct Card {
 /// Shows the member card.
 #[tauri::command]
 pub async fn member_card(state: State<'_, AppState>) -> Result<Card, CommandError> {
-    let card = state.engine()?.member_card();
-    Ok(Card {
-        card: card.as_line().to_owned(),
-        fingerprint: card.fingerprint(),
+    // A linked device hands out no card of its own (a circle would add it
+    // as a person): the window says so instead.
+    Ok(match state.engine()?.card_for_joining() {
+        Ok(card) => Card {
+            card: card.as_line().to_owned(),
+            fingerprint: card.fingerprint(),
+        },
+        Err(_) => Card {
+            card: String::new(),
+            fingerprint: String::new(),
+        },
     })
 }
 
