@@ -71,11 +71,7 @@ impl<S: Store> Engine<S> {
         secret: &[u8; 32],
         record: &DeviceTicketRecord,
     ) -> Result<(), EngineError> {
-        let value = postcard::to_stdvec(record).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        self.store
-            .put_blob(BlobKind::Invite, &ticket_key(secret), Some(&value))
-            .map_err(EngineError::store)?;
-        self.store.flush().map_err(EngineError::store)
+        self.put_ticket_record(&ticket_key(secret), record)
     }
 
     /// Links `device`, which presented a device ticket's `secret` and its

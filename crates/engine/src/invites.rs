@@ -53,9 +53,19 @@ impl<S: Store> Engine<S> {
     }
 
     fn put_invite(&self, secret: &[u8; 32], record: &InviteRecord) -> Result<(), EngineError> {
+        self.put_ticket_record(&record_key(secret), record)
+    }
+
+    /// Stores the record of a ticket this device issued (an invite or a
+    /// device ticket) under `key`, on disk before this returns.
+    pub(crate) fn put_ticket_record<T: Serialize>(
+        &self,
+        key: &[u8; 32],
+        record: &T,
+    ) -> Result<(), EngineError> {
         let value = postcard::to_stdvec(record).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         self.store
-            .put_blob(BlobKind::Invite, &record_key(secret), Some(&value))
+            .put_blob(BlobKind::Invite, key, Some(&value))
             .map_err(EngineError::store)?;
         self.store.flush().map_err(EngineError::store)
     }

@@ -86,7 +86,9 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod devices;
 mod removal;
+mod validity;
 
 /// Version of the operation format this crate reads and writes.
 pub const OP_VERSION: u8 = 1;
@@ -465,71 +467,6 @@ impl Membership {
         Ok(())
     }
 
-    /// The rules of each action, for an operation by a device of member
-    /// `author`, given the members and devices of its causal past.
-    fn check_action(
-        &self,
-        body: &OpBody,
-        author: MemberId,
-        before: &BTreeSet<MemberId>,
-        devices: &BTreeMap<MemberId, MemberId>,
-        past: &FixedBitSet,
-    ) -> Result<(), OpRejection> {
-        match &body.action {
-            Action::Create { .. } | Action::Leave | Action::Rekey { .. } => {}
-            Action::Add { member, .. } => {
-                if before.contains(member) {
-                    return Err(OpRejection::AlreadyMember);
-                }
-            }
-            Action::Remove { member, .. } => {
-                if *member == author {
-                    return Err(OpRejection::SelfRemoval);
-                }
-                if !before.contains(member) {
-                    return Err(OpRejection::TargetNotMember);
-                }
-            }
-            Action::Policy { .. } => {
-                let founder = self.ops.first().map(|genesis| genesis.body.author);
-                let at_founding = body.deps == [OpHash(self.circle.0)];
-                if founder != Some(body.author) || !at_founding {
-                    return Err(OpRejection::PolicyNotAtFounding);
-                }
-            }
-            Action::Device { member, .. } => {
-                if *member != author {
-                    return Err(OpRejection::NotOwnDevice);
-                }
-            }
-            Action::RetireDevice { device, .. } => {
-                if *device == body.author || devices.get(device) != Some(&author) {
-                    return Err(OpRejection::NotOwnDevice);
-                }
-            }
-            Action::ShareKeys { to, grants, .. } => {
-                if !devices.contains_key(to) {
-                    return Err(OpRejection::TargetNotMember);
-                }
-                for grant in grants {
-                    let known = self.index.get(&grant.epoch).is_some_and(|&e| {
-                        past.contains(e) && self.ops[e].body.action.epoch_key().is_some()
-                    });
-                    if !known {
-                        return Err(OpRejection::UnknownEpoch);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The member whose device signed operation `i`.
-    fn member_of(&self, i: usize) -> MemberId {
-        let author = self.ops[i].body.author;
-        self.owner.get(&author).copied().unwrap_or(author)
-    }
-
     /// Applies strong removal, then derives the audiences, current members,
     /// recipients, heads and grants.
     fn finish(&mut self) {
@@ -636,38 +573,6 @@ impl Membership {
         members
     }
 
-    /// The devices in the state of the operations in `set`, not counting
-    /// those in `void`, with their members: each current member's own key
-    /// and the devices linked to it, less every device retired.
-    fn devices_of(&self, set: &FixedBitSet, void: &FixedBitSet) -> BTreeMap<MemberId, MemberId> {
-        let members = self.members_of(set, void);
-        let counted = || {
-            set.ones()
-                .filter(|&i| i < self.ops.len() && !void.contains(i))
-        };
-        let retired: BTreeSet<MemberId> = counted()
-            .filter_map(|i| match &self.ops[i].body.action {
-                Action::RetireDevice { device, .. } => Some(*device),
-                _ => None,
-            })
-            .collect();
-        let mut devices = BTreeMap::new();
-        for i in counted() {
-            let body = &self.ops[i].body;
-            let (device, member) = match &body.action {
-                Action::Create { .. } => (body.author, body.author),
-                Action::Add { member, .. } => (*member, *member),
-                Action::Device { device, member, .. } => (*device, *member),
-                _ => continue,
-            };
-            let owned = self.owner.get(&device) == Some(&member);
-            if owned && members.contains(&member) && !retired.contains(&device) {
-                devices.insert(device, member);
-            }
-        }
-        devices
-    }
-
     /// Removals (`Remove` of, or `Leave` by, each member) among `set`, not
     /// counting those in `void`.
     fn removals_in(&self, set: &FixedBitSet, void: &FixedBitSet) -> BTreeMap<MemberId, Vec<usize>> {
@@ -728,12 +633,6 @@ impl Membership {
             .collect()
     }
 
-    /// Every key that was ever a device of someone here (members' own keys
-    /// and linked devices, void claims too): whoever may have an entry log.
-    pub fn ever_devices(&self) -> BTreeSet<MemberId> {
-        self.owner.keys().copied().collect()
-    }
-
     /// Who brought `member` into the circle: the authors of the operations
     /// that took effect and added it (the founder founded itself).
     pub fn adders(&self, member: &MemberId) -> BTreeSet<MemberId> {
@@ -754,28 +653,6 @@ impl Membership {
     /// first device).
     pub fn recipient(&self, device: &MemberId) -> Option<&str> {
         self.recipients.get(device).map(String::as_str)
-    }
-
-    /// The current devices, each with its member.
-    pub fn devices(&self) -> &BTreeMap<MemberId, MemberId> {
-        &self.devices
-    }
-
-    /// The current devices of `member`.
-    pub fn devices_of_member<'a>(
-        &'a self,
-        member: &'a MemberId,
-    ) -> impl Iterator<Item = &'a MemberId> + 'a {
-        self.devices
-            .iter()
-            .filter(move |(_, m)| *m == member)
-            .map(|(d, _)| d)
-    }
-
-    /// The member whose device `device` is or was (a retired device's past
-    /// writes are still its member's), if any valid operation linked it.
-    pub fn owner(&self, device: &MemberId) -> Option<MemberId> {
-        self.owner.get(device).copied()
     }
 
     /// Hashes of the operations no other operation depends on (sorted).
@@ -826,13 +703,6 @@ impl Membership {
     /// The members in the state seen by someone whose heads give `closure`.
     pub fn members_in(&self, closure: &Closure) -> BTreeSet<MemberId> {
         self.view_members(&closure.0)
-    }
-
-    /// The devices (with their members) in the state seen by someone whose
-    /// heads give `closure`.
-    pub fn devices_in(&self, closure: &Closure) -> BTreeMap<MemberId, MemberId> {
-        let void = self.resolve(&closure.0);
-        self.devices_of(&closure.0, &void)
     }
 
     /// Whether `closure` includes the operation `hash`.
