@@ -250,3 +250,112 @@ fn later_circles_reach_every_device_and_a_linked_card_adds_nobody() {
     ));
     assert_eq!(ada.members(first).expect("members").len(), 2);
 }
+
+/// The private journal syncs between Bo's own devices over the network,
+/// both ways, live; Ada, in the same circle and connected to both, gets
+/// none of it, not even sealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_journal_syncs_among_a_member_s_own_devices_only() {
+    use circlekeep_tests::{eventually, files_containing};
+    let (ada, bo, laptop, circle) = bo_with_a_laptop();
+    let written = bo
+        .journal_add("JOURNAL-DEVICES-1: I held back again", Some(circle))
+        .expect("journal");
+    let nodes = [bo.node().await, laptop.node().await, ada.node().await];
+    for node in &nodes[1..] {
+        node.add_address(&nodes[0].addr());
+        nodes[0].add_address(&node.addr());
+    }
+    for node in &nodes {
+        node.keep_connected();
+    }
+    let texts = |p: &Peer| -> Vec<String> {
+        p.journal()
+            .expect("journal")
+            .into_iter()
+            .map(|e| e.text)
+            .collect()
+    };
+    let settle = std::time::Duration::from_secs(30);
+    assert!(eventually(settle, || texts(&laptop).len() == 1).await);
+    assert_eq!(laptop.journal().expect("journal")[0].id, written);
+    // While connected, what the laptop writes reaches Bo's first device.
+    laptop
+        .journal_add("JOURNAL-DEVICES-2: from the laptop", None)
+        .expect("journal");
+    assert!(eventually(settle, || texts(&bo).len() == 2).await);
+    // Ada syncs the circle with both, and holds nothing of the journal.
+    ada.add_note(
+        circle,
+        circlekeep_engine::DocId::from_hex(
+            &ada.notes(circle, None).expect("notes")[0].gathering.id,
+        )
+        .expect("id"),
+        "Ada after the journal",
+    )
+    .expect("note");
+    assert!(eventually(settle, || readable_notes(&laptop, circle).len() == 2).await);
+    assert!(ada.journal().expect("journal").is_empty());
+    for marker in ["JOURNAL-DEVICES-1", "JOURNAL-DEVICES-2"] {
+        assert!(files_containing(ada.dir(), marker).is_empty());
+        assert!(
+            files_containing(laptop.dir(), marker).is_empty(),
+            "sealed at rest"
+        );
+    }
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
+/// Ada, a member connected to Bo, pushes a forged entry into Bo's private
+/// journal (sealed to Bo, well formed): Bo's device keeps only journal
+/// entries from Bo's own devices, so nothing is added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_member_cannot_write_into_my_journal() {
+    use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
+    use tokio::io::AsyncWriteExt;
+    let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
+    circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let bo_node = bo.node().await;
+    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+        .secret_key(iroh::SecretKey::from_bytes(
+            &ada.identity().endpoint_secret(),
+        ))
+        .relay_mode(iroh::RelayMode::Disabled)
+        .bind()
+        .await
+        .expect("endpoint");
+    let conn = endpoint
+        .connect(bo_node.addr(), SYNC_ALPN)
+        .await
+        .expect("Ada is a member");
+    let (send, recv) = conn.open_bi().await.expect("stream");
+    let (mut send, _recv) = compressed(send, recv);
+    let forged = serde_json::json!({
+        "id": "f0f0", "created": "2026-12-01T10:00:00Z", "circle": null,
+        "text": "FORGED: I quit the circle"
+    });
+    let sealed = circlekeep_seal::epoch::seal_to_recipient(
+        &bo.identity().recipient(),
+        forged.to_string().as_bytes(),
+    );
+    let key = b"2026-12-01T10:00:00Z/f0f0".to_vec();
+    for message in [
+        Message::Hello(Hello::default()),
+        Message::JournalHave { keys: Vec::new() },
+        Message::Journal {
+            entries: vec![(key, sealed)],
+        },
+    ] {
+        write_message(&mut send, &message).await.expect("send");
+    }
+    send.flush().await.expect("flush");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(
+        bo.journal().expect("journal").is_empty(),
+        "nothing forged was kept"
+    );
+    endpoint.close().await;
+    bo_node.shutdown().await;
+}

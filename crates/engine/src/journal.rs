@@ -1,7 +1,9 @@
 //! The private journal: a member's own reflections, each entry sealed with
-//! age to this device's own recipient and kept in the local store only. It
-//! is never an entry of a circle, so it is never synced or bundled; a backup
-//! carries it (sealed to the same recipient).
+//! age to this device's own recipient and kept in the local store. It is
+//! never an entry of a circle, so it is never bundled, and it syncs only
+//! between devices of the one member: the sending device opens each entry
+//! and seals it to the receiving device alone. A backup carries it (sealed
+//! to the same recipient).
 
 use crate::views::JournalEntryView;
 use crate::{check_text, circle, random_id, CircleId, Engine, EngineError, Store};
@@ -19,6 +21,8 @@ impl<S: Store> Engine<S> {
             text,
         };
         self.put_journal_entry(&entry)?;
+        // Nobody listening is fine.
+        let _ = self.changes.send(circlekeep_sync::JOURNAL_CHANGED);
         Ok(entry.id)
     }
 
@@ -45,5 +49,77 @@ impl<S: Store> Engine<S> {
                 serde_json::from_slice(&plain).ok()
             })
             .collect())
+    }
+
+    /// Keys of the journal entries held here.
+    pub(crate) fn journal_keys(&self) -> Vec<Vec<u8>> {
+        self.store
+            .blobs(BlobKind::Journal, b"")
+            .map(|rows| rows.into_iter().map(|(key, _)| key).collect())
+            .unwrap_or_default()
+    }
+
+    /// The entries of `keys` held here, opened and sealed to `recipient`
+    /// (another device of this member) alone; about `budget` bytes at most.
+    pub(crate) fn journal_sealed_for(
+        &self,
+        recipient: &str,
+        keys: &[Vec<u8>],
+        budget: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let Ok(recipient) = recipient.parse::<age::x25519::Recipient>() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for key in keys {
+            let Ok(Some(sealed)) = self.store.blob(BlobKind::Journal, key) else {
+                continue;
+            };
+            let Ok(plain) = open_with_identity(self.me.age_identity(), &sealed) else {
+                continue;
+            };
+            let resealed = seal_to_recipient(&recipient, &plain);
+            bytes += key.len() + resealed.len();
+            out.push((key.clone(), resealed));
+            if bytes >= budget {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Keeps journal entries another device of this member sent: only those
+    /// this device opens, that read as a journal entry filed under its own
+    /// key, and that are not held yet.
+    pub(crate) fn take_journal(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) {
+        let mut kept = 0;
+        for (key, sealed) in entries {
+            if key.len() > 128 || sealed.len() > 4 * crate::MAX_TEXT_CHARS + 4096 {
+                continue;
+            }
+            if matches!(self.store.blob(BlobKind::Journal, &key), Ok(Some(_))) {
+                continue;
+            }
+            let Ok(plain) = open_with_identity(self.me.age_identity(), &sealed) else {
+                continue;
+            };
+            let Ok(entry) = serde_json::from_slice::<JournalEntryView>(&plain) else {
+                continue;
+            };
+            if format!("{}/{}", entry.created, entry.id).as_bytes() != key.as_slice() {
+                continue;
+            }
+            if self
+                .store
+                .put_blob(BlobKind::Journal, &key, Some(&sealed))
+                .is_ok()
+            {
+                kept += 1;
+            }
+        }
+        if kept > 0 && self.store.flush().is_ok() {
+            let _ = self.changes.send(circlekeep_sync::JOURNAL_CHANGED);
+        }
     }
 }

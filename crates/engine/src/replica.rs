@@ -180,6 +180,47 @@ impl<S: Store> Replica for Engine<S> {
         Engine::redeem_device_ticket(self, secret, request, device)
     }
 
+    fn own_device(&self, peer: &MemberId) -> bool {
+        let (me, member) = (self.me.device_id(), self.me.member_id());
+        *peer != me
+            && !self
+                .each_circle(|_, c| {
+                    (c.membership.devices().get(peer) == Some(&member)).then_some(())
+                })
+                .is_empty()
+    }
+
+    fn journal_keys(&self) -> Vec<Vec<u8>> {
+        Engine::journal_keys(self)
+    }
+
+    fn journal_for(
+        &self,
+        peer: &MemberId,
+        keys: &[Vec<u8>],
+        budget: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let member = self.me.member_id();
+        let recipient = self
+            .each_circle(|_, c| {
+                let own = c.membership.devices().get(peer) == Some(&member);
+                own.then(|| c.membership.recipient(peer).map(str::to_owned))
+                    .flatten()
+            })
+            .into_iter()
+            .next();
+        match recipient {
+            Some(recipient) => self.journal_sealed_for(&recipient, keys, budget),
+            None => Vec::new(),
+        }
+    }
+
+    fn ingest_journal(&self, peer: &MemberId, entries: Vec<(Vec<u8>, Vec<u8>)>) {
+        if Replica::own_device(self, peer) {
+            self.take_journal(entries);
+        }
+    }
+
     fn save_addresses(&self, bytes: &[u8]) {
         let sealed = content::seal(&self.me.local_key(), bytes);
         if let Err(e) = self

@@ -19,6 +19,10 @@ pub mod status;
 mod supervisor;
 pub mod wire;
 
+/// Announced on the replica's change channel when the private journal
+/// changed (no circle has this id: circle ids are hashes).
+pub const JOURNAL_CHANGED: CircleId = CircleId([0; 32]);
+
 pub use invite::{DeviceTicket, InviteRefusal, JoinError, Ticket, TicketError};
 pub use iroh::EndpointAddr;
 pub use node::{Node, NodeConfig, NodeError, Relay, SyncReport};
@@ -157,6 +161,28 @@ pub trait Replica: Send + Sync + 'static {
     ) -> Result<Vec<CircleId>, InviteRefusal> {
         Err(InviteRefusal::Unknown)
     }
+    /// Whether `peer` is another device of this device's own member (the
+    /// only peers the private journal goes to).
+    fn own_device(&self, _peer: &MemberId) -> bool {
+        false
+    }
+    /// Keys of the journal entries held here.
+    fn journal_keys(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// The journal entries of `keys` held here, each sealed to `peer` (one
+    /// of this member's devices) alone; about `budget` bytes at most.
+    fn journal_for(
+        &self,
+        _peer: &MemberId,
+        _keys: &[Vec<u8>],
+        _budget: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        Vec::new()
+    }
+    /// Checks and keeps journal entries `peer` sent (only from this
+    /// member's own devices, only entries this device opens).
+    fn ingest_journal(&self, _peer: &MemberId, _entries: Vec<(Vec<u8>, Vec<u8>)>) {}
     /// Keeps the address book (opaque bytes; the replica seals them).
     fn save_addresses(&self, bytes: &[u8]);
     /// The kept address book.

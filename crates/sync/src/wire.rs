@@ -52,10 +52,25 @@ pub enum Message {
         /// Author → last sequence number held (at most [`MAX_HAVE`] authors).
         have: BTreeMap<MemberId, u64>,
     },
+    /// Between two devices of one member only: the private journal entries
+    /// the sender holds (their keys); the receiver answers with those the
+    /// sender lacks.
+    JournalHave {
+        /// Keys of the entries held (at most [`MAX_JOURNAL_KEYS`]).
+        keys: Vec<Vec<u8>>,
+    },
+    /// Journal entries the receiver lacked, each sealed to the receiving
+    /// device alone.
+    Journal {
+        /// Key and sealed entry.
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+    },
 }
 
 /// Most authors a [`Message::Have`] may list.
 pub const MAX_HAVE: usize = 1024;
+/// Most keys a [`Message::JournalHave`] may list.
+pub const MAX_JOURNAL_KEYS: usize = 100_000;
 
 /// What a side holds and where members can be reached.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,8 +17,8 @@
 //! and the session ends, refusing it.
 
 use super::{Host, Mode, SessionError};
-use crate::wire::{Hello, Message, BATCH_BYTES, MAX_HAVE};
-use crate::{Records, Replica, Summary};
+use crate::wire::{Hello, Message, BATCH_BYTES, MAX_HAVE, MAX_JOURNAL_KEYS};
+use crate::{Records, Replica, Summary, JOURNAL_CHANGED};
 use circlekeep_model::{CircleId, MemberId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -122,6 +122,12 @@ pub(crate) struct Session<R, H> {
     /// The peer no longer counts in: the circles whose operations it is
     /// still sent (so it learns it is out) before the session ends.
     farewell: Option<BTreeSet<CircleId>>,
+    /// The peer is another device of this member: the journal is theirs too.
+    own_device: bool,
+    /// Journal entries the peer lacks, still to send.
+    journal_owed: Vec<Vec<u8>>,
+    /// Once those are sent, ask for what the peer holds and this lacks.
+    journal_ask: bool,
 }
 
 impl<R: Replica, H: Host> Session<R, H> {
@@ -144,6 +150,9 @@ impl<R: Replica, H: Host> Session<R, H> {
             sending: None,
             recheck: false,
             farewell: None,
+            own_device: false,
+            journal_owed: Vec::new(),
+            journal_ask: false,
         }
     }
 
@@ -188,16 +197,25 @@ impl<R: Replica, H: Host> Session<R, H> {
         if !self.their_hello {
             return None;
         }
-        if std::mem::take(&mut self.recheck) && self.farewell.is_none() && !self.admitted() {
-            tracing::info!(peer = %self.peer.short(), "closing the session of a peer who is no longer a member");
-            self.farewell = Some(self.replica.circles_with(&self.peer).into_iter().collect());
-            self.sending = None;
-            self.outbox = Outbox::default();
+        if std::mem::take(&mut self.recheck) && self.farewell.is_none() {
+            if !self.admitted() {
+                tracing::info!(peer = %self.peer.short(), "closing the session of a peer who is no longer a member");
+                self.farewell = Some(self.replica.circles_with(&self.peer).into_iter().collect());
+                self.sending = None;
+                self.outbox = Outbox::default();
+            } else if self.learns_own_device() {
+                // A device just linked took its member's circles in during
+                // this session: now the journal is shared too.
+                self.queue_journal_have();
+            }
         }
         if self.farewell.is_some() {
             return self.farewell_batch();
         }
         if let Some(message) = self.outbox.ready.pop_front() {
+            return Some(message);
+        }
+        if let Some(message) = self.next_journal_batch() {
             return Some(message);
         }
         while self.sending.is_some() || self.start_pass() {
@@ -259,6 +277,10 @@ impl<R: Replica, H: Host> Session<R, H> {
                     self.on_records(circle, ops, entries);
                 }
                 Message::Have { circle, have } => self.on_have(circle, have)?,
+                Message::JournalHave { keys } => self.on_journal_have(keys)?,
+                // The replica checks again that they come from this
+                // member's own device (and drops them otherwise).
+                Message::Journal { entries } => self.replica.ingest_journal(&self.peer, entries),
                 Message::CaughtUp => {
                     self.host.seen(&self.peer);
                     self.got_caught_up = true;
@@ -280,6 +302,14 @@ impl<R: Replica, H: Host> Session<R, H> {
 
     /// A circle's stored records changed here.
     pub fn on_change(&mut self, circle: CircleId, now: Instant) {
+        if circle == JOURNAL_CHANGED {
+            // Tell this member's other device what is held; it answers
+            // with what this one lacks, and asks in turn for what it lacks.
+            if self.own_device && self.their_hello {
+                self.queue_journal_have();
+            }
+            return;
+        }
         self.recheck = true;
         self.outbox.changed(circle, now);
     }
@@ -350,6 +380,67 @@ impl<R: Replica, H: Host> Session<R, H> {
         }
         self.known = hello.circles.into_iter().collect();
         self.outbox.all = self.replica.circles_with(&self.peer).into_iter().collect();
+        self.own_device = self.replica.own_device(&self.peer);
+        if self.own_device {
+            self.queue_journal_have();
+        }
+    }
+
+    /// Whether the peer has become known as another device of this member
+    /// (looked at until the first pass is over: that is when a new device
+    /// takes its member's circles in).
+    fn learns_own_device(&mut self) -> bool {
+        let first_pass = !(self.sent_caught_up && self.got_caught_up);
+        if !self.own_device && first_pass && self.replica.own_device(&self.peer) {
+            self.own_device = true;
+            return true;
+        }
+        false
+    }
+
+    /// Tells this member's other device which journal entries are held.
+    fn queue_journal_have(&mut self) {
+        let mut keys = self.replica.journal_keys();
+        keys.truncate(MAX_JOURNAL_KEYS);
+        self.outbox.ready.push_back(Message::JournalHave { keys });
+    }
+
+    /// The peer (another device of this member) said what journal entries
+    /// it holds: owe it the rest, and ask for what it holds and this lacks.
+    fn on_journal_have(&mut self, theirs: Vec<Vec<u8>>) -> Result<(), SessionError> {
+        if theirs.len() > MAX_JOURNAL_KEYS {
+            return Err(SessionError::Protocol("too many journal keys"));
+        }
+        // A device linked a moment ago may not know its peer is its own
+        // member's yet; a peer of another member gets nothing.
+        if !self.own_device && !self.learns_own_device() {
+            return Ok(());
+        }
+        let theirs: BTreeSet<Vec<u8>> = theirs.into_iter().collect();
+        let mine: BTreeSet<Vec<u8>> = self.replica.journal_keys().into_iter().collect();
+        self.journal_owed = mine.difference(&theirs).cloned().collect();
+        // Asked after what is owed went out, so the peer's answer already
+        // counts it as held (no echo, and the exchange ends).
+        self.journal_ask |= !theirs.is_subset(&mine);
+        Ok(())
+    }
+
+    /// One batch of the journal entries owed to the peer.
+    fn next_journal_batch(&mut self) -> Option<Message> {
+        while !self.journal_owed.is_empty() {
+            let take = self.journal_owed.len().min(64);
+            let keys: Vec<Vec<u8>> = self.journal_owed.drain(..take).collect();
+            let entries = self.replica.journal_for(&self.peer, &keys, BATCH_BYTES);
+            if !entries.is_empty() {
+                return Some(Message::Journal { entries });
+            }
+        }
+        if std::mem::take(&mut self.journal_ask) {
+            let mut keys = self.replica.journal_keys();
+            keys.truncate(MAX_JOURNAL_KEYS);
+            return Some(Message::JournalHave { keys });
+        }
+        None
     }
 
     fn on_records(&mut self, circle: CircleId, ops: Vec<Vec<u8>>, entries: Vec<Vec<u8>>) {
