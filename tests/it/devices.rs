@@ -318,14 +318,7 @@ async fn another_member_cannot_write_into_my_journal() {
     let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
     circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
     let bo_node = bo.node().await;
-    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
-        .secret_key(iroh::SecretKey::from_bytes(
-            &ada.identity().endpoint_secret(),
-        ))
-        .relay_mode(iroh::RelayMode::Disabled)
-        .bind()
-        .await
-        .expect("endpoint");
+    let endpoint = ada.bare_endpoint().await;
     let conn = endpoint
         .connect(bo_node.addr(), SYNC_ALPN)
         .await

@@ -329,14 +329,7 @@ async fn a_live_session_closes_when_its_member_is_removed() {
         .new_gathering(circle, date("2026-11-26"))
         .expect("gathering");
     let ada_node = ada.node().await;
-    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
-        .secret_key(iroh::SecretKey::from_bytes(
-            &cy.identity().endpoint_secret(),
-        ))
-        .relay_mode(iroh::RelayMode::Disabled)
-        .bind()
-        .await
-        .expect("endpoint");
+    let endpoint = cy.bare_endpoint().await;
     let conn = endpoint
         .connect(ada_node.addr(), SYNC_ALPN)
         .await
@@ -429,13 +422,7 @@ async fn dial_raw(
     peer: &Peer,
     node: &Node<TestEngine>,
 ) -> Result<Option<Message>, Box<dyn std::error::Error>> {
-    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
-        .secret_key(iroh::SecretKey::from_bytes(
-            &peer.identity().endpoint_secret(),
-        ))
-        .relay_mode(iroh::RelayMode::Disabled)
-        .bind()
-        .await?;
+    let endpoint = peer.bare_endpoint().await;
     let outcome = async {
         let conn = endpoint.connect(node.addr(), SYNC_ALPN).await?;
         let (send, recv) = conn.open_bi().await?;
@@ -488,14 +475,7 @@ async fn garbage_and_oversized_frames_from_a_member_are_survived() {
     // Bo's device misbehaves: garbage, then a frame announcing 4 GiB, then
     // a stall — each once as bare bytes (not even deflate) and once inside a
     // well-formed deflate stream.
-    let endpoint = iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
-        .secret_key(iroh::SecretKey::from_bytes(
-            &bo.identity().endpoint_secret(),
-        ))
-        .relay_mode(iroh::RelayMode::Disabled)
-        .bind()
-        .await
-        .expect("bind");
+    let endpoint = bo.bare_endpoint().await;
     let attacks = [
         &[0u8, 0, 0, 5, 1, 2, 3, 4, 5][..],
         &[0xff, 0xff, 0xff, 0xff][..],

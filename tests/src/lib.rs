@@ -114,6 +114,20 @@ impl Peer {
         self.engine().member_card().as_line().to_owned()
     }
 
+    /// A bare iroh endpoint with this device's key on loopback (no relay),
+    /// for speaking the sync protocol by hand, as a hostile or stale
+    /// device would.
+    pub async fn bare_endpoint(&self) -> iroh::Endpoint {
+        iroh::Endpoint::builder(iroh::endpoint::presets::Minimal)
+            .secret_key(iroh::SecretKey::from_bytes(
+                &self.identity().endpoint_secret(),
+            ))
+            .relay_mode(iroh::RelayMode::Disabled)
+            .bind()
+            .await
+            .expect("endpoint")
+    }
+
     /// Sends everything this device holds of `circle` to `to` by bundle.
     pub fn send(&self, to: &Peer, circle: CircleId) -> ImportReport {
         let bundle = self.engine().export_bundle(circle, None).expect("export");
