@@ -296,6 +296,18 @@ async fn the_journal_syncs_among_a_member_s_own_devices_only() {
     .expect("note");
     assert!(eventually(settle, || readable_notes(&laptop, circle).len() == 2).await);
     assert!(ada.journal().expect("journal").is_empty());
+    // The laptop's status lists Ada as the other member, not Bo's first
+    // device; Ada's lists Bo once, connected on either device.
+    let others = |node: &circlekeep_sync::Node<circlekeep_tests::TestEngine>| {
+        node.status().circles[0]
+            .members
+            .iter()
+            .map(|m| m.member.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(&nodes[1]), [ada.identity().member_id().to_hex()]);
+    assert_eq!(others(&nodes[2]), [bo.identity().member_id().to_hex()]);
+    assert!(eventually(settle, || nodes[2].status().circles[0].members[0].connected).await);
     for marker in ["JOURNAL-DEVICES-1", "JOURNAL-DEVICES-2"] {
         assert!(files_containing(ada.dir(), marker).is_empty());
         assert!(

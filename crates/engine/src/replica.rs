@@ -90,6 +90,17 @@ impl<S: Store> Replica for Engine<S> {
         }
     }
 
+    fn my_member(&self) -> MemberId {
+        self.me.member_id()
+    }
+
+    fn member_devices(&self, circle: &CircleId, member: &MemberId) -> Vec<MemberId> {
+        self.with_circle(*circle, |c, _| {
+            Ok(c.membership.devices_of_member(member).copied().collect())
+        })
+        .unwrap_or_default()
+    }
+
     fn circles(&self) -> Vec<(CircleId, Vec<MemberId>)> {
         self.each_circle(|id, c| Some((id, c.membership.members().iter().copied().collect())))
     }

@@ -121,6 +121,16 @@ pub trait Replica: Send + Sync + 'static {
     /// sent the circle's entries (a former member is sent its operations,
     /// so it learns it is out, and nothing else).
     fn is_member(&self, circle: &CircleId, peer: &MemberId) -> bool;
+    /// The member this device is a device of (its own id for a member's
+    /// first device).
+    fn my_member(&self) -> MemberId {
+        self.me()
+    }
+    /// The current devices of `member` in `circle` (a member's first device
+    /// is the member's own id).
+    fn member_devices(&self, _circle: &CircleId, member: &MemberId) -> Vec<MemberId> {
+        vec![*member]
+    }
     /// The circles this device holds and their current members.
     fn circles(&self) -> Vec<(CircleId, Vec<MemberId>)>;
     /// What this device holds of `circle`.

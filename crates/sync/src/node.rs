@@ -815,26 +815,39 @@ impl<R: Replica> Node<R> {
     pub fn status(&self) -> NodeStatus {
         let addr = self.addr();
         let replica = &self.inner.replica;
-        let me = replica.me();
-        let peers = lock(&self.inner.peers);
-        let circles = replica
+        // Per other member, whichever of its devices is connected counts
+        // (this member's own other devices are not other members).
+        let me = replica.my_member();
+        let devices: Vec<_> = replica
             .circles()
+            .into_iter()
+            .map(|(circle, members)| {
+                let members: Vec<(MemberId, Vec<MemberId>)> = members
+                    .into_iter()
+                    .filter(|m| *m != me)
+                    .map(|m| (m, replica.member_devices(&circle, &m)))
+                    .collect();
+                (circle, members)
+            })
+            .collect();
+        let peers = lock(&self.inner.peers);
+        let circles = devices
             .into_iter()
             .map(|(circle, members)| {
                 let mine = replica.summary(&circle).unwrap_or_default();
                 let members = members
                     .into_iter()
-                    .filter(|m| *m != me)
-                    .map(|m| {
-                        let state = peers.get(&m);
-                        let known = state.and_then(|p| p.known.get(&circle));
+                    .map(|(m, devices)| {
+                        let states: Vec<_> = devices.iter().filter_map(|d| peers.get(d)).collect();
+                        let live = states.iter().find(|p| p.sessions > 0);
+                        let known = live.or(states.first()).and_then(|p| p.known.get(&circle));
                         MemberStatus {
                             member: m.to_hex(),
-                            connected: state.is_some_and(|p| p.sessions > 0),
-                            last_seen: state.and_then(|p| p.last_seen).and_then(|t| {
-                                t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
-                            }),
-                            in_sync: state.is_some_and(|p| p.sessions > 0 && p.in_sync),
+                            connected: live.is_some(),
+                            last_seen: states.iter().filter_map(|p| p.last_seen).max().and_then(
+                                |t| t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs()),
+                            ),
+                            in_sync: states.iter().any(|p| p.sessions > 0 && p.in_sync),
                             entries_behind: known.map(|k| k.entries_beyond(&mine)),
                             entries_ahead: known.map(|k| mine.entries_beyond(k)),
                         }

@@ -48,7 +48,7 @@ pub struct MemberStatus {
 
 /// Status when no node is running: who is in each circle, nobody connected.
 pub fn offline<R: Replica>(replica: &R) -> NodeStatus {
-    let me = replica.me();
+    let me = replica.my_member();
     NodeStatus {
         endpoint_id: me.to_hex(),
         direct_addresses: Vec::new(),
