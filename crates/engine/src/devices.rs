@@ -9,7 +9,6 @@ use crate::{CircleId, Engine, EngineError, Store};
 use circlekeep_model::membership::Action;
 use circlekeep_model::MemberId;
 use circlekeep_seal::signed::{device_proof, verify_device_proof};
-use circlekeep_store::BlobKind;
 use circlekeep_sync::InviteRefusal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -86,13 +85,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Vec<CircleId>, InviteRefusal> {
         let _one_at_a_time = self.invites.lock().unwrap_or_else(|p| p.into_inner());
         let failed = |e: EngineError| InviteRefusal::Failed(e.to_string());
-        let stored = self
-            .store
-            .blob(BlobKind::Invite, &ticket_key(secret))
-            .map_err(|e| InviteRefusal::Failed(e.to_string()))?
-            .ok_or(InviteRefusal::Unknown)?;
-        let mut record: DeviceTicketRecord =
-            postcard::from_bytes(&stored).map_err(|_| InviteRefusal::Unknown)?;
+        let mut record: DeviceTicketRecord = self.ticket_record(&ticket_key(secret))?;
         match record.used_by {
             Some(user) if user != *device => return Err(InviteRefusal::Used),
             Some(_) => {}
@@ -113,11 +106,8 @@ impl<S: Store> Engine<S> {
 
     /// The device the ticket with `secret` linked, once it has.
     pub fn device_ticket_user(&self, secret: &[u8; 32]) -> Option<MemberId> {
-        self.store
-            .blob(BlobKind::Invite, &ticket_key(secret))
+        self.ticket_record::<DeviceTicketRecord>(&ticket_key(secret))
             .ok()
-            .flatten()
-            .and_then(|b| postcard::from_bytes::<DeviceTicketRecord>(&b).ok())
             .and_then(|r| r.used_by)
     }
 

@@ -56,6 +56,20 @@ impl<S: Store> Engine<S> {
         self.put_ticket_record(&record_key(secret), record)
     }
 
+    /// The record of a ticket this device issued, kept under `key`
+    /// (unknown if absent or unreadable).
+    pub(crate) fn ticket_record<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8; 32],
+    ) -> Result<T, InviteRefusal> {
+        let stored = self
+            .store
+            .blob(BlobKind::Invite, key)
+            .map_err(|e| InviteRefusal::Failed(e.to_string()))?
+            .ok_or(InviteRefusal::Unknown)?;
+        postcard::from_bytes(&stored).map_err(|_| InviteRefusal::Unknown)
+    }
+
     /// Stores the record of a ticket this device issued (an invite or a
     /// device ticket) under `key`, on disk before this returns.
     pub(crate) fn put_ticket_record<T: Serialize>(
@@ -81,13 +95,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<CircleId, InviteRefusal> {
         let _one_at_a_time = self.invites.lock().unwrap_or_else(|p| p.into_inner());
         let failed = |e: EngineError| InviteRefusal::Failed(e.to_string());
-        let stored = self
-            .store
-            .blob(BlobKind::Invite, &record_key(secret))
-            .map_err(|e| InviteRefusal::Failed(e.to_string()))?
-            .ok_or(InviteRefusal::Unknown)?;
-        let mut record: InviteRecord =
-            postcard::from_bytes(&stored).map_err(|_| InviteRefusal::Unknown)?;
+        let mut record: InviteRecord = self.ticket_record(&record_key(secret))?;
         // A secret is only good for the circle it was issued for.
         if record.circle != *circle {
             return Err(InviteRefusal::Unknown);

@@ -247,18 +247,12 @@ where
     W: AsyncWrite + Unpin,
     R: AsyncRead + Unpin,
 {
-    let protocol = |e: WireError| JoinError::Protocol(e.to_string());
     let join = InviteMessage::Join {
         circle: ticket.circle,
         secret: ticket.secret,
         card,
     };
-    write_frame(writer, &join).await.map_err(protocol)?;
-    let answer = tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME))
-        .await
-        .map_err(|_| JoinError::Protocol("the inviter did not answer".into()))?
-        .map_err(protocol)?;
-    match answer {
+    match exchange(writer, reader, &join, "the inviter did not answer").await? {
         Some(InviteMessage::Joined { circle }) if circle == ticket.circle => Ok(circle),
         Some(InviteMessage::Joined { .. }) => Err(JoinError::Protocol(
             "the inviter added you to a different circle than the ticket names".into(),
@@ -266,6 +260,26 @@ where
         Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
         _ => Err(JoinError::Protocol("unexpected answer".into())),
     }
+}
+
+/// Sends the dialing side's one message and reads the answer (within the
+/// time limit; `silent` says who did not answer).
+async fn exchange<W, R>(
+    writer: &mut W,
+    reader: &mut R,
+    message: &InviteMessage,
+    silent: &str,
+) -> Result<Option<InviteMessage>, JoinError>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let protocol = |e: WireError| JoinError::Protocol(e.to_string());
+    write_frame(writer, message).await.map_err(protocol)?;
+    tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME))
+        .await
+        .map_err(|_| JoinError::Protocol(silent.into()))?
+        .map_err(protocol)
 }
 
 /// The new device's side of a link.
@@ -279,17 +293,11 @@ where
     W: AsyncWrite + Unpin,
     R: AsyncRead + Unpin,
 {
-    let protocol = |e: WireError| JoinError::Protocol(e.to_string());
     let link = InviteMessage::Link {
         secret: ticket.secret,
         request,
     };
-    write_frame(writer, &link).await.map_err(protocol)?;
-    let answer = tokio::time::timeout(INVITE_TIMEOUT, read_frame(reader, MAX_INVITE_FRAME))
-        .await
-        .map_err(|_| JoinError::Protocol("the device did not answer".into()))?
-        .map_err(protocol)?;
-    match answer {
+    match exchange(writer, reader, &link, "the device did not answer").await? {
         Some(InviteMessage::Linked { circles }) => Ok(circles),
         Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
         _ => Err(JoinError::Protocol("unexpected answer".into())),
