@@ -215,11 +215,21 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
 
     // Bo leaves the circle: Ada's device re-keys it without Bo, and Bo's
     // window says nothing new will reach it (what Bo holds stays).
+    // Leaving asks first (in the page, not `window.confirm`): Cancel keeps
+    // Bo in the circle.
     window.click("#tab-members").await;
-    window
-        .run("window.confirm = () => true; return true;")
-        .await;
-    window.click("#leave-circle").await;
+    answer(&window, "#leave-circle", false).await;
+    sees(&ada, &["member", "list", CIRCLE], "Bo still in", &|m| {
+        m.as_array().is_some_and(|l| l.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        window
+            .run("return !!document.getElementById('leave-circle');")
+            .await,
+        true
+    );
+    answer(&window, "#leave-circle", true).await;
     window
         .until(
             "the circle left",
@@ -682,13 +692,16 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             &format!("return [...document.querySelectorAll('#agenda .step-title')].some(b => b.textContent === {EXTRA_STEP:?});"),
         )
         .await;
-    // Taking a step out asks first (it goes for everyone).
-    window
-        .run("window.confirm = () => true; return true;")
-        .await;
-    window
-        .click("#agenda li:last-child button.remove-step")
-        .await;
+    // Taking a step out asks first (it goes for everyone); Cancel keeps it.
+    let remove = "#agenda li:last-child button.remove-step";
+    answer(window, remove, false).await;
+    assert_eq!(
+        window
+            .run(&format!("return [...document.querySelectorAll('#agenda .step-title')].some(b => b.textContent === {EXTRA_STEP:?});"))
+            .await,
+        true
+    );
+    answer(window, remove, true).await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
 }
 
@@ -744,26 +757,34 @@ async fn add_and_remove_a_device(window: &Window, dir: &std::path::Path) {
 
     // Removing asks first; Cancel changes nothing.
     let remove = "#device-list button.retire-device";
-    window.click(remove).await;
-    window.click("dialog.ask button[value=cancel]").await;
-    window
-        .until(
-            "the dialog gone",
-            "return !document.querySelector('dialog.ask');",
-        )
-        .await;
+    answer(window, remove, false).await;
     assert_eq!(
         window
             .run("return document.querySelectorAll('#device-list li').length;")
             .await,
         2
     );
-    window.click(remove).await;
-    window.click("dialog.ask button[value=yes]").await;
+    answer(window, remove, true).await;
     window
         .until(
             "the laptop retired",
             "return document.querySelectorAll('#device-list li').length === 1 && document.getElementById('message').textContent.includes('removed from 1 circle');",
+        )
+        .await;
+}
+
+/// Clicks `trigger` and answers the in-page question it asks: the dialog
+/// must be there (an action that does not ask fails here), and is gone after.
+async fn answer(window: &Window, trigger: &str, yes: bool) {
+    window.click(trigger).await;
+    let button = if yes { "yes" } else { "cancel" };
+    window
+        .click(&format!("dialog.ask[open] button[value={button}]"))
+        .await;
+    window
+        .until(
+            "the question answered",
+            "return !document.querySelector('dialog.ask');",
         )
         .await;
 }
@@ -841,9 +862,16 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
             ),
         )
         .await;
-    window
-        .click(&format!("{} button.cancel", planned(&third)))
-        .await;
+    // Cancelling is for everyone: it asks first, and "Keep it" keeps it.
+    let cancel = format!("{} button.cancel", planned(&third));
+    answer(window, &cancel, false).await;
+    assert_eq!(
+        window
+            .run(&format!("return !document.querySelector(\"#schedule li.cancelled[data-planned='{third}']\");"))
+            .await,
+        true
+    );
+    answer(window, &cancel, true).await;
     window
         .until(
             "the third cancelled",

@@ -2,7 +2,7 @@
 // sync status and invites) and charter. Re-renders from the engine whenever
 // the circle changes, keeping note boxes (and what you are typing) in place.
 import { backend } from "./bridge.js";
-import { el, form, ago, drafts, restoreDrafts } from "./dom.js";
+import { el, form, ago, ask, drafts, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
 
@@ -309,7 +309,7 @@ export class CircleView {
       return el("tr", { "data-member": m.id },
         el("td", {}, m.name), el("td", { class: "mono" }, m.fingerprint), el("td", { class: "sync" }, state),
         el("td", {}, m.me ? "" : el("button", { class: "danger", onclick: async () => {
-          if (confirm(`Remove ${m.name}? They will not be able to read anything written after this.`)) await this.act(() => backend.removeMember(this.id, m.id))();
+          if (await ask(`Remove ${m.name} from the circle? They will not be able to read anything written after this, and the circle is re-keyed.`, "Remove member")) await this.act(() => backend.removeMember(this.id, m.id))();
         } }, "Remove")));
     });
     const name = (id) => circle.members.find((m) => m.id === id)?.name ?? (id ? id.slice(0, 8) : "unknown");
@@ -337,12 +337,12 @@ export class CircleView {
           circle.members.filter((m) => !m.me).map((m) => el("option", { value: m.id }, `${m.name} (only what they lack)`)))),
       el("button", { id: "export-bundle", class: "secondary", onclick: () => this.save(() => backend.exportBundle(this.id, this.root.querySelector("#bundle-for").value)) }, "Save a sync file…"),
       el("h3", {}, "Add by member card"),
-      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-card:…", required: true })], "Add member",
+      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-member1:…", required: true })], "Add member",
         async (f) => { await backend.addMember(this.id, f.card.value.trim()); f.reset(); await this.refresh(); }, this.say),
       ...refused,
       circle.member ? el("h3", {}, "Leave") : null,
       circle.member ? el("button", { id: "leave-circle", class: "danger", onclick: async () => {
-        if (confirm(`Leave ${circle.name}? The others re-key the circle, and nothing written from then on reaches you. What you hold now stays on this device.`)) await this.act(() => backend.leaveCircle(this.id))();
+        if (await ask(`Leave ${circle.name}? The others re-key the circle, and nothing written from then on reaches you. What you hold now stays on this device.`, "Leave circle")) await this.act(() => backend.leaveCircle(this.id))();
       } }, "Leave this circle") : null,
     );
   }
@@ -406,7 +406,9 @@ export class CircleView {
       el("div", { class: "inline actions" },
         p.cancelled ? null : el("button", { class: "secondary absent", onclick: this.act(() => backend.setAbsent(this.id, p.planned, !absent)) },
           absent ? "I can come after all" : "I can't come"),
-        el("button", { class: "secondary cancel", onclick: this.act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled)) },
+        el("button", { class: "secondary cancel", onclick: async () => {
+          if (p.cancelled || await ask(`Cancel the gathering of ${p.date} at ${p.time} for everyone in the circle?`, "Cancel gathering", "Keep it")) await this.act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled))();
+        } },
           p.cancelled ? "Restore" : "Cancel"),
         el("details", { class: "move" }, el("summary", {}, "Move…"), mover),
         p.cancelled || members.length < 2 ? null : el("details", { class: "others-absent" }, el("summary", {}, "Someone else…"), forOthers),

@@ -82,15 +82,15 @@ export function ago(seconds) {
 
 /**
  * Asks in the page (a modal `<dialog>`) and resolves to whether the person
- * chose `yes`; Cancel or Escape resolve to false. Unlike `window.confirm`
- * under Tauri, nothing happens until they answer.
+ * chose `yes`; `no` (Cancel) or Escape resolve to false. Unlike
+ * `window.confirm` under Tauri, nothing happens until they answer.
  */
-export function ask(question, yes) {
+export function ask(question, yes, no = "Cancel") {
   return new Promise((resolve) => {
     const dialog = el("dialog", { class: "ask" },
       el("p", {}, question),
       el("div", { class: "inline" },
-        el("button", { class: "secondary", value: "cancel", onclick: () => dialog.close("cancel") }, "Cancel"),
+        el("button", { class: "secondary", value: "cancel", onclick: () => dialog.close("cancel") }, no),
         el("button", { class: "danger", value: "yes", onclick: () => dialog.close("yes") }, yes)));
     dialog.addEventListener("close", () => {
       resolve(dialog.returnValue === "yes");

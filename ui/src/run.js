@@ -4,7 +4,7 @@
 // far. Every change goes to the engine and syncs to the circle; the panel
 // is redrawn from the engine's state, and only the timer ticks on its own.
 import { backend } from "./bridge.js";
-import { el, form } from "./dom.js";
+import { el, ask, form } from "./dom.js";
 import { mmss, turnClock } from "./timer.js";
 
 export class RunPanel {
@@ -48,7 +48,7 @@ export class RunPanel {
         el("button", { class: "step-title", onclick: this.act(() => backend.setStep(circle, gathering, i)) }, step.title),
         el("span", { class: "meta" }, ` ${step.minutes} min `),
         el("button", { class: "secondary remove-step", title: `Remove “${step.title}” from the agenda`, "aria-label": `Remove ${step.title}`, onclick: async () => {
-          if (confirm(`Remove “${step.title}” from the agenda? It goes for everyone at the gathering.`)) await this.act(() => backend.removeStep(circle, gathering, i))();
+          if (await ask(`Remove “${step.title}” from the agenda? It goes for everyone at the gathering.`, "Remove step")) await this.act(() => backend.removeStep(circle, gathering, i))();
         } }, "×"))));
     const adder = el("details", { id: "edit-agenda" }, el("summary", {}, "Add a step…"),
       form({ id: "add-step-form", class: "inline" }, [
