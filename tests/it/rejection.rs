@@ -559,3 +559,78 @@ fn a_change_automerge_fails_on_is_refused_and_its_document_rebuilt() {
     mine.heads.clear();
     assert_eq!(theirs, mine);
 }
+
+/// A flood of junk (a million two-byte entries and a hundred thousand
+/// junk operations, a 3 MB file) costs the receiver a counter, not a stored
+/// record per refused item: the data folder grows by well under 10 MB, the
+/// report lists a hundred refusals and counts the rest, and the summary the
+/// user sees is a handful of rows that add up to every refusal.
+#[test]
+fn a_flood_of_junk_costs_a_counter_not_a_record_each() {
+    let (mut ada, bo, circle, _) = setup();
+    let before = seen(&ada, circle);
+    let mut bundle = bundle_of(&bo, circle);
+    bundle.entries = vec![vec![0xA5, 0x5A]; 1_000_000];
+    bundle.ops = vec![vec![0x42, 0x24]; 100_000];
+    let file = bundle.encode();
+    assert!(file.len() < 4 << 20, "{} bytes", file.len());
+    let disk = ada.disk_bytes();
+
+    let report = ada.import_bundle(&file).expect("import");
+    assert_eq!(report.refused, 1_100_000);
+    assert_eq!(report.rejected.len(), 100);
+    let grown = ada.disk_bytes().saturating_sub(disk);
+    assert!(grown < 10 << 20, "the data folder grew by {grown} bytes");
+
+    let summary = ada.rejections(circle).expect("log");
+    assert!(summary.len() <= 4, "{summary:?}");
+    assert_eq!(summary.iter().map(|r| r.count).sum::<u64>(), 1_100_000);
+    // A second flood adds to the same rows.
+    ada.import_bundle(&file).expect("import");
+    let again = ada.rejections(circle).expect("log");
+    assert_eq!(again.len(), summary.len());
+    assert_eq!(again.iter().map(|r| r.count).sum::<u64>(), 2_200_000);
+    assert_intact(&mut ada, circle, &before);
+}
+
+/// Refusals claiming a hundred thousand made-up authors do not grow the
+/// summary past a bound: past 64 rows, authors are no longer told apart.
+#[test]
+fn made_up_authors_do_not_grow_the_refusal_summary() {
+    let (ada, bo, circle, g) = setup();
+    let honest = verify_entry(
+        &bo.craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                ..Craft::default()
+            },
+        )
+        .expect("craft"),
+    )
+    .expect("valid");
+    let mut bundle = bundle_of(&bo, circle);
+    bundle.entries = (0..2_000u32)
+        .map(|i| {
+            let eve = DeviceIdentity::from_seed(
+                "Eve",
+                [i as u8, (i >> 8) as u8, 7, 7]
+                    .repeat(8)
+                    .try_into()
+                    .expect("seed"),
+            )
+            .expect("identity");
+            let mut body = honest.body.clone();
+            body.author = eve.member_id();
+            body.seq = 1;
+            body.prev = None;
+            forge_entry(&eve, &body)
+        })
+        .collect();
+    let report = ada.import_bundle(&bundle.encode()).expect("import");
+    assert_eq!(report.refused, 2_000);
+    let summary = ada.rejections(circle).expect("log");
+    assert!(summary.len() <= 64 + 2, "{} rows", summary.len());
+    assert_eq!(summary.iter().map(|r| r.count).sum::<u64>(), 2_000);
+    assert!(summary.iter().any(|r| r.rejection.author.is_none()));
+}

@@ -32,7 +32,7 @@ export const backend = {
   editCharter: (circle, text) => call("edit_charter", { circle, text }),
   leaveCircle: (circle) => call("leave_circle", { circle }),
   acceptCircle: (circle) => call("accept_circle", { circle }),
-  /** Records refused from this circle's peers and bundles, newest first. */
+  /** What was refused from this circle's peers and bundles, grouped by reason and claimed author, most recent first. */
   rejections: (circle) => call("rejections", { circle }),
   /** Purpose, rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }` (or null) and guide (member id, "" for none, null unchanged). */
   setupCircle: (circle, purpose, rhythm, guide) => call("setup_circle", { circle, purpose, rhythm, guide }),

@@ -130,6 +130,7 @@ export class CircleView {
     // The new page is built aside while the shown one keeps working.
     const shown = { run: this.run, editors: this.editors, notesList: this.notesList };
     this.refused = await backend.rejections(this.id);
+    const refusedCount = this.refused.reduce((sum, r) => sum + r.count, 0);
     const body = await this[this.tab](circle);
     if (this.typing()) {
       // The user went into a field while this was built: keep their page,
@@ -151,8 +152,8 @@ export class CircleView {
           ? el("p", { id: "invitation", class: "warning" }, "This circle added you. Nothing syncs and you write nothing here until you accept. ",
             el("button", { id: "accept-circle", onclick: this.act(() => backend.acceptCircle(this.id)) }, "Accept"))
           : null,
-        this.refused.length
-          ? el("p", { id: "refused-notice", class: "warning" }, `${this.refused.length} record${this.refused.length === 1 ? " was" : "s were"} refused: forged, altered, or from someone not in the circle. Nothing of them was applied; see Members.`)
+        refusedCount
+          ? el("p", { id: "refused-notice", class: "warning" }, `${refusedCount} record${refusedCount === 1 ? " was" : "s were"} refused: forged, altered, or from someone not in the circle. Nothing of them was applied; see Members.`)
           : null,
         tabs,
         body,
@@ -313,14 +314,16 @@ export class CircleView {
         } }, "Remove")));
     });
     const name = (id) => circle.members.find((m) => m.id === id)?.name ?? (id ? id.slice(0, 8) : "unknown");
+    const when = (at) => new Date(at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
     const refused = this.refused.length
       ? [el("h3", {}, "Refused records"),
         el("p", { class: "meta" }, "Sent to this circle by a peer or in a bundle, and refused. None was applied; your copy of the circle is as it was."),
         el("table", { id: "refused" },
-          el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Claimed author"), el("th", {}, "Why"))),
-          el("tbody", {}, this.refused.map((r) => el("tr", {},
-            el("td", {}, r.at.slice(0, 16).replace("T", " ")),
-            el("td", {}, `${name(r.author)}${r.seq == null ? "" : ` #${r.seq}`}`),
+          el("thead", {}, el("tr", {}, el("th", {}, "Last seen"), el("th", {}, "Times"), el("th", {}, "Claimed author"), el("th", {}, "Why"))),
+          el("tbody", {}, this.refused.map(({ last, first, count, rejection: r }) => el("tr", {},
+            el("td", { title: count > 1 ? `first ${when(first)}` : null }, when(last)),
+            el("td", {}, String(count)),
+            el("td", {}, r.author ? `${name(r.author)}${r.seq == null ? "" : ` #${r.seq}`}` : "various"),
             el("td", { title: r.code }, r.message)))))]
       : [];
     return el("section", { class: "tab-body" },

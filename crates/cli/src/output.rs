@@ -259,20 +259,30 @@ impl Output {
                 r.entries_accepted,
                 r.duplicates
             );
-            self.print_rejections(r.rejected.iter().map(|v| (None, v)));
+            self.print_rejections(r.rejected.iter().map(|v| (None, v, 1)));
+            if r.refused > r.rejected.len() {
+                say!(
+                    self,
+                    "  … and {} more refused.",
+                    r.refused - r.rejected.len()
+                );
+            }
         });
     }
 
-    pub fn rejections(&self, rows: &[(String, RejectionView)]) {
+    pub fn rejections(&self, rows: &[RejectionSummary]) {
         let value: Vec<_> = rows
             .iter()
-            .map(|(at, v)| json!({"at": at, "rejection": v}))
+            .map(|r| json!({"at": r.last, "first": r.first, "count": r.count, "rejection": r.rejection}))
             .collect();
         self.emit(&value, || {
             if rows.is_empty() {
                 say!(self, "Nothing was refused.");
             }
-            self.print_rejections(rows.iter().map(|(at, v)| (Some(at.as_str()), v)));
+            self.print_rejections(
+                rows.iter()
+                    .map(|r| (Some(r.last.as_str()), &r.rejection, r.count)),
+            );
         });
     }
 
@@ -445,9 +455,9 @@ impl Output {
 
     fn print_rejections<'a>(
         &self,
-        rows: impl Iterator<Item = (Option<&'a str>, &'a RejectionView)>,
+        rows: impl Iterator<Item = (Option<&'a str>, &'a RejectionView, u64)>,
     ) {
-        for (at, v) in rows {
+        for (at, v, count) in rows {
             let who = v
                 .author
                 .as_deref()
@@ -455,9 +465,14 @@ impl Output {
                 .unwrap_or_default();
             let seq = v.seq.map(|s| format!(" #{s}")).unwrap_or_default();
             let at = at.map(|a| format!("{a}  ")).unwrap_or_default();
+            let times = if count > 1 {
+                format!(" ×{count}")
+            } else {
+                String::new()
+            };
             say!(
                 self,
-                "  {at}refused {}{who}{seq}: {} [{}]",
+                "  {at}refused {}{who}{seq}{times}: {} [{}]",
                 v.kind,
                 v.message,
                 v.code

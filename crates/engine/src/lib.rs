@@ -49,6 +49,7 @@ mod notes;
 mod plan;
 pub mod practice;
 mod receive;
+mod rejections;
 mod replica;
 mod select;
 mod settings;

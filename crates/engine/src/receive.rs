@@ -1,12 +1,12 @@
 //! Taking records in, from a bundle or a peer: checked, stored and applied,
-//! a circle this device was added to adopted, refusals kept for the user.
+//! a circle this device was added to adopted, refusals kept for the user
+//! (`rejections.rs`).
 
 use crate::circle;
-use crate::views::{ImportReport, RejectionView};
+use crate::views::ImportReport;
 use crate::{CircleId, Engine, EngineError, Store};
 use circlekeep_model::membership::Membership;
 use circlekeep_seal::signed::verify_op;
-use circlekeep_store::BlobKind;
 use std::collections::BTreeMap;
 
 impl<S: Store> Engine<S> {
@@ -52,7 +52,7 @@ impl<S: Store> Engine<S> {
             // device of this member; an invitation does once accepted.
             self.link_siblings(id)?;
         }
-        self.record_rejections(id, &report.rejected)?;
+        self.record_rejections(id, &report)?;
         Ok((report, held))
     }
 
@@ -68,11 +68,7 @@ impl<S: Store> Engine<S> {
         for bytes in ops {
             match verify_op(bytes) {
                 Ok(op) => verified.push(op),
-                Err(e) => {
-                    report
-                        .rejected
-                        .push(circle::rejection_view("operation", None, None, &e.into()))
-                }
+                Err(e) => report.refuse(circle::rejection_view("operation", None, None, &e.into())),
             }
         }
         let authors: BTreeMap<_, _> = verified
@@ -90,7 +86,7 @@ impl<S: Store> Engine<S> {
             && membership.devices().get(&me) == Some(&self.me.member_id());
         for (hash, why) in rejected {
             let author = authors.get(&hash).copied();
-            report.rejected.push(circle::rejection_view(
+            report.refuse(circle::rejection_view(
                 "operation",
                 author,
                 None,
@@ -109,45 +105,4 @@ impl<S: Store> Engine<S> {
         report.ops_accepted = accepted.len();
         Ok((accepted.iter().map(|(h, _)| *h).collect(), linked))
     }
-
-    fn record_rejections(
-        &self,
-        id: CircleId,
-        rejected: &[RejectionView],
-    ) -> Result<(), EngineError> {
-        for view in rejected {
-            let mut key = id.as_bytes().to_vec();
-            key.extend_from_slice(&chrono::Utc::now().timestamp_micros().to_be_bytes());
-            key.extend_from_slice(&circlekeep_seal::random_bytes::<4>());
-            let record = StoredRejection {
-                at: circle::now(),
-                view: view.clone(),
-            };
-            let value =
-                postcard::to_stdvec(&record).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-            self.store
-                .put_blob(BlobKind::Report, &key, Some(&value))
-                .map_err(EngineError::store)?;
-        }
-        Ok(())
-    }
-
-    /// Records refused from a circle's bundles and peers, oldest first.
-    pub fn rejections(&self, id: CircleId) -> Result<Vec<(String, RejectionView)>, EngineError> {
-        let rows = self
-            .store
-            .blobs(BlobKind::Report, id.as_bytes())
-            .map_err(EngineError::store)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(_, v)| postcard::from_bytes::<StoredRejection>(&v).ok())
-            .map(|r| (r.at, r.view))
-            .collect())
-    }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredRejection {
-    at: String,
-    view: RejectionView,
 }

@@ -153,7 +153,7 @@ impl<S: Store> Replica for Engine<S> {
                     out.held_entries.extend(held.entries);
                     out.held_ops.extend(held.ops);
                     out.accepted += report.ops_accepted + report.entries_accepted;
-                    out.rejected += report.rejected.len();
+                    out.rejected += report.refused;
                 }
                 Err(EngineError::NotInvited) => {
                     tracing::info!(peer = %from.short(), "ignoring records of a circle this device is not in");

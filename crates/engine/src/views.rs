@@ -379,8 +379,28 @@ pub struct ImportReport {
     pub entries_accepted: usize,
     /// Records already held.
     pub duplicates: usize,
-    /// Records refused, with reasons.
+    /// How many records were refused.
+    pub refused: usize,
+    /// Records refused, with reasons: the first
+    /// [`DETAILED`](crate::rejections::DETAILED) of them.
     pub rejected: Vec<RejectionView>,
+    /// All of them, grouped (kept for the user).
+    #[serde(skip)]
+    pub(crate) refusals: crate::rejections::RefusalLog,
+}
+
+/// Refusals of one kind of record, from one claimed author (or from many,
+/// past a limit), for one reason.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RejectionSummary {
+    /// When first seen (RFC 3339, UTC).
+    pub first: String,
+    /// When last seen.
+    pub last: String,
+    /// How many were refused.
+    pub count: u64,
+    /// The last one seen.
+    pub rejection: RejectionView,
 }
 
 /// One refused record.

@@ -26,7 +26,7 @@ pub enum BlobKind {
     Cache,
     /// What a peer last said it holds (public: ids and counters).
     PeerVersions,
-    /// Rejected records and why (public: ids, counters, reasons).
+    /// What was refused, per circle: a bounded summary sealed to this device.
     Report,
     /// Device settings that are not circle content.
     Setting,

@@ -4,7 +4,7 @@ use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::schedule::{Cadence, CadenceDoc};
 use circlekeep_engine::views::{
-    CircleSummary, CircleView, MemberView, PracticeView, RejectionView,
+    CircleSummary, CircleView, MemberView, PracticeView, RejectionSummary,
 };
 use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
@@ -92,27 +92,16 @@ pub async fn leave_circle(state: State<'_, AppState>, circle: String) -> Result<
         .await
 }
 
-/// A record this device refused, and when.
-#[derive(serde::Serialize)]
-pub struct Refusal {
-    at: String,
-    #[serde(flatten)]
-    record: RejectionView,
-}
-
-/// Records refused from this circle's peers and bundles, newest first.
+/// What this circle's peers and bundles sent that was refused, grouped,
+/// the most recently seen first.
 #[tauri::command]
 pub async fn rejections(
     state: State<'_, AppState>,
     circle: String,
-) -> Result<Vec<Refusal>, CommandError> {
+) -> Result<Vec<RejectionSummary>, CommandError> {
     state
         .in_circle(circle, move |engine, id| {
-            let mut refused: Vec<Refusal> = engine
-                .rejections(id)?
-                .into_iter()
-                .map(|(at, record)| Refusal { at, record })
-                .collect();
+            let mut refused = engine.rejections(id)?;
             refused.reverse();
             Ok(refused)
         })

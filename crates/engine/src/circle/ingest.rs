@@ -57,9 +57,7 @@ impl CircleRuntime {
                 Ok(op) => {
                     fresh.insert(op.hash, op);
                 }
-                Err(e) => report
-                    .rejected
-                    .push(rejection_view("operation", None, None, &e.into())),
+                Err(e) => report.refuse(rejection_view("operation", None, None, &e.into())),
             }
         }
         if fresh.is_empty() {
@@ -74,9 +72,7 @@ impl CircleRuntime {
         let (membership, rejected) = Membership::build(self.id, candidates);
         for (hash, why) in rejected {
             let author = fresh.get(&hash).map(|op| op.body.author);
-            report
-                .rejected
-                .push(rejection_view("operation", author, None, &why.into()));
+            report.refuse(rejection_view("operation", author, None, &why.into()));
         }
         let accepted: Vec<(OpHash, &[u8])> = fresh
             .values()
@@ -110,9 +106,7 @@ impl CircleRuntime {
             let author = entry.body.author;
             let seq = entry.body.seq;
             let reject = |report: &mut ImportReport, why: Rejection| {
-                report
-                    .rejected
-                    .push(rejection_view("entry", Some(author), Some(seq), &why));
+                report.refuse(rejection_view("entry", Some(author), Some(seq), &why));
             };
             if entry.body.circle != self.id {
                 reject(
@@ -195,7 +189,7 @@ impl CircleRuntime {
             .extend(accepted.iter().map(|e| (e.author, e.seq)));
         self.dirty = true;
         for (position, why) in self.apply(ctx, to_apply) {
-            report.rejected.push(rejection_view(
+            report.refuse(rejection_view(
                 "entry",
                 Some(position.0),
                 Some(position.1),
@@ -390,9 +384,7 @@ fn verified_in_order(
     for bytes in entries {
         match verify_entry(bytes) {
             Ok(entry) => verified.push(entry),
-            Err(e) => report
-                .rejected
-                .push(rejection_view("entry", None, None, &e.into())),
+            Err(e) => report.refuse(rejection_view("entry", None, None, &e.into())),
         }
     }
     verified.sort_by_key(|e| (e.body.author, e.body.seq));
