@@ -270,6 +270,112 @@ fn a_journal_entry_is_never_readable_by_another_member() {
     assert!(bo.restore(&backup).is_err());
 }
 
+/// A tar archive of `files`, in order.
+fn archive(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, bytes.as_slice())
+            .expect("append");
+    }
+    builder.into_inner().expect("archive")
+}
+
+/// `files` followed by a `signature` file naming `device`, signed by `signer`.
+fn signed_archive(
+    files: &[(&str, Vec<u8>)],
+    device: circlekeep_engine::MemberId,
+    signer: &circlekeep_seal::DeviceIdentity,
+) -> Vec<u8> {
+    let mut digest = circlekeep_seal::backup::BackupDigest::default();
+    for (path, bytes) in files {
+        digest.add(path, bytes);
+    }
+    let mut signature = device.as_bytes().to_vec();
+    signature.extend_from_slice(&digest.sign(signer));
+    let mut all = files.to_vec();
+    all.push(("signature", signature));
+    archive(&all)
+}
+
+/// Anyone can seal a file to Ada's public recipient. Eve makes "backups"
+/// of Ada's that bring Eve's circle (which added Ada), a journal entry and
+/// Eve's relay: unsigned, signed by Eve, signed by Eve in Ada's name, and
+/// Ada's own backup altered. Ada's restore refuses each one before taking
+/// anything in: no circle, no journal entry, no setting.
+#[test]
+fn a_backup_this_device_did_not_sign_is_refused() {
+    use circlekeep_seal::epoch::{open_backup, seal_to_recipient};
+    let group = peers(2);
+    let (ada, eve) = (&group[0], &group[1]);
+    let evil_circle = eve
+        .create_circle("Eve's circle", HistoryPolicy::SinceJoining)
+        .expect("create");
+    eve.add_member(evil_circle, &ada.card()).expect("add");
+    let bundle = eve.export_bundle(evil_circle, None).expect("export");
+    let entry = serde_json::json!({"id": "planted", "created": "2026-01-01T00:00:00Z", "circle": null, "text": "PLANTED-JOURNAL"});
+    let files = vec![
+        (
+            format!("circles/{}.bundle", evil_circle.to_hex()).leak() as &str,
+            bundle,
+        ),
+        ("journal.jsonl", format!("{entry}\n").into_bytes()),
+        (
+            "settings.json",
+            br#"{"relay": "https://relay.eve.example"}"#.to_vec(),
+        ),
+    ];
+    let to_ada = |tar: &[u8]| seal_to_recipient(&ada.identity().recipient(), tar);
+    let ada_id = ada.identity().device_id();
+    let mut genuine = open_backup(
+        ada.identity().age_identity(),
+        &ada.backup(None).expect("backup"),
+    )
+    .expect("open");
+    // Ada's own backup with one byte of its settings changed (the bytes
+    // follow the file's 512-byte header, which starts with its name).
+    let at = (0..genuine.len())
+        .step_by(512)
+        .find(|&at| genuine[at..].starts_with(b"settings.json\0"))
+        .expect("settings in the archive")
+        + 512;
+    genuine[at] ^= 1;
+    let crafted = [
+        ("unsigned", "not signed", to_ada(&archive(&files))),
+        (
+            "signed by Eve",
+            "another device",
+            to_ada(&signed_archive(
+                &files,
+                eve.identity().device_id(),
+                eve.identity(),
+            )),
+        ),
+        (
+            "Eve's signature in Ada's name",
+            "altered",
+            to_ada(&signed_archive(&files, ada_id, eve.identity())),
+        ),
+        ("Ada's backup altered", "altered", to_ada(&genuine)),
+    ];
+    for (what, why, sealed) in crafted {
+        let refused = ada.restore(&sealed);
+        assert!(
+            matches!(&refused, Err(circlekeep_engine::EngineError::Backup(m)) if m.contains(why)),
+            "{what}: {refused:?}"
+        );
+    }
+    assert!(ada.journal().expect("journal").is_empty());
+    assert_eq!(ada.setting("relay").expect("setting"), None);
+    assert!(ada.circles().expect("circles").is_empty());
+    // Ada's own backup restores.
+    assert!(ada.restore(&ada.backup(None).expect("backup")).is_ok());
+}
+
 #[test]
 fn a_backup_decrypts_with_the_age_cli_and_restores_identically() {
     let group = peers(2);
@@ -336,6 +442,7 @@ fn a_backup_decrypts_with_the_age_cli_and_restores_identically() {
             "identity.age".into(),
             "journal.jsonl".into(),
             "settings.json".into(),
+            "signature".into(),
         ]
     );
 

@@ -2,11 +2,15 @@
 //! journal, the device settings and the key file, sealed with age to this
 //! device's own recipient, so the standard `age` tool opens it with the
 //! identity (`age -d -i identity.age backup.age | tar x`), and `restore`
-//! brings it back into a home holding the same identity.
+//! brings it back into a home holding the same identity. The device signs
+//! the archive's files (the last file, `signature`); restore refuses a
+//! backup this device did not sign, since anyone can seal to a recipient.
 
 use crate::views::JournalEntryView;
 use crate::{CircleId, Engine, EngineError, Store};
+use circlekeep_seal::backup::BackupDigest;
 use circlekeep_seal::epoch::{open_backup, seal_to_recipient};
+use circlekeep_seal::DeviceIdentity;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -17,6 +21,7 @@ circles/<id>.bundle  every membership operation and entry of a circle (signed, s
 journal.jsonl        the private journal, one JSON entry per line
 settings.json        device settings
 identity.age         the key file (still protected by its passphrase)
+signature            the device id (32 bytes) and its ed25519 signature over the files above
 Restore with: circlekeep restore FILE
 ";
 
@@ -38,17 +43,92 @@ fn bad(e: impl std::fmt::Display) -> EngineError {
     EngineError::Backup(e.to_string())
 }
 
-fn append(
-    builder: &mut tar::Builder<Vec<u8>>,
-    path: &str,
-    bytes: &[u8],
-) -> Result<(), EngineError> {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(bytes.len() as u64);
-    header.set_mode(0o600);
-    header.set_mtime(0);
-    header.set_cksum();
-    builder.append_data(&mut header, path, bytes).map_err(bad)
+/// The archive being written, and what its signature will cover.
+struct Writer {
+    builder: tar::Builder<Vec<u8>>,
+    digest: BackupDigest,
+}
+
+impl Writer {
+    fn new() -> Self {
+        Writer {
+            builder: tar::Builder::new(Vec::new()),
+            digest: BackupDigest::default(),
+        }
+    }
+
+    fn add(&mut self, path: &str, bytes: &[u8]) -> Result<(), EngineError> {
+        self.digest.add(path, bytes);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_mtime(0);
+        header.set_cksum();
+        self.builder
+            .append_data(&mut header, path, bytes)
+            .map_err(bad)
+    }
+
+    /// The archive, signed by `me`.
+    fn finish(mut self, me: &DeviceIdentity) -> Result<Vec<u8>, EngineError> {
+        let mut signature = me.device_id().as_bytes().to_vec();
+        signature.extend_from_slice(&self.digest.sign(me));
+        self.add(SIGNATURE, &signature)?;
+        self.builder.into_inner().map_err(bad)
+    }
+}
+
+const SIGNATURE: &str = "signature";
+
+/// A backup's files, once opened and its signature checked.
+#[derive(Default)]
+struct Contents {
+    bundles: Vec<Vec<u8>>,
+    journal: Vec<u8>,
+    settings: Option<Vec<u8>>,
+}
+
+/// Opens a backup sealed to `me` and checks that `me` signed it.
+fn open_signed(me: &DeviceIdentity, sealed: &[u8]) -> Result<Contents, EngineError> {
+    let archive = open_backup(me.age_identity(), sealed).map_err(not_ours)?;
+    let mut contents = Contents::default();
+    let mut digest = BackupDigest::default();
+    let mut signature = None;
+    let mut tar = tar::Archive::new(archive.as_slice());
+    for file in tar.entries().map_err(bad)? {
+        let mut file = file.map_err(bad)?;
+        let path = file.path().map_err(bad)?.to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(bad)?;
+        if path == SIGNATURE {
+            if signature.replace(bytes).is_some() {
+                return Err(bad("it is signed twice"));
+            }
+            continue;
+        }
+        if signature.is_some() {
+            return Err(bad("it has files after its signature"));
+        }
+        digest.add(&path, &bytes);
+        if path.starts_with("circles/") && path.ends_with(".bundle") {
+            contents.bundles.push(bytes);
+        } else if path == "journal.jsonl" {
+            contents.journal = bytes;
+        } else if path == "settings.json" {
+            contents.settings = Some(bytes);
+        }
+    }
+    let signature = signature.ok_or_else(|| {
+        bad("it is not signed (made by an older version of Circlekeep, or not by this device)")
+    })?;
+    let (device, signature) = signature.split_at(signature.len().min(32));
+    if device != me.device_id().as_bytes() {
+        return Err(bad("it was signed by another device"));
+    }
+    digest.verify(&me.device_id(), signature).map_err(|_| {
+        bad("its signature does not match: it was altered, or not made by this device")
+    })?;
+    Ok(contents)
 }
 
 impl Engine {
@@ -65,8 +145,8 @@ impl Engine {
         if home.is_initialized() {
             return Err(EngineError::AlreadyInitialized(home.root().to_owned()));
         }
-        let me = circlekeep_seal::DeviceIdentity::from_key_file(key_file, passphrase)?;
-        open_backup(me.age_identity(), sealed).map_err(not_ours)?;
+        let me = DeviceIdentity::from_key_file(key_file, passphrase)?;
+        open_signed(&me, sealed)?;
         home.install_key_file(key_file, passphrase)?;
         let engine = Engine::open(home, passphrase)?;
         let report = engine.restore(sealed)?;
@@ -87,63 +167,45 @@ impl<S: Store> Engine<S> {
     /// A sealed backup of everything this device holds; `key_file` (the
     /// passphrase-protected identity file) is included when given.
     pub fn backup(&self, key_file: Option<&[u8]>) -> Result<Vec<u8>, EngineError> {
-        let mut builder = tar::Builder::new(Vec::new());
-        append(&mut builder, "README.txt", README.as_bytes())?;
+        let mut archive = Writer::new();
+        archive.add("README.txt", README.as_bytes())?;
         for id in self.store.circles().map_err(EngineError::store)? {
             let bundle = self.export_bundle(id, None)?;
-            append(
-                &mut builder,
-                &format!("circles/{}.bundle", id.to_hex()),
-                &bundle,
-            )?;
+            archive.add(&format!("circles/{}.bundle", id.to_hex()), &bundle)?;
         }
         let mut journal = Vec::new();
         for entry in self.journal()? {
             serde_json::to_writer(&mut journal, &entry).map_err(bad)?;
             journal.push(b'\n');
         }
-        append(&mut builder, "journal.jsonl", &journal)?;
+        archive.add("journal.jsonl", &journal)?;
         let mut settings = serde_json::Map::new();
         for key in SETTINGS {
             if let Some(v) = self.setting(key)? {
                 settings.insert(key.into(), v.into());
             }
         }
-        append(
-            &mut builder,
+        archive.add(
             "settings.json",
             &serde_json::to_vec_pretty(&settings).map_err(bad)?,
         )?;
         if let Some(key) = key_file {
-            append(&mut builder, "identity.age", key)?;
+            archive.add("identity.age", key)?;
         }
-        let archive = builder.into_inner().map_err(bad)?;
+        let archive = archive.finish(&self.me)?;
         Ok(seal_to_recipient(&self.me.recipient(), &archive))
     }
 
-    /// Restores a backup made by this identity: imports every circle's
+    /// Restores a backup this device made (and signed): imports every circle's
     /// records (checked like any bundle), the journal and the settings.
     /// What is already here stays; nothing is deleted.
     pub fn restore(&self, sealed: &[u8]) -> Result<RestoreReport, EngineError> {
-        let archive = open_backup(self.me.age_identity(), sealed).map_err(not_ours)?;
+        let Contents {
+            bundles,
+            journal,
+            settings,
+        } = open_signed(&self.me, sealed)?;
         let mut report = RestoreReport::default();
-        let mut bundles = Vec::new();
-        let mut journal = Vec::new();
-        let mut settings = None;
-        let mut tar = tar::Archive::new(archive.as_slice());
-        for file in tar.entries().map_err(bad)? {
-            let mut file = file.map_err(bad)?;
-            let path = file.path().map_err(bad)?.to_string_lossy().into_owned();
-            let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes).map_err(bad)?;
-            if path.starts_with("circles/") && path.ends_with(".bundle") {
-                bundles.push(bytes);
-            } else if path == "journal.jsonl" {
-                journal = bytes;
-            } else if path == "settings.json" {
-                settings = Some(bytes);
-            }
-        }
         for bundle in bundles {
             // The member's own circles: restored as accepted.
             self.asked_to_join(crate::bundle::Bundle::decode(&bundle)?.circle)?;
