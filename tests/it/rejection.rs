@@ -3,7 +3,7 @@
 //! the receiver had intact — in memory and on disk.
 
 use circlekeep_engine::bundle::{Bundle, BundleError};
-use circlekeep_engine::testing::{change_automerge_fails_on, run_of, Craft};
+use circlekeep_engine::testing::{change_automerge_fails_on, change_declaring_ops, run_of, Craft};
 use circlekeep_engine::{CircleId, DocId, EngineError, HistoryPolicy, TextEdit};
 use circlekeep_model::entry::Fold;
 use circlekeep_model::{EntryHash, OpHash};
@@ -434,6 +434,14 @@ fn hostile_folds_are_rejected_and_a_lying_one_is_caught_at_the_next_entry() {
             },
             "bad_change",
         ),
+        // A fold whose run declares 2^62 operations (in 70 bytes).
+        (
+            Craft {
+                run: Some(run_of(&[change_declaring_ops(&bo_id, 1 << 62)])),
+                ..honest.clone()
+            },
+            "bad_change",
+        ),
         // A run in a plain entry, and plain changes in a fold.
         (
             Craft {
@@ -558,6 +566,35 @@ fn a_change_automerge_fails_on_is_refused_and_its_document_rebuilt() {
     theirs.heads.clear();
     mine.heads.clear();
     assert_eq!(theirs, mine);
+}
+
+/// A signed entry whose 70-byte change declares 2^62 Automerge operations,
+/// which automerge 0.12 would walk one by one under the engine lock:
+/// refused at once, not stored, and nothing else lost (the same in a fold:
+/// `hostile_folds_are_rejected_…`).
+#[test]
+fn a_change_declaring_billions_of_operations_is_refused_at_once() {
+    let (mut ada, bo, circle, g) = setup();
+    let before = seen(&ada, circle);
+    let bomb = change_declaring_ops(&bo.identity().device_id(), 1 << 62);
+    let hostile = bo
+        .craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                changes: vec![bomb],
+                ..Craft::default()
+            },
+        )
+        .expect("craft");
+    let started = std::time::Instant::now();
+    assert_eq!(import_only(&ada, circle, &bo, hostile), vec!["bad_change"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_intact(&mut ada, circle, &before);
 }
 
 /// A flood of junk (a million two-byte entries and a hundred thousand

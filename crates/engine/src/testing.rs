@@ -90,3 +90,26 @@ pub fn change_automerge_fails_on(author: &crate::MemberId) -> Vec<u8> {
     chunk.extend_from_slice(&hashed);
     chunk
 }
+
+/// A change of about 70 bytes by `author` that declares `ops` operations
+/// (each column one run): automerge 0.12 walks every one as it decodes.
+pub fn change_declaring_ops(author: &crate::MemberId, ops: u64) -> Vec<u8> {
+    crate::circle::decode::change_declaring(author.as_bytes(), ops)
+}
+
+/// The operations an Automerge change declares, as read before automerge
+/// parses it (`Err`: refused, with why).
+pub fn change_ops_declared(chunk: &[u8]) -> Result<u64, String> {
+    crate::circle::decode::check_change_chunk(chunk).map_err(|e| e.to_string())
+}
+
+/// The operations automerge counts in a change it decodes (`None`: it
+/// refuses or panics). It walks every one: call it only on a change
+/// [`change_ops_declared`] took.
+pub fn change_ops_counted(chunk: &[u8]) -> Option<u64> {
+    let bytes = chunk.to_vec();
+    std::panic::catch_unwind(move || automerge::Change::from_bytes(bytes))
+        .ok()?
+        .ok()
+        .map(|change| change.len() as u64)
+}

@@ -18,7 +18,7 @@
 //! holds, or where it covers the peer's next entry and is smaller than the
 //! entries the peer lacks of it.
 
-use super::ingest::decode_change;
+use super::decode::decode_changes;
 use super::write::seal_payload;
 use super::{CircleRuntime, Ctx, Opened};
 use crate::error::{EngineError, Rejection};
@@ -427,7 +427,7 @@ pub(super) fn decode_run(bytes: &[u8]) -> Result<Vec<Change>, Rejection> {
     if raw.is_empty() {
         return Err(Rejection::MalformedPayload);
     }
-    raw.into_iter().map(decode_change).collect()
+    decode_changes(raw)
 }
 
 #[cfg(test)]
@@ -471,7 +471,7 @@ mod tests {
             Err(Rejection::BadChange(_))
         ));
         // A run that would inflate past the limit is refused partway.
-        let bomb = super::super::ingest::tests::deflated_zeros(MAX_RUN_BYTES + (1 << 20));
+        let bomb = super::super::decode::tests::deflated_zeros(MAX_RUN_BYTES + (1 << 20));
         assert!(matches!(decode_run(&bomb), Err(Rejection::BadChange(_))));
     }
 }

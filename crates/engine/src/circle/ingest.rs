@@ -3,7 +3,7 @@
 //! before they are stored, then applied in one batch per document. Hostile
 //! Automerge bytes are refused before Automerge parses them.
 
-use super::{fold, rejection_view, CircleRuntime, Ctx, Held, Opened, Position};
+use super::{decode, fold, rejection_view, CircleRuntime, Ctx, Held, Opened, Position};
 use crate::error::{EngineError, Rejection};
 use crate::views::ImportReport;
 use automerge::{AutoCommit, Change, ChangeHash};
@@ -237,9 +237,7 @@ impl CircleRuntime {
         }
         // An entry carries its changes, a fold its run.
         let decoded = match (body.fold.is_some(), payload.content) {
-            (false, Content::Changes(raw)) if !raw.is_empty() => {
-                raw.into_iter().map(decode_change).collect()
-            }
+            (false, Content::Changes(raw)) if !raw.is_empty() => decode::decode_changes(raw),
             (true, Content::Run(run)) => fold::decode_run(&run),
             _ => Err(Rejection::MalformedPayload),
         };
@@ -414,113 +412,5 @@ pub(super) fn apply_apart(
             apply_apart(doc, me, first, refused);
             apply_apart(doc, me, second, refused);
         }
-    }
-}
-
-/// Largest Automerge change taken, once inflated (an entry is at most
-/// 8 MiB signed).
-const MAX_CHANGE_BYTES: u64 = 16 << 20;
-
-/// Refuses bytes that are not one Automerge change before Automerge parses
-/// them. Given other chunks (a bundle, a whole document) it parses them in
-/// full before saying they are not a change, and it inflates a compressed
-/// change without limit: either lets a few bytes allocate gigabytes.
-fn check_change_chunk(bytes: &[u8]) -> Result<(), Rejection> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    let refuse = |why: &str| Err(Rejection::BadChange(why.into()));
-    if bytes.get(..4) != Some(MAGIC.as_slice()) {
-        return refuse("not an Automerge change");
-    }
-    match bytes.get(8) {
-        // A change.
-        Some(1) => Ok(()),
-        // A compressed change: its length (LEB128), then deflated bytes.
-        Some(2) => {
-            let mut at = 9;
-            while bytes.get(at).is_some_and(|b| b & 0x80 != 0) {
-                at += 1;
-            }
-            let Some(deflated) = bytes.get(at + 1..) else {
-                return refuse("truncated Automerge change");
-            };
-            let mut inflated = std::io::Read::take(
-                flate2::bufread::DeflateDecoder::new(deflated),
-                MAX_CHANGE_BYTES + 1,
-            );
-            match std::io::copy(&mut inflated, &mut std::io::sink()) {
-                Ok(n) if n <= MAX_CHANGE_BYTES => Ok(()),
-                Ok(_) => refuse("compressed Automerge change inflates too far"),
-                Err(_) => refuse("compressed Automerge change does not inflate"),
-            }
-        }
-        _ => refuse("not an Automerge change"),
-    }
-}
-
-/// Decodes an Automerge change, containing any panic on hostile bytes.
-pub(super) fn decode_change(bytes: Vec<u8>) -> Result<Change, Rejection> {
-    check_change_chunk(&bytes)?;
-    std::panic::catch_unwind(move || Change::from_bytes(bytes))
-        .map_err(|_| Rejection::BadChange("change could not be decoded".into()))?
-        .map_err(|e| Rejection::BadChange(e.to_string()))
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::{check_change_chunk, decode_change, MAX_CHANGE_BYTES};
-    use automerge::transaction::Transactable;
-    use automerge::{ObjType, ROOT};
-    use circlekeep_model::docs::new_doc;
-    use std::io::Write;
-
-    /// At least `bytes` zero bytes, deflated (a few kilobytes).
-    pub(crate) fn deflated_zeros(bytes: u64) -> Vec<u8> {
-        let mut deflate =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..bytes.div_ceil(1 << 20) {
-            deflate.write_all(&zeros).expect("deflate");
-        }
-        deflate.finish().expect("deflate")
-    }
-
-    #[test]
-    pub(super) fn only_change_chunks_reach_automerge_and_none_inflates_without_limit() {
-        let mut doc = new_doc(&[1; 32]);
-        let text = doc.put_object(ROOT, "text", ObjType::Text).expect("text");
-        doc.commit();
-        let small = doc
-            .get_last_local_change()
-            .expect("change")
-            .raw_bytes()
-            .to_vec();
-        doc.splice_text(&text, 0, 0, &"long note ".repeat(2000))
-            .expect("splice");
-        doc.commit();
-        let mut large = doc.get_last_local_change().expect("change").clone();
-        let large = large.bytes().to_vec();
-        assert_eq!(small[8], 1);
-        assert_eq!(large[8], 2, "a large change compresses");
-        for change in [small, large] {
-            assert!(decode_change(change).is_ok());
-        }
-        // A whole document and a bundle are not changes: refused unparsed
-        // (automerge's bundle decoder can be made to allocate gigabytes).
-        let hashes: Vec<_> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
-        let bundle = doc.bundle(hashes).expect("bundle").bytes().to_vec();
-        for other in [doc.save(), bundle, b"not automerge".to_vec(), vec![]] {
-            assert!(check_change_chunk(&other).is_err());
-        }
-        // A compressed change that would inflate past the limit.
-        let deflated = deflated_zeros(MAX_CHANGE_BYTES + (1 << 20));
-        let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
-        let mut len = deflated.len();
-        while len >= 0x80 {
-            bomb.push(0x80 | (len & 0x7f) as u8);
-            len >>= 7;
-        }
-        bomb.push(len as u8);
-        bomb.extend_from_slice(&deflated);
-        assert!(check_change_chunk(&bomb).is_err());
     }
 }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(feature = "test-support")]
 pub(crate) mod craft;
+pub(crate) mod decode;
 mod fold;
 mod ingest;
 mod load;
