@@ -4,7 +4,10 @@
 
 use circlekeep_engine::HistoryPolicy;
 use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
-use circlekeep_sync::{InviteRefusal, JoinError, Node, NodeConfig, NodeState, Supervisor, Ticket};
+use circlekeep_sync::{
+    InviteRefusal, JoinError, Node, NodeConfig, NodeState, Supervisor, Ticket, CLOSE_BUSY,
+    MAX_INVITE_CONNECTIONS,
+};
 use circlekeep_tests::{circle_of, date, eventually, readable_notes, seen, Peer, TestEngine};
 use std::sync::Arc;
 use std::time::Duration;
@@ -371,6 +374,66 @@ async fn a_live_session_closes_when_its_member_is_removed() {
         "closed as a stranger: {closed:?}"
     );
     endpoint.close().await;
+    ada_node.shutdown().await;
+}
+
+/// Anyone may open an invite connection and then say nothing for the
+/// invite timeout. A stranger holding as many open as Ada serves finds the
+/// next one closed at once as busy, and a newcomer is told to try again;
+/// once they go, the newcomer's ticket works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invite_connections_are_capped() {
+    let (ada, dee, eve) = (
+        Peer::new("Ada", 1),
+        Peer::new("Dee", 4),
+        Peer::new("Eve", 5),
+    );
+    let circle = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    let ada_node = ada.node().await;
+    let (secret, expires) = ada
+        .create_invite(circle, Duration::from_secs(3600))
+        .expect("invite");
+    let ticket = ada_node.ticket(circle, secret, expires);
+    let alpn = circlekeep_sync::wire::INVITE_ALPN;
+    let endpoint = eve.bare_endpoint().await;
+    let mut held = Vec::new();
+    for _ in 0..MAX_INVITE_CONNECTIONS {
+        let conn = endpoint
+            .connect(ada_node.addr(), alpn)
+            .await
+            .expect("connect");
+        let (mut send, recv) = conn.open_bi().await.expect("stream");
+        // A stream is accepted once it carries a byte; the request never comes.
+        send.write_all(&[0]).await.expect("write");
+        held.push((conn, send, recv));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let extra = endpoint
+        .connect(ada_node.addr(), alpn)
+        .await
+        .expect("connect");
+    let closed = tokio::time::timeout(Duration::from_secs(10), extra.closed())
+        .await
+        .expect("closed at once, not after the invite timeout");
+    assert!(
+        matches!(&closed, iroh::endpoint::ConnectionError::ApplicationClosed(c)
+            if c.error_code == iroh::endpoint::VarInt::from_u32(CLOSE_BUSY)),
+        "closed as busy: {closed:?}"
+    );
+    let dee_node = dee.node().await;
+    let busy = dee_node.join(&ticket, dee.member_card().as_line()).await;
+    assert!(
+        matches!(&busy, Err(JoinError::Unreachable(m)) if m.contains("busy")),
+        "{busy:?}"
+    );
+    drop(held);
+    endpoint.close().await;
+    let joined = dee_node
+        .join(&ticket, dee.member_card().as_line())
+        .await
+        .expect("join once the stranger is gone");
+    assert_eq!(joined, circle);
+    dee_node.shutdown().await;
     ada_node.shutdown().await;
 }
 

@@ -25,7 +25,9 @@ pub const JOURNAL_CHANGED: CircleId = CircleId([0; 32]);
 
 pub use invite::{DeviceTicket, InviteRefusal, JoinError, Ticket, TicketError};
 pub use iroh::EndpointAddr;
-pub use node::{Node, NodeConfig, NodeError, Relay, SyncReport};
+pub use node::{
+    Node, NodeConfig, NodeError, Relay, SyncReport, CLOSE_BUSY, MAX_INVITE_CONNECTIONS,
+};
 pub use supervisor::{NodeState, Supervisor};
 
 use circlekeep_model::{CircleId, MemberId, OpHash};

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 
 /// Service name for local-network discovery (not iroh's shared default).
 pub const MDNS_SERVICE: &str = "circlekeep-sync";
@@ -36,6 +36,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const CLOSE_DONE: u32 = 0;
 const CLOSE_ERROR: u32 = 1;
 const REJECT_STRANGER: u32 = 403;
+/// Closing an invite connection past [`MAX_INVITE_CONNECTIONS`].
+pub const CLOSE_BUSY: u32 = 503;
+
+/// Invite connections served at once: anyone may open one (the secret is
+/// checked inside), and each may wait [`invite::INVITE_TIMEOUT`] for a
+/// request, so past this number they are closed at once.
+pub const MAX_INVITE_CONNECTIONS: usize = 8;
 
 /// Which relay servers the endpoint uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -484,11 +491,17 @@ impl<R> std::fmt::Debug for InviteProtocol<R> {
 
 struct InviteProtocol<R> {
     inner: Arc<Inner<R>>,
+    slots: Arc<Semaphore>,
 }
 
 impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let newcomer = member_of(&connection.remote_id());
+        let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
+            tracing::info!(peer = %newcomer.short(), "refused an invite connection: too many at once");
+            connection.close(VarInt::from_u32(CLOSE_BUSY), b"busy");
+            return Ok(());
+        };
         let (mut send, mut recv) = connection.accept_bi().await?;
         let outcome = match invite::read_request(&mut recv).await {
             Ok(request) => {
@@ -529,6 +542,21 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
             let _ = tokio::time::timeout(invite::INVITE_TIMEOUT, connection.closed()).await;
         }
         Ok(())
+    }
+}
+
+/// Says so when an exchange broke off because the other device was
+/// serving as many invite connections as it takes.
+fn when_busy<T>(connection: &Connection, outcome: Result<T, JoinError>) -> Result<T, JoinError> {
+    match (&outcome, connection.close_reason()) {
+        (Err(JoinError::Protocol(_)), Some(ConnectionError::ApplicationClosed(close)))
+            if close.error_code == VarInt::from_u32(CLOSE_BUSY) =>
+        {
+            Err(JoinError::Unreachable(
+                "the other device is busy with other invites; try again in a minute".into(),
+            ))
+        }
+        _ => outcome,
     }
 }
 
@@ -600,6 +628,7 @@ impl<R: Replica> Node<R> {
                 INVITE_ALPN,
                 InviteProtocol {
                     inner: inner.clone(),
+                    slots: Arc::new(Semaphore::new(MAX_INVITE_CONNECTIONS)),
                 },
             )
             .spawn();
@@ -784,7 +813,10 @@ impl<R: Replica> Node<R> {
         let (connection, mut send, mut recv) = self
             .dial_ticket(&ticket.device, &ticket.direct, ticket.relay.as_deref())
             .await?;
-        let outcome = invite::request_link(&mut send, &mut recv, ticket, request).await;
+        let outcome = when_busy(
+            &connection,
+            invite::request_link(&mut send, &mut recv, ticket, request).await,
+        );
         connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
         let circles = outcome?;
         if self.inner.claim_dial(&ticket.device, true) {
@@ -801,7 +833,10 @@ impl<R: Replica> Node<R> {
         let (connection, mut send, mut recv) = self
             .dial_ticket(&ticket.inviter, &ticket.direct, ticket.relay.as_deref())
             .await?;
-        let outcome = invite::request(&mut send, &mut recv, ticket, card.to_owned()).await;
+        let outcome = when_busy(
+            &connection,
+            invite::request(&mut send, &mut recv, ticket, card.to_owned()).await,
+        );
         connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
         let circle = outcome?;
         // Now a member: catch up from the inviter.

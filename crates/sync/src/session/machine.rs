@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 /// How long a peer has to say hello.
 pub(crate) const HELLO_TIMEOUT: Duration = Duration::from_secs(15);
+/// Addresses taken from one hello (a circle has at most a few dozen
+/// members, each with a few devices).
+const MAX_HELLO_ADDRESSES: usize = 256;
 /// Queued records of one circle are ingested together up to this size.
 const COALESCE_BYTES: usize = 64 * 1024;
 /// How long a record another member wrote waits before this device passes
@@ -371,15 +374,32 @@ impl<R: Replica, H: Host> Session<R, H> {
         Hello { circles, addresses }
     }
 
+    /// Takes what the peer says it holds of the circles it shares with this
+    /// device (the rest of what it names is ignored, so a peer's claims
+    /// cost at most what the shared circles do), and the addresses of
+    /// members this device knows, at most [`MAX_HELLO_ADDRESSES`].
     fn on_hello(&mut self, hello: Hello) {
         self.their_hello = true;
         self.host.seen(&self.peer);
-        self.host.learn_addresses(&hello.addresses);
-        for (circle, summary) in &hello.circles {
+        let members = self.replica.peers();
+        let addresses: Vec<_> = hello
+            .addresses
+            .into_iter()
+            .filter(|a| members.contains(&a.member))
+            .take(MAX_HELLO_ADDRESSES)
+            .collect();
+        self.host.learn_addresses(&addresses);
+        let shared: BTreeSet<CircleId> =
+            self.replica.circles_with(&self.peer).into_iter().collect();
+        self.known = hello
+            .circles
+            .into_iter()
+            .filter(|(circle, _)| shared.contains(circle))
+            .collect();
+        for (circle, summary) in &self.known {
             self.host.note_peer_state(&self.peer, circle, summary);
         }
-        self.known = hello.circles.into_iter().collect();
-        self.outbox.all = self.replica.circles_with(&self.peer).into_iter().collect();
+        self.outbox.all = shared;
         self.own_device = self.replica.own_device(&self.peer);
         if self.own_device {
             self.queue_journal_have();
@@ -450,6 +470,14 @@ impl<R: Replica, H: Host> Session<R, H> {
         let handled = (ingested.accepted + ingested.rejected) as u64;
         self.host
             .note_received_again(received.saturating_sub(handled));
+        if ingested.rejected > 0 {
+            tracing::warn!(peer = %self.peer.short(), rejected = ingested.rejected, "refused records from a peer");
+        }
+        // Records of a circle this device holds none of (all refused) are
+        // not kept track of.
+        if ingested.held_ops.is_empty() && ingested.held_entries.is_empty() {
+            return;
+        }
         let held = self.known.entry(circle).or_default();
         held.ops.extend(ingested.held_ops);
         let told = self.told.entry(circle).or_default();
@@ -458,9 +486,6 @@ impl<R: Replica, H: Host> Session<R, H> {
             raise(told.entry(author).or_insert(0), seq);
         }
         self.host.note_peer_state(&self.peer, &circle, held);
-        if ingested.rejected > 0 {
-            tracing::warn!(peer = %self.peer.short(), rejected = ingested.rejected, "refused records from a peer");
-        }
     }
 
     fn on_have(&mut self, circle: CircleId, have: Heights) -> Result<(), SessionError> {
@@ -468,6 +493,10 @@ impl<R: Replica, H: Host> Session<R, H> {
             return Err(SessionError::Protocol("too many authors in a have"));
         }
         self.host.seen(&self.peer);
+        // Only circles shared with the peer are kept track of.
+        if !self.known.contains_key(&circle) && !self.replica.is_member(&circle, &self.peer) {
+            return Ok(());
+        }
         let held = self.known.entry(circle).or_default();
         for (author, seq) in have {
             raise(held.have.entry(author).or_insert(0), seq);

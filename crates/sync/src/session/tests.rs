@@ -191,6 +191,9 @@ impl Replica for Fake {
 #[derive(Default)]
 struct Node {
     in_sync: Mutex<BTreeSet<MemberId>>,
+    /// Circles a peer's state was noted for, and addresses learnt.
+    noted: Mutex<BTreeSet<CircleId>>,
+    learnt: Mutex<Vec<MemberId>>,
     ended: Mutex<Vec<MemberId>>,
     duplicate: AtomicBool,
     shutdown: Mutex<Option<watch::Sender<bool>>>,
@@ -213,9 +216,14 @@ impl Host for Node {
     fn addresses_for(&self, _: &MemberId) -> Vec<PeerAddress> {
         Vec::new()
     }
-    fn learn_addresses(&self, _: &[PeerAddress]) {}
+    fn learn_addresses(&self, addresses: &[PeerAddress]) {
+        let mut learnt = self.learnt.lock().expect("lock");
+        learnt.extend(addresses.iter().map(|a| a.member));
+    }
     fn seen(&self, _: &MemberId) {}
-    fn note_peer_state(&self, _: &MemberId, _: &CircleId, _: &Summary) {}
+    fn note_peer_state(&self, _: &MemberId, circle: &CircleId, _: &Summary) {
+        self.noted.lock().expect("lock").insert(*circle);
+    }
     fn note_received_again(&self, _: u64) {}
     fn mark_in_sync(&self, peer: &MemberId) {
         self.in_sync.lock().expect("lock").insert(*peer);
@@ -617,4 +625,51 @@ async fn a_duplicate_session_closes_after_the_hellos() {
     // The other side sees its peer leave (cleanly, or mid-write).
     drop(rb);
     assert_eq!(*na.ended.lock().expect("lock"), vec![member(2)]);
+}
+
+/// A member's device that names circles by the ten thousand (in its hello,
+/// in `Have`s, in records of circles nobody holds) and addresses of
+/// strangers: the session keeps track of the one circle it shares, and
+/// learns only addresses of members this device knows.
+#[test]
+fn what_a_peer_names_costs_at_most_the_circles_it_shares() {
+    let a = Fake::new(1, &[1, 2, 3]);
+    let b = Fake::new(2, &[1, 2, 3]);
+    let (mut session, node) = machine(&a, 2, Mode::Live);
+    let now = Instant::now();
+    drain(&mut session, now);
+    let made_up = |i: u32| {
+        let mut id = [0xcc; 32];
+        id[..4].copy_from_slice(&i.to_be_bytes());
+        id
+    };
+    let Message::Hello(mut hello) = hello_holding(&b) else {
+        unreachable!("a hello")
+    };
+    hello
+        .circles
+        .extend((0..10_000).map(|i| (CircleId(made_up(i)), Summary::default())));
+    let address = |m: MemberId| PeerAddress {
+        member: m,
+        direct: Vec::new(),
+        relay: None,
+    };
+    hello
+        .addresses
+        .extend((0..10_000).map(|i| address(MemberId(made_up(i)))));
+    hello.addresses.push(address(member(3)));
+    let mut flood = vec![Message::Hello(hello)];
+    flood.extend((10_000..20_000).map(|i| Message::Have {
+        circle: CircleId(made_up(i)),
+        have: [(member(2), 5)].into(),
+    }));
+    flood.extend((20_000..20_100).map(|i| Message::Records {
+        circle: CircleId(made_up(i)),
+        ops: Vec::new(),
+        entries: Vec::new(),
+    }));
+    session.on_messages(flood).expect("taken in");
+    drain(&mut session, now);
+    assert_eq!(*node.noted.lock().expect("lock"), BTreeSet::from([CIRCLE]));
+    assert_eq!(*node.learnt.lock().expect("lock"), vec![member(3)]);
 }
