@@ -596,6 +596,39 @@ async fn one_shot_sync_reaches_members_and_reports() {
     ada_node.shutdown().await;
 }
 
+/// With a self-hosted relay, a node asks and tells no address lookup
+/// service (number 0's DNS and pkarr come only with its default relays;
+/// mDNS only when local discovery is on), and members still sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_custom_relay_publishes_nowhere_else() {
+    use circlekeep_sync::Relay;
+    let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, date("2026-11-26"))
+        .expect("gathering");
+    ada.add_note(circle, g, "over our own relay").expect("note");
+    let own_relay = NodeConfig {
+        relay: Relay::Custom("http://127.0.0.1:9".into()),
+        ..NodeConfig::loopback(0)
+    };
+    let spawn = |peer: &Peer| {
+        let (engine, secret) = (peer.engine().clone(), *peer.identity().endpoint_secret());
+        let config = own_relay.clone();
+        async move { Node::spawn(engine, secret, config).await.expect("node") }
+    };
+    let ada_node = spawn(&ada).await;
+    let bo_node = spawn(&bo).await;
+    assert_eq!(ada_node.address_lookups(), 0);
+    assert_eq!(bo_node.address_lookups(), 0);
+    bo_node.add_address(&ada_node.addr());
+    let report = bo_node.sync_once(Duration::from_secs(20)).await;
+    assert_eq!(report.synced, vec![ada.identity().member_id().to_hex()]);
+    assert_eq!(readable_notes(&bo, circle), ["over our own relay"]);
+    bo_node.shutdown().await;
+    ada_node.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_supervised_node_restarts_when_its_settings_change() {
     let (ada, bo) = (Peer::new("Ada", 1), Peer::new("Bo", 2));

@@ -577,9 +577,13 @@ impl<R: Replica> Node<R> {
     ) -> Result<Self, NodeError> {
         let mut builder = match &config.relay {
             Relay::Default => Endpoint::builder(presets::N0),
+            // A self-hosted relay: nothing goes to number 0's servers, not
+            // even the address lookup (DNS, pkarr) its preset publishes to.
+            // Members find each other through tickets and the address book.
             Relay::Custom(url) => {
                 let url: RelayUrl = url.parse().map_err(|_| NodeError::BadRelay(url.clone()))?;
-                Endpoint::builder(presets::N0).relay_mode(RelayMode::Custom(RelayMap::from(url)))
+                Endpoint::builder(presets::Minimal)
+                    .relay_mode(RelayMode::Custom(RelayMap::from(url)))
             }
             Relay::Disabled => Endpoint::builder(presets::Minimal)
                 .relay_mode(RelayMode::Disabled)
@@ -672,6 +676,16 @@ impl<R: Replica> Node<R> {
     /// This device's member id (= endpoint id).
     pub fn id(&self) -> MemberId {
         member_of(&self.inner.endpoint.id())
+    }
+
+    /// How many address lookup services the endpoint publishes to and asks
+    /// (number 0's DNS and pkarr with the default relays, mDNS with local
+    /// discovery): what it tells the network beyond the relay it uses.
+    pub fn address_lookups(&self) -> usize {
+        self.inner
+            .endpoint
+            .address_lookup()
+            .map_or(0, |services| services.len())
     }
 
     /// Where this node can be reached now.
