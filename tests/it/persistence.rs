@@ -129,3 +129,115 @@ async fn a_running_device_writes_its_cache_once_changes_settle() {
         .expect("writer ends")
         .expect("writer ran");
 }
+
+/// Flips one byte of a stored entry, where the device cannot check it any
+/// more (the signature fails), and forgets the cache.
+fn damage(
+    peer: &Peer,
+    circle: circlekeep_engine::CircleId,
+    author: &circlekeep_engine::MemberId,
+    seq: u64,
+) {
+    let store = peer.store();
+    let mut bytes = store
+        .entry(&circle, author, seq)
+        .expect("read")
+        .expect("held");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    store
+        .put_entries(
+            &circle,
+            &[circlekeep_store::StoredEntry {
+                author: *author,
+                seq,
+                bytes,
+            }],
+        )
+        .expect("write");
+    store
+        .put_blob(BlobKind::Cache, circle.as_bytes(), None)
+        .expect("forget the cache");
+    store.flush().expect("flush");
+}
+
+/// Invariant 6 against damage at rest (#20): an entry of Bo's that no
+/// longer verifies on Ada's device — in the middle of his log, or his last
+/// one — costs Ada that entry and what follows it in Bo's log, not the
+/// circle: it opens, shows the rest, takes edits, and gets them back from
+/// Bo. Ada's own damaged last entry leaves the circle readable, and writing
+/// refused with a clear error rather than forking her log, until a member
+/// sends the entry back.
+#[test]
+fn a_damaged_stored_entry_costs_that_entry_and_is_fetched_again() {
+    let mut ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let circle = circle_of(&ada, &[&bo], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, "2026-11-26".parse().expect("date"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    for i in 0..4 {
+        bo.add_note(circle, g, &format!("Bo's note {i}"))
+            .expect("note");
+    }
+    bo.send(&ada, circle);
+    let whole = seen(&ada, circle);
+    let bo_id = bo.identity().device_id();
+    let last = ada
+        .store()
+        .last_entry(&circle, &bo_id)
+        .expect("read")
+        .expect("Bo's log")
+        .0;
+
+    for seq in [last - 1, last] {
+        damage(&ada, circle, &bo_id, seq);
+        ada.restart(false);
+        let opened = seen(&ada, circle);
+        assert_ne!(opened, whole, "the damaged entry is not shown");
+        assert!(ada
+            .store()
+            .entry(&circle, &bo_id, seq)
+            .expect("read")
+            .is_none());
+        ada.add_goal(circle, "still writing")
+            .expect("the circle takes edits");
+        bo.send(&ada, circle);
+        ada.send(&bo, circle);
+        assert_eq!(seen(&ada, circle), seen(&bo, circle), "fetched again");
+    }
+
+    // Ada's own last entry damaged: readable, not writable, said why.
+    let ada_id = ada.identity().device_id();
+    let own = ada
+        .store()
+        .last_entry(&circle, &ada_id)
+        .expect("read")
+        .expect("Ada's log")
+        .0;
+    damage(&ada, circle, &ada_id, own);
+    ada.restart(false);
+    assert!(!ada
+        .circle(circle)
+        .expect("the circle opens")
+        .members
+        .is_empty());
+    let refused = ada.add_goal(circle, "one more");
+    assert!(
+        matches!(&refused, Err(circlekeep_engine::EngineError::Corrupt(m)) if m.contains("damaged")),
+        "{refused:?}"
+    );
+    assert!(
+        ada.store()
+            .entry(&circle, &ada_id, own)
+            .expect("read")
+            .is_some(),
+        "kept"
+    );
+    // Bo holds Ada's entry: once it is back, Ada writes again.
+    bo.send(&ada, circle);
+    ada.add_goal(circle, "one more").expect("writes again");
+    ada.send(&bo, circle);
+    assert_eq!(seen(&ada, circle), seen(&bo, circle));
+}

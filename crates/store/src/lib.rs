@@ -114,6 +114,15 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, Self::Error>;
 
+    /// Deletes `author`'s entries from `seq` on (a damaged stretch, to be
+    /// fetched again); returns how many there were.
+    fn drop_entries_from(
+        &self,
+        circle: &CircleId,
+        author: &MemberId,
+        seq: u64,
+    ) -> Result<usize, Self::Error>;
+
     /// The last entry in `author`'s log.
     fn last_entry(
         &self,

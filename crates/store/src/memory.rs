@@ -132,6 +132,26 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn drop_entries_from(
+        &self,
+        circle: &CircleId,
+        author: &MemberId,
+        seq: u64,
+    ) -> Result<usize, Infallible> {
+        let mut trees = self.lock();
+        let prefix = log_prefix(circle, author);
+        let doomed: Vec<Vec<u8>> = trees
+            .entries
+            .range(entry_key(circle, author, seq)..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &doomed {
+            trees.entries.remove(key);
+        }
+        Ok(doomed.len())
+    }
+
     fn last_entry(
         &self,
         circle: &CircleId,

@@ -205,6 +205,26 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn drop_entries_from(
+        &self,
+        circle: &CircleId,
+        author: &MemberId,
+        seq: u64,
+    ) -> Result<usize, SledStoreError> {
+        let end = log_prefix(circle, author)
+            .into_iter()
+            .chain(u64::MAX.to_be_bytes())
+            .collect::<Vec<u8>>();
+        let mut batch = sled::Batch::default();
+        let mut dropped = 0;
+        for item in self.entries.range(entry_key(circle, author, seq)..=end) {
+            batch.remove(item?.0);
+            dropped += 1;
+        }
+        self.entries.apply_batch(batch)?;
+        Ok(dropped)
+    }
+
     fn last_entry(
         &self,
         circle: &CircleId,

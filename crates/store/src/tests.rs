@@ -69,6 +69,18 @@ fn entry_logs<S: Store>(store: &S) {
         store.last_entry(&c, &seven).expect("last").map(|(s, _)| s),
         Some(256)
     );
+    // A damaged stretch goes, and only that author's, in that circle.
+    assert_eq!(store.drop_entries_from(&c, &seven, 4).expect("drop"), 3);
+    assert_eq!(
+        store.last_entry(&c, &seven).expect("last").map(|(s, _)| s),
+        Some(3)
+    );
+    assert!(store
+        .entry(&c, &MemberId([8; 32]), 1)
+        .expect("get")
+        .is_some());
+    assert!(store.entry(&other, &seven, 1).expect("get").is_some());
+    assert_eq!(store.drop_entries_from(&c, &seven, 9).expect("drop"), 0);
 }
 
 fn blobs<S: Store>(store: &S) {

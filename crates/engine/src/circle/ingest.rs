@@ -155,6 +155,10 @@ impl CircleRuntime {
                     membership: entry.body.membership.clone(),
                 },
             );
+            // This device's damaged entry, back from a member who held it.
+            if author == ctx.device_id() && self.own_damaged.is_some_and(|at| seq >= at) {
+                self.own_damaged = None;
+            }
             accepted.push(StoredEntry {
                 author,
                 seq,

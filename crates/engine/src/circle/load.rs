@@ -8,7 +8,6 @@ use crate::cache::CircleCache;
 use crate::error::{EngineError, Rejection};
 use automerge::{AutoCommit, Change};
 use circlekeep_model::docs::{self, CircleDoc, HistoryPolicy, TEXT_ENCODING};
-use circlekeep_model::entry::Tip;
 use circlekeep_model::membership::{Action, Membership, OpBody, OP_VERSION};
 use circlekeep_model::{CircleId, DocId, MemberId};
 use circlekeep_seal::signed::{sign_op, verify_entry, verify_op};
@@ -114,24 +113,9 @@ impl CircleRuntime {
         circle.invitation = crate::invitations::is_invitation(ctx.store, &id)?;
         circle.folding = fold::Folding::load(ctx, &id)?;
         for author in circle.membership.ever_devices() {
-            let Some((seq, bytes)) = ctx
-                .store
-                .last_entry(&id, &author)
-                .map_err(EngineError::store)?
-            else {
-                continue;
-            };
-            let entry = verify_entry(&bytes).map_err(|e| {
-                EngineError::Corrupt(format!("stored entry {}/{seq}: {e}", author.short()))
-            })?;
-            circle.tips.insert(
-                author,
-                Tip {
-                    seq,
-                    hash: entry.chain_hash(),
-                    membership: entry.body.membership,
-                },
-            );
+            if let Some(tip) = circle.stored_tip(ctx, &author)? {
+                circle.tips.insert(author, tip);
+            }
         }
 
         let covered = circle.restore_cache(ctx).unwrap_or_default();
@@ -150,13 +134,22 @@ impl CircleRuntime {
                     break;
                 };
                 let mut batch = Vec::with_capacity(chunk.len());
+                let mut cut = false;
                 for (seq, bytes) in chunk {
-                    let entry = verify_entry(&bytes).map_err(|e| {
-                        EngineError::Corrupt(format!("stored entry {}/{seq}: {e}", author.short()))
-                    })?;
-                    batch.push(((author, seq), entry.body));
+                    match verify_entry(&bytes) {
+                        Ok(entry) => batch.push(((author, seq), entry.body)),
+                        Err(e) => {
+                            cut = circle.damaged_on_replay(ctx, &author, seq, &e.to_string())?;
+                            if cut {
+                                break;
+                            }
+                        }
+                    }
                 }
                 circle.open_and_apply(ctx, batch);
+                if cut {
+                    break;
+                }
                 after = last;
             }
         }

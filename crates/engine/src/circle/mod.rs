@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(feature = "test-support")]
 pub(crate) mod craft;
+mod damage;
 pub(crate) mod decode;
 mod fold;
 mod ingest;
@@ -91,6 +92,9 @@ pub(crate) struct CircleRuntime {
     dirty: bool,
     /// In-memory state may be ahead of the store: discard and reload.
     pub poisoned: bool,
+    /// This device's own last stored entry is damaged (at this position):
+    /// nothing more is written (`damage.rs`).
+    pub(super) own_damaged: Option<u64>,
     /// The circle added this device, which has not accepted it yet.
     pub invitation: bool,
     /// The circle document as last read; cleared whenever it changes, so
@@ -120,6 +124,7 @@ impl CircleRuntime {
             folding: fold::Folding::default(),
             dirty: true,
             poisoned: false,
+            own_damaged: None,
             invitation: false,
             circle_view: Default::default(),
         }

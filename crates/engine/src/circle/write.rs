@@ -66,6 +66,7 @@ impl CircleRuntime {
         changes: Vec<Vec<u8>>,
         key: &SymmetricKey,
     ) -> Result<(), EngineError> {
+        self.check_own_log()?;
         let me = ctx.device_id();
         let payload = Payload {
             doc,
