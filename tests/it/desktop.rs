@@ -465,6 +465,23 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
             &format!("return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && document.getElementById('tab-charter') && document.body.textContent.includes('{first} 18:30');"),
         )
         .await;
+    // The form keeps the rhythm it set: a new time alone is taken (it used
+    // to be ignored without a first date), said as a success, not an error.
+    for time in ["19:15", "18:30"] {
+        window
+            .until(
+                "the form showing the rhythm",
+                &format!("const f = document.getElementById('setup-circle-form'); return f && f.first.value === '{first}' && f.time.value !== '{time}';"),
+            )
+            .await;
+        window.submit("#setup-circle-form", &[("time", time)]).await;
+        window
+            .until(
+                "the new time",
+                &format!("const m = document.getElementById('message'); return m.dataset.kind === 'ok' && m.textContent.includes('new rhythm') && document.body.textContent.includes('{first} {time}');"),
+            )
+            .await;
+    }
     window.click("#export-ics").await;
     window.until("the calendar saved", &saved("Saved to")).await;
     let ics =

@@ -2,7 +2,7 @@
 // sync status and invites) and charter. Re-renders from the engine whenever
 // the circle changes, keeping note boxes (and what you are typing) in place.
 import { backend } from "./bridge.js";
-import { el, form, ago, ask, drafts, restoreDrafts } from "./dom.js";
+import { el, form, ago, ask, drafts, localDate, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
 
@@ -239,7 +239,7 @@ export class CircleView {
   async save(exporting) {
     try {
       const path = await exporting();
-      this.say(path ? `Saved to ${path}` : "");
+      this.say(path ? `Saved to ${path}` : "", "ok");
     } catch (e) {
       this.say(e.message);
     }
@@ -422,27 +422,32 @@ export class CircleView {
   setupForm(circle, practice) {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    // The form starts from the rhythm the circle has (or a usual one from
+    // today), and Save sends it whenever it differs: no field is ignored.
+    const now = practice.rhythm ?? { everyWeeks: 2, weekday: "thu", time: "18:30", minutes: 90, timeZone: zone, first: localDate(new Date()) };
     const setup = form({ id: "setup-circle-form" }, [
       el("label", {}, "Purpose", el("input", { name: "purpose", value: circle.purpose ?? "", maxlength: 2000 })),
       el("div", { class: "inline" },
-        el("label", {}, "Every (weeks)", el("input", { name: "everyWeeks", type: "number", min: 1, max: 8, value: 2, required: true })),
-        el("label", {}, "On", el("select", { name: "weekday" }, days.map((d) => el("option", { value: d, selected: d === "thu" }, d)))),
-        el("label", {}, "At", el("input", { name: "time", type: "time", value: "18:30", required: true })),
-        el("label", {}, "Minutes", el("input", { name: "minutes", type: "number", min: 15, max: 480, value: 90, required: true }))),
+        el("label", {}, "Every (weeks)", el("input", { name: "everyWeeks", type: "number", min: 1, max: 8, value: now.everyWeeks, required: true })),
+        el("label", {}, "On", el("select", { name: "weekday" }, days.map((d) => el("option", { value: d, selected: d === now.weekday }, d)))),
+        el("label", {}, "At", el("input", { name: "time", type: "time", value: now.time, required: true })),
+        el("label", {}, "Minutes", el("input", { name: "minutes", type: "number", min: 15, max: 480, value: now.minutes, required: true }))),
       el("div", { class: "inline" },
-        el("label", {}, "Time zone", el("input", { name: "timeZone", value: zone, required: true })),
-        el("label", {}, "First gathering", el("input", { name: "first", type: "date", title: "Leave empty to keep the rhythm as it is" }))),
+        el("label", {}, "Time zone", el("input", { name: "timeZone", value: now.timeZone, required: true })),
+        el("label", {}, "From", el("input", { name: "first", type: "date", value: now.first, required: true, title: "The first gathering is on the chosen weekday on or after this date" }))),
       el("label", {}, "Guide (helps launch the circle, leaves after the third gathering)",
         el("select", { name: "guide" }, el("option", { value: "" }, "(no guide)"),
           circle.members.map((m) => el("option", { value: m.id, selected: m.id === practice.guide?.id }, m.name)))),
     ], "Save", async (f) => {
-      const rhythm = f.first.value ? {
+      const typed = {
         everyWeeks: Number(f.everyWeeks.value), weekday: f.weekday.value, time: f.time.value,
-        minutes: Number(f.minutes.value), timeZone: f.timeZone.value, first: f.first.value,
-      } : null;
+        minutes: Number(f.minutes.value), timeZone: f.timeZone.value.trim(), first: f.first.value,
+      };
+      const same = practice.rhythm && Object.keys(typed).every((k) => typed[k] === practice.rhythm[k]);
       const guide = f.guide.value === (practice.guide?.id ?? "") ? null : f.guide.value;
-      await backend.setupCircle(this.id, f.purpose.value, rhythm, guide);
+      await backend.setupCircle(this.id, f.purpose.value, same ? null : typed, guide);
       await this.refresh();
+      return same ? "Saved." : "Saved: the schedule and rota follow the new rhythm.";
     }, this.say);
     return el("details", { id: "setup-circle", open: !practice.cadence },
       el("summary", {}, practice.cadence ? "Change purpose, rhythm or guide" : "Set the purpose and when the circle meets"), setup);

@@ -42,7 +42,7 @@ export class DevicesPanel {
     const sure = await ask(`Remove device ${device.short}? It is sealed out of every circle and can no longer sync. Do this for a lost or sold computer.`, "Remove device");
     if (!sure) return;
     const circles = await backend.retireDevice(device.id);
-    this.say(`Device ${device.short} removed from ${circles} circle${circles === 1 ? "" : "s"}.`);
+    this.say(`Device ${device.short} removed from ${circles} circle${circles === 1 ? "" : "s"}.`, "ok");
     await this.show();
   }
 }

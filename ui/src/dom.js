@@ -14,7 +14,8 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** A form whose submit runs `handler(form)` with errors shown in `say`. */
+/** A form whose submit runs `handler(form)`, with errors (and the success
+ * message it returns, if any) shown by `say`. */
 export function form(attrs, fields, label, handler, say) {
   const button = el("button", { type: "submit" }, label);
   const node = el("form", attrs, ...fields, button);
@@ -33,8 +34,9 @@ export function form(attrs, fields, label, handler, say) {
     const touched = [...node.querySelectorAll("[data-touched]")];
     untouch(touched);
     try {
-      await handler(node);
-      say("");
+      // A handler may return what to say of its success.
+      const done = await handler(node);
+      say(typeof done === "string" ? done : "", "ok");
     } catch (e) {
       for (const field of touched) field.dataset.touched = "";
       say(e.message);
@@ -68,6 +70,12 @@ export function restoreDrafts(root, kept) {
     else field.value = value;
     field.dataset.touched = "";
   }
+}
+
+/** A date as YYYY-MM-DD on this computer's calendar (not UTC's). */
+export function localDate(date) {
+  const two = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
 }
 
 /** "3 min ago" for a Unix time in seconds. */

@@ -11,8 +11,10 @@ function show(section) {
   for (const id of ["setup", "unlock", "home"]) $(id).hidden = id !== section;
 }
 
-function say(text) {
+/** Says `text` at the foot of the page: an error unless `kind` is "ok". */
+function say(text, kind = "error") {
   $("message").textContent = text;
+  $("message").dataset.kind = kind;
 }
 
 const circleView = new CircleView($("circle-view"), say);
@@ -181,7 +183,7 @@ $("restore-form").addEventListener("submit", async (event) => {
   try {
     const report = await backend.restore(await picked($("restore-backup")), await picked($("restore-key")), $("restore-pass").value);
     await showHome();
-    say(restored(report));
+    say(restored(report), "ok");
   } catch (e) {
     say(e.code === "wrong_passphrase" ? "That passphrase does not open this key file." : e.message);
   }
@@ -195,7 +197,7 @@ $("restore-here-form").addEventListener("submit", async (event) => {
     event.target.reset();
     await showCircles();
     if (circleView.id) await circleView.refresh();
-    say(restored(report));
+    say(restored(report), "ok");
   } catch (e) {
     say(e.message);
   }

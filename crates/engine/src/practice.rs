@@ -166,8 +166,10 @@ impl<S: Store> Engine<S> {
             }
             None => Vec::new(),
         };
+        let rhythm = cadence.as_ref().and(doc.settings.cadence.clone());
         Ok(PracticeView {
             purpose: doc.settings.purpose.as_str().to_owned(),
+            rhythm,
             cadence: cadence.map(|c| {
                 format!(
                     "every {} week(s) on {} at {} ({}), {} minutes, from {}",

@@ -243,6 +243,8 @@ pub struct PracticeView {
     pub purpose: String,
     /// The cadence, described.
     pub cadence: Option<String>,
+    /// The same, as stored (what a setup form starts from).
+    pub rhythm: Option<circlekeep_model::docs::CadenceDoc>,
     /// The guide, if any.
     pub guide: Option<RoleHolder>,
     /// Prompt to hand over, after the guide's third gathering.

@@ -101,7 +101,9 @@ pub struct CircleDoc {
 /// How often and when a circle meets, as stored and as typed into a form
 /// (camelCase fields); checked into a [`crate::schedule::Cadence`] by
 /// `Cadence::try_from`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CadenceDoc {
     /// Weeks between gatherings.
