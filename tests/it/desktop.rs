@@ -617,6 +617,21 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "const t = document.getElementById('turn'); return !!t && t.textContent.includes(\"Bo's turn\") && /1[12]:[0-5][0-9] left of 12 min/.test(document.getElementById('turn-clock').textContent);",
         )
         .await;
+    // One turn at a time; the timer is readable across a table and comes
+    // first; Bo's airtime runs with it.
+    window
+        .until(
+            "a big timer above the agenda, no other turn to start, Bo's airtime running",
+            &format!(
+                "const clock = document.getElementById('turn-clock'); const agenda = document.getElementById('agenda'); \
+                 const starts = [...document.querySelectorAll('button.start-turn')]; \
+                 return parseFloat(getComputedStyle(clock).fontSize) >= 40 && clock.getBoundingClientRect().top < agenda.getBoundingClientRect().top \
+                   && starts.length > 0 && starts.every(b => b.disabled) && document.querySelector('#turn-options button').disabled \
+                   && {}.querySelector('td.airtime').textContent !== '0:00';",
+                row("Bo")
+            ),
+        )
+        .await;
     // What Bo asked of that turn is not carried over to the next one.
     window
         .until(
@@ -672,8 +687,8 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     window.click("#end-turn").await;
     window
         .until(
-            "the notes open again",
-            "return !!document.getElementById('add-note-form') && document.getElementById('turn')?.classList.contains('idle');",
+            "the notes open again, and turns can start",
+            "return !!document.getElementById('add-note-form') && document.getElementById('turn')?.classList.contains('idle') && [...document.querySelectorAll('button.start-turn')].some(b => !b.disabled);",
         )
         .await;
     sees(ada, &state, "both turns ended", &|s| {

@@ -2,7 +2,7 @@
 // sync status and invites) and charter. Re-renders from the engine whenever
 // the circle changes, keeping note boxes (and what you are typing) in place.
 import { backend } from "./bridge.js";
-import { el, form, ago, ask, drafts, localDate, restoreDrafts } from "./dom.js";
+import { el, form, ago, ask, dateText, dateTimeText, drafts, localDate, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
 
@@ -253,9 +253,9 @@ export class CircleView {
         el("strong", {}, g.text), ` — ${g.owner_name}, `, el("span", { class: "status" }, g.status),
         el("ul", { class: "milestones" }, g.milestones.map((m) =>
           el("li", { class: m.reached ? "milestone reached" : "milestone", "data-milestone": m.id },
-            m.reached ? `★ ${m.text} — reached ${m.reached.slice(0, 10)}` : `☆ ${m.text} `,
+            m.reached ? `★ ${m.text} — reached ${dateText(m.reached)}` : `☆ ${m.text} `,
             m.reached ? null : el("button", { class: "secondary reach", onclick: this.act(() => backend.reachMilestone(this.id, g.id, m.id)) }, "Reached")))),
-        el("ul", { class: "progress" }, g.progress.map((p) => el("li", {}, `${p.created.slice(0, 10)} ${p.author_name}: ${p.text}`))),
+        el("ul", { class: "progress" }, g.progress.map((p) => el("li", {}, `${dateText(p.created)} ${p.author_name}: ${p.text}`))),
         el("div", { class: "inline actions" },
           form({ id: `progress-${g.id}`, class: "inline" }, [el("input", { name: "text", placeholder: "Progress", required: true })], "Add progress",
             async (f) => { await backend.goalProgress(this.id, g.id, f.text.value); f.reset(); await this.refresh(); }, this.say),
@@ -268,7 +268,7 @@ export class CircleView {
     );
     const contracts = [...circle.contracts].reverse().map((c) =>
       el("li", { class: "contract" },
-        el("strong", {}, c.text), ` — ${c.owner_name}, ${c.created.slice(0, 10)}`,
+        el("strong", {}, c.text), ` — ${c.owner_name}, ${dateText(c.created)}`,
         c.goal && goalName.has(c.goal) ? el("div", { class: "meta" }, `towards: ${goalName.get(c.goal)}`) : null,
         c.outcome ? el("div", { class: "outcome" }, `Reported: ${c.outcome}${c.reflection ? ` — ${c.reflection}` : ""}`) : null,
         form({ id: `report-${c.id}`, class: "inline" }, [
@@ -314,14 +314,13 @@ export class CircleView {
         } }, "Remove")));
     });
     const name = (id) => circle.members.find((m) => m.id === id)?.name ?? (id ? id.slice(0, 8) : "unknown");
-    const when = (at) => new Date(at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
     const refused = this.refused.length
       ? [el("h3", {}, "Refused records"),
         el("p", { class: "meta" }, "Sent to this circle by a peer or in a bundle, and refused. None was applied; your copy of the circle is as it was."),
         el("table", { id: "refused" },
           el("thead", {}, el("tr", {}, el("th", {}, "Last seen"), el("th", {}, "Times"), el("th", {}, "Claimed author"), el("th", {}, "Why"))),
           el("tbody", {}, this.refused.map(({ last, first, count, rejection: r }) => el("tr", {},
-            el("td", { title: count > 1 ? `first ${when(first)}` : null }, when(last)),
+            el("td", { title: count > 1 ? `first ${dateTimeText(first)}` : null }, dateTimeText(last)),
             el("td", {}, String(count)),
             el("td", {}, r.author ? `${name(r.author)}${r.seq == null ? "" : ` #${r.seq}`}` : "various"),
             el("td", { title: r.code }, r.message)))))]
@@ -460,7 +459,7 @@ export class CircleView {
       form({ id: "journal-form" }, [el("textarea", { id: "journal-text", name: "text", rows: 4, placeholder: "What I noticed, what I want to try", required: true })], "Write in my journal",
         async (f) => { await backend.journalAdd(f.text.value, this.id); f.reset(); await this.refresh(); }, this.say),
       el("ul", { id: "journal", class: "journal" }, [...entries].reverse().map((e) =>
-        el("li", {}, el("div", { class: "meta" }, e.created.slice(0, 16).replace("T", " ")), el("p", {}, e.text)))),
+        el("li", {}, el("div", { class: "meta" }, dateTimeText(e.created)), el("p", {}, e.text)))),
     );
   }
 }

@@ -78,6 +78,19 @@ export function localDate(date) {
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
 }
 
+/** A stored moment (RFC 3339, UTC) as a date in this computer's locale
+ * and time zone. */
+export function dateText(moment) {
+  const at = new Date(moment);
+  return Number.isNaN(at.getTime()) ? moment : at.toLocaleDateString([], { dateStyle: "medium" });
+}
+
+/** A stored moment as date and time in this computer's locale and time zone. */
+export function dateTimeText(moment) {
+  const at = new Date(moment);
+  return Number.isNaN(at.getTime()) ? moment : at.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
 /** "3 min ago" for a Unix time in seconds. */
 export function ago(seconds) {
   if (!seconds) return "never";

@@ -4,7 +4,7 @@
 // and is on disk before the box says "saved". Edits from other members
 // arrive as new text and are merged into the box without moving your caret.
 import { backend } from "./bridge.js";
-import { el } from "./dom.js";
+import { el, dateTimeText } from "./dom.js";
 import { spliceBetween, moveCaret } from "./splice.js";
 
 export class NoteEditor {
@@ -28,7 +28,7 @@ export class NoteEditor {
     this.element = el(
       "li",
       { class: "note" },
-      el("div", { class: "meta" }, note.author_name, " · ", note.created.slice(0, 16).replace("T", " "), " ", this.state),
+      el("div", { class: "meta" }, note.author_name, " · ", dateTimeText(note.created), " ", this.state),
       this.box,
     );
   }

@@ -63,6 +63,8 @@ export class RunPanel {
       el("button", { id: "previous-step", disabled: current <= 0, onclick: this.act(() => backend.setStep(circle, gathering, current - 1)) }, "Previous step"),
       el("button", { id: "next-step", disabled: current >= state.agenda.length - 1, onclick: this.act(() => backend.setStep(circle, gathering, current + 1)) }, "Next step"));
 
+    // One turn at a time: starting another waits until this one ends.
+    const running = !!state.current_turn;
     const rows = state.airtime.map((a) =>
       el("tr", { "data-member": a.member.id },
         el("td", {}, a.member.name),
@@ -73,7 +75,8 @@ export class RunPanel {
           onchange: this.act((e) => backend.requestTime(circle, gathering, a.member.id, Number(e.target.value) || 0)) })),
         el("td", { class: "fitted", title: a.fitted == null ? "asked for no time" : "" }, a.fitted == null ? "—" : `${a.fitted} min`),
         el("td", { class: "airtime" }, mmss(a.airtime_secs)),
-        el("td", {}, el("button", { class: "start-turn", disabled: a.present === false, onclick: this.act(() => this.startTurn(a.member.id)) }, "Start turn"))));
+        el("td", {}, el("button", { class: "start-turn", disabled: a.present === false || running,
+          title: running ? "End the current turn first" : null, onclick: this.act(() => this.startTurn(a.member.id)) }, "Start turn"))));
     const table = el("table", { id: "airtime" },
       el("thead", {}, el("tr", {}, ["Member", "Here", "Asks", "Fitted", "Airtime", ""].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows));
@@ -82,19 +85,21 @@ export class RunPanel {
     const turnOptions = form({ id: "turn-options", class: "inline" }, [
       el("input", { name: "feedback", placeholder: "Feedback wanted (for the next turn)", size: 36 }),
       el("label", { class: "inline" }, el("input", { type: "checkbox", name: "offRecord" }), "Off the record"),
-    ], next ? `Start ${next.name}'s turn` : "Everyone here has had a turn", async () => {
+    ], running ? "A turn is running" : next ? `Start ${next.name}'s turn` : "Everyone here has had a turn", async () => {
       await this.startTurn(next.id);
       await this.refresh();
     }, this.say);
-    turnOptions.querySelector("button").disabled = !next;
+    turnOptions.querySelector("button").disabled = !next || running;
     this.options = turnOptions;
 
+    // The turn and its timer come first: readable across the table, and in
+    // sight on a small screen.
     this.element = el("section", { id: "run", class: "run" },
       el("h3", {}, "Running the gathering"),
+      this.turn(state.current_turn, table),
       el("div", { class: "columns run-columns" },
         el("div", {}, el("h4", {}, "Agenda"), agenda, stepping, adder),
         el("div", {},
-          this.turn(state.current_turn),
           el("div", { class: "table-scroll" }, table),
           el("p", { id: "waiting", class: "meta" }, state.waiting.length ? `Not yet had a turn: ${state.waiting.map((w) => w.name).join(", ")}` : "Everyone here has had a turn."),
           turnOptions)));
@@ -108,9 +113,12 @@ export class RunPanel {
     f.reset();
   }
 
-  /** The running turn with a live timer. */
-  turn(running) {
+  /** The running turn with a live timer, which also ticks the member's
+   * airtime in `table`. */
+  turn(running, table) {
     if (!running) return el("div", { id: "turn", class: "turn idle" }, "No turn is running.");
+    const airtime = table.querySelector(`tr[data-member="${CSS.escape(running.member.id)}"] .airtime`);
+    const before = this.state.airtime.find((a) => a.member.id === running.member.id)?.airtime_secs ?? 0;
     const read = performance.now();
     const clockText = el("strong", { id: "turn-clock" });
     const box = el("div", { id: "turn", class: "turn", "data-member": running.member.id },
@@ -120,8 +128,13 @@ export class RunPanel {
       el("button", { id: "end-turn", onclick: this.act(() => backend.endTurn(this.circle, this.gathering)) }, "End turn"));
     const show = () => {
       const clock = turnClock(running, (performance.now() - read) / 1000);
-      clockText.textContent = clock.text;
-      box.classList.toggle("warning", clock.warning);
+      const since = clock.elapsed - running.elapsed_secs;
+      // The time large, what it is of smaller: "5:00" · "left of 5 min".
+      const [time, ...rest] = clock.text.split(" ");
+      clockText.replaceChildren(el("span", { class: "clock-time" }, time), " ", el("span", { class: "clock-of" }, rest.join(" ")));
+      box.classList.toggle("warning", clock.warning && clock.over === 0);
+      box.classList.toggle("over", clock.over > 0);
+      if (airtime) airtime.textContent = mmss(before + since);
     };
     show();
     this.tick = setInterval(show, 1000);
