@@ -73,6 +73,10 @@ fn main() -> std::process::ExitCode {
         ),
         ("latency", Box::new(|| runtime.block_on(latency(&options)))),
         (
+            "membership rebuild",
+            Box::new(|| Ok(circlekeep_bench::membership::rebuild(options.quick))),
+        ),
+        (
             "newcomer catch-up and scaling",
             Box::new(|| {
                 runtime.block_on(catch_up_and_scaling(&options, &mut scaling.borrow_mut()))

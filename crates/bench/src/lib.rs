@@ -5,6 +5,7 @@
 //! (`cargo bench -p circlekeep-bench`) runs them all.
 
 pub mod generator;
+pub mod membership;
 pub mod plain;
 pub mod report;
 pub mod traces;

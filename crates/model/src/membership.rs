@@ -84,7 +84,8 @@
 use crate::ids::{CircleId, MemberId, OpHash};
 use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 mod devices;
 mod removal;
@@ -382,32 +383,42 @@ impl Membership {
             return (state, rejected);
         }
 
+        // Kahn's order: always the lowest-hash operation whose deps are all
+        // decided, so the result depends only on the set of operations;
+        // each operation is looked at once per dependency, not per round.
         let mut refused: BTreeSet<OpHash> = BTreeSet::new();
-        loop {
-            // The lowest-hash operation whose deps are all decided, so the
-            // resulting order depends only on the set of operations.
-            let next = pending.iter().find_map(|(hash, op)| {
-                let decided = op
-                    .body
-                    .deps
-                    .iter()
-                    .all(|d| state.index.contains_key(d) || refused.contains(d));
-                decided.then_some(*hash)
-            });
-            let Some(hash) = next else { break };
-            let Some(op) = pending.remove(&hash) else {
-                break;
-            };
-            if op.body.deps.iter().any(|d| refused.contains(d)) {
-                refused.insert(hash);
-                rejected.push((hash, OpRejection::InvalidDependency));
-                continue;
+        let mut waiting: HashMap<OpHash, usize> = HashMap::new();
+        let mut dependents: HashMap<OpHash, Vec<OpHash>> = HashMap::new();
+        let mut ready: BinaryHeap<Reverse<OpHash>> = BinaryHeap::new();
+        for (hash, op) in &pending {
+            let deps: BTreeSet<&OpHash> = op.body.deps.iter().collect();
+            for dep in &deps {
+                dependents.entry(**dep).or_default().push(*hash);
             }
-            match state.admit(op) {
-                Ok(()) => {}
-                Err(why) => {
-                    refused.insert(hash);
-                    rejected.push((hash, why));
+            waiting.insert(*hash, deps.len());
+            if deps.is_empty() {
+                ready.push(Reverse(*hash));
+            }
+        }
+        while let Some(Reverse(hash)) = ready.pop() {
+            let Some(op) = pending.remove(&hash) else {
+                continue;
+            };
+            let verdict = if op.body.deps.iter().any(|d| refused.contains(d)) {
+                Err(OpRejection::InvalidDependency)
+            } else {
+                state.admit(op)
+            };
+            if let Err(why) = verdict {
+                refused.insert(hash);
+                rejected.push((hash, why));
+            }
+            for next in dependents.remove(&hash).unwrap_or_default() {
+                if let Some(left) = waiting.get_mut(&next) {
+                    *left -= 1;
+                    if *left == 0 {
+                        ready.push(Reverse(next));
+                    }
                 }
             }
         }
