@@ -33,12 +33,18 @@ const PRED_GROUP: u64 = 7 << 4;
 
 /// Decodes an Automerge change, containing any panic on hostile bytes;
 /// returns it with the operations it declares.
-pub(super) fn decode_change(bytes: Vec<u8>) -> Result<(Change, u64), Rejection> {
+#[cfg(test)]
+fn decode_change(bytes: Vec<u8>) -> Result<(Change, u64), Rejection> {
     let ops = check_change_chunk(&bytes)?;
-    let change = std::panic::catch_unwind(move || Change::from_bytes(bytes))
+    Ok((parse_checked(bytes)?, ops))
+}
+
+/// Has automerge parse a change [`check_change_chunk`] took, containing
+/// any panic.
+fn parse_checked(bytes: Vec<u8>) -> Result<Change, Rejection> {
+    std::panic::catch_unwind(move || Change::from_bytes(bytes))
         .map_err(|_| Rejection::BadChange("change could not be decoded".into()))?
-        .map_err(|e| Rejection::BadChange(e.to_string()))?;
-    Ok((change, ops))
+        .map_err(|e| Rejection::BadChange(e.to_string()))
 }
 
 /// Decodes the changes of one entry or fold, refusing the lot if together
@@ -52,7 +58,7 @@ pub(super) fn decode_changes(raw: Vec<Vec<u8>>) -> Result<Vec<Change>, Rejection
         if declared > MAX_CHANGE_OPS {
             return Err(too_many("its changes declare"));
         }
-        changes.push(decode_change(bytes)?.0);
+        changes.push(parse_checked(bytes)?);
     }
     Ok(changes)
 }
