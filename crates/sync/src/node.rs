@@ -3,17 +3,16 @@
 //! dialer that keeps every member connected (with backoff), and status.
 
 use crate::address_book::AddressBook;
-use crate::invite::{self, DeviceTicket, InviteRefusal, JoinError, Ticket};
+use crate::invite::{self, DeviceTicket, JoinError, Ticket};
 use crate::session::{self, Host, Mode};
 use crate::status::{CircleStatus, MemberStatus, NodeStatus};
 use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
 use crate::{Replica, Summary};
 use circlekeep_model::{CircleId, MemberId};
 use iroh::endpoint::{
-    presets, AfterHandshakeOutcome, ConnectError, Connection, ConnectionError, EndpointHooks,
-    PortmapperConfig, Side, VarInt,
+    presets, ConnectError, Connection, ConnectionError, PortmapperConfig, VarInt,
 };
-use iroh::protocol::{AcceptError, ProtocolHandler, Router};
+use iroh::protocol::Router;
 use iroh::{
     Endpoint, EndpointAddr, PublicKey, RelayMap, RelayMode, RelayUrl, SecretKey, TransportAddr,
 };
@@ -413,159 +412,15 @@ fn finish(connection: &Connection, member: &MemberId, outcome: Result<(), sessio
     }
 }
 
-/// Refuses incoming sync connections from endpoints that are not current
-/// members of a circle this device is in (or of one it left, until they
-/// know). Outgoing connections (we chose whom to dial) and the invite
-/// protocol (its secret is checked inside) pass.
-impl<R> std::fmt::Debug for MembersOnly<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MembersOnly")
-    }
-}
-
-struct MembersOnly<R> {
-    replica: Arc<R>,
-}
-
-impl<R: Replica> EndpointHooks for MembersOnly<R> {
-    async fn after_handshake<'a>(&'a self, conn: &'a Connection) -> AfterHandshakeOutcome {
-        if conn.side() == Side::Client || conn.alpn() == INVITE_ALPN {
-            return AfterHandshakeOutcome::accept();
-        }
-        let member = member_of(&conn.remote_id());
-        let replica = self.replica.clone();
-        let allowed = tokio::task::spawn_blocking(move || {
-            replica.peers().contains(&member) || replica.farewells().contains(&member)
-        })
-        .await
-        .unwrap_or(false);
-        if allowed {
-            AfterHandshakeOutcome::accept()
-        } else {
-            tracing::info!(peer = %member.short(), "refused an endpoint that is not a member");
-            AfterHandshakeOutcome::Reject {
-                error_code: VarInt::from_u32(REJECT_STRANGER),
-                reason: b"not a member".to_vec(),
-            }
-        }
-    }
-}
-
-/// Incoming sync connections.
-impl<R> std::fmt::Debug for SyncProtocol<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SyncProtocol")
-    }
-}
-
-struct SyncProtocol<R> {
-    inner: Arc<Inner<R>>,
-}
-
-impl<R: Replica> ProtocolHandler for SyncProtocol<R> {
-    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
-        let member = member_of(&connection.remote_id());
-        let (send, recv) = connection.accept_bi().await?;
-        self.inner.session_started(&member, false);
-        tracing::info!(peer = %member.short(), "member connected");
-        let outcome = session::run(
-            self.inner.replica.clone(),
-            self.inner.clone(),
-            member,
-            (send, recv),
-            Mode::Live,
-            false,
-        )
-        .await;
-        finish(&connection, &member, outcome);
-        Ok(())
-    }
-}
-
-/// Incoming invite redemptions.
-impl<R> std::fmt::Debug for InviteProtocol<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InviteProtocol")
-    }
-}
-
-struct InviteProtocol<R> {
-    inner: Arc<Inner<R>>,
-    slots: Arc<Semaphore>,
-}
-
-impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
-    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
-        let newcomer = member_of(&connection.remote_id());
-        let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
-            tracing::info!(peer = %newcomer.short(), "refused an invite connection: too many at once");
-            connection.close(VarInt::from_u32(CLOSE_BUSY), b"busy");
-            return Ok(());
-        };
-        let (mut send, mut recv) = connection.accept_bi().await?;
-        let outcome = match invite::read_request(&mut recv).await {
-            Ok(request) => {
-                let replica = self.inner.replica.clone();
-                tokio::task::spawn_blocking(move || match request {
-                    invite::Request::Join(join) => replica
-                        .redeem_invite(&join.circle, &join.secret, &join.card, &newcomer)
-                        .map(invite::Outcome::Joined),
-                    invite::Request::Link { secret, request } => replica
-                        .redeem_device_ticket(&secret, &request, &newcomer)
-                        .map(invite::Outcome::Linked),
-                })
-                .await
-                .unwrap_or_else(|e| Err(InviteRefusal::Failed(e.to_string())))
-            }
-            Err(e) => {
-                tracing::info!(peer = %newcomer.short(), "bad invite request: {e}");
-                connection.close(VarInt::from_u32(CLOSE_ERROR), b"bad request");
-                return Ok(());
-            }
-        };
-        match &outcome {
-            Ok(invite::Outcome::Joined(circle)) => {
-                tracing::info!(peer = %newcomer.short(), circle = %circle.short(), "newcomer joined by invite");
-                self.inner.wake.notify_one();
-            }
-            Ok(invite::Outcome::Linked(circles)) => {
-                tracing::info!(device = %newcomer.short(), circles = circles.len(), "linked a new device of this member");
-                self.inner.wake.notify_one();
-            }
-            Err(refusal) => {
-                tracing::info!(peer = %newcomer.short(), "refused an invite: {refusal}")
-            }
-        }
-        if invite::answer(&mut send, &outcome).await.is_ok() {
-            let _ = send.finish();
-            // Give the newcomer the time to read the answer before closing.
-            let _ = tokio::time::timeout(invite::INVITE_TIMEOUT, connection.closed()).await;
-        }
-        Ok(())
-    }
-}
-
-/// Says so when an exchange broke off because the other device was
-/// serving as many invite connections as it takes.
-fn when_busy<T>(connection: &Connection, outcome: Result<T, JoinError>) -> Result<T, JoinError> {
-    match (&outcome, connection.close_reason()) {
-        (Err(JoinError::Protocol(_)), Some(ConnectionError::ApplicationClosed(close)))
-            if close.error_code == VarInt::from_u32(CLOSE_BUSY) =>
-        {
-            Err(JoinError::Unreachable(
-                "the other device is busy with other invites; try again in a minute".into(),
-            ))
-        }
-        _ => outcome,
-    }
-}
-
 /// A running sync node.
 pub struct Node<R: Replica> {
     inner: Arc<Inner<R>>,
     router: Router,
     dialer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+mod incoming;
+use incoming::{when_busy, InviteProtocol, MembersOnly, SyncProtocol};
 
 impl<R: Replica> Node<R> {
     /// Binds the endpoint with the device's signing key and starts accepting
