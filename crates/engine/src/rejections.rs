@@ -56,9 +56,10 @@ impl RefusalLog {
         }
     }
 
-    fn merge(&mut self, other: &RefusalLog) {
+    /// Adds `other`'s counts, as seen `at`.
+    fn merge(&mut self, other: &RefusalLog, at: &str) {
         for row in &other.rows {
-            self.note(row.rejection.clone(), row.count, &row.first, &row.last);
+            self.note(row.rejection.clone(), row.count, at, at);
         }
     }
 
@@ -72,8 +73,8 @@ impl ImportReport {
     /// fewer than [`DETAILED`]).
     pub(crate) fn refuse(&mut self, view: RejectionView) {
         self.refused += 1;
-        let now = circle::now();
-        self.refusals.note(view.clone(), 1, &now, &now);
+        // Stamped once, when the report's refusals are kept.
+        self.refusals.note(view.clone(), 1, "", "");
         if self.rejected.len() < DETAILED {
             self.rejected.push(view);
         }
@@ -97,7 +98,7 @@ impl<S: Store> Engine<S> {
                 RefusalLog::default()
             }
         };
-        log.merge(&report.refusals);
+        log.merge(&report.refusals, &circle::now());
         let plain = zeroize::Zeroizing::new(
             postcard::to_stdvec(&log).map_err(|e| EngineError::Corrupt(e.to_string()))?,
         );

@@ -304,12 +304,7 @@ pub(crate) mod tests {
         // A compressed change that would inflate past the limit.
         let deflated = deflated_zeros(MAX_CHANGE_BYTES + (1 << 20));
         let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
-        let mut len = deflated.len();
-        while len >= 0x80 {
-            bomb.push(0x80 | (len & 0x7f) as u8);
-            len >>= 7;
-        }
-        bomb.push(len as u8);
+        leb128::write::unsigned(&mut bomb, deflated.len() as u64).expect("length");
         bomb.extend_from_slice(&deflated);
         assert!(check_change_chunk(&bomb).is_err());
     }
