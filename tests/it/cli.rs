@@ -359,9 +359,22 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         "Europe/Berlin",
         "--first",
         "2027-01-04",
+        "--place",
+        "Room 4, Old Library",
+    ]);
+    ada.ok(&[
+        "schedule",
+        "move",
+        "Thursday",
+        "2027-01-21",
+        "2027-01-21",
+        "--place",
+        "https://meet.example/q1",
     ]);
     let schedule = ada.json(&["schedule", "show", "Thursday", "--from", "2027-01-04"]);
     assert_eq!(schedule[0]["date"], "2027-01-07");
+    assert_eq!(schedule[0]["place"], "Room 4, Old Library");
+    assert_eq!(schedule[1]["place"], "https://meet.example/q1");
     assert_eq!(schedule[0]["roles"]["facilitator"]["name"], "Ada");
     assert_eq!(
         ada.error_code(&["circle", "setup", "Thursday", "--every-weeks", "2"]),
@@ -402,6 +415,72 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         "kept",
     ]);
     ada.ok(&["journal", "add", "I felt heard"]);
+    // Looking back: the pulse, search and the retrospective.
+    let pulse = ada.json(&[
+        "gathering",
+        "pulse",
+        "Thursday",
+        "--gathering",
+        "2027-01-07",
+        "--heard",
+        "5",
+        "--useful",
+        "4",
+        "--time-fair",
+        "3",
+    ]);
+    assert_eq!(
+        (pulse["answered"].as_u64(), pulse["heard"].is_null()),
+        (Some(1), true)
+    );
+    assert_eq!(pulse["mine"]["time_fair"], 3);
+    assert_eq!(
+        ada.error_code(&[
+            "gathering",
+            "pulse",
+            "Thursday",
+            "--heard",
+            "0",
+            "--useful",
+            "1",
+            "--time-fair",
+            "1"
+        ]),
+        (1, "bad_text".into())
+    );
+    let kinds = |found: &Value| -> Vec<String> {
+        found
+            .as_array()
+            .expect("hits")
+            .iter()
+            .filter_map(|h| h["kind"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let found = ada.json(&["search", "Thursday", "DELEGAT"]);
+    assert_eq!(kinds(&found), ["contract", "note"], "{found}");
+    let in_turn = ada.json(&["search", "Thursday", "delegat", "--turn-of", "Ada"]);
+    assert_eq!(kinds(&in_turn), ["note"], "{in_turn}");
+    assert_eq!(in_turn[0]["turn_of"]["name"], "Ada");
+    let felt = ada.json(&["search", "Thursday", "felt heard"]);
+    assert_eq!(felt[0]["kind"], "journal");
+    let retro = dir.path().join("retro.md");
+    ada.ok(&[
+        "circle",
+        "retro",
+        "Thursday",
+        retro.to_str().expect("path"),
+        "--from",
+        "2027-01-01",
+        "--to",
+        "2027-03-31",
+    ]);
+    let retro = std::fs::read_to_string(&retro).expect("the retrospective");
+    assert!(
+        retro.contains("1 gathering held.")
+            && retro.contains("- Ada: Delegate the Q1 plan — **kept**.")
+            && retro.contains("| Ada | 1 of 1 |"),
+        "{retro}"
+    );
 
     let md = dir.path().join("gathering.md");
     let ics = dir.path().join("year.ics");

@@ -112,6 +112,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         "{goals}"
     );
     run_the_gathering(&window, &ada).await;
+    looking_back(&window, &ada).await;
     // The circle meets on Thursdays from a week or two ahead, whenever this runs.
     let mut first = circlekeep_engine::today() + chrono::Days::new(7);
     while first.weekday() != chrono::Weekday::Thu {
@@ -431,6 +432,75 @@ async fn sync_by_file(
     window.click("#sync-file summary").await;
 }
 
+/// Bo looks back in the window: search finds the note Ada typed on her
+/// device; Bo answers the pulse, which shows a count and no averages while
+/// fewer than three answered; the retrospective counts the gathering.
+async fn looking_back(window: &Window, ada: &Device<'_>) {
+    window.click("#tab-reflect").await;
+    window
+        .submit("#search-form", &[("text", "ADA'S laptop")])
+        .await;
+    window
+        .until(
+            "Ada's note found",
+            &format!(
+                "const r = document.getElementById('search-results'); return !!r && r.children.length === 1 \
+                 && r.textContent.includes({ADA_NOTE:?}) && r.querySelector('.meta').textContent.includes('Ada');"
+            ),
+        )
+        .await;
+    window.submit("#retro-form", &[]).await;
+    window
+        .until(
+            "the retrospective",
+            "return document.getElementById('retro')?.textContent.includes('1 gathering held');",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("look-back.png"))
+        .await;
+    ada.ok(&[
+        "gathering",
+        "pulse",
+        CIRCLE,
+        "--heard",
+        "4",
+        "--useful",
+        "5",
+        "--time-fair",
+        "4",
+    ]);
+    window.click("#tab-gatherings").await;
+    window
+        .submit(
+            "#pulse-form",
+            &[("heard", "5"), ("useful", "4"), ("time_fair", "3")],
+        )
+        .await;
+    window
+        .until(
+            "both answers counted, no averages shown",
+            "const p = document.getElementById('pulse-summary')?.textContent ?? ''; \
+             return p.startsWith('2 of 3 answers') && document.getElementById('message').dataset.kind === 'ok';",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("pulse.png"))
+        .await;
+    let pulse = ada.json(&[
+        "gathering",
+        "pulse",
+        CIRCLE,
+        "--heard",
+        "4",
+        "--useful",
+        "5",
+        "--time-fair",
+        "4",
+    ]);
+    assert!(pulse["heard"].is_null(), "{pulse}");
+}
+
 /// Bo takes things out of the app: the gathering as Markdown, the year as
 /// .ics, a journal entry of Bo's own, and a backup.
 async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::NaiveDate) {
@@ -454,6 +524,9 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         .type_into("#setup-circle-form input[name=purpose]", "Grow as leaders")
         .await;
     window
+        .type_into("#setup-circle-form input[name=place]", "Community room")
+        .await;
+    window
         .run(&format!(
             "document.getElementById('setup-circle-form').first.value = '{first}'; return true;"
         ))
@@ -462,7 +535,7 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
     window
         .until(
             "the planned gatherings",
-            &format!("return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && document.getElementById('tab-charter') && document.body.textContent.includes('{first} 18:30');"),
+            &format!("const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && !!li && li.textContent.includes('18:30') && li.textContent.includes('at Community room');"),
         )
         .await;
     // The form keeps the rhythm it set: a new time alone is taken (it used
@@ -478,7 +551,7 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         window
             .until(
                 "the new time",
-                &format!("const m = document.getElementById('message'); return m.dataset.kind === 'ok' && m.textContent.includes('new rhythm') && document.body.textContent.includes('{first} {time}');"),
+                &format!("const m = document.getElementById('message'); const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return m.dataset.kind === 'ok' && m.textContent.includes('new rhythm') && !!li && li.textContent.includes('{time}');"),
             )
             .await;
     }
@@ -490,6 +563,11 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
     assert!(
         ics.matches("BEGIN:VEVENT").count() >= 20,
         "a year of gatherings: {ics}"
+    );
+    assert_eq!(
+        ics.matches("LOCATION:Community room").count(),
+        ics.matches("BEGIN:VEVENT").count(),
+        "every event says where: {ics}"
     );
 
     window.click("#tab-journal").await;
@@ -837,6 +915,9 @@ async fn sees(
     assert!(held, "{} never saw {what}: {last}", device.home.display());
 }
 
+/// Where the moved gathering meets instead.
+const ROOM: &str = "Room 9, Guild Hall";
+
 /// Bo changes the schedule from the window: cannot come to the first
 /// gathering, notes that Ada cannot come to the second (and then that she
 /// can after all), cancels the third,
@@ -914,13 +995,18 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
     window
         .submit(
             &format!("{} form", planned(&second)),
-            &[("to", &moved_to), ("time", "19:00")],
+            &[("to", &moved_to), ("time", "19:00"), ("place", ROOM)],
         )
         .await;
     window
         .until(
-            "the second moved",
-            &format!("return document.getElementById('schedule')?.textContent.includes('{moved_to} 19:00 (moved from {second})');"),
+            "the second moved, shown as a day in the locale, with its place",
+            &format!(
+                "const li = document.querySelector(\"#schedule li[data-planned='{second}'][data-date='{moved_to}']\");
+                 const day = (d) => new Date(...d.split('-').map((n, i) => Number(n) - (i === 1 ? 1 : 0))).toLocaleDateString([], {{ dateStyle: 'medium' }});
+                 return !!li && li.textContent.includes(day('{moved_to}') + ' 19:00 (moved from ' + day('{second}') + ')')
+                   && li.textContent.includes('at {ROOM}') && !li.textContent.includes('{moved_to}');"
+            ),
         )
         .await;
     sees(ada, &schedule, "Bo's schedule changes", &|s| {
@@ -936,7 +1022,10 @@ async fn schedule_changes(window: &Window, ada: &Device<'_>, first: chrono::Naiv
         });
         let cancelled = on(&third).is_some_and(|p| p["cancelled"] == true);
         let moved = on(&second).is_some_and(|p| {
-            p["date"] == moved_to.as_str() && p["time"] == "19:00" && p["moved"] == true
+            p["date"] == moved_to.as_str()
+                && p["time"] == "19:00"
+                && p["moved"] == true
+                && p["place"] == ROOM
         });
         bo_away && !ada_away(s) && cancelled && moved
     })

@@ -15,6 +15,7 @@ mod map;
 mod membership;
 mod persistence;
 mod practice;
+mod reflect;
 mod rejection;
 mod room;
 mod sync;

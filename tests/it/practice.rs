@@ -8,7 +8,7 @@ use circlekeep_engine::agenda::StepKind;
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::Cadence;
-use circlekeep_engine::{CircleId, HistoryPolicy};
+use circlekeep_engine::{CircleId, HistoryPolicy, Move};
 use circlekeep_engine::{Outcome, TextEdit};
 use circlekeep_seal::ExposeSecret;
 use circlekeep_store::Store;
@@ -27,11 +27,16 @@ fn scheduled_circle(peers: &[Peer], first: &str) -> CircleId {
                 purpose: Some("grow as leaders".into()),
                 cadence: Some(cadence),
                 guide: None,
+                place: Some(PLACE.into()),
             },
         )
         .expect("setup");
     circle
 }
+
+/// Where the scheduled circle meets (commas and a semicolon, which
+/// iCalendar escapes).
+const PLACE: &str = "Room 4, Old Library; Oak Street";
 
 fn peers(n: u8) -> Vec<Peer> {
     let names = ["Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"];
@@ -120,7 +125,13 @@ fn the_year_exports_as_ics_that_a_calendar_parser_reads() {
     let circle = scheduled_circle(&group, "2027-01-04");
     ada.cancel_gathering(circle, date("2027-01-21"), true)
         .expect("cancel");
-    ada.reschedule(circle, date("2027-02-04"), date("2027-02-05"), None)
+    let online = "https://meet.example/circle-42";
+    let to = Move {
+        date: date("2027-02-05"),
+        time: None,
+        place: Some(online.into()),
+    };
+    ada.reschedule(circle, date("2027-02-04"), &to)
         .expect("move");
     let schedule = ada.schedule(circle, date("2027-01-04")).expect("schedule");
     let ics = ada.schedule_ics(circle, date("2027-01-04")).expect("ics");
@@ -150,6 +161,17 @@ fn the_year_exports_as_ics_that_a_calendar_parser_reads() {
         assert_eq!(start, expected);
         assert!(!prop(event, "DTEND").is_empty() && !prop(event, "DTSTAMP").is_empty());
         assert_eq!(prop(event, "SUMMARY"), "Thursday circle gathering");
+        // Every event says where, in iCalendar's escaping.
+        let place = prop(event, "LOCATION")
+            .replace("\\,", ",")
+            .replace("\\;", ";");
+        let expected = if planned.planned == "2027-02-04" {
+            online
+        } else {
+            PLACE
+        };
+        assert_eq!(place, expected);
+        assert_eq!(planned.place.as_deref(), Some(expected));
         if planned.cancelled {
             assert_eq!(prop(event, "STATUS"), "CANCELLED");
         } else {
@@ -687,8 +709,8 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
     let first = due(&group[0], "2027-01-06T18:00:00Z");
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(
-        first[0].text.contains("2027-01-07 18:30"),
-        "{}",
+        first[0].text.contains("2027-01-07 18:30") && first[0].text.contains(PLACE),
+        "the reminder says when and where: {}",
         first[0].text
     );
     assert!(due(&group[0], "2027-01-06T19:00:00Z").is_empty(), "once");
@@ -701,13 +723,13 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
 
     // Moved to later that evening: a new time, announced again, once.
     let ada = &group[0];
-    ada.reschedule(
-        circle,
-        date("2027-01-07"),
-        date("2027-01-07"),
-        Some("20:00".parse().expect("time")),
-    )
-    .expect("move");
+    let later = Move {
+        date: date("2027-01-07"),
+        time: Some("20:00".parse().expect("time")),
+        place: None,
+    };
+    ada.reschedule(circle, date("2027-01-07"), &later)
+        .expect("move");
     let moved = due(ada, "2027-01-06T20:00:00Z");
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert!(moved[0].text.contains("20:00"), "{}", moved[0].text);
@@ -721,4 +743,5 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
     // The announcement record is sealed: no date of the schedule in clear.
     let store = group[0].dir().join("store");
     assert!(files_containing(&store, "2027-01-07").is_empty());
+    assert!(files_containing(&store, "Old Library").is_empty());
 }

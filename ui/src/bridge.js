@@ -35,8 +35,13 @@ export const backend = {
   /** What was refused from this circle's peers and bundles, grouped by reason and claimed author, most recent first. */
   rejections: (circle) => call("rejections", { circle }),
   /** Purpose, rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }` (or null) and guide (member id, "" for none, null unchanged). */
-  setupCircle: (circle, purpose, rhythm, guide) => call("setup_circle", { circle, purpose, rhythm, guide }),
-  reschedule: (circle, date, to, time) => call("reschedule", { circle, date, to, time }),
+  setupCircle: (circle, purpose, rhythm, guide, place) => call("setup_circle", { circle, purpose, rhythm, guide, place }),
+  search: (circle, text, member, turnOf, from, to) => call("search", { circle, text, member, turnOf, from, to }),
+  pulse: (circle, gathering) => call("pulse", { circle, gathering }),
+  answerPulse: (circle, gathering, answers) => call("answer_pulse", { circle, gathering, answers }),
+  retrospective: (circle, from, to) => call("retrospective", { circle, from, to }),
+  exportRetro: (circle, from, to) => call("export_retro", { circle, from, to }),
+  reschedule: (circle, date, to, time, place) => call("reschedule", { circle, date, to, time, place }),
   cancelGathering: (circle, date, cancel) => call("cancel_gathering", { circle, date, cancel }),
   /** Says `member` (id; default: me) will not come to the gathering planned for `date`, or will after all. */
   setAbsent: (circle, date, absent, member) => call("set_absent", { circle, date, absent, member: member ?? null }),

@@ -2,9 +2,10 @@
 // sync status and invites) and charter. Re-renders from the engine whenever
 // the circle changes, keeping note boxes (and what you are typing) in place.
 import { backend } from "./bridge.js";
-import { el, form, ago, ask, dateText, dateTimeText, drafts, localDate, restoreDrafts } from "./dom.js";
+import { el, form, ago, ask, dateText, dateTimeText, dayText, drafts, localDate, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
+import { lookBack, pulsePanel } from "./reflect.js";
 
 const TABS = [
   ["gatherings", "Gatherings"],
@@ -12,6 +13,7 @@ const TABS = [
   ["members", "Members"],
   ["charter", "Charter & schedule"],
   ["journal", "My journal"],
+  ["reflect", "Look back"],
 ];
 const OUTCOMES = ["kept", "partly", "not", "renegotiated"];
 const GOAL_STATES = ["open", "achieved", "dropped"];
@@ -177,7 +179,7 @@ export class CircleView {
           el(
             "button",
             { class: g.id === this.gathering ? "gathering current" : "gathering", disabled: !g.readable, title: g.readable ? "" : "Sealed before you joined", onclick: () => { this.gathering = g.id; this.refresh(); } },
-            g.date,
+            dayText(g.date),
             g.readable ? "" : " (sealed)",
           ),
         ),
@@ -208,7 +210,12 @@ export class CircleView {
   async running() {
     this.run = new RunPanel({ circle: this.id, gathering: this.gathering, say: this.say, refresh: () => this.refresh() });
     const panel = await this.run.render();
-    return [panel, await this.notes()];
+    return [panel, await this.notes(), await pulsePanel(this)];
+  }
+
+  /** Search and the retrospective. */
+  reflect(circle) {
+    return lookBack(this, circle);
   }
 
   async notes() {
@@ -232,7 +239,7 @@ export class CircleView {
       ? el("p", { id: "off-record", class: "warning" }, "This turn is off the record: no notes are kept until it ends.")
       : adder;
     const exporter = el("button", { id: "export-markdown", class: "secondary", onclick: () => this.save(() => backend.exportMarkdown(this.id, this.gathering)) }, "Export as Markdown");
-    return el("div", { id: "notes" }, el("div", { class: "heading" }, el("h3", {}, `Notes of ${gathering.date}`), exporter), this.notesList, closed);
+    return el("div", { id: "notes" }, el("div", { class: "heading" }, el("h3", {}, `Notes of ${dayText(gathering.date)}`), exporter), this.notesList, closed);
   }
 
   /** Runs an export and says where it went (nothing if cancelled). */
@@ -392,24 +399,29 @@ export class CircleView {
     ], "Swap", async (f) => {
       await backend.swapRole(this.id, f.role.value, p.planned, f.other.value);
       await this.refresh();
-    }, this.say);    const mover = form({ id: `move-${p.planned}`, class: "inline" }, [
+    }, this.say);
+    const mover = form({ id: `move-${p.planned}`, class: "inline" }, [
       el("input", { name: "to", type: "date", value: p.date, required: true, "aria-label": "New date" }),
       el("input", { name: "time", type: "time", value: p.time, "aria-label": "New time" }),
+      el("input", { name: "place", value: p.place ?? "", maxlength: 500, placeholder: "Place or video link", "aria-label": "Place for this gathering" }),
     ], "Move", async (f) => {
-      await backend.reschedule(this.id, p.planned, f.to.value, f.time.value || null);
+      // An unchanged place stays as it is; a cleared one goes back to the circle's.
+      const place = f.place.value.trim() === (p.place ?? "") ? null : f.place.value;
+      await backend.reschedule(this.id, p.planned, f.to.value, f.time.value || null, place);
       await this.refresh();
     }, this.say);
     const roles = Object.entries(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ");
-    return el("li", { class: p.cancelled ? "planned cancelled" : "planned", "data-planned": p.planned },
-      el("div", {}, el("strong", {}, `${p.date} ${p.time}`),
-        p.moved ? ` (moved from ${p.planned})` : "",
+    return el("li", { class: p.cancelled ? "planned cancelled" : "planned", "data-planned": p.planned, "data-date": p.date },
+      el("div", {}, el("strong", {}, `${dayText(p.date)} ${p.time}`),
+        p.moved ? ` (moved from ${dayText(p.planned)})` : "",
         p.cancelled ? " — cancelled" : ` — ${roles}`,
+        p.place ? el("span", { class: "place" }, ` · at ${p.place}`) : null,
         p.absent.length ? el("span", { class: "meta" }, ` · not coming: ${p.absent.map((a) => a.name).join(", ")}`) : null),
       el("div", { class: "inline actions" },
         p.cancelled ? null : el("button", { class: "secondary absent", onclick: this.act(() => backend.setAbsent(this.id, p.planned, !absent)) },
           absent ? "I can come after all" : "I can't come"),
         el("button", { class: "secondary cancel", onclick: async () => {
-          if (p.cancelled || await ask(`Cancel the gathering of ${p.date} at ${p.time} for everyone in the circle?`, "Cancel gathering", "Keep it")) await this.act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled))();
+          if (p.cancelled || await ask(`Cancel the gathering of ${dayText(p.date)} at ${p.time} for everyone in the circle?`, "Cancel gathering", "Keep it")) await this.act(() => backend.cancelGathering(this.id, p.planned, !p.cancelled))();
         } },
           p.cancelled ? "Restore" : "Cancel"),
         el("details", { class: "move" }, el("summary", {}, "Move…"), mover),
@@ -426,6 +438,7 @@ export class CircleView {
     const now = practice.rhythm ?? { everyWeeks: 2, weekday: "thu", time: "18:30", minutes: 90, timeZone: zone, first: localDate(new Date()) };
     const setup = form({ id: "setup-circle-form" }, [
       el("label", {}, "Purpose", el("input", { name: "purpose", value: circle.purpose ?? "", maxlength: 2000 })),
+      el("label", {}, "Where the circle meets", el("input", { name: "place", value: practice.place ?? "", maxlength: 500, placeholder: "An address, a room or a video link" })),
       el("div", { class: "inline" },
         el("label", {}, "Every (weeks)", el("input", { name: "everyWeeks", type: "number", min: 1, max: 8, value: now.everyWeeks, required: true })),
         el("label", {}, "On", el("select", { name: "weekday" }, days.map((d) => el("option", { value: d, selected: d === now.weekday }, d)))),
@@ -444,12 +457,13 @@ export class CircleView {
       };
       const same = practice.rhythm && Object.keys(typed).every((k) => typed[k] === practice.rhythm[k]);
       const guide = f.guide.value === (practice.guide?.id ?? "") ? null : f.guide.value;
-      await backend.setupCircle(this.id, f.purpose.value, same ? null : typed, guide);
+      const place = f.place.value.trim() === (practice.place ?? "") ? null : f.place.value;
+      await backend.setupCircle(this.id, f.purpose.value, same ? null : typed, guide, place);
       await this.refresh();
       return same ? "Saved." : "Saved: the schedule and rota follow the new rhythm.";
     }, this.say);
     return el("details", { id: "setup-circle", open: !practice.cadence },
-      el("summary", {}, practice.cadence ? "Change purpose, rhythm or guide" : "Set the purpose and when the circle meets"), setup);
+      el("summary", {}, practice.cadence ? "Change purpose, place, rhythm or guide" : "Set the purpose and when the circle meets"), setup);
   }
 
   async journal() {

@@ -78,6 +78,14 @@ export function localDate(date) {
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
 }
 
+/** A calendar day (YYYY-MM-DD, as the schedule stores it) in this
+ * computer's locale: the day itself, never shifted by the time zone. */
+export function dayText(day) {
+  const [y, m, d] = String(day).split("-").map(Number);
+  const at = new Date(y, m - 1, d);
+  return /^\d{4}-\d{2}-\d{2}$/.test(day) && at.getDate() === d ? at.toLocaleDateString([], { dateStyle: "medium" }) : day;
+}
+
 /** A stored moment (RFC 3339, UTC) as a date in this computer's locale
  * and time zone. */
 export function dateText(moment) {

@@ -12,6 +12,7 @@ mod output;
 mod goals;
 mod network;
 mod practice;
+mod reflect;
 
 use anyhow::Context;
 use circlekeep_engine::agenda::Template;
@@ -115,6 +116,9 @@ enum Command {
     /// Sync status: this device's endpoint, and per circle and member whether
     /// connected, when last seen, and how many entries each side lacks.
     Status,
+    /// Search a circle's notes, goals, contracts and your journal about it
+    /// (every word must occur; any case).
+    Search(reflect::SearchArgs),
     /// Device network settings (defaults for the networked commands).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -199,6 +203,9 @@ enum CircleCommand {
         /// Circle name or id prefix.
         circle: String,
     },
+    /// Write a retrospective (attendance, contracts made and kept, goals and
+    /// milestones, airtime balance, pulse trend) as Markdown.
+    Retro(reflect::RetroArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -250,6 +257,9 @@ enum GatheringCommand {
         /// Circle name or id prefix.
         circle: String,
     },
+    /// Answer the pulse after a gathering: was I heard, was it useful, was
+    /// the time fair (1–5); the circle sees averages once three answered.
+    Pulse(reflect::PulseArgs),
     #[command(flatten)]
     Run(practice::GatheringRun),
 }
@@ -497,9 +507,8 @@ pub(crate) fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
         }
     };
     match command {
-        Command::Bundle(BundleCommand::Export { file, .. } | BundleCommand::Import { file }) => {
-            fix(file)
-        }
+        Command::Bundle(BundleCommand::Export { file, .. } | BundleCommand::Import { file })
+        | Command::Circle(CircleCommand::Retro(reflect::RetroArgs { file, .. })) => fix(file),
         Command::Practice(p) => match p {
             PracticeCommand::Export(
                 ExportCommand::Ics { file, .. } | ExportCommand::Markdown { file, .. },
@@ -571,6 +580,7 @@ pub(crate) async fn dispatch(
             practice::run(engine, p, key_file, out)?
         }
         Command::Config(c) => network::config(engine, c, out)?,
+        Command::Search(args) => reflect::search(engine, args, out)?,
     }
     Ok(0)
 }
@@ -603,6 +613,7 @@ fn circle(engine: &Engine, command: CircleCommand, out: &Output) -> anyhow::Resu
             engine.leave_circle(engine.find_circle(&circle)?)?;
             out.done("Left the circle.");
         }
+        CircleCommand::Retro(args) => reflect::retro(engine, args, out)?,
         CircleCommand::Rejections { circle } => {
             out.rejections(&engine.rejections(engine.find_circle(&circle)?)?)
         }
@@ -649,6 +660,7 @@ fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow
         GatheringCommand::List { circle } => {
             out.gatherings(&engine.circle(engine.find_circle(&circle)?)?.gatherings)
         }
+        GatheringCommand::Pulse(args) => reflect::pulse(engine, args, out)?,
         GatheringCommand::Run(run) => practice::run_gathering(engine, run, out)?,
     }
     Ok(())

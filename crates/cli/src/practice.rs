@@ -13,7 +13,7 @@ use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::{parse_time, Cadence, CadenceDoc};
 use circlekeep_engine::views::AcceptanceView;
 use circlekeep_engine::ErrorCode;
-use circlekeep_engine::{CircleId, DocId, Engine, EngineError};
+use circlekeep_engine::{CircleId, DocId, Engine, EngineError, Move};
 use clap::Subcommand;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -102,6 +102,9 @@ pub enum ScheduleCommand {
         /// A new local start time (HH:MM).
         #[arg(long)]
         time: Option<String>,
+        /// Where this gathering meets instead ("" for the circle's place).
+        #[arg(long)]
+        place: Option<String>,
     },
     /// Cancel one gathering.
     Cancel {
@@ -242,6 +245,9 @@ pub struct SetupArgs {
     /// The circle has no guide (any more).
     #[arg(long)]
     pub no_guide: bool,
+    /// Where the circle meets: an address, a room or a video link ("" for none).
+    #[arg(long)]
+    pub place: Option<String>,
 }
 
 /// Gathering verbs beyond opening and listing.
@@ -383,6 +389,7 @@ pub fn setup(engine: &Engine, args: SetupArgs, out: &Output) -> anyhow::Result<(
             purpose: args.purpose,
             cadence,
             guide,
+            place: args.place,
         },
     )?;
     practice(engine, id, out)
@@ -677,12 +684,18 @@ fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::
             date: d,
             to,
             time,
+            place,
         } => {
             let time = time
                 .map(|t| parse_time(&t))
                 .transpose()
                 .map_err(EngineError::from)?;
-            engine.reschedule(circle(engine, &c)?, date(&d)?, date(&to)?, time)?;
+            let to = Move {
+                date: date(&to)?,
+                time,
+                place,
+            };
+            engine.reschedule(circle(engine, &c)?, date(&d)?, &to)?;
             out.done("Gathering moved.");
         }
         ScheduleCommand::Cancel {

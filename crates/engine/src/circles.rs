@@ -78,6 +78,7 @@ impl<S: Store> Engine<S> {
                             .iter()
                             .map(|(id, n)| views::ProgressView {
                                 id: id.clone(),
+                                author: n.author.clone(),
                                 author_name: name_of(&n.author),
                                 text: n.text.clone(),
                                 created: n.created.clone(),

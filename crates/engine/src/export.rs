@@ -119,6 +119,9 @@ impl<S: Store> Engine<S> {
                     &format!("{} meets tomorrow", doc.settings.name),
                     -Duration::days(1),
                 ));
+            if let Some(place) = &p.place {
+                event.location(place);
+            }
             calendar.push(event.done());
         }
         Ok(calendar.done().to_string())

@@ -152,7 +152,7 @@ impl<S: Store> Engine<S> {
         })
     }
 
-    fn write_gathering(
+    pub(crate) fn write_gathering(
         &self,
         id: CircleId,
         gathering: DocId,

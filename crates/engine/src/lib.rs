@@ -48,9 +48,12 @@ mod keyring;
 mod notes;
 mod plan;
 pub mod practice;
+pub mod pulse;
 mod receive;
 mod rejections;
 mod replica;
+mod retro;
+pub mod search;
 mod select;
 mod settings;
 #[cfg(feature = "test-support")]
@@ -69,6 +72,7 @@ pub use circlekeep_store::{MemoryStore, SledStore, Store};
 pub use error::{EngineError, ErrorCode, Rejection};
 pub use export::write_owner_only;
 pub use home::Home;
+pub use plan::{Move, MAX_PLACE_CHARS};
 pub use settings::NetChoice;
 
 use circle::{CircleRuntime, Ctx};

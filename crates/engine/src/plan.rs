@@ -15,6 +15,33 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How far ahead the schedule is generated.
 pub const SCHEDULE_DAYS: i64 = 366;
 
+/// Where one gathering goes: its date, and optionally a new local start
+/// time and a place of its own (empty: the circle's place again).
+#[derive(Clone, Debug)]
+pub struct Move {
+    /// The date it takes place.
+    pub date: NaiveDate,
+    /// A new local start time.
+    pub time: Option<chrono::NaiveTime>,
+    /// Where it meets instead of the circle's place.
+    pub place: Option<String>,
+}
+
+/// Longest place (an address or a video link), in characters.
+pub const MAX_PLACE_CHARS: usize = 500;
+
+/// A place as typed, trimmed, on one line, within [`MAX_PLACE_CHARS`].
+pub(crate) fn check_place(text: &str) -> Result<String, EngineError> {
+    let place = text.trim();
+    if place.contains(['\n', '\r']) {
+        return Err(EngineError::BadText("a place is one line"));
+    }
+    if place.chars().count() > MAX_PLACE_CHARS {
+        return Err(EngineError::BadText("that place is too long"));
+    }
+    Ok(place.to_owned())
+}
+
 /// One planned gathering with its resolved date, time and roles.
 #[derive(Clone, Debug)]
 pub(crate) struct Planned {
@@ -26,6 +53,7 @@ pub(crate) struct Planned {
     pub roles: rota::Assignment,
     pub absent: BTreeSet<String>,
     pub gathering: Option<String>,
+    pub place: Option<String>,
 }
 
 pub(crate) fn cadence(doc: &CircleDoc) -> Result<Cadence, EngineError> {
@@ -98,6 +126,12 @@ pub(crate) fn plan(
                 starts: cadence.starts_at(date, time),
                 cancelled: slot.cancelled,
                 gathering: opened.get(slot.key.as_str()).map(|g| (*g).to_owned()),
+                place: s
+                    .places
+                    .get(&slot.key)
+                    .or(doc.settings.place.as_ref())
+                    .filter(|p| !p.is_empty())
+                    .cloned(),
                 roles,
                 absent: slot.absent,
             }
@@ -134,6 +168,7 @@ pub(crate) fn planned_view(
             .collect(),
         absent: p.absent.iter().map(|m| holder(names, m)).collect(),
         gathering: p.gathering.clone(),
+        place: p.place.clone(),
     }
 }
 
@@ -177,22 +212,22 @@ impl<S: Store> Engine<S> {
         Ok((doc, members, found))
     }
 
-    /// Moves one gathering to another date and/or time.
-    pub fn reschedule(
-        &self,
-        id: CircleId,
-        date: NaiveDate,
-        to: NaiveDate,
-        time: Option<chrono::NaiveTime>,
-    ) -> Result<(), EngineError> {
+    /// Moves one gathering to another date, time and/or place.
+    pub fn reschedule(&self, id: CircleId, date: NaiveDate, to: &Move) -> Result<(), EngineError> {
+        let place = to.place.as_deref().map(check_place).transpose()?;
         let (_, _, p) = self.find_planned(id, date)?;
         let key = p.planned.to_string();
         self.write_circle_doc(id, |doc| {
-            let moved = (to != p.planned).then(|| to.to_string());
+            let moved = (to.date != p.planned).then(|| to.date.to_string());
             docs::put_value(doc, &["schedule", "moved"], &key, moved)?;
-            if let Some(t) = time {
+            if let Some(t) = to.time {
                 let t = t.format("%H:%M").to_string();
                 docs::put_value(doc, &["schedule", "times"], &key, Some(t))?;
+            }
+            if let Some(place) = place {
+                // An empty place goes back to the circle's.
+                let place = (!place.is_empty()).then_some(place);
+                docs::put_value(doc, &["schedule", "places"], &key, place)?;
             }
             docs::put_value::<bool>(doc, &["schedule", "cancelled"], &key, None)?;
             Ok(())

@@ -3,7 +3,7 @@
 //! roles, guide prompt) and reminders. The schedule is in `plan`, goals in
 //! `goals`, contracts in `contracts`.
 
-use crate::plan::{cadence, holder, plan, planned_view, Planned, SCHEDULE_DAYS};
+use crate::plan::{cadence, check_place, holder, plan, planned_view, Planned, SCHEDULE_DAYS};
 use crate::views::{AcceptanceView, PracticeView, ReminderView};
 use crate::{check_text, circle, CircleId, Engine, EngineError, Store};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -26,6 +26,8 @@ pub struct Setup {
     pub cadence: Option<Cadence>,
     /// The guide (`Some(None)` removes the role, not the member).
     pub guide: Option<Option<circlekeep_model::MemberId>>,
+    /// Where the circle meets (empty: no place).
+    pub place: Option<String>,
 }
 
 impl<S: Store> Engine<S> {
@@ -72,7 +74,12 @@ impl<S: Store> Engine<S> {
             None => None,
         };
         let cadence = setup.cadence.as_ref().map(Cadence::to_doc);
+        let place = setup.place.as_deref().map(check_place).transpose()?;
         self.write_circle_doc(id, |doc| {
+            if let Some(p) = place {
+                let p = (!p.is_empty()).then_some(p);
+                docs::put_at(doc, &["settings"], "place", &p)?;
+            }
             if let Some(p) = &purpose {
                 docs::update_text(doc, &["settings", "purpose"], p)?;
             }
@@ -181,6 +188,7 @@ impl<S: Store> Engine<S> {
                     c.first_date()
                 )
             }),
+            place: doc.settings.place.clone(),
             guide: guide.map(|g| holder(&names, &g)),
             guide_prompt,
             charter_version: version,
@@ -232,6 +240,9 @@ impl<S: Store> Engine<S> {
                         p.time.format("%H:%M"),
                         cadence.time_zone.name()
                     );
+                    if let Some(place) = &p.place {
+                        text.push_str(&format!(" At {place}."));
+                    }
                     if !mine.is_empty() {
                         text.push_str(&format!(" You are {}.", mine.join(" and ")));
                     }

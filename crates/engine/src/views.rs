@@ -147,6 +147,8 @@ pub struct GoalView {
 pub struct ProgressView {
     /// Note id.
     pub id: String,
+    /// Author's member id.
+    pub author: String,
     /// Author's display name.
     pub author_name: String,
     /// The note.
@@ -225,6 +227,8 @@ pub struct PlannedView {
     pub absent: Vec<RoleHolder>,
     /// The gathering document, once opened.
     pub gathering: Option<String>,
+    /// Where it meets (its own place, else the circle's), if set.
+    pub place: Option<String>,
 }
 
 /// A member's acceptance of the current charter.
@@ -245,6 +249,8 @@ pub struct PracticeView {
     pub cadence: Option<String>,
     /// The same, as stored (what a setup form starts from).
     pub rhythm: Option<circlekeep_model::docs::CadenceDoc>,
+    /// Where the circle meets, if set.
+    pub place: Option<String>,
     /// The guide, if any.
     pub guide: Option<RoleHolder>,
     /// Prompt to hand over, after the guide's third gathering.
@@ -353,6 +359,131 @@ pub struct GatheringStateView {
     pub airtime: Vec<AirtimeView>,
     /// Who has not had a turn yet (among those present or not marked).
     pub waiting: Vec<RoleHolder>,
+}
+
+/// One member's answers to a gathering's pulse, each 1 (not at all) to 5 (fully).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PulseAnswers {
+    /// Was I heard?
+    pub heard: u8,
+    /// Was it useful?
+    pub useful: u8,
+    /// Was the time fair?
+    pub time_fair: u8,
+}
+
+/// A gathering's pulse as the circle sees it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PulseView {
+    /// Gathering id.
+    pub gathering: String,
+    /// How many members answered.
+    pub answered: usize,
+    /// How many must answer before the averages show.
+    pub needed: usize,
+    /// Average of "was I heard" (one decimal), once enough answered.
+    pub heard: Option<f64>,
+    /// Average of "was it useful".
+    pub useful: Option<f64>,
+    /// Average of "was the time fair".
+    pub time_fair: Option<f64>,
+    /// This member's own answers, if given.
+    pub mine: Option<PulseAnswers>,
+}
+
+/// A retrospective of a stretch of the circle's life.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RetroView {
+    /// The circle's name.
+    pub circle: String,
+    /// First day covered (YYYY-MM-DD), or from the first gathering.
+    pub from: Option<String>,
+    /// Last day covered.
+    pub to: String,
+    /// Gatherings held, oldest first.
+    pub gatherings: Vec<RetroGathering>,
+    /// Each member: attendance, airtime, contracts.
+    pub members: Vec<RetroMember>,
+    /// Contracts made in the stretch, with their report back.
+    pub contracts: Vec<ContractView>,
+    /// Goals achieved (set by the last day).
+    pub goals_achieved: Vec<RetroGoal>,
+    /// Milestones reached in the stretch.
+    pub milestones: Vec<RetroGoal>,
+}
+
+/// One gathering in a retrospective.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RetroGathering {
+    /// Gathering id.
+    pub id: String,
+    /// Its date.
+    pub date: String,
+    /// How many were marked present.
+    pub present: usize,
+    /// How many turns were taken.
+    pub turns: usize,
+    /// Its pulse (averages only where enough answered).
+    pub pulse: PulseView,
+}
+
+/// One member in a retrospective.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RetroMember {
+    /// The member.
+    pub member: RoleHolder,
+    /// Gatherings they were marked present at.
+    pub attended: usize,
+    /// Seconds of their turns.
+    pub airtime_secs: u64,
+    /// Contracts they made.
+    pub contracts: usize,
+    /// Contracts by outcome (`kept`, `partly`, `not`, `renegotiated`, `open`).
+    pub outcomes: std::collections::BTreeMap<String, usize>,
+}
+
+impl RetroMember {
+    pub(crate) fn new(member: RoleHolder) -> Self {
+        RetroMember {
+            member,
+            attended: 0,
+            airtime_secs: 0,
+            contracts: 0,
+            outcomes: Default::default(),
+        }
+    }
+}
+
+/// A goal achieved, or a milestone reached towards it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RetroGoal {
+    /// Whose goal.
+    pub owner: RoleHolder,
+    /// The goal.
+    pub goal: String,
+    /// The milestone reached, if this is one.
+    pub milestone: Option<String>,
+}
+
+/// Something a search found.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SearchHit {
+    /// `note`, `goal`, `progress`, `milestone`, `contract`, `report` or `journal`.
+    pub kind: String,
+    /// The record's id (a report's is its contract's).
+    pub id: String,
+    /// Its text.
+    pub text: String,
+    /// Who wrote or owns it, where that can be told.
+    pub author: Option<RoleHolder>,
+    /// Its day: the gathering's for a note, else when it was written (RFC 3339).
+    pub date: String,
+    /// Where it is, in words ("gathering notes, Bo's turn").
+    pub context: String,
+    /// The gathering (document id) a note is in or a contract was made at.
+    pub gathering: Option<String>,
+    /// Whose turn a note was taken in.
+    pub turn_of: Option<RoleHolder>,
 }
 
 /// A private journal entry.

@@ -16,7 +16,8 @@
 //! Rules (each tested below and attacked in `tests/it/authorship.rs`):
 //! - a note, goal, contract, progress note or gathering belongs to whoever
 //!   created its object: a copy of Ada's fields made by Mallory is Mallory's;
-//! - a charter acceptance counts only if the member wrote it themself;
+//! - a charter acceptance, and a member's pulse after a gathering, count
+//!   only if the member wrote them themself;
 //! - a display name is shown only if written by the member or by who added
 //!   them (the engine checks the adder against the membership log).
 //!
@@ -90,12 +91,28 @@ pub fn attribute_circle(doc: &impl ReadDoc, owner: Owner<'_>, circle: &mut Circl
         gathering.opened_by = gatherings.get(id).cloned().unwrap_or_default();
     }
     circle.charter.accepted.retain(|member, _| {
-        map_at(doc, &["charter", "accepted", member]).is_some_and(|obj| {
-            ["at", "version"]
-                .iter()
-                .all(|key| writer(doc, owner, &obj, key).as_deref() == Some(member.as_str()))
-        })
+        written_by(
+            doc,
+            owner,
+            &["charter", "accepted", member],
+            &["at", "version"],
+            member,
+        )
     });
+}
+
+/// Whether every one of `keys` of the map at `path` was last written by `member`.
+fn written_by(
+    doc: &impl ReadDoc,
+    owner: Owner<'_>,
+    path: &[&str],
+    keys: &[&str],
+    member: &str,
+) -> bool {
+    map_at(doc, path).is_some_and(|obj| {
+        keys.iter()
+            .all(|key| writer(doc, owner, &obj, key).as_deref() == Some(member))
+    })
 }
 
 /// Sets each note's author in `gathering` (read from `doc`) from the signer.
@@ -104,6 +121,16 @@ pub fn attribute_gathering(doc: &impl ReadDoc, owner: Owner<'_>, gathering: &mut
     for (id, note) in &mut gathering.notes {
         note.author = notes.get(id).cloned().unwrap_or_default();
     }
+    // A member's pulse counts only as they answered it themself.
+    gathering.pulse.retain(|member, _| {
+        written_by(
+            doc,
+            owner,
+            &["pulse", member],
+            &["heard", "useful", "time_fair", "at"],
+            member,
+        )
+    });
 }
 
 /// Who wrote each member's current display name: member hex → writer hex.
@@ -223,6 +250,27 @@ mod tests {
             read.charter.accepted.keys().collect::<Vec<_>>(),
             [&hex(MALLORY)]
         );
+    }
+
+    #[test]
+    fn a_pulse_counts_only_if_the_member_answered_it() {
+        let mut ada = docs::new_doc(&ADA);
+        docs::init_gathering(&mut ada, &GatheringDoc::default()).expect("init");
+        let answer = |n| docs::Pulse {
+            heard: n,
+            useful: n,
+            time_fair: n,
+            at: "2026-12-03T21:00:00Z".into(),
+        };
+        docs::put_at(&mut ada, &["pulse"], &hex(ADA), &answer(5)).expect("ada's own");
+        let mut mallory = ada.fork().with_actor(MALLORY.as_slice().into());
+        // Mallory answers for a member who did not, and lowers Ada's score.
+        docs::put_at(&mut mallory, &["pulse"], &hex([0xbb; 32]), &answer(1)).expect("forged");
+        docs::put_value(&mut mallory, &["pulse", &hex(ADA)], "heard", Some(1u64))
+            .expect("overwritten");
+        docs::put_at(&mut mallory, &["pulse"], &hex(MALLORY), &answer(2)).expect("own");
+        let read = docs::read_gathering(&mallory).expect("read");
+        assert_eq!(read.pulse.keys().collect::<Vec<_>>(), [&hex(MALLORY)]);
     }
 
     #[test]

@@ -135,6 +135,10 @@ pub struct Schedule {
     pub roles: HashMap<String, String>,
     /// `date/member` → will not come.
     pub absent: HashMap<String, bool>,
+    /// Planned date → where this one gathering meets (instead of the
+    /// circle's place).
+    #[autosurgeon(missing = "Default::default")]
+    pub places: HashMap<String, String>,
 }
 
 /// A circle's name, purpose and policies.
@@ -154,6 +158,9 @@ pub struct Settings {
     /// The guide (member hex) who helps launch the circle, if any.
     #[autosurgeon(missing = "Default::default")]
     pub guide: Option<String>,
+    /// Where the circle meets (an address, a room or a video link), if set.
+    #[autosurgeon(missing = "Default::default")]
+    pub place: Option<String>,
 }
 
 /// The circle's ground rules.
@@ -295,6 +302,22 @@ pub struct GatheringDoc {
     /// Member (hex) → turns, by turn id.
     #[autosurgeon(missing = "Default::default")]
     pub turns: HashMap<String, Turn>,
+    /// Member (hex) → their answers after the gathering.
+    #[autosurgeon(missing = "Default::default")]
+    pub pulse: HashMap<String, Pulse>,
+}
+
+/// A member's answers after a gathering, each 1 (not at all) to 5 (fully).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Pulse {
+    /// Was I heard?
+    pub heard: u64,
+    /// Was it useful?
+    pub useful: u64,
+    /// Was the time fair?
+    pub time_fair: u64,
+    /// When answered (RFC 3339).
+    pub at: String,
 }
 
 /// A step of a gathering's agenda.

@@ -144,6 +144,7 @@ pub async fn setup_circle(
     purpose: Option<String>,
     rhythm: Option<CadenceDoc>,
     guide: Option<String>,
+    place: Option<String>,
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
@@ -161,6 +162,7 @@ pub async fn setup_circle(
                     purpose,
                     cadence,
                     guide,
+                    place,
                 },
             )?)
         })

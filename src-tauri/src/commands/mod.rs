@@ -7,5 +7,6 @@ pub mod gatherings;
 pub mod goals;
 pub mod identity;
 pub mod journal;
+pub mod reflect;
 pub mod schedule;
 pub mod sync;

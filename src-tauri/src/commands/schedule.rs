@@ -2,13 +2,14 @@
 //! or swap a role with another gathering; and the reminders that are due.
 
 use crate::state::{blocking, AppState, CommandError};
-use circlekeep_engine::parse_date;
 use circlekeep_engine::rota::Role;
 use circlekeep_engine::schedule::parse_time;
 use circlekeep_engine::views::ReminderView;
+use circlekeep_engine::{parse_date, Move};
 use tauri::State;
 
-/// Moves the gathering planned for `date` to `to` (and `time`, HH:MM, if given).
+/// Moves the gathering planned for `date` to `to` (and `time`, HH:MM, and
+/// `place`, if given; an empty place goes back to the circle's).
 #[tauri::command]
 pub async fn reschedule(
     state: State<'_, AppState>,
@@ -16,6 +17,7 @@ pub async fn reschedule(
     date: String,
     to: String,
     time: Option<String>,
+    place: Option<String>,
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
@@ -23,7 +25,12 @@ pub async fn reschedule(
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| parse_time(&t))
                 .transpose()?;
-            Ok(engine.reschedule(id, parse_date(&date)?, parse_date(&to)?, time)?)
+            let to = Move {
+                date: parse_date(&to)?,
+                time,
+                place,
+            };
+            Ok(engine.reschedule(id, parse_date(&date)?, &to)?)
         })
         .await
 }
