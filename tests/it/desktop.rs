@@ -438,6 +438,12 @@ async fn sync_by_file(
 async fn looking_back(window: &Window, ada: &Device<'_>) {
     window.click("#tab-reflect").await;
     window
+        .until(
+            "the search form",
+            "return !!document.getElementById('search-form') && !document.getElementById('circle-view').hasAttribute('data-rendering');",
+        )
+        .await;
+    window
         .submit("#search-form", &[("text", "ADA'S laptop")])
         .await;
     window
@@ -471,6 +477,12 @@ async fn looking_back(window: &Window, ada: &Device<'_>) {
         "4",
     ]);
     window.click("#tab-gatherings").await;
+    window
+        .until(
+            "the pulse form",
+            "return !!document.getElementById('pulse-form') && !document.getElementById('circle-view').hasAttribute('data-rendering');",
+        )
+        .await;
     window
         .submit(
             "#pulse-form",
@@ -1062,7 +1074,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
     window
         .until(
             "Bo's acceptance",
-            "return !document.getElementById('accept-charter') && [...document.querySelectorAll('#acceptance li')].some(l => l.textContent === 'Bo: accepted');",
+            "return !document.getElementById('accept-charter') && !document.getElementById('charter-prompt') && [...document.querySelectorAll('#acceptance li')].some(l => l.textContent === 'Bo: accepted');",
         )
         .await;
     sees(
@@ -1263,6 +1275,13 @@ async fn first_run(
         .until(
             "the joined circle",
             &format!("return document.getElementById('circle-name')?.textContent === {CIRCLE:?};"),
+        )
+        .await;
+    // Joining means accepting: the ground rules wait above the tabs.
+    window
+        .until(
+            "the ground rules to accept",
+            "return !!document.querySelector('#charter-prompt .charter')?.textContent.trim() && !!document.getElementById('accept-charter-here');",
         )
         .await;
     window

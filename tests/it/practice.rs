@@ -745,3 +745,42 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
     assert!(files_containing(&store, "2027-01-07").is_empty());
     assert!(files_containing(&store, "Old Library").is_empty());
 }
+
+#[test]
+fn the_guide_is_prompted_to_hand_over_after_the_third_gathering() {
+    let group = peers(3);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = scheduled_circle(&group, "2026-09-01");
+    let bo_id = bo.identity().member_id();
+    let guide = Setup {
+        guide: Some(Some(bo_id)),
+        ..Default::default()
+    };
+    ada.setup(circle, &guide).expect("Bo guides");
+    let on = date("2026-11-01");
+    for (i, day) in ["2026-09-03", "2026-09-17", "2026-10-01"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            ada.practice(circle, on)
+                .expect("practice")
+                .guide_prompt
+                .is_none(),
+            "not before the third ({i})"
+        );
+        ada.new_gathering(circle, date(day)).expect("gathering");
+    }
+    let practice = ada.practice(circle, on).expect("practice");
+    let prompt = practice.guide_prompt.expect("the hand-over prompt");
+    assert!(prompt.contains("Bo has guided 3 gatherings"), "{prompt}");
+    // The app shows it as it is: no command-line advice in it.
+    assert!(
+        !prompt.contains("circlekeep") && !prompt.contains('`'),
+        "{prompt}"
+    );
+    // Handing over removes the guide; the role and the prompt go with them.
+    ada.remove_member(circle, bo_id).expect("hand over");
+    let after = ada.practice(circle, on).expect("practice");
+    assert_eq!((after.guide, after.guide_prompt), (None, None));
+}

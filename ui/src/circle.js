@@ -134,6 +134,7 @@ export class CircleView {
     this.refused = await backend.rejections(this.id);
     const refusedCount = this.refused.reduce((sum, r) => sum + r.count, 0);
     const body = await this[this.tab](circle);
+    const unaccepted = circle.member && !circle.invitation ? await this.charterPrompt(circle) : null;
     if (this.typing()) {
       // The user went into a field while this was built: keep their page,
       // update its notes in place, and redraw once they leave the field.
@@ -157,6 +158,7 @@ export class CircleView {
         refusedCount
           ? el("p", { id: "refused-notice", class: "warning" }, `${refusedCount} record${refusedCount === 1 ? " was" : "s were"} refused: forged, altered, or from someone not in the circle. Nothing of them was applied; see Members.`)
           : null,
+        unaccepted,
         tabs,
         body,
       ].filter(Boolean),
@@ -367,7 +369,7 @@ export class CircleView {
       await this.refresh();
     }, this.say);
     return el("section", { class: "tab-body" },
-      practice.guide_prompt ? el("p", { id: "guide-prompt", class: "warning" }, practice.guide_prompt) : null,
+      practice.guide_prompt ? el("p", { id: "guide-prompt", class: "warning" }, practice.guide_prompt, " ", this.handOver(practice.guide, me)) : null,
       el("pre", { id: "charter", class: "charter" }, circle.charter),
       mine && !mine.accepted ? el("button", { id: "accept-charter", onclick: this.act(() => backend.acceptCharter(this.id)) }, "I accept these ground rules") : null,
       el("ul", { id: "acceptance" }, practice.charter.map((a) => el("li", { "data-member": a.member.id }, `${a.member.name}: ${a.accepted ? "accepted" : "not yet accepted"}`))),
@@ -427,6 +429,37 @@ export class CircleView {
         el("details", { class: "move" }, el("summary", {}, "Move…"), mover),
         p.cancelled || members.length < 2 ? null : el("details", { class: "others-absent" }, el("summary", {}, "Someone else…"), forOthers),
         p.cancelled ? null : el("details", { class: "swap" }, el("summary", {}, "Swap a role…"), swapper)));
+  }
+
+  /** Joining means accepting: until I accept the ground rules as they
+   * stand, they are shown above every tab with the choice to accept. */
+  async charterPrompt(circle) {
+    const practice = await backend.practice(this.id).catch(() => null);
+    const me = circle.members.find((m) => m.me);
+    const mine = practice?.charter.find((a) => a.member.id === me?.id);
+    if (!mine || mine.accepted) return null;
+    return el("section", { id: "charter-prompt", class: "warning", "aria-label": "The circle's ground rules" },
+      el("p", {}, "This circle works by these ground rules. Read them, and accept them to take part in good faith."),
+      el("details", { open: true }, el("summary", {}, "Ground rules"), el("pre", { class: "charter" }, circle.charter)),
+      el("button", { id: "accept-charter-here", onclick: this.act(() => backend.acceptCharter(this.id)) }, "I accept these ground rules"));
+  }
+
+  /** The guide's hand-over: the guide leaves the circle (a new epoch), thanked. */
+  handOver(guide, me) {
+    return el("button", { id: "hand-over", onclick: async () => {
+      const self = guide.id === me?.id;
+      const question = self
+        ? "Hand over and leave the circle? You will not read what it writes from now on."
+        : `Hand over: ${guide.name} leaves the circle, and it is re-keyed. They will not read what it writes from now on.`;
+      if (!(await ask(question, "Hand over"))) return;
+      try {
+        await (self ? backend.leaveCircle(this.id) : backend.removeMember(this.id, guide.id));
+        this.say(self ? "Thank you for guiding the circle." : `Thank you, ${guide.name}, for guiding the circle.`, "ok");
+      } catch (e) {
+        this.say(e.message);
+      }
+      await this.refresh();
+    } }, "Hand over");
   }
 
   /** Purpose and when the circle meets (the schedule and rota follow from it). */

@@ -121,10 +121,13 @@ export class RunPanel {
     const before = this.state.airtime.find((a) => a.member.id === running.member.id)?.airtime_secs ?? 0;
     const read = performance.now();
     const clockText = el("strong", { id: "turn-clock" });
+    // Said in words as well as colour, and announced to screen readers when
+    // it changes (not every second).
+    const stage = el("span", { id: "turn-stage", class: "meta", role: "status", "aria-live": "polite" });
     const box = el("div", { id: "turn", class: "turn", "data-member": running.member.id },
       el("div", {}, `${running.member.name}'s turn`, running.off_record ? el("span", { class: "badge" }, " off the record — no notes are kept") : null),
       running.feedback_wanted ? el("div", { class: "meta" }, `Feedback wanted: ${running.feedback_wanted}`) : null,
-      clockText,
+      clockText, stage,
       el("button", { id: "end-turn", onclick: this.act(() => backend.endTurn(this.circle, this.gathering)) }, "End turn"));
     const show = () => {
       const clock = turnClock(running, (performance.now() - read) / 1000);
@@ -134,6 +137,8 @@ export class RunPanel {
       clockText.replaceChildren(el("span", { class: "clock-time" }, time), " ", el("span", { class: "clock-of" }, rest.join(" ")));
       box.classList.toggle("warning", clock.warning && clock.over === 0);
       box.classList.toggle("over", clock.over > 0);
+      const said = clock.over > 0 ? "Over time" : clock.warning ? "Nearly time" : "";
+      if (stage.textContent !== said) stage.textContent = said;
       if (airtime) airtime.textContent = mmss(before + since);
     };
     show();

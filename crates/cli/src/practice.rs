@@ -419,8 +419,13 @@ pub fn practice(engine: &Engine, id: CircleId, out: &Output) -> anyhow::Result<(
         if let Some(g) = &p.guide {
             say!(out, "Guide: {}", g.name);
         }
-        if let Some(prompt) = &p.guide_prompt {
+        if let (Some(prompt), Some(guide)) = (&p.guide_prompt, &p.guide) {
             say!(out, "! {prompt}");
+            say!(
+                out,
+                "  To hand over: circlekeep member remove CIRCLE {}",
+                guide.id
+            );
         }
         say!(out, "Charter:");
         say_acceptances(out, &p.charter);

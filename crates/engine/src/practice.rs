@@ -148,10 +148,10 @@ impl<S: Store> Engine<S> {
             .as_ref()
             .filter(|_| held >= GUIDE_GATHERINGS)
             .map(|g| {
+                let name = holder(&names, g).name;
                 format!(
-                    "{} has guided {held} gatherings: time to hand over. \
-                     Removing the guide (`circlekeep member remove`) re-keys the circle.",
-                    holder(&names, g).name
+                    "{name} has guided {held} gatherings: time to hand over. \
+                     {name} then leaves the circle, with thanks, and it is re-keyed."
                 )
             });
         let cadence = cadence(&doc).ok();
