@@ -61,6 +61,7 @@ pub fn run() {
             commands::gatherings::add_note,
             commands::gatherings::edit_note,
             commands::gatherings::gathering_state,
+            commands::gatherings::step_brief,
             commands::gatherings::set_step,
             commands::gatherings::add_step,
             commands::gatherings::remove_step,

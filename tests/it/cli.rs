@@ -414,6 +414,19 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         "--outcome",
         "kept",
     ]);
+    // What the step brings: the contract made here, not recorded by another.
+    let brief = ada.json(&["gathering", "brief", "Thursday"]);
+    assert_eq!(
+        brief["made_here"][0]["text"], "Delegate the Q1 plan",
+        "{brief}"
+    );
+    assert!(brief["made_here"][0]["recorded_by"].is_null());
+    assert_eq!(brief["next"]["date"], "2027-01-21", "{brief}");
+    assert_eq!(
+        ada.error_code(&["contract", "add", "Thursday", "x", "--for", "Nobody"])
+            .1,
+        "unknown_member"
+    );
     ada.ok(&["journal", "add", "I felt heard"]);
     // Looking back: the pulse, search and the retrospective.
     let pulse = ada.json(&[

@@ -23,6 +23,9 @@ const JOURNAL: &str = "JOURNAL-MARKER-5be1: I held back again today";
 const DRAFT: &str = "half a thought, not yet added";
 const EXTRA_STEP: &str = "Celebrate milestones";
 const CONTRACT: &str = "Ask one question in every meeting";
+/// Ada's contract from before the gathering, and the one Bo records for her.
+const LAST_TIME: &str = "Bring the budget draft";
+const NEXT_TIME: &str = "Delegate the offsite planning";
 const RELAY_URL: &str = "https://relay.example.org/";
 const CHARTER_RULE: &str = "We start on time, and we end on time.";
 const OFF_RECORD: &str = "OFF-RECORD-MARKER-3d9a: said in confidence";
@@ -633,6 +636,15 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
         format!("[...document.querySelectorAll('#airtime tbody tr')].find(r => r.cells[0].textContent === {name:?})")
     };
     window.shown("#run").await;
+    // Ada made a contract outside a gathering; it is reported back here.
+    ada.ok(&["contract", "add", CIRCLE, LAST_TIME]);
+    // The opening brings the charter's ground rules to the table.
+    window
+        .until(
+            "the ground rules at the opening",
+            "return document.querySelector('#step-brief h4')?.textContent === 'Ground rules';",
+        )
+        .await;
 
     // Bo moves the agenda on, marks Ada here and asks for 12 minutes.
     window.click("#next-step").await;
@@ -686,6 +698,7 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
         },
     )
     .await;
+    report_back_for_ada(window, ada).await;
 
     // Bo's turn, with the feedback Bo wants: the timer counts down from the
     // 12 minutes fitted, and Ada's device shows the same turn.
@@ -774,7 +787,34 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     window
         .screenshot(&window.artifacts().join("gathering.png"))
         .await;
+    // Ending the turn asks for Ada's contract until next time; Bo, at the
+    // laptop, records it for her.
     window.click("#end-turn").await;
+    window
+        .type_into("#contract-dialog[open] input[name=text]", NEXT_TIME)
+        .await;
+    window.click("#save-contract").await;
+    sees(
+        ada,
+        &["contract", "list", CIRCLE],
+        "her contract, recorded by Bo",
+        &|list| {
+            list.as_array().is_some_and(|l| {
+                l.iter().any(|k| {
+                    k["text"] == NEXT_TIME
+                        && k["owner_name"] == "Ada"
+                        && k["recorded_by"]["name"] == "Bo"
+                })
+            })
+        },
+    )
+    .await;
+    window
+        .until(
+            "the contract made here, recorded by Bo",
+            &format!("const m = document.getElementById('made-here'); return !document.querySelector('dialog') && !!m && m.textContent.includes({NEXT_TIME:?}) && m.textContent.includes('(recorded by Bo)');"),
+        )
+        .await;
     window
         .until(
             "the notes open again, and turns can start",
@@ -825,6 +865,50 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     );
     answer(window, remove, true).await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
+}
+
+/// Ada's contract from before, in the report back: Bo, at the laptop, says
+/// how it went for her; Ada's device shows it, reported by Bo.
+async fn report_back_for_ada(window: &Window, ada: &Device<'_>) {
+    window
+        .run("[...document.querySelectorAll('#agenda .step-title')].find(b => b.textContent.startsWith('Report back')).click(); return true;")
+        .await;
+    window
+        .until(
+            "Ada's contract to report back on",
+            &format!("return !!document.querySelector('#report-back form[id^=report-back-]') && document.getElementById('report-back').textContent.includes({LAST_TIME:?}) && !document.getElementById('circle-view').hasAttribute('data-rendering');"),
+        )
+        .await;
+    window
+        .submit(
+            "#report-back form[id^=report-back-]",
+            &[
+                ("outcome", "partly"),
+                ("reflection", "the budget came late"),
+            ],
+        )
+        .await;
+    sees(
+        ada,
+        &["contract", "list", CIRCLE],
+        "the report back",
+        &|list| {
+            list.as_array().is_some_and(|l| {
+                l.iter().any(|k| {
+                    k["text"] == LAST_TIME
+                        && k["outcome"] == "partly"
+                        && k["reported_by"]["name"] == "Bo"
+                })
+            })
+        },
+    )
+    .await;
+    window
+        .until(
+            "reported by Bo, still listed",
+            "return document.getElementById('report-back')?.textContent.includes('(reported by Bo)');",
+        )
+        .await;
 }
 
 /// Bo links a laptop from the window: *Add a device* shows the ticket and
@@ -1190,7 +1274,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
         .await;
     window
         .submit(
-            "form[id^=report-]",
+            "#contracts form[id^=report-]",
             &[("outcome", "kept"), ("reflection", "Asked on Monday")],
         )
         .await;

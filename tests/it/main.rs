@@ -19,3 +19,4 @@ mod reflect;
 mod rejection;
 mod room;
 mod sync;
+mod table;

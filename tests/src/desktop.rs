@@ -287,7 +287,10 @@ impl Window {
 
     /// A PNG of the window, for a failing test's folder.
     pub async fn screenshot(&self, to: &Path) {
-        if let Ok(png) = self.client.screenshot().await {
+        // WebKitWebDriver has been seen never to answer a screenshot; a
+        // failing test must still fail, not hang.
+        let shot = tokio::time::timeout(Duration::from_secs(20), self.client.screenshot());
+        if let Ok(Ok(png)) = shot.await {
             let _ = std::fs::write(to, png);
         }
     }

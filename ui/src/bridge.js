@@ -57,6 +57,8 @@ export const backend = {
   editNote: (circle, gathering, note, edits, version) =>
     call("edit_note", { circle, gathering, note, edits, version }),
   gatheringState: (circle, gathering) => call("gathering_state", { circle, gathering }),
+  /** What the steps bring: ground rules, contracts to report back on and made here, the next gathering. */
+  stepBrief: (circle, gathering) => call("step_brief", { circle, gathering }),
   setStep: (circle, gathering, index) => call("set_step", { circle, gathering, index }),
   addStep: (circle, gathering, title, minutes) => call("add_step", { circle, gathering, title, minutes }),
   removeStep: (circle, gathering, index) => call("remove_step", { circle, gathering, index }),
@@ -70,7 +72,8 @@ export const backend = {
   goalMilestone: (circle, goal, text) => call("goal_milestone", { circle, goal, text }),
   reachMilestone: (circle, goal, milestone) => call("reach_milestone", { circle, goal, milestone }),
   goalStatus: (circle, goal, status) => call("goal_status", { circle, goal, status }),
-  addContract: (circle, text, goal) => call("add_contract", { circle, text, goal }),
+  /** A contract: mine, or `member`'s (id) recorded for them, made at `gathering` (id) if given. */
+  addContract: (circle, text, goal, member = null, gathering = null) => call("add_contract", { circle, text, goal, member, gathering }),
   reportContract: (circle, contract, outcome, reflection) =>
     call("report_contract", { circle, contract, outcome, reflection }),
   contractHistory: (circle) => call("contract_history", { circle }),

@@ -5,6 +5,7 @@ import { backend } from "./bridge.js";
 import { el, form, ago, ask, dateText, dateTimeText, dayText, drafts, localDate, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
+import { OUTCOMES, byLine } from "./steps.js";
 import { lookBack, pulsePanel } from "./reflect.js";
 
 const TABS = [
@@ -15,7 +16,6 @@ const TABS = [
   ["journal", "My journal"],
   ["reflect", "Look back"],
 ];
-const OUTCOMES = ["kept", "partly", "not", "renegotiated"];
 const GOAL_STATES = ["open", "achieved", "dropped"];
 const ROLES = ["facilitator", "timekeeper", "host"];
 
@@ -277,9 +277,9 @@ export class CircleView {
     );
     const contracts = [...circle.contracts].reverse().map((c) =>
       el("li", { class: "contract" },
-        el("strong", {}, c.text), ` — ${c.owner_name}, ${dateText(c.created)}`,
+        el("strong", {}, c.text), ` — ${c.owner_name}, ${dateText(c.created)}${byLine("recorded", c.recorded_by)}`,
         c.goal && goalName.has(c.goal) ? el("div", { class: "meta" }, `towards: ${goalName.get(c.goal)}`) : null,
-        c.outcome ? el("div", { class: "outcome" }, `Reported: ${c.outcome}${c.reflection ? ` — ${c.reflection}` : ""}`) : null,
+        c.outcome ? el("div", { class: "outcome" }, `Reported: ${c.outcome}${c.reflection ? ` — ${c.reflection}` : ""}${byLine("reported", c.reported_by)}`) : null,
         form({ id: `report-${c.id}`, class: "inline" }, [
           el("select", { name: "outcome" }, OUTCOMES.map((o) => el("option", { value: o, selected: o === c.outcome }, o))),
           el("input", { name: "reflection", placeholder: "What was learnt", value: c.reflection }),

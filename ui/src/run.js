@@ -6,6 +6,7 @@
 import { backend } from "./bridge.js";
 import { el, ask, form } from "./dom.js";
 import { mmss, turnClock } from "./timer.js";
+import { stepBrief, askContract } from "./steps.js";
 
 export class RunPanel {
   /** `refresh()` re-reads the circle after a change; `say(message)` shows errors. */
@@ -39,8 +40,11 @@ export class RunPanel {
   /** Reads the gathering's state and builds the panel. */
   async render() {
     this.stop();
-    const state = await backend.gatheringState(this.circle, this.gathering);
-    this.state = state;
+    const [state, brief] = await Promise.all([
+      backend.gatheringState(this.circle, this.gathering),
+      backend.stepBrief(this.circle, this.gathering),
+    ]);
+    Object.assign(this, { state, brief });
     const { circle, gathering } = this;
     const current = state.agenda.findIndex((s) => s.current);
     const agenda = el("ol", { id: "agenda", class: "agenda" }, state.agenda.map((step, i) =>
@@ -97,6 +101,7 @@ export class RunPanel {
     this.element = el("section", { id: "run", class: "run" },
       el("h3", {}, "Running the gathering"),
       this.turn(state.current_turn, table),
+      stepBrief({ circle, brief, say: this.say, refresh: this.refresh }),
       el("div", { class: "columns run-columns" },
         el("div", {}, el("h4", {}, "Agenda"), agenda, stepping, adder),
         el("div", {},
@@ -111,6 +116,14 @@ export class RunPanel {
     await backend.startTurn(this.circle, this.gathering, member, null, f.feedback.value, f.offRecord.checked);
     // What was asked for this turn is not carried over to the next one.
     f.reset();
+  }
+
+  /** Ends the turn, then asks for the presenter's contract until next
+   * time (recorded for them if this is not their device). */
+  async endTurn(presenter) {
+    await backend.endTurn(this.circle, this.gathering);
+    const contract = await askContract(presenter, this.brief.goals);
+    if (contract) await backend.addContract(this.circle, contract.text, contract.goal, presenter.id, this.gathering);
   }
 
   /** The running turn with a live timer, which also ticks the member's
@@ -128,7 +141,7 @@ export class RunPanel {
       el("div", {}, `${running.member.name}'s turn`, running.off_record ? el("span", { class: "badge" }, " off the record — no notes are kept") : null),
       running.feedback_wanted ? el("div", { class: "meta" }, `Feedback wanted: ${running.feedback_wanted}`) : null,
       clockText, stage,
-      el("button", { id: "end-turn", onclick: this.act(() => backend.endTurn(this.circle, this.gathering)) }, "End turn"));
+      el("button", { id: "end-turn", onclick: this.act(() => this.endTurn(running.member)) }, "End turn"));
     const show = () => {
       const clock = turnClock(running, (performance.now() - read) / 1000);
       const since = clock.elapsed - running.elapsed_secs;

@@ -9,6 +9,7 @@ mod control;
 mod devices;
 #[macro_use]
 mod output;
+mod brief;
 mod goals;
 mod network;
 mod practice;
@@ -260,6 +261,9 @@ enum GatheringCommand {
     /// Answer the pulse after a gathering: was I heard, was it useful, was
     /// the time fair (1–5); the circle sees averages once three answered.
     Pulse(reflect::PulseArgs),
+    /// What the current step brings: ground rules, contracts to report
+    /// back on and made here, the next gathering's roles.
+    Brief(brief::BriefArgs),
     #[command(flatten)]
     Run(practice::GatheringRun),
 }
@@ -337,6 +341,10 @@ enum ContractCommand {
         /// Gathering id prefix or date where it was made.
         #[arg(long)]
         gathering: Option<String>,
+        /// Record it for this member (name or id prefix): the facilitator
+        /// writing down a presenter's contract; it shows who recorded it.
+        #[arg(long = "for", value_name = "MEMBER")]
+        for_member: Option<String>,
     },
     /// List contracts.
     List {
@@ -661,6 +669,7 @@ fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow
             out.gatherings(&engine.circle(engine.find_circle(&circle)?)?.gatherings)
         }
         GatheringCommand::Pulse(args) => reflect::pulse(engine, args, out)?,
+        GatheringCommand::Brief(args) => brief::brief(engine, args, out)?,
         GatheringCommand::Run(run) => practice::run_gathering(engine, run, out)?,
     }
     Ok(())
@@ -731,12 +740,14 @@ fn contract(engine: &Engine, command: ContractCommand, out: &Output) -> anyhow::
             text,
             goal,
             gathering,
+            for_member,
         } => {
             let id = engine.find_circle(&circle)?;
             let gathering = gathering
                 .map(|g| engine.find_gathering(id, &g))
                 .transpose()?;
-            let contract = engine.add_contract(id, &text, goal.as_deref(), gathering)?;
+            let member = for_member.map(|m| engine.find_member(id, &m)).transpose()?;
+            let contract = engine.record_contract(id, member, &text, goal.as_deref(), gathering)?;
             out.id(
                 "contract",
                 &contract,

@@ -449,7 +449,12 @@ impl Output {
 
     fn print_contracts(&self, contracts: &[ContractView]) {
         for k in contracts {
-            say!(self, "  {}  {}: {}", k.id, k.owner_name, k.text);
+            let by = k
+                .recorded_by
+                .as_ref()
+                .map(|r| format!(" (recorded by {})", r.name))
+                .unwrap_or_default();
+            say!(self, "  {}  {}: {}{by}", k.id, k.owner_name, k.text);
         }
     }
 

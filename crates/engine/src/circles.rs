@@ -117,6 +117,8 @@ impl<S: Store> Engine<S> {
                     outcome: k.report.outcome.clone(),
                     reflection: k.report.reflection.as_str().to_owned(),
                     reported: k.report.reported.clone(),
+                    recorded_by: other_than(&k.owner, &k.recorded_by, &names),
+                    reported_by: other_than(&k.owner, &k.report.reported_by, &names),
                 })
                 .collect();
             contracts.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
@@ -252,4 +254,13 @@ pub(crate) fn gathering_views(c: &CircleRuntime, doc: &docs::CircleDoc) -> Vec<G
         .collect();
     views.sort_by(|a, b| (&a.date, &a.id).cmp(&(&b.date, &b.id)));
     views
+}
+
+/// `member` as a role holder, unless they are `owner` or nobody.
+fn other_than(
+    owner: &str,
+    member: &str,
+    names: &BTreeMap<String, String>,
+) -> Option<views::RoleHolder> {
+    (!member.is_empty() && member != owner).then(|| crate::plan::holder(names, member))
 }

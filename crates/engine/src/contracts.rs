@@ -4,7 +4,7 @@
 
 use crate::views::ContractHistoryView;
 use crate::{check_text, circle, random_id, DocId, MAX_TEXT_CHARS};
-use crate::{CircleId, Engine, EngineError, Store};
+use crate::{CircleId, Engine, EngineError, MemberId, Store};
 
 use crate::plan::holder;
 use crate::select::find_key;
@@ -20,17 +20,37 @@ impl<S: Store> Engine<S> {
         goal: Option<&str>,
         gathering: Option<DocId>,
     ) -> Result<String, EngineError> {
+        self.record_contract(id, None, text, goal, gathering)
+    }
+
+    /// Makes a contract for `member` (or, with `None`, for this device's
+    /// member): the facilitator writing down a presenter's commitment at the
+    /// table. It counts as `member`'s and shows as recorded by this member.
+    pub fn record_contract(
+        &self,
+        id: CircleId,
+        member: Option<MemberId>,
+        text: &str,
+        goal: Option<&str>,
+        gathering: Option<DocId>,
+    ) -> Result<String, EngineError> {
         let text = check_text(text, MAX_TEXT_CHARS)?;
+        let me = self.me.member_id();
+        let owner = member.unwrap_or(me);
         let contract_id = random_id();
         let contract = docs::Contract {
-            owner: self.me.member_id().to_hex(),
+            owner: owner.to_hex(),
+            on_behalf: owner != me,
             text: autosurgeon::Text::with_value(text),
             goal: goal.map(str::to_owned),
             gathering: gathering.map(|g| g.to_hex()),
             created: circle::now(),
-            report: docs::Report::default(),
+            ..Default::default()
         };
         self.with_circle(id, |c, ctx| {
+            if !c.membership.is_member(&owner) {
+                return Err(EngineError::UnknownMember(owner.to_hex()));
+            }
             if let Some(goal) = goal {
                 let known = c.circle_doc().is_some_and(|d| d.goals.contains_key(goal));
                 if !known {

@@ -4,7 +4,7 @@
 //! written only where the member says.
 
 use crate::plan::{plan, planned_view, SCHEDULE_DAYS};
-use crate::views::{ContractView, GatheringStateView, NoteView};
+use crate::views::{ContractView, GatheringStateView, NoteView, RoleHolder};
 use crate::{CircleId, DocId, Engine, EngineError, Store};
 use chrono::{Duration, NaiveDate, Utc};
 use circlekeep_model::schedule::Cadence;
@@ -199,7 +199,13 @@ fn write_contracts(md: &mut String, contracts: &[ContractView], gathering_hex: &
     if !made.is_empty() {
         md.push_str("\n## Contracts until next time\n\n");
         for k in made {
-            let _ = writeln!(md, "- {}: {}", k.owner_name, k.text);
+            let _ = writeln!(
+                md,
+                "- {}: {}{}",
+                k.owner_name,
+                k.text,
+                by("recorded", &k.recorded_by)
+            );
         }
     }
     let reported: Vec<_> = contracts
@@ -211,11 +217,23 @@ fn write_contracts(md: &mut String, contracts: &[ContractView], gathering_hex: &
         for k in reported {
             let _ = writeln!(
                 md,
-                "- {}: {} — **{}**. {}",
-                k.owner_name, k.text, k.outcome, k.reflection
+                "- {}: {} — **{}**. {}{}",
+                k.owner_name,
+                k.text,
+                k.outcome,
+                k.reflection,
+                by("reported", &k.reported_by)
             );
         }
     }
+}
+
+/// " (recorded by Ben)" when someone other than the owner did it.
+fn by(what: &str, member: &Option<RoleHolder>) -> String {
+    member
+        .as_ref()
+        .map(|m| format!(" ({what} by {})", m.name))
+        .unwrap_or_default()
 }
 
 /// A stored YYYY-MM-DD date (today if unreadable).

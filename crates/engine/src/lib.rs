@@ -28,6 +28,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod backup;
+mod brief;
 pub mod bundle;
 mod bundles;
 mod cache;

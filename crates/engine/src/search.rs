@@ -1,6 +1,7 @@
 //! Search over what this device can read of one circle: gathering notes,
 //! goals (with their progress notes and milestones), contracts (with their
-//! report back) and the member's own journal entries about the circle.
+//! report back) and the member's own journal entries about the circle or
+//! about no circle in particular.
 //! Nothing is indexed at rest: each search reads the documents already in
 //! memory and the sealed journal, and forgets what it read.
 

@@ -191,6 +191,10 @@ pub struct ContractView {
     pub reflection: String,
     /// When the outcome was reported.
     pub reported: Option<String>,
+    /// Who wrote it down, if not its owner (the facilitator at the table).
+    pub recorded_by: Option<RoleHolder>,
+    /// Who set the outcome, if not its owner.
+    pub reported_by: Option<RoleHolder>,
 }
 
 /// A member holding a role, or named in a list.
@@ -359,6 +363,24 @@ pub struct GatheringStateView {
     pub airtime: Vec<AirtimeView>,
     /// Who has not had a turn yet (among those present or not marked).
     pub waiting: Vec<RoleHolder>,
+}
+
+/// What a gathering's steps bring to the table (`Engine::step_brief`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StepBriefView {
+    /// The current step's kind (`open`, `report-back`, … `close`).
+    pub step: String,
+    /// The charter, read out at the opening.
+    pub ground_rules: String,
+    /// Present members' contracts to report back on: last gathering's, and
+    /// older ones still open; by owner.
+    pub report_back: Vec<ContractView>,
+    /// Contracts made at this gathering, oldest first.
+    pub made_here: Vec<ContractView>,
+    /// Present members' open goals, which a new contract may serve.
+    pub goals: Vec<GoalView>,
+    /// The next gathering and its roles, confirmed at the close.
+    pub next: Option<PlannedView>,
 }
 
 /// One member's answers to a gathering's pulse, each 1 (not at all) to 5 (fully).

@@ -16,6 +16,10 @@
 //! Rules (each tested below and attacked in `tests/it/authorship.rs`):
 //! - a note, goal, contract, progress note or gathering belongs to whoever
 //!   created its object: a copy of Ada's fields made by Mallory is Mallory's;
+//! - except a contract recorded on its owner's behalf (the facilitator
+//!   writing down Ada's commitment): it is the named owner's only while its
+//!   creator also wrote `owner` and `on_behalf`, and always says who
+//!   recorded it, as a report back says who set its outcome;
 //! - a charter acceptance, and a member's pulse after a gathering, count
 //!   only if the member wrote them themself;
 //! - a display name is shown only if written by the member or by who added
@@ -25,7 +29,7 @@
 //! documents are shared), but it shows as the overwriter's, or as no name:
 //! the attack becomes a visible erasure, never a spoof.
 
-use crate::docs::{CircleDoc, GatheringDoc};
+use crate::docs::{CircleDoc, Contract, GatheringDoc};
 use automerge::{ObjId, ObjType, ReadDoc, Value, ROOT};
 use std::collections::HashMap;
 
@@ -84,7 +88,7 @@ pub fn attribute_circle(doc: &impl ReadDoc, owner: Owner<'_>, circle: &mut Circl
     }
     let contracts = creators(doc, owner, &["contracts"]);
     for (id, contract) in &mut circle.contracts {
-        contract.owner = contracts.get(id).cloned().unwrap_or_default();
+        attribute_contract(doc, owner, id, contract, contracts.get(id));
     }
     let gatherings = creators(doc, owner, &["gatherings"]);
     for (id, gathering) in &mut circle.gatherings {
@@ -99,6 +103,35 @@ pub fn attribute_circle(doc: &impl ReadDoc, owner: Owner<'_>, circle: &mut Circl
             member,
         )
     });
+}
+
+/// A contract's owner, recorder and reporter, from the signers.
+fn attribute_contract(
+    doc: &impl ReadDoc,
+    owner: Owner<'_>,
+    id: &str,
+    contract: &mut Contract,
+    creator: Option<&String>,
+) {
+    let recorder = creator.cloned().unwrap_or_default();
+    let on_behalf = contract.on_behalf
+        && !contract.owner.is_empty()
+        && written_by(
+            doc,
+            owner,
+            &["contracts", id],
+            &["owner", "on_behalf"],
+            &recorder,
+        );
+    if !on_behalf {
+        contract.owner = recorder.clone();
+    }
+    contract.on_behalf = on_behalf && contract.owner != recorder;
+    contract.recorded_by = recorder;
+    contract.report.reported_by = map_at(doc, &["contracts", id, "report"])
+        .and_then(|report| writer(doc, owner, &report, "outcome"))
+        .filter(|_| !contract.report.outcome.is_empty())
+        .unwrap_or_default();
 }
 
 /// Whether every one of `keys` of the map at `path` was last written by `member`.
@@ -220,6 +253,70 @@ mod tests {
                 proptest::prop_assert!(creators.contains(&note.author), "{id}: {} not in {creators:?}", note.author);
             }
         }
+    }
+
+    fn contract_for(owner: [u8; 32], on_behalf: bool) -> Contract {
+        Contract {
+            owner: hex(owner),
+            on_behalf,
+            text: autosurgeon::Text::with_value("Ask for the review"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_contract_recorded_on_a_members_behalf_says_who_recorded_it() {
+        const BEN: [u8; 32] = [0xbe; 32];
+        let mut ada = docs::new_doc(&ADA);
+        docs::init_circle(&mut ada, &CircleDoc::default()).expect("init");
+        docs::put_record(
+            &mut ada,
+            CircleMap::Contracts,
+            "own",
+            &contract_for(ADA, false),
+        )
+        .expect("ada's own");
+        // Ben, facilitating, writes down Ada's next contract for her.
+        let mut ben = ada.fork().with_actor(BEN.as_slice().into());
+        docs::put_record(
+            &mut ben,
+            CircleMap::Contracts,
+            "for",
+            &contract_for(ADA, true),
+        )
+        .expect("recorded for ada");
+        // Mallory tries to pass Ada's own contract off as Ben's, recorded by
+        // Ada, and reports it broken.
+        let mut mallory = ben.fork().with_actor(MALLORY.as_slice().into());
+        docs::put_value(&mut mallory, &["contracts", "own"], "owner", Some(hex(BEN)))
+            .expect("forged owner");
+        docs::put_value(&mut mallory, &["contracts", "own"], "on_behalf", Some(true))
+            .expect("forged flag");
+        docs::put_value(
+            &mut mallory,
+            &["contracts", "own", "report"],
+            "outcome",
+            Some("not"),
+        )
+        .expect("report");
+        let read = docs::read_circle(&mallory).expect("read");
+        let own = &read.contracts["own"];
+        assert_eq!(
+            (own.owner.as_str(), own.on_behalf),
+            (hex(ADA).as_str(), false)
+        );
+        assert_eq!(own.recorded_by, hex(ADA));
+        assert_eq!(own.report.reported_by, hex(MALLORY));
+        let recorded = &read.contracts["for"];
+        assert_eq!(
+            (recorded.owner.as_str(), recorded.on_behalf),
+            (hex(ADA).as_str(), true)
+        );
+        assert_eq!(recorded.recorded_by, hex(BEN));
+        assert_eq!(
+            recorded.report.reported_by, "",
+            "no outcome yet, no reporter"
+        );
     }
 
     #[test]

@@ -250,8 +250,16 @@ pub struct Milestone {
 /// A commitment for the next two weeks.
 #[derive(Clone, Debug, Default, Reconcile, Hydrate)]
 pub struct Contract {
-    /// Member (hex id) who made it.
+    /// Member (hex id) whose commitment it is: who wrote it, unless it was
+    /// recorded on their behalf (`on_behalf`).
     pub owner: String,
+    /// Written down by someone else at the table (the facilitator) for
+    /// `owner`; counts only as the recorder also wrote `owner`.
+    #[autosurgeon(missing = "Default::default")]
+    pub on_behalf: bool,
+    /// Member (hex id) who wrote it down, always from the signer.
+    #[autosurgeon(missing = "Default::default")]
+    pub recorded_by: String,
     /// The commitment.
     pub text: Text,
     /// Goal id it serves, if any.
@@ -275,6 +283,9 @@ pub struct Report {
     pub reflection: Text,
     /// When the outcome was set (RFC 3339), if it was.
     pub reported: Option<String>,
+    /// Member (hex id) who set the outcome, always from the signer.
+    #[autosurgeon(missing = "Default::default")]
+    pub reported_by: String,
 }
 
 /// One gathering's document.

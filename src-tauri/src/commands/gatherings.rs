@@ -3,7 +3,7 @@
 
 use crate::state::{AppState, CommandError};
 use circlekeep_engine::agenda::{StepKind, Template};
-use circlekeep_engine::views::{GatheringNotes, GatheringStateView};
+use circlekeep_engine::views::{GatheringNotes, GatheringStateView, StepBriefView};
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{date_or_today, TextEdit, Utc};
 use tauri::State;
@@ -92,6 +92,21 @@ pub async fn gathering_state(
     state
         .in_gathering(circle, gathering, move |engine, id, gathering| {
             Ok(engine.gathering_state(id, gathering, Utc::now())?)
+        })
+        .await
+}
+
+/// What the gathering's steps bring: the ground rules, the contracts to
+/// report back on and made here, the next gathering and its roles.
+#[tauri::command]
+pub async fn step_brief(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+) -> Result<StepBriefView, CommandError> {
+    state
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
+            Ok(engine.step_brief(id, gathering)?)
         })
         .await
 }

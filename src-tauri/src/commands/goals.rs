@@ -78,18 +78,26 @@ pub async fn goal_status(
         .await
 }
 
-/// Makes my contract for the next two weeks, optionally towards a goal.
+/// Makes a contract for the next two weeks, optionally towards a goal and
+/// at a gathering: mine, or `member`'s when the facilitator records it for
+/// them (it then shows who recorded it).
 #[tauri::command]
 pub async fn add_contract(
     state: State<'_, AppState>,
     circle: String,
     text: String,
     goal: Option<String>,
+    member: Option<String>,
+    gathering: Option<String>,
 ) -> Result<String, CommandError> {
     state
         .in_circle(circle, move |engine, id| {
             let goal = goal.filter(|g| !g.is_empty());
-            Ok(engine.add_contract(id, &text, goal.as_deref(), None)?)
+            let member = member.map(|m| engine.find_member(id, &m)).transpose()?;
+            let gathering = gathering
+                .map(|g| engine.find_gathering(id, &g))
+                .transpose()?;
+            Ok(engine.record_contract(id, member, &text, goal.as_deref(), gathering)?)
         })
         .await
 }
