@@ -865,6 +865,51 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     );
     answer(window, remove, true).await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
+    room_view(window, ada).await;
+}
+
+/// The room view and the keys: R fills the window with the step, the
+/// presenter's time and who has not had a turn, in large type; → moves the
+/// agenda on for everyone; R again leaves it.
+async fn room_view(window: &Window, ada: &Device<'_>) {
+    let key = |k: &str| {
+        format!("document.dispatchEvent(new KeyboardEvent('keydown', {{ key: {k:?}, bubbles: true }})); return true;")
+    };
+    window
+        .run("document.activeElement?.blur(); return true;")
+        .await;
+    window.run(&key("r")).await;
+    window
+        .until(
+            "the room view",
+            "const step = document.getElementById('room-step'); return document.body.classList.contains('room') && !!step \
+             && step.textContent.startsWith('Report back') && parseFloat(getComputedStyle(step).fontSize) >= 30 \
+             && getComputedStyle(document.getElementById('run')).position === 'fixed' \
+             && document.getElementById('room-waiting').textContent.length > 0;",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("room-view.png"))
+        .await;
+    window.run(&key("ArrowRight")).await;
+    let state = ["gathering", "show", CIRCLE, "--gathering", DATE];
+    sees(ada, &state, "the next step, moved on by a key", &|s| {
+        s["agenda"][3]["current"] == true
+    })
+    .await;
+    window
+        .until(
+            "the room view following the step",
+            "return document.getElementById('room-step')?.textContent === 'Time requests';",
+        )
+        .await;
+    window.run(&key("R")).await;
+    window
+        .until(
+            "the room view left",
+            "return !document.body.classList.contains('room') && getComputedStyle(document.getElementById('run')).position !== 'fixed';",
+        )
+        .await;
 }
 
 /// Ada's contract from before, in the report back: Bo, at the laptop, says

@@ -7,6 +7,7 @@ import { backend } from "./bridge.js";
 import { el, ask, form } from "./dom.js";
 import { mmss, turnClock } from "./timer.js";
 import { stepBrief, askContract } from "./steps.js";
+import { roomControls, roomSummary, bindKeys, chime, roomOn, setRoom } from "./room.js";
 
 export class RunPanel {
   /** `refresh()` re-reads the circle after a change; `say(message)` shows errors. */
@@ -19,6 +20,8 @@ export class RunPanel {
   stop() {
     clearInterval(this.tick);
     this.tick = null;
+    this.unbind?.();
+    this.unbind = null;
   }
 
   /** Runs `action`, shows its error if any, and redraws. */
@@ -100,6 +103,8 @@ export class RunPanel {
     // sight on a small screen.
     this.element = el("section", { id: "run", class: "run" },
       el("h3", {}, "Running the gathering"),
+      roomControls(() => this.refresh()),
+      roomSummary(state),
       this.turn(state.current_turn, table),
       stepBrief({ circle, brief, say: this.say, refresh: this.refresh }),
       el("div", { class: "columns run-columns" },
@@ -108,6 +113,12 @@ export class RunPanel {
           el("div", { class: "table-scroll" }, table),
           el("p", { id: "waiting", class: "meta" }, state.waiting.length ? `Not yet had a turn: ${state.waiting.map((w) => w.name).join(", ")}` : "Everyone here has had a turn."),
           turnOptions)));
+    this.unbind = bindKeys({
+      next: this.act(() => current < state.agenda.length - 1 && backend.setStep(circle, gathering, current + 1)),
+      previous: this.act(() => current > 0 && backend.setStep(circle, gathering, current - 1)),
+      turn: this.act(() => (running ? this.endTurn(state.current_turn.member) : next && this.startTurn(next.id))),
+      room: () => { setRoom(!roomOn()); this.refresh(); },
+    });
     return this.element;
   }
 
@@ -151,7 +162,13 @@ export class RunPanel {
       box.classList.toggle("warning", clock.warning && clock.over === 0);
       box.classList.toggle("over", clock.over > 0);
       const said = clock.over > 0 ? "Over time" : clock.warning ? "Nearly time" : "";
-      if (stage.textContent !== said) stage.textContent = said;
+      if (stage.textContent !== said) {
+        // A chime as the stage changes (not on the first draw of a turn
+        // already over time).
+        if (said && stage.dataset.drawn) chime();
+        stage.textContent = said;
+      }
+      stage.dataset.drawn = "1";
       if (airtime) airtime.textContent = mmss(before + since);
     };
     show();
