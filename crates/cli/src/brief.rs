@@ -2,7 +2,7 @@
 //! ground rules at the opening, the contracts to report back on, the
 //! contracts made here, the next gathering and its roles at the close.
 
-use crate::output::Output;
+use crate::output::{contract_line, Output};
 use crate::practice::{circle, gathering, show};
 use circlekeep_engine::views::{ContractView, StepBriefView};
 use circlekeep_engine::Engine;
@@ -66,16 +66,6 @@ fn say_brief(out: &Output, b: &StepBriefView) {
 
 fn say_contracts(out: &Output, contracts: &[ContractView]) {
     for k in contracts {
-        let outcome = if k.outcome.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", k.outcome)
-        };
-        let by = k
-            .recorded_by
-            .as_ref()
-            .map(|r| format!(" (recorded by {})", r.name))
-            .unwrap_or_default();
-        say!(out, "  {}  {}: {}{outcome}{by}", k.id, k.owner_name, k.text);
+        say!(out, "{}", contract_line(k));
     }
 }

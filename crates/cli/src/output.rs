@@ -449,12 +449,7 @@ impl Output {
 
     fn print_contracts(&self, contracts: &[ContractView]) {
         for k in contracts {
-            let by = k
-                .recorded_by
-                .as_ref()
-                .map(|r| format!(" (recorded by {})", r.name))
-                .unwrap_or_default();
-            say!(self, "  {}  {}: {}{by}", k.id, k.owner_name, k.text);
+            say!(self, "{}", contract_line(k));
         }
     }
 
@@ -484,4 +479,20 @@ impl Output {
             );
         }
     }
+}
+
+/// One contract as a line: id, owner, text, its outcome once reported, and
+/// who recorded it if not its owner.
+pub fn contract_line(k: &ContractView) -> String {
+    let outcome = if k.outcome.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", k.outcome)
+    };
+    let by = k
+        .recorded_by
+        .as_ref()
+        .map(|r| format!(" (recorded by {})", r.name))
+        .unwrap_or_default();
+    format!("  {}  {}: {}{outcome}{by}", k.id, k.owner_name, k.text)
 }
