@@ -217,6 +217,8 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         desktop.notifications()
     );
 
+    a_copied_key_is_flagged(&window, &ada, dir.path()).await;
+
     // Bo leaves the circle: Ada's device re-keys it without Bo, and Bo's
     // window says nothing new will reach it (what Bo holds stays).
     // Leaving asks first (in the page, not `window.confirm`): Cancel keeps
@@ -431,6 +433,49 @@ async fn sync_by_file(
         .await;
     window
         .screenshot(&window.artifacts().join("sync-by-file.png"))
+        .await;
+    window.click("#sync-file summary").await;
+}
+
+/// Ada restores her backup on a second computer while her laptop lives
+/// on, and both write: the copy's note reaches Bo by file, and Bo's window
+/// warns that Ada's key signed two different records for one place.
+async fn a_copied_key_is_flagged(window: &Window, ada: &Device<'_>, dir: &std::path::Path) {
+    let backup = dir.join("ada-backup.age").display().to_string();
+    ada.ok(&["backup", &backup]);
+    let copy_home = dir.join("ada-copy");
+    let copy = Device { home: &copy_home };
+    let key_file = ada.home.join("identity.age").display().to_string();
+    copy.ok(&["restore", &backup, "--key-file", &key_file]);
+    const LAPTOP: &str = "written on Ada's laptop";
+    ada.ok(&["note", "add", CIRCLE, LAPTOP, "--gathering", DATE]);
+    window
+        .until(
+            "the laptop's note",
+            &format!("return [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {LAPTOP:?});"),
+        )
+        .await;
+    copy.ok(&[
+        "note",
+        "add",
+        CIRCLE,
+        "written on the restored copy",
+        "--gathering",
+        DATE,
+    ]);
+    let file = dir.join("from-the-copy.ckb").display().to_string();
+    copy.ok(&["bundle", "export", CIRCLE, &file]);
+    window.click("#sync-file summary").await;
+    window.type_into("#import-bundle", &file).await;
+    window.click("#import-bundle-form button").await;
+    window
+        .until(
+            "the fork warning",
+            "return [...document.querySelectorAll('.fork-notice')].some(p => p.textContent.startsWith(\"Ada's device\") && p.textContent.includes('two different records'));",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("fork-notice.png"))
         .await;
     window.click("#sync-file summary").await;
 }

@@ -11,6 +11,7 @@ mod desktop;
 mod devices;
 mod error_codes;
 mod folds;
+mod forks;
 mod map;
 mod membership;
 mod persistence;

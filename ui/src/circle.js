@@ -155,6 +155,7 @@ export class CircleView {
           ? el("p", { id: "invitation", class: "warning" }, "This circle added you. Nothing syncs and you write nothing here until you accept. ",
             el("button", { id: "accept-circle", onclick: this.act(() => backend.acceptCircle(this.id)) }, "Accept"))
           : null,
+        ...(circle.forks ?? []).map((f) => el("p", { class: "warning fork-notice" }, forkWarning(f))),
         refusedCount
           ? el("p", { id: "refused-notice", class: "warning" }, `${refusedCount} record${refusedCount === 1 ? " was" : "s were"} refused: forged, altered, or from someone not in the circle. Nothing of them was applied; see Members.`)
           : null,
@@ -509,4 +510,12 @@ export class CircleView {
         el("li", {}, el("div", { class: "meta" }, dateTimeText(e.created)), el("p", {}, e.text)))),
     );
   }
+}
+
+/** What a forked log means and what to do (see `circle show` in the CLI). */
+function forkWarning(fork) {
+  if (fork.this_device) {
+    return `This device's key signed two different records at place ${fork.at} of its log: it is in use on another computer too (a restored backup?). Use it on one computer only: on the other, start over with an empty data folder and choose "Use this computer as another of your devices" on the first screen.`;
+  }
+  return `${fork.member.name}'s device ${fork.device_short} signed two different records at place ${fork.at} of its log (a copied key, or a modified app): members may see different versions of what it wrote. Ask ${fork.member.name} to retire that device, or remove the member and add them again with a new key.`;
 }

@@ -168,6 +168,9 @@ impl Output {
             if !c.member {
                 say!(self, "You are no longer a member of this circle.");
             }
+            for fork in &c.forks {
+                say!(self, "Warning: {}", fork_warning(fork));
+            }
             say!(self, "\nCharter:\n{}", c.charter);
             say!(self, "\nMembers:");
             self.print_members(&c.members);
@@ -495,4 +498,24 @@ pub fn contract_line(k: &ContractView) -> String {
         .map(|r| format!(" (recorded by {})", r.name))
         .unwrap_or_default();
     format!("  {}  {}: {}{outcome}{by}", k.id, k.owner_name, k.text)
+}
+
+/// What a forked log means and what to do, in the member's words.
+fn fork_warning(fork: &ForkView) -> String {
+    if fork.this_device {
+        format!(
+            "this device's key signed two different records at place {} of its log: it is in \
+             use on another computer too (a restored backup?). Use it on one computer only: on \
+             the other, start over with an empty data folder and link it as another of your \
+             devices (`circlekeep device add` here, `circlekeep device join` there).",
+            fork.at
+        )
+    } else {
+        format!(
+            "{}'s device {} signed two different records at place {} of its log (a copied key, \
+             or a modified app): members may see different versions of what it wrote. Ask {} \
+             to retire that device, or remove the member and add them again with a new key.",
+            fork.member.name, fork.device_short, fork.at, fork.member.name
+        )
+    }
 }

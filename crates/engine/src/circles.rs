@@ -137,6 +137,7 @@ impl<S: Store> Engine<S> {
                 contracts,
                 sealed_entries: c.sealed_entries(),
                 rejected_entries: c.rejected_entries(),
+                forks: fork_views(c, &names, &self.me.device_id()),
             })
         })
     }
@@ -263,4 +264,28 @@ fn other_than(
     names: &BTreeMap<String, String>,
 ) -> Option<views::RoleHolder> {
     (!member.is_empty() && member != owner).then(|| crate::plan::holder(names, member))
+}
+
+/// The current devices proven to have forked their logs here, under their
+/// members (once retired, or its member removed, a device's fork grows no
+/// more; the proof is still kept and handed on).
+fn fork_views(
+    c: &CircleRuntime,
+    names: &BTreeMap<String, String>,
+    this_device: &MemberId,
+) -> Vec<views::ForkView> {
+    c.forks()
+        .iter()
+        .filter(|(device, _)| c.membership.devices().contains_key(device))
+        .map(|(device, at)| {
+            let member = c.membership.owner(device).unwrap_or(*device);
+            views::ForkView {
+                device: device.to_hex(),
+                device_short: device.short(),
+                member: crate::plan::holder(names, &member.to_hex()),
+                at: *at,
+                this_device: device == this_device,
+            }
+        })
+        .collect()
 }

@@ -232,6 +232,33 @@ impl<S: Store> Replica for Engine<S> {
         }
     }
 
+    fn fork_evidence(&self, circle: &CircleId, announced: &Summary) -> Vec<Vec<u8>> {
+        self.with_circle(*circle, |c, ctx| c.fork_evidence(ctx, announced))
+            .unwrap_or_else(|e| {
+                tracing::warn!(circle = %circle.short(), "cannot compare tips: {e}");
+                Vec::new()
+            })
+    }
+
+    fn forks(&self, circle: &CircleId) -> Vec<MemberId> {
+        self.with_circle(*circle, |c, _| Ok(c.forks().keys().copied().collect()))
+            .unwrap_or_default()
+    }
+
+    fn fork_proof(&self, circle: &CircleId, author: &MemberId) -> Option<Vec<Vec<u8>>> {
+        self.with_circle(*circle, |c, ctx| c.fork_proof(ctx, author))
+            .ok()
+            .flatten()
+    }
+
+    fn ingest_fork(&self, circle: &CircleId, records: Vec<Vec<u8>>) -> Option<MemberId> {
+        self.with_circle(*circle, |c, ctx| c.take_fork_proof(ctx, &records))
+            .unwrap_or_else(|e| {
+                tracing::warn!(circle = %circle.short(), "cannot check a fork proof: {e}");
+                None
+            })
+    }
+
     fn save_addresses(&self, bytes: &[u8]) {
         let sealed = content::seal(&self.me.local_key(), bytes);
         if let Err(e) = self

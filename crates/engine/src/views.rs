@@ -51,6 +51,25 @@ pub struct CircleView {
     pub sealed_entries: usize,
     /// Entries refused since they were stored.
     pub rejected_entries: usize,
+    /// Devices proven to have signed two different records for one place
+    /// in their log (a copied key, or a modified app).
+    pub forks: Vec<ForkView>,
+}
+
+/// A device whose log forked: it signed two records that contradict each
+/// other, which this device holds as the proof.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ForkView {
+    /// The device (its signing key).
+    pub device: String,
+    /// Short id of the device.
+    pub device_short: String,
+    /// Its member.
+    pub member: RoleHolder,
+    /// The place in its log where the two records disagree.
+    pub at: u64,
+    /// Whether it is this device's own key (copied onto another computer).
+    pub this_device: bool,
 }
 
 /// A member.

@@ -11,6 +11,7 @@ pub mod authorship;
 pub mod docs;
 pub mod entry;
 pub mod error_code;
+pub mod fork;
 pub mod ids;
 pub mod membership;
 pub mod progress;

@@ -44,6 +44,9 @@ pub enum BlobKind {
     /// Circles that added this device and wait for it to accept, and
     /// circles it asked to join (public: circle ids).
     Invitation,
+    /// Proofs that an author's log forked (two signed, sealed records),
+    /// by circle and author.
+    Fork,
 }
 
 impl BlobKind {
@@ -59,6 +62,7 @@ impl BlobKind {
             BlobKind::Announced => 8,
             BlobKind::Fold => 9,
             BlobKind::Invitation => 10,
+            BlobKind::Fork => 11,
         }
     }
 }

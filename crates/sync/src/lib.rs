@@ -30,7 +30,7 @@ pub use node::{
 };
 pub use supervisor::{NodeState, Supervisor};
 
-use circlekeep_model::{CircleId, MemberId, OpHash};
+use circlekeep_model::{CircleId, EntryHash, MemberId, OpHash};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +42,10 @@ pub struct Summary {
     pub have: BTreeMap<MemberId, u64>,
     /// Hashes of the membership operations held.
     pub ops: BTreeSet<OpHash>,
+    /// Author → chain hash of the entry at its `have` height, as announced
+    /// (two devices at one height with different hashes hold a fork).
+    /// Dropped for an author whose height this side raises.
+    pub tips: BTreeMap<MemberId, EntryHash>,
 }
 
 impl Summary {
@@ -63,7 +67,10 @@ impl Summary {
         self.ops.extend(records.ops.iter().map(|(h, _)| *h));
         for (author, seq, _) in &records.entries {
             let held = self.have.entry(*author).or_insert(0);
-            *held = (*held).max(*seq);
+            if *seq > *held {
+                *held = *seq;
+                self.tips.remove(author);
+            }
         }
     }
 }
@@ -195,6 +202,24 @@ pub trait Replica: Send + Sync + 'static {
     /// Checks and keeps journal entries `peer` sent (only from this
     /// member's own devices, only entries this device opens).
     fn ingest_journal(&self, _peer: &MemberId, _entries: Vec<(Vec<u8>, Vec<u8>)>) {}
+    /// Our records at the heights where `announced` (a peer's summary)
+    /// names a different record than we hold: sending them shows the
+    /// peer a fork.
+    fn fork_evidence(&self, _circle: &CircleId, _announced: &Summary) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// Authors whose logs are proven forked in `circle`.
+    fn forks(&self, _circle: &CircleId) -> Vec<MemberId> {
+        Vec::new()
+    }
+    /// The proof of `author`'s fork (two signed records), if held.
+    fn fork_proof(&self, _circle: &CircleId, _author: &MemberId) -> Option<Vec<Vec<u8>>> {
+        None
+    }
+    /// Checks a proof a peer sent; returns the author it flags, if it holds.
+    fn ingest_fork(&self, _circle: &CircleId, _records: Vec<Vec<u8>>) -> Option<MemberId> {
+        None
+    }
     /// Keeps the address book (opaque bytes; the replica seals them).
     fn save_addresses(&self, bytes: &[u8]);
     /// The kept address book.
@@ -217,6 +242,7 @@ mod tests {
                     .map(|(a, s)| (MemberId([a; 32]), s))
                     .collect(),
                 ops: ops.into_iter().map(|o| OpHash([o; 32])).collect(),
+                tips: BTreeMap::new(),
             })
     }
 

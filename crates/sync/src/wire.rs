@@ -11,16 +11,16 @@ use crate::Summary;
 use async_compression::tokio::bufread::DeflateDecoder;
 use async_compression::tokio::write::DeflateEncoder;
 use async_compression::Level;
-use circlekeep_model::{CircleId, MemberId};
+use circlekeep_model::{CircleId, EntryHash, MemberId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
-/// ALPN of the sync protocol, version 3 (version 2 had no `Have`, version
-/// 1 no compression).
-pub const SYNC_ALPN: &[u8] = b"circlekeep/sync/3";
+/// ALPN of the sync protocol, version 4 (version 3 had no tip hashes and
+/// no `Fork`, version 2 no `Have`, version 1 no compression).
+pub const SYNC_ALPN: &[u8] = b"circlekeep/sync/4";
 /// ALPN of the invite protocol, version 1.
 pub const INVITE_ALPN: &[u8] = b"circlekeep/invite/1";
 /// Largest frame accepted; a peer announcing more is dropped.
@@ -51,6 +51,17 @@ pub enum Message {
         circle: CircleId,
         /// Author → last sequence number held (at most [`MAX_HAVE`] authors).
         have: BTreeMap<MemberId, u64>,
+        /// Author → chain hash of the entry at that height.
+        tips: BTreeMap<MemberId, EntryHash>,
+    },
+    /// The proof that an author forked its log in a circle: two records it
+    /// signed that contradict each other. Handed on to every member's
+    /// device, which checks it alone.
+    Fork {
+        /// The circle.
+        circle: CircleId,
+        /// The two signed records.
+        records: Vec<Vec<u8>>,
     },
     /// Between two devices of one member only: the private journal entries
     /// the sender holds (their keys); the receiver answers with those the
@@ -299,6 +310,15 @@ mod tests {
                 .prop_map(|(circle, have)| Message::Have {
                     circle: CircleId(circle),
                     have: have.into_iter().map(|(m, s)| (MemberId(m), s)).collect(),
+                    tips: BTreeMap::new(),
+                }),
+            (
+                any::<[u8; 32]>(),
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..3)
+            )
+                .prop_map(|(circle, records)| Message::Fork {
+                    circle: CircleId(circle),
+                    records,
                 }),
             Just(Message::CaughtUp),
         ]

@@ -8,7 +8,7 @@ use crate::error::{EngineError, Rejection};
 use crate::views::ImportReport;
 use automerge::{AutoCommit, Change, ChangeHash};
 use circlekeep_model::docs::{self, ApplyError};
-use circlekeep_model::entry::{check_append, Content, EntryBody, Payload, Tip};
+use circlekeep_model::entry::{check_append, AppendFault, Content, EntryBody, Payload, Tip};
 use circlekeep_model::membership::{Membership, Op};
 use circlekeep_model::{DocId, MemberId, OpHash};
 use circlekeep_seal::content::{self, OpenError, SymmetricKey};
@@ -109,10 +109,7 @@ impl CircleRuntime {
                 report.refuse(rejection_view("entry", Some(author), Some(seq), &why));
             };
             if entry.body.circle != self.id {
-                reject(
-                    report,
-                    circlekeep_model::entry::AppendFault::WrongCircle.into(),
-                );
+                reject(report, AppendFault::WrongCircle.into());
                 continue;
             }
             let tip = self.tips.get(&author);
@@ -121,6 +118,7 @@ impl CircleRuntime {
                     held.entries.push((author, seq));
                     report.duplicates += 1;
                 } else {
+                    self.fork_with_held(ctx, &entry, seq);
                     reject(report, Rejection::Fork(seq));
                 }
                 continue;
@@ -134,6 +132,9 @@ impl CircleRuntime {
                 }
             };
             if let Err(fault) = check_append(&self.membership, tip, &entry.body, held_before) {
+                if fault == AppendFault::BrokenChain {
+                    self.fork_with_held(ctx, &entry, entry.body.first().saturating_sub(1));
+                }
                 reject(report, fault.into());
                 continue;
             }

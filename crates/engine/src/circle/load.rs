@@ -3,7 +3,7 @@
 //! the cache back.
 
 use super::ingest::apply_apart;
-use super::{fold, now, CircleRuntime, Ctx, Opened, Position, DEFAULT_CHARTER, LOAD_BATCH};
+use super::{fold, forks, now, CircleRuntime, Ctx, Opened, Position, DEFAULT_CHARTER, LOAD_BATCH};
 use crate::cache::CircleCache;
 use crate::error::{EngineError, Rejection};
 use automerge::{AutoCommit, Change};
@@ -112,6 +112,7 @@ impl CircleRuntime {
         let mut circle = Self::empty(id, membership);
         circle.invitation = crate::invitations::is_invitation(ctx.store, &id)?;
         circle.folding = fold::Folding::load(ctx, &id)?;
+        circle.forks = forks::load(ctx, &id)?;
         for author in circle.membership.ever_devices() {
             if let Some(tip) = circle.stored_tip(ctx, &author)? {
                 circle.tips.insert(author, tip);

@@ -4,7 +4,7 @@
 //! `members` (membership operations, epochs and key repair), `write`
 //! (local edits into sealed entries), `ingest` (checking what arrives),
 //! `outgoing` (what a peer or a bundle gets), `fold` (folding this
-//! device's own log) and, for tests, `craft` (hostile entries).
+//! device's own log), `forks` (proofs that an author forked its log) and, for tests, `craft` (hostile entries).
 
 use crate::error::Rejection;
 use crate::keyring::Keyring;
@@ -24,6 +24,7 @@ pub(crate) mod craft;
 mod damage;
 pub(crate) mod decode;
 mod fold;
+mod forks;
 mod ingest;
 mod load;
 mod members;
@@ -97,6 +98,8 @@ pub(crate) struct CircleRuntime {
     pub(super) own_damaged: Option<u64>,
     /// The circle added this device, which has not accepted it yet.
     pub invitation: bool,
+    /// Authors whose logs are proven forked, and where (`forks.rs`).
+    forks: BTreeMap<MemberId, u64>,
     /// The circle document as last read; cleared whenever it changes, so
     /// views do not hydrate the whole document on every read (nor after
     /// every keystroke in a note or every note a catch-up applies).
@@ -126,6 +129,7 @@ impl CircleRuntime {
             poisoned: false,
             own_damaged: None,
             invitation: false,
+            forks: BTreeMap::new(),
             circle_view: Default::default(),
         }
     }
@@ -223,11 +227,13 @@ impl CircleRuntime {
         self.tips.iter().map(|(a, t)| (*a, t.seq)).collect()
     }
 
-    /// What this device holds: per-author heights and operation hashes.
+    /// What this device holds: per-author heights (and the chain hash
+    /// there) and operation hashes.
     pub fn summary(&self) -> circlekeep_sync::Summary {
         circlekeep_sync::Summary {
             have: self.tips.iter().map(|(a, t)| (*a, t.seq)).collect(),
             ops: self.membership.ops().iter().map(|op| op.hash).collect(),
+            tips: self.tips.iter().map(|(a, t)| (*a, t.hash)).collect(),
         }
     }
 

@@ -19,7 +19,7 @@
 use super::{Host, Mode, SessionError};
 use crate::wire::{Hello, Message, BATCH_BYTES, MAX_HAVE, MAX_JOURNAL_KEYS};
 use crate::{Records, Replica, Summary, JOURNAL_CHANGED};
-use circlekeep_model::{CircleId, MemberId};
+use circlekeep_model::{CircleId, EntryHash, MemberId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,6 +131,13 @@ pub(crate) struct Session<R, H> {
     journal_owed: Vec<Vec<u8>>,
     /// Once those are sent, ask for what the peer holds and this lacks.
     journal_ask: bool,
+    /// Circles whose fork proofs to look at (one changed here).
+    forks_due: BTreeSet<CircleId>,
+    /// Fork proofs the peer was sent or sent us.
+    forks_told: BTreeSet<(CircleId, MemberId)>,
+    /// The height of each author's tip the peer announced when we last
+    /// compared it with ours.
+    tips_checked: BTreeMap<(CircleId, MemberId), u64>,
 }
 
 impl<R: Replica, H: Host> Session<R, H> {
@@ -156,6 +163,9 @@ impl<R: Replica, H: Host> Session<R, H> {
             own_device: false,
             journal_owed: Vec::new(),
             journal_ask: false,
+            forks_due: BTreeSet::new(),
+            forks_told: BTreeSet::new(),
+            tips_checked: BTreeMap::new(),
         }
     }
 
@@ -214,6 +224,9 @@ impl<R: Replica, H: Host> Session<R, H> {
         }
         if self.farewell.is_some() {
             return self.farewell_batch();
+        }
+        while let Some(circle) = self.forks_due.pop_first() {
+            self.queue_forks(circle);
         }
         if let Some(message) = self.outbox.ready.pop_front() {
             return Some(message);
@@ -279,7 +292,8 @@ impl<R: Replica, H: Host> Session<R, H> {
                     }
                     self.on_records(circle, ops, entries);
                 }
-                Message::Have { circle, have } => self.on_have(circle, have)?,
+                Message::Have { circle, have, tips } => self.on_have(circle, have, tips)?,
+                Message::Fork { circle, records } => self.on_fork(circle, records),
                 Message::JournalHave { keys } => self.on_journal_have(keys)?,
                 // The replica checks again that they come from this
                 // member's own device (and drops them otherwise).
@@ -314,6 +328,7 @@ impl<R: Replica, H: Host> Session<R, H> {
             return;
         }
         self.recheck = true;
+        self.forks_due.insert(circle);
         self.outbox.changed(circle, now);
     }
 
@@ -396,9 +411,11 @@ impl<R: Replica, H: Host> Session<R, H> {
             .into_iter()
             .filter(|(circle, _)| shared.contains(circle))
             .collect();
-        for (circle, summary) in &self.known {
-            self.host.note_peer_state(&self.peer, circle, summary);
+        for (circle, summary) in self.known.clone() {
+            self.host.note_peer_state(&self.peer, &circle, &summary);
+            self.show_forks(circle, &summary);
         }
+        self.forks_due.extend(shared.iter().copied());
         self.outbox.all = shared;
         self.own_device = self.replica.own_device(&self.peer);
         if self.own_device {
@@ -488,8 +505,13 @@ impl<R: Replica, H: Host> Session<R, H> {
         self.host.note_peer_state(&self.peer, &circle, held);
     }
 
-    fn on_have(&mut self, circle: CircleId, have: Heights) -> Result<(), SessionError> {
-        if have.len() > MAX_HAVE {
+    fn on_have(
+        &mut self,
+        circle: CircleId,
+        have: Heights,
+        tips: BTreeMap<MemberId, EntryHash>,
+    ) -> Result<(), SessionError> {
+        if have.len() > MAX_HAVE || tips.len() > MAX_HAVE {
             return Err(SessionError::Protocol("too many authors in a have"));
         }
         self.host.seen(&self.peer);
@@ -498,11 +520,77 @@ impl<R: Replica, H: Host> Session<R, H> {
             return Ok(());
         }
         let held = self.known.entry(circle).or_default();
-        for (author, seq) in have {
-            raise(held.have.entry(author).or_insert(0), seq);
+        for (author, seq) in &have {
+            raise(held.have.entry(*author).or_insert(0), *seq);
         }
         self.host.note_peer_state(&self.peer, &circle, held);
+        let announced = Summary {
+            have,
+            tips,
+            ..Summary::default()
+        };
+        self.show_forks(circle, &announced);
         Ok(())
+    }
+
+    /// Where the peer announced another record than ours at the height we
+    /// hold, sends it ours there: it then holds both, the proof of a fork
+    /// (and sends the proof back). Each announced height is looked at once.
+    fn show_forks(&mut self, circle: CircleId, announced: &Summary) {
+        let mut fresh = Summary {
+            have: announced.have.clone(),
+            ..Summary::default()
+        };
+        for (author, hash) in &announced.tips {
+            let seq = announced.have.get(author).copied().unwrap_or(0);
+            if self.tips_checked.insert((circle, *author), seq) != Some(seq) {
+                fresh.tips.insert(*author, *hash);
+            }
+        }
+        if fresh.tips.is_empty() {
+            return;
+        }
+        let entries = self.replica.fork_evidence(&circle, &fresh);
+        if !entries.is_empty() {
+            tracing::warn!(peer = %self.peer.short(), "a peer holds other records than ours at one place: showing it ours");
+            self.outbox.ready.push_back(Message::Records {
+                circle,
+                ops: Vec::new(),
+                entries,
+            });
+        }
+    }
+
+    /// Hands the peer the fork proofs of `circle` it was not sent yet.
+    fn queue_forks(&mut self, circle: CircleId) {
+        if !self.replica.is_member(&circle, &self.peer) {
+            return;
+        }
+        for author in self.replica.forks(&circle) {
+            if !self.forks_told.insert((circle, author)) {
+                continue;
+            }
+            if let Some(records) = self.replica.fork_proof(&circle, &author) {
+                self.outbox
+                    .ready
+                    .push_back(Message::Fork { circle, records });
+            }
+        }
+    }
+
+    /// A fork proof from the peer, for a circle it is a member of.
+    fn on_fork(&mut self, circle: CircleId, records: Vec<Vec<u8>>) {
+        if !self.replica.is_member(&circle, &self.peer) {
+            return;
+        }
+        match self.replica.ingest_fork(&circle, records) {
+            Some(author) => {
+                self.forks_told.insert((circle, author));
+            }
+            None => {
+                tracing::warn!(peer = %self.peer.short(), "a peer sent a fork proof that does not hold")
+            }
+        }
     }
 
     /// Tells the peer what this device holds of `circle`, if that is news.
@@ -518,7 +606,10 @@ impl<R: Replica, H: Host> Session<R, H> {
         if news && holding.have.len() <= MAX_HAVE {
             *told = holding.have.clone();
             let have = holding.have.clone();
-            self.outbox.ready.push_back(Message::Have { circle, have });
+            let tips = holding.tips.clone();
+            self.outbox
+                .ready
+                .push_back(Message::Have { circle, have, tips });
         }
     }
 

@@ -6,7 +6,7 @@ use super::machine::{Session, HAVE_DELAY, HELLO_TIMEOUT, RELAY_DELAY};
 use super::{run, Host, Mode, SessionError};
 use crate::wire::{Hello, Message, PeerAddress, BATCH_BYTES};
 use crate::{Ingested, InviteRefusal, Records, Replica, Summary};
-use circlekeep_model::{CircleId, MemberId, OpHash};
+use circlekeep_model::{CircleId, EntryHash, MemberId, OpHash};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +35,8 @@ struct Fake {
     me: MemberId,
     circle: Mutex<Held>,
     changes: broadcast::Sender<CircleId>,
+    /// Fork proofs: author → the two records.
+    forks: Mutex<BTreeMap<MemberId, Vec<Vec<u8>>>>,
 }
 
 impl Fake {
@@ -46,17 +48,23 @@ impl Fake {
                 ..Held::default()
             }),
             changes: broadcast::channel(64).0,
+            forks: Mutex::default(),
         })
     }
 
     /// Stores an entry by `author` of `size` bytes, as if written or received.
     fn write(&self, author: u8, size: usize) {
+        self.write_filled(author, size, 0xee);
+    }
+
+    /// Stores an entry whose bytes after its position are all `fill`.
+    fn write_filled(&self, author: u8, size: usize, fill: u8) {
         let author = member(author);
         let mut held = self.circle.lock().expect("lock");
         let seq = held.entries.keys().filter(|(a, _)| *a == author).count() as u64 + 1;
         let mut bytes = author.0.to_vec();
         bytes.extend_from_slice(&seq.to_be_bytes());
-        bytes.resize(40 + size, 0xee);
+        bytes.resize(40 + size, fill);
         held.entries.insert((author, seq), bytes);
         drop(held);
         let _ = self.changes.send(CIRCLE);
@@ -111,8 +119,9 @@ impl Replica for Fake {
     fn summary(&self, circle: &CircleId) -> Option<Summary> {
         let held = self.circle.lock().expect("lock");
         let mut summary = Summary::default();
-        for (author, seq) in held.entries.keys() {
+        for ((author, seq), bytes) in &held.entries {
             summary.have.insert(*author, *seq);
+            summary.tips.insert(*author, tip_hash(bytes));
         }
         summary.ops = held.ops.keys().copied().collect();
         (*circle == CIRCLE).then_some(summary)
@@ -160,7 +169,20 @@ impl Replica for Fake {
                 continue;
             };
             let position = (MemberId(author), u64::from_be_bytes(seq));
-            out.accepted += usize::from(held.entries.insert(position, bytes).is_none());
+            match held.entries.get(&position) {
+                Some(mine) if *mine != bytes => {
+                    let proof = vec![mine.clone(), bytes];
+                    self.forks.lock().expect("lock").insert(position.0, proof);
+                    out.rejected += 1;
+                    let _ = self.changes.send(CIRCLE);
+                    continue;
+                }
+                Some(_) => {}
+                None => {
+                    held.entries.insert(position, bytes);
+                    out.accepted += 1;
+                }
+            }
             out.held_entries.push(position);
         }
         drop(held);
@@ -181,10 +203,39 @@ impl Replica for Fake {
     ) -> Result<CircleId, InviteRefusal> {
         Err(InviteRefusal::Unknown)
     }
+    fn fork_evidence(&self, _: &CircleId, announced: &Summary) -> Vec<Vec<u8>> {
+        let held = self.circle.lock().expect("lock");
+        announced
+            .tips
+            .iter()
+            .filter_map(|(author, hash)| {
+                let seq = announced.have.get(author)?;
+                let mine = held.entries.get(&(*author, *seq))?;
+                let last = held.entries.keys().filter(|(a, _)| a == author).count() as u64;
+                (last == *seq && tip_hash(mine) != *hash).then(|| mine.clone())
+            })
+            .collect()
+    }
+    fn forks(&self, _: &CircleId) -> Vec<MemberId> {
+        self.forks.lock().expect("lock").keys().copied().collect()
+    }
+    fn fork_proof(&self, _: &CircleId, author: &MemberId) -> Option<Vec<Vec<u8>>> {
+        self.forks.lock().expect("lock").get(author).cloned()
+    }
+    fn ingest_fork(&self, _: &CircleId, records: Vec<Vec<u8>>) -> Option<MemberId> {
+        let author = MemberId(records.first()?.get(..32)?.try_into().ok()?);
+        self.forks.lock().expect("lock").insert(author, records);
+        Some(author)
+    }
     fn save_addresses(&self, _: &[u8]) {}
     fn load_addresses(&self) -> Option<Vec<u8>> {
         None
     }
+}
+
+/// The fake's chain hash of an entry: its bytes, hashed.
+fn tip_hash(bytes: &[u8]) -> EntryHash {
+    EntryHash(circlekeep_model::ids::hash_bytes("fake entry", bytes))
 }
 
 /// A node that records what sessions tell it.
@@ -397,6 +448,7 @@ fn a_have_from_the_peer_saves_the_relay() {
         .on_messages(vec![Message::Have {
             circle: CIRCLE,
             have,
+            tips: BTreeMap::new(),
         }])
         .expect("have");
     session.on_timer(t0 + RELAY_DELAY).expect("timer");
@@ -442,6 +494,7 @@ fn protocol_breaches_end_the_session() {
     let have = Message::Have {
         circle: CIRCLE,
         have: too_many.collect(),
+        tips: BTreeMap::new(),
     };
     assert!(session.on_messages(vec![hello_holding(&a), have]).is_err());
 }
@@ -662,6 +715,7 @@ fn what_a_peer_names_costs_at_most_the_circles_it_shares() {
     flood.extend((10_000..20_000).map(|i| Message::Have {
         circle: CircleId(made_up(i)),
         have: [(member(2), 5)].into(),
+        tips: BTreeMap::new(),
     }));
     flood.extend((20_000..20_100).map(|i| Message::Records {
         circle: CircleId(made_up(i)),
@@ -672,4 +726,78 @@ fn what_a_peer_names_costs_at_most_the_circles_it_shares() {
     drain(&mut session, now);
     assert_eq!(*node.noted.lock().expect("lock"), BTreeSet::from([CIRCLE]));
     assert_eq!(*node.learnt.lock().expect("lock"), vec![member(3)]);
+}
+
+#[test]
+fn a_fork_at_one_height_is_shown_once_and_its_proof_handed_on() {
+    let now = Instant::now();
+    let (a, b) = (Fake::new(1, &[1, 2, 3, 4]), Fake::new(2, &[1, 2, 3, 4]));
+    // Member 3's key wrote two different first entries: A holds one, B the other.
+    a.write_filled(3, 10, 0x11);
+    b.write_filled(3, 10, 0x22);
+    let (mut at_a, _) = machine(&a, 2, Mode::Live);
+    drain(&mut at_a, now);
+    at_a.on_messages(vec![hello_holding(&b)]).expect("hello");
+    // Heights are equal, so nothing is lacking; only the fork is shown.
+    assert_eq!(entries_in(&drain(&mut at_a, now)), [(3, 1)]);
+    let have = Message::Have {
+        circle: CIRCLE,
+        have: b.heights(),
+        tips: b.summary(&CIRCLE).expect("held").tips,
+    };
+    at_a.on_messages(vec![have]).expect("have");
+    assert!(
+        entries_in(&drain(&mut at_a, now)).is_empty(),
+        "shown once per height"
+    );
+
+    // B, sent A's side, holds the proof and hands it on.
+    let (mut at_b, _) = machine(&b, 1, Mode::Live);
+    drain(&mut at_b, now);
+    let theirs = b.circle.lock().expect("lock").entries[&(member(3), 1)].clone();
+    let ours = a.circle.lock().expect("lock").entries[&(member(3), 1)].clone();
+    at_b.on_messages(vec![
+        hello_holding(&a),
+        Message::Records {
+            circle: CIRCLE,
+            ops: Vec::new(),
+            entries: vec![ours.clone()],
+        },
+    ])
+    .expect("records");
+    assert_eq!(b.forks(&CIRCLE), [member(3)]);
+    at_b.on_change(CIRCLE, now);
+    let sent = drain(&mut at_b, now);
+    let proofs: Vec<_> = sent
+        .iter()
+        .filter_map(|m| match m {
+            Message::Fork { records, .. } => Some(records.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(proofs, [vec![theirs, ours]]);
+
+    // A member holding either side takes the proof; a circle the peer does
+    // not share with it is not looked at.
+    let d = Fake::new(4, &[1, 2, 3, 4]);
+    let (mut at_d, _) = machine(&d, 2, Mode::Live);
+    drain(&mut at_d, now);
+    let stranger = Message::Fork {
+        circle: CircleId([9; 32]),
+        records: proofs[0].clone(),
+    };
+    at_d.on_messages(vec![hello_holding(&b), stranger])
+        .expect("fork");
+    assert!(d.forks(&CIRCLE).is_empty());
+    let shared = Message::Fork {
+        circle: CIRCLE,
+        records: proofs[0].clone(),
+    };
+    at_d.on_messages(vec![shared]).expect("fork");
+    assert_eq!(d.forks(&CIRCLE), [member(3)]);
+    // And does not send it back.
+    at_d.on_change(CIRCLE, now);
+    assert!(!drain(&mut at_d, now)
+        .iter()
+        .any(|m| matches!(m, Message::Fork { .. })));
 }
