@@ -94,6 +94,9 @@ impl CircleRuntime {
     /// record there shows it. Trouble reading is logged, not raised: the
     /// entry is refused either way.
     pub(super) fn fork_with_held<S: Store>(&mut self, ctx: &Ctx<'_, S>, entry: &Entry, at: u64) {
+        if self.forks.contains_key(&entry.body.author) {
+            return;
+        }
         let held = ctx.store.entry(&self.id, &entry.body.author, at);
         let Ok(Some(held)) = held else {
             return;
