@@ -292,6 +292,51 @@ fn a_journal_entry_is_never_readable_by_another_member() {
     assert!(bo.restore(&backup).is_err());
 }
 
+#[test]
+fn a_journal_entry_s_time_is_not_kept_in_the_clear() {
+    // An earlier version filed each entry under `created/id`: anyone with
+    // the data folder read when the member wrote, entry by entry.
+    let mut ada = Peer::new("Ada", 1);
+    for text in ["first reflection", "second reflection"] {
+        ada.journal_add(text, None).expect("journal");
+    }
+    ada.store().flush().expect("flush");
+    let entries = ada.journal().expect("journal");
+    for entry in &entries {
+        assert!(
+            files_containing(ada.dir(), &entry.created).is_empty(),
+            "{} is at rest in the clear",
+            entry.created
+        );
+    }
+    // Entries kept under the old keys are moved under their ids at start,
+    // and read as before, oldest first.
+    let journal = circlekeep_store::BlobKind::Journal;
+    for (key, sealed) in ada.store().blobs(journal, b"").expect("blobs") {
+        let entry = entries
+            .iter()
+            .find(|e| e.id.as_bytes() == key)
+            .expect("entry");
+        let legacy = format!("{}/{}", entry.created, entry.id);
+        ada.store().put_blob(journal, &key, None).expect("delete");
+        ada.store()
+            .put_blob(journal, legacy.as_bytes(), Some(&sealed))
+            .expect("legacy");
+    }
+    ada.restart(false);
+    let keys: Vec<Vec<u8>> = ada
+        .store()
+        .blobs(journal, b"")
+        .expect("blobs")
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let ids: Vec<Vec<u8>> = entries.iter().map(|e| e.id.clone().into_bytes()).collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| ids.contains(k)), "{keys:?}");
+    assert_eq!(ada.journal().expect("journal"), entries);
+}
+
 /// A tar archive of `files`, in order.
 fn archive(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());

@@ -29,9 +29,10 @@ impl<S: Store> Engine<S> {
     pub(crate) fn put_journal_entry(&self, entry: &JournalEntryView) -> Result<(), EngineError> {
         let plain = serde_json::to_vec(entry).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         let sealed = seal_to_recipient(&self.me.recipient(), &plain);
-        let key = format!("{}/{}", entry.created, entry.id);
+        // Filed under its random id alone: the key is stored in the clear,
+        // so it must not tell when the member wrote.
         self.store
-            .put_blob(BlobKind::Journal, key.as_bytes(), Some(&sealed))
+            .put_blob(BlobKind::Journal, entry.id.as_bytes(), Some(&sealed))
             .map_err(EngineError::store)?;
         self.store.flush().map_err(EngineError::store)
     }
@@ -42,13 +43,44 @@ impl<S: Store> Engine<S> {
             .store
             .blobs(BlobKind::Journal, b"")
             .map_err(EngineError::store)?;
-        Ok(rows
+        let mut entries: Vec<JournalEntryView> = rows
             .into_iter()
-            .filter_map(|(_, sealed)| {
-                let plain = open_with_identity(self.me.age_identity(), &sealed).ok()?;
-                serde_json::from_slice(&plain).ok()
-            })
-            .collect())
+            .filter_map(|(_, sealed)| self.open_journal_entry(&sealed))
+            .collect();
+        entries.sort_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)));
+        Ok(entries)
+    }
+
+    fn open_journal_entry(&self, sealed: &[u8]) -> Option<JournalEntryView> {
+        let plain = open_with_identity(self.me.age_identity(), sealed).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+
+    /// Files entries an earlier version kept under `created/id` (a key
+    /// that told when each was written) under their id alone.
+    pub(crate) fn rekey_legacy_journal(&self) -> Result<(), EngineError> {
+        let rows = self
+            .store
+            .blobs(BlobKind::Journal, b"")
+            .map_err(EngineError::store)?;
+        let mut moved = false;
+        for (key, sealed) in rows.into_iter().filter(|(key, _)| key.contains(&b'/')) {
+            // One this identity cannot open stays as it is.
+            let Some(entry) = self.open_journal_entry(&sealed) else {
+                continue;
+            };
+            self.store
+                .put_blob(BlobKind::Journal, entry.id.as_bytes(), Some(&sealed))
+                .map_err(EngineError::store)?;
+            self.store
+                .put_blob(BlobKind::Journal, &key, None)
+                .map_err(EngineError::store)?;
+            moved = true;
+        }
+        if moved {
+            self.store.flush().map_err(EngineError::store)?;
+        }
+        Ok(())
     }
 
     /// Keys of the journal entries held here.
@@ -91,7 +123,8 @@ impl<S: Store> Engine<S> {
 
     /// Keeps journal entries another device of this member sent: only those
     /// this device opens, that read as a journal entry filed under its own
-    /// key, and that are not held yet.
+    /// id (or, from an earlier version, `created/id`), and that are not
+    /// held yet.
     pub(crate) fn take_journal(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) {
         let mut kept = 0;
         for (key, sealed) in entries {
@@ -101,18 +134,20 @@ impl<S: Store> Engine<S> {
             if matches!(self.store.blob(BlobKind::Journal, &key), Ok(Some(_))) {
                 continue;
             }
-            let Ok(plain) = open_with_identity(self.me.age_identity(), &sealed) else {
+            let Some(entry) = self.open_journal_entry(&sealed) else {
                 continue;
             };
-            let Ok(entry) = serde_json::from_slice::<JournalEntryView>(&plain) else {
+            let legacy = format!("{}/{}", entry.created, entry.id);
+            if key != entry.id.as_bytes() && key != legacy.as_bytes() {
                 continue;
-            };
-            if format!("{}/{}", entry.created, entry.id).as_bytes() != key.as_slice() {
+            }
+            let id = entry.id.as_bytes();
+            if matches!(self.store.blob(BlobKind::Journal, id), Ok(Some(_))) {
                 continue;
             }
             if self
                 .store
-                .put_blob(BlobKind::Journal, &key, Some(&sealed))
+                .put_blob(BlobKind::Journal, id, Some(&sealed))
                 .is_ok()
             {
                 kept += 1;

@@ -136,14 +136,18 @@ impl Engine<SledStore> {
 impl<S: Store> Engine<S> {
     /// An engine over any store, for tests and benchmarks.
     pub fn with_store(store: S, me: DeviceIdentity) -> Self {
-        Self {
+        let engine = Self {
             store,
             me,
             circles: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::broadcast::channel(1024).0,
             invites: Mutex::new(()),
             waiting: Default::default(),
-        }
+        };
+        // An entry not moved stays readable under its old key, and is
+        // moved at the next start.
+        let _ = engine.rekey_legacy_journal();
+        engine
     }
 
     /// Announces the circles whose stored records change, from local edits
