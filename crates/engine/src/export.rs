@@ -65,10 +65,10 @@ impl<S: Store> Engine<S> {
             let _ = writeln!(md, "{}. {} ({} min)", i + 1, step.title, step.minutes);
         }
         let all_notes: Vec<_> = notes.into_iter().flat_map(|g| g.notes).collect();
+        let notes_doc = self.gathering_doc(id, gathering).ok();
         let turn_of = |note_id: &str| {
-            self.gathering_doc(id, gathering)
-                .ok()
-                .and_then(|g| g.notes.get(note_id).and_then(|n| n.turn.clone()))
+            let note = notes_doc.as_ref()?.notes.get(note_id)?;
+            note.turn.clone()
         };
         let mut by_turn: BTreeMap<Option<String>, Vec<&NoteView>> = Default::default();
         for n in &all_notes {

@@ -197,13 +197,19 @@ fn write_members(md: &mut String, r: &RetroView) {
         let _ = writeln!(
             md,
             "| {} | {} of {} | {} min | {share}% | {} | {kept} |",
-            m.member.name,
+            table_cell(&m.member.name),
             m.attended,
             r.gatherings.len(),
             m.airtime_secs.div_ceil(60),
             m.contracts
         );
     }
+}
+
+/// Text as one Markdown table cell: a `|` would end the cell and a line
+/// break the row.
+fn table_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\r', '\n'], " ")
 }
 
 /// Each gathering's pulse, where enough members answered.
@@ -229,5 +235,21 @@ fn write_pulse(md: &mut String, r: &RetroView) {
             score(p.time_fair),
             p.answered
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_cell;
+
+    #[test]
+    fn a_name_cannot_break_out_of_its_table_cell() {
+        let row = format!("| {} | 3 |", table_cell("Ada | 99 |\n| Bo"));
+        let bytes = row.as_bytes();
+        let unescaped = (0..bytes.len())
+            .filter(|&i| bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\'))
+            .count();
+        assert_eq!(unescaped, 3, "{row}");
+        assert!(!row.contains('\n'));
     }
 }
