@@ -10,6 +10,7 @@ mod convergence;
 mod desktop;
 mod devices;
 mod error_codes;
+mod faults;
 mod folds;
 mod forks;
 mod map;

@@ -309,6 +309,10 @@ fn truncated_and_gapped_bundles_are_rejected() {
             .collect::<Vec<_>>(),
         vec!["gap"]
     );
+    // Early is not at fault: it is not kept among the circle's refusals
+    // (which the app flags), so a reordering network raises no alarm.
+    let kept = bo.rejections(circle).expect("rejections");
+    assert!(kept.iter().all(|r| r.rejection.code != "gap"), "{kept:?}");
     // Whole again, the rest goes in.
     let report = bo.import_bundle(&bytes).expect("import");
     assert!(report.rejected.is_empty());

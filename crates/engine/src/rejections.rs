@@ -81,6 +81,19 @@ impl ImportReport {
     }
 }
 
+impl ImportReport {
+    /// Counts an entry that came before the entries it follows in its
+    /// author's log (a gap): listed in this report but not kept among the
+    /// refusals — nothing is wrong with it, and it comes again once the
+    /// earlier ones are held.
+    pub(crate) fn refuse_early(&mut self, view: RejectionView) {
+        self.refused += 1;
+        if self.rejected.len() < DETAILED {
+            self.rejected.push(view);
+        }
+    }
+}
+
 impl<S: Store> Engine<S> {
     /// Adds what `report` refused to the circle's summary.
     pub(crate) fn record_rejections(

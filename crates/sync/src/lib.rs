@@ -15,6 +15,8 @@ mod address_book;
 pub mod invite;
 mod node;
 mod session;
+#[cfg(feature = "simulation")]
+pub mod simulation;
 pub mod status;
 mod supervisor;
 pub mod wire;

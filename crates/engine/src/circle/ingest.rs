@@ -135,7 +135,12 @@ impl CircleRuntime {
                 if fault == AppendFault::BrokenChain {
                     self.fork_with_held(ctx, &entry, entry.body.first().saturating_sub(1));
                 }
-                reject(report, fault.into());
+                if matches!(fault, AppendFault::Gap { .. }) {
+                    let view = rejection_view("entry", Some(author), Some(seq), &fault.into());
+                    report.refuse_early(view);
+                } else {
+                    reject(report, fault.into());
+                }
                 continue;
             }
             match self.open_entry(&entry.body) {

@@ -11,7 +11,7 @@ mod tests;
 use crate::wire::{compressed, read_message, write_message, Message, PeerAddress, WireError};
 use crate::{Replica, Summary};
 use circlekeep_model::{CircleId, MemberId};
-use machine::Session;
+pub(crate) use machine::Session;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
