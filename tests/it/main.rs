@@ -7,6 +7,7 @@ mod capture;
 mod cli;
 mod confidentiality;
 mod convergence;
+mod crash;
 mod desktop;
 mod devices;
 mod error_codes;

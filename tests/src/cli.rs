@@ -101,7 +101,8 @@ impl Device<'_> {
                 .expect("serve"),
         );
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.home.join("control.sock").exists() {
+        // A killed serve leaves its socket behind: wait for one that answers.
+        while std::os::unix::net::UnixStream::connect(self.home.join("control.sock")).is_err() {
             assert!(Instant::now() < deadline, "serve did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -125,8 +126,19 @@ impl Device<'_> {
 /// A `circlekeep serve` child, stopped (SIGTERM) on drop.
 pub struct Serve(std::process::Child);
 
+impl Serve {
+    /// Kills the serve at once (SIGKILL), as a crash or power cut would.
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status();
