@@ -576,6 +576,65 @@ fn a_change_automerge_fails_on_is_refused_and_its_document_rebuilt() {
     assert_eq!(theirs, mine);
 }
 
+/// Blame goes to the bad record, not to the honest one that completes it:
+/// Bo signs a change Automerge fails on only once its dependency (Cy's
+/// honest note) is in the document. Ada holds Bo's entry first; when Cy's
+/// arrives, Cy's is taken and Bo's refused — also after a restart, when
+/// both are replayed from the store.
+#[test]
+fn a_hostile_change_waiting_for_an_honest_one_is_blamed_alone() {
+    use circlekeep_engine::testing::change_automerge_fails_on_after;
+    let (mut ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    let g = ada
+        .new_gathering(circle, "2026-12-03".parse().expect("date"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    ada.send(&cy, circle);
+    cy.add_note(circle, g, "Cy's honest note").expect("note");
+    cy.send(&bo, circle);
+    let honest = cy.own_raw_changes(circle, g).expect("changes");
+    let hostile = bo
+        .craft_entry(
+            circle,
+            Craft {
+                doc: g,
+                changes: vec![change_automerge_fails_on_after(
+                    &bo.identity().device_id(),
+                    honest.last().map(Vec::as_slice),
+                )],
+                ..Craft::default()
+            },
+        )
+        .expect("craft");
+    // It waits for Cy's change: nothing to refuse yet.
+    assert_eq!(
+        import_only(&ada, circle, &bo, hostile),
+        Vec::<String>::new()
+    );
+    let report = cy.send(&ada, circle);
+    let bo_hex = bo.identity().device_id().to_hex();
+    assert_eq!(report.entries_accepted, 1, "{report:?}");
+    assert!(
+        report
+            .rejected
+            .iter()
+            .all(|r| r.author.as_deref() == Some(bo_hex.as_str()) && r.code == "bad_change"),
+        "{:?}",
+        report.rejected
+    );
+    let notes = circlekeep_tests::readable_notes(&ada, circle);
+    assert!(notes.contains(&"Cy's honest note".to_owned()), "{notes:?}");
+    let kept = ada.rejections(circle).expect("rejections");
+    assert!(
+        kept.iter()
+            .all(|r| r.rejection.author.as_deref() == Some(bo_hex.as_str())),
+        "{kept:?}"
+    );
+    let before = seen(&ada, circle);
+    assert_intact(&mut ada, circle, &before);
+}
+
 /// A signed entry whose 70-byte change declares 2^62 Automerge operations,
 /// which automerge 0.12 would walk one by one under the engine lock:
 /// refused at once, not stored, and nothing else lost (the same in a fold:

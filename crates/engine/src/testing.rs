@@ -75,10 +75,24 @@ pub fn run_of(changes: &[Vec<u8>]) -> Vec<u8> {
 /// number 2, no dependencies) on which automerge 0.12's `apply_changes`
 /// panics in any document that has no change of `author` yet.
 pub fn change_automerge_fails_on(author: &crate::MemberId) -> Vec<u8> {
+    change_automerge_fails_on_after(author, None)
+}
+
+/// Like [`change_automerge_fails_on`], but depending on the raw change
+/// `after` (someone else's): Automerge holds it back until `after`
+/// arrives, and fails on it only then.
+pub fn change_automerge_fails_on_after(author: &crate::MemberId, after: Option<&[u8]>) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    // No dependencies, the actor, seq 2, start op 74, time 0, no message,
+    // Its dependencies, the actor, seq 2, start op 74, time 0, no message,
     // no other actors, no op columns.
-    let mut body = vec![0u8, 32];
+    let dep = after
+        .and_then(|raw| automerge::Change::from_bytes(raw.to_vec()).ok())
+        .map(|change| change.hash());
+    let mut body = vec![u8::from(dep.is_some())];
+    if let Some(dep) = dep {
+        body.extend_from_slice(&dep.0);
+    }
+    body.push(32);
     body.extend_from_slice(author.as_bytes());
     body.extend_from_slice(&[2, 0x4a, 0, 0, 0, 0, 0, 0]);
     // A change chunk: magic, the first four bytes of the SHA-256 of what

@@ -3,7 +3,7 @@
 //! before they are stored, then applied in one batch per document. Hostile
 //! Automerge bytes are refused before Automerge parses them.
 
-use super::{decode, fold, rejection_view, CircleRuntime, Ctx, Held, Opened, Position};
+use super::{decode, fold, ready, rejection_view, CircleRuntime, Ctx, Held, Opened, Position};
 use crate::error::{EngineError, Rejection};
 use crate::views::ImportReport;
 use automerge::{AutoCommit, Change, ChangeHash};
@@ -300,83 +300,97 @@ impl CircleRuntime {
     }
 
     /// Applies decrypted changes to their documents in one batch per
-    /// document; entries whose changes Automerge refuses are marked rejected.
-    /// A batch Automerge fails on midway leaves its document unusable: it is
-    /// rebuilt from the stored entries, and the batch's entries are tried
-    /// apart ([`Self::rebuild_doc`]).
+    /// document, each entry after those it depends on; an entry lacking a
+    /// dependency waits (`ready.rs`) and is applied, alone, once it
+    /// arrives. Entries whose changes Automerge refuses are marked
+    /// rejected. A batch Automerge fails on midway leaves its document
+    /// unusable: it is rebuilt from the stored entries, and the batch's
+    /// entries are tried apart ([`Self::rebuild_doc`]).
     pub(super) fn apply<S: Store>(
         &mut self,
         ctx: &Ctx<'_, S>,
         items: Vec<(Position, DocId, Vec<Change>)>,
     ) -> Vec<(Position, Rejection)> {
         let me = ctx.device_id();
-        let mut by_doc: BTreeMap<DocId, Vec<(Position, Vec<Change>)>> = BTreeMap::new();
+        let mut by_doc: BTreeMap<DocId, Vec<ready::Item>> = BTreeMap::new();
         for (position, doc, changes) in items {
             by_doc.entry(doc).or_default().push((position, changes));
         }
         let mut refused = Vec::new();
-        for (doc_id, group) in by_doc {
+        for (doc_id, mut candidates) in by_doc {
             self.dirty = true;
             self.document_changed(doc_id);
-            let doc = self
-                .docs
-                .entry(doc_id)
-                .or_insert_with(|| docs::new_doc(me.as_bytes()));
-            let all: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
-            let mut failed_midway = false;
-            match docs::apply_changes(doc, all) {
-                Ok(()) => {}
-                Err(ApplyError::Refused(_)) => {
-                    // Find the culprits; changes already applied are no-ops.
-                    for (position, changes) in &group {
-                        match docs::apply_changes(doc, changes.iter().cloned()) {
-                            Ok(()) => {}
-                            Err(ApplyError::Refused(e)) => {
-                                refused.push((*position, Rejection::BadChange(e.to_string())))
-                            }
-                            Err(e) => {
-                                failed_midway = true;
-                                tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
-                                break;
-                            }
-                        }
-                    }
+            while !candidates.is_empty() {
+                let doc = self
+                    .docs
+                    .entry(doc_id)
+                    .or_insert_with(|| docs::new_doc(me.as_bytes()));
+                let (group, waiting) = ready::in_order(doc, candidates);
+                for (item, on) in waiting {
+                    self.hold_back(doc_id, item, on);
                 }
-                Err(e) => {
-                    failed_midway = true;
-                    tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
-                }
+                let arrived: Vec<ChangeHash> = group
+                    .iter()
+                    .flat_map(|(_, changes)| changes.iter().map(Change::hash))
+                    .collect();
+                refused.extend(self.apply_group(ctx, doc_id, &group));
+                candidates = self.woken_by(doc_id, &arrived);
             }
-            if failed_midway {
-                refused.retain(|(p, _)| group.iter().all(|(q, _)| q != p));
-                match self.rebuild_doc(ctx, doc_id, &group) {
-                    Ok(found) => refused.extend(found),
-                    Err(e) => {
-                        tracing::warn!(circle = %self.id.short(), "cannot rebuild a document: {e}");
-                        self.docs.remove(&doc_id);
-                        self.poisoned = true;
-                    }
-                }
-            }
-            for (position, changes) in group {
-                if refused.iter().any(|(p, _)| *p == position) {
-                    continue;
-                }
-                let hashes: Vec<ChangeHash> = changes.iter().map(Change::hash).collect();
-                self.queued.insert(position, (doc_id, hashes));
-            }
-            let mut doc = self.docs.get_mut(&doc_id);
-            self.queued.retain(|_, (queued_doc, hashes)| {
-                *queued_doc != doc_id
-                    || hashes.iter().any(|h| {
-                        doc.as_mut()
-                            .is_none_or(|d| d.get_change_meta_by_hash(h).is_none())
-                    })
-            });
         }
         for (position, _) in &refused {
             self.rejected.insert(*position);
-            self.queued.remove(position);
+            self.release(position);
+        }
+        refused
+    }
+
+    /// Applies entries whose dependencies are all in `doc_id` (or earlier
+    /// in `group`) as one batch; returns those Automerge refuses.
+    fn apply_group<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        doc_id: DocId,
+        group: &[ready::Item],
+    ) -> Vec<(Position, Rejection)> {
+        let mut refused = Vec::new();
+        let Some(doc) = self.docs.get_mut(&doc_id) else {
+            return refused;
+        };
+        let all: Vec<Change> = group.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+        let mut failed_midway = false;
+        match docs::apply_changes(doc, all) {
+            Ok(()) => {}
+            Err(ApplyError::Refused(_)) => {
+                // Find the culprits; changes already applied are no-ops.
+                for (position, changes) in group {
+                    match docs::apply_changes(doc, changes.iter().cloned()) {
+                        Ok(()) => {}
+                        Err(ApplyError::Refused(e)) => {
+                            refused.push((*position, Rejection::BadChange(e.to_string())))
+                        }
+                        Err(e) => {
+                            failed_midway = true;
+                            tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed_midway = true;
+                tracing::warn!(circle = %self.id.short(), "{e}: rebuilding a document");
+            }
+        }
+        if failed_midway {
+            refused.clear();
+            match self.rebuild_doc(ctx, doc_id, group) {
+                Ok(found) => refused.extend(found),
+                Err(e) => {
+                    tracing::warn!(circle = %self.id.short(), "cannot rebuild a document: {e}");
+                    self.docs.remove(&doc_id);
+                    self.poisoned = true;
+                }
+            }
         }
         refused
     }

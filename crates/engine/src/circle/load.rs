@@ -3,6 +3,7 @@
 //! the cache back.
 
 use super::ingest::apply_apart;
+use super::ready;
 use super::{fold, forks, now, CircleRuntime, Ctx, Opened, Position, DEFAULT_CHARTER, LOAD_BATCH};
 use crate::cache::CircleCache;
 use crate::error::{EngineError, Rejection};
@@ -209,9 +210,9 @@ impl CircleRuntime {
     }
 
     /// Builds document `doc_id` afresh from every stored entry of it this
-    /// device reads, except `batch` (whose application failed midway), then
-    /// adds `batch`; each step is tried on a copy and split in halves while
-    /// it fails, so only entries Automerge cannot take are refused.
+    /// device reads and `batch` (whose application failed midway), each
+    /// entry after those it depends on: tried on a copy and split in halves
+    /// while it fails, so only entries Automerge cannot take are refused.
     pub(super) fn rebuild_doc<S: Store>(
         &mut self,
         ctx: &Ctx<'_, S>,
@@ -252,8 +253,17 @@ impl CircleRuntime {
         }
         let mut refused = Vec::new();
         let mut doc = docs::new_doc(me.as_bytes());
-        apply_apart(&mut doc, &me, &stored, &mut refused);
-        apply_apart(&mut doc, &me, batch, &mut refused);
+        // Each step in an order that puts dependencies first, so no half
+        // of a split needs the other; what lacks one waits again.
+        stored.extend(batch.iter().cloned());
+        for (position, _) in &stored {
+            self.release(position);
+        }
+        let (ready, waiting) = ready::in_order(&mut doc, stored);
+        for (item, on) in waiting {
+            self.hold_back(doc_id, item, on);
+        }
+        apply_apart(&mut doc, &me, &ready, &mut refused);
         self.docs.insert(doc_id, doc);
         Ok(refused)
     }

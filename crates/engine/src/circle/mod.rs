@@ -3,7 +3,8 @@
 //! concern: `load` (founding, loading, the sealed cache, rebuilding),
 //! `members` (membership operations, epochs and key repair), `write`
 //! (local edits into sealed entries), `ingest` (checking what arrives),
-//! `outgoing` (what a peer or a bundle gets), `fold` (folding this
+//! `outgoing` (what a peer or a bundle gets), `ready` (which entries a
+//! document can take now), `fold` (folding this
 //! device's own log), `forks` (proofs that an author forked its log) and, for tests, `craft` (hostile entries).
 
 use crate::error::Rejection;
@@ -29,6 +30,7 @@ mod ingest;
 mod load;
 mod members;
 mod outgoing;
+mod ready;
 mod write;
 
 #[cfg(feature = "test-support")]
@@ -83,8 +85,10 @@ pub(crate) struct CircleRuntime {
     tips: BTreeMap<MemberId, Tip>,
     /// Stored entries whose epoch keys this device does not hold, by epoch.
     unreadable: BTreeMap<Position, OpHash>,
-    /// Applied entries whose changes wait for missing dependencies.
-    queued: BTreeMap<Position, (DocId, Vec<ChangeHash>)>,
+    /// Entries held back until a change they depend on is in their
+    /// document (`ready.rs`), and by what they wait on.
+    queued: BTreeMap<Position, ready::Waiting>,
+    waiting_on: BTreeMap<(DocId, ChangeHash), BTreeSet<Position>>,
     /// Stored entries found bad after storing; never applied.
     rejected: BTreeSet<Position>,
     /// This device's folds of its own log.
@@ -123,6 +127,7 @@ impl CircleRuntime {
             tips: BTreeMap::new(),
             unreadable: BTreeMap::new(),
             queued: BTreeMap::new(),
+            waiting_on: BTreeMap::new(),
             rejected: BTreeSet::new(),
             folding: fold::Folding::default(),
             dirty: true,
