@@ -577,54 +577,79 @@ fn a_change_automerge_fails_on_is_refused_and_its_document_rebuilt() {
 }
 
 /// Blame goes to the bad record, not to the honest one that completes it:
-/// Bo signs a change Automerge fails on only once its dependency (Cy's
-/// honest note) is in the document. Ada holds Bo's entry first; when Cy's
-/// arrives, Cy's is taken and Bo's refused — also after a restart, when
-/// both are replayed from the store.
+/// Bo signs 100 changes Automerge fails on only once their dependencies
+/// (100 honest notes of Cy's) are in the document. Ada holds Bo's entries
+/// first; when Cy's arrive, all of Cy's are taken and only Bo's refused —
+/// also after a restart, when all are replayed from the store. Dee, who
+/// gets them the other way round, and Cy end with the same heads.
 #[test]
 fn a_hostile_change_waiting_for_an_honest_one_is_blamed_alone() {
     use circlekeep_engine::testing::change_automerge_fails_on_after;
-    let (mut ada, bo, cy) = (Peer::new("Ada", 1), Peer::new("Bo", 2), Peer::new("Cy", 3));
-    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::SinceJoining);
+    const HOSTILE: usize = 100;
+    let (mut ada, bo, cy, dee) = (
+        Peer::new("Ada", 1),
+        Peer::new("Bo", 2),
+        Peer::new("Cy", 3),
+        Peer::new("Dee", 4),
+    );
+    let circle = circle_of(&ada, &[&bo, &cy, &dee], HistoryPolicy::SinceJoining);
     let g = ada
         .new_gathering(circle, "2026-12-03".parse().expect("date"))
         .expect("gathering");
-    ada.send(&bo, circle);
-    ada.send(&cy, circle);
-    cy.add_note(circle, g, "Cy's honest note").expect("note");
+    for peer in [&bo, &cy, &dee] {
+        ada.send(peer, circle);
+    }
+    for i in 0..HOSTILE {
+        cy.add_note(circle, g, &format!("Cy's honest note {i}"))
+            .expect("note");
+    }
     cy.send(&bo, circle);
     let honest = cy.own_raw_changes(circle, g).expect("changes");
-    let hostile = bo
-        .craft_entry(
-            circle,
-            Craft {
-                doc: g,
-                changes: vec![change_automerge_fails_on_after(
-                    &bo.identity().device_id(),
-                    honest.last().map(Vec::as_slice),
-                )],
-                ..Craft::default()
-            },
-        )
-        .expect("craft");
-    // It waits for Cy's change: nothing to refuse yet.
-    assert_eq!(
-        import_only(&ada, circle, &bo, hostile),
-        Vec::<String>::new()
-    );
+    assert_eq!(honest.len(), HOSTILE);
+    let mut bundle = bundle_of(&bo, circle);
+    bundle.entries.clear();
+    let mut place: Option<(u64, EntryHash)> = None;
+    for change in &honest {
+        let hostile = bo
+            .craft_entry(
+                circle,
+                Craft {
+                    doc: g,
+                    changes: vec![change_automerge_fails_on_after(
+                        &bo.identity().device_id(),
+                        Some(change),
+                    )],
+                    seq: place.map(|(seq, _)| seq + 1),
+                    prev: place.map(|(_, hash)| Some(hash)),
+                    ..Craft::default()
+                },
+            )
+            .expect("craft");
+        let entry = verify_entry(&hostile).expect("valid");
+        place = Some((entry.body.seq, entry.hash));
+        bundle.entries.push(hostile);
+    }
+    let hostile = bundle.encode();
+    // They wait for Cy's changes: nothing to refuse yet.
+    let report = ada.import_bundle(&hostile).expect("import");
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     let report = cy.send(&ada, circle);
     let bo_hex = bo.identity().device_id().to_hex();
-    assert_eq!(report.entries_accepted, 1, "{report:?}");
+    assert_eq!(report.entries_accepted, HOSTILE, "{report:?}");
+    let blamed: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|r| (r.author.clone(), r.code.clone()))
+        .collect();
+    assert_eq!(report.refused, HOSTILE, "{blamed:?}");
     assert!(
-        report
-            .rejected
+        blamed
             .iter()
-            .all(|r| r.author.as_deref() == Some(bo_hex.as_str()) && r.code == "bad_change"),
-        "{:?}",
-        report.rejected
+            .all(|(a, code)| a.as_deref() == Some(bo_hex.as_str()) && code == "bad_change"),
+        "{blamed:?}"
     );
     let notes = circlekeep_tests::readable_notes(&ada, circle);
-    assert!(notes.contains(&"Cy's honest note".to_owned()), "{notes:?}");
+    assert_eq!(notes.len(), HOSTILE, "{notes:?}");
     let kept = ada.rejections(circle).expect("rejections");
     assert!(
         kept.iter()
@@ -633,6 +658,12 @@ fn a_hostile_change_waiting_for_an_honest_one_is_blamed_alone() {
     );
     let before = seen(&ada, circle);
     assert_intact(&mut ada, circle, &before);
+    // The other way round, Bo's are refused as they come.
+    cy.send(&dee, circle);
+    let report = dee.import_bundle(&hostile).expect("import");
+    assert_eq!(report.refused, HOSTILE);
+    assert_eq!(seen(&dee, circle), before);
+    assert_eq!(seen(&cy, circle).heads, before.heads);
 }
 
 /// A signed entry whose 70-byte change declares 2^62 Automerge operations,
