@@ -666,6 +666,23 @@ fn a_hostile_change_waiting_for_an_honest_one_is_blamed_alone() {
     assert_eq!(seen(&cy, circle).heads, before.heads);
 }
 
+/// Invariant 6 wherever Automerge runs: a panic while working on a circle
+/// (in a save, a fork, an edit after a hostile input) is an error for that
+/// call, not a crash; the circle is read again from the store and nothing
+/// is lost.
+#[test]
+fn a_panic_inside_a_circle_is_an_error_and_loses_nothing() {
+    let (mut ada, _bo, circle, g) = setup();
+    let before = seen(&ada, circle);
+    let err = ada.panic_inside(circle).expect_err("refused");
+    assert_eq!(err.code(), "internal", "{err}");
+    assert!(err.to_string().contains("try again"), "{err}");
+    assert_eq!(seen(&ada, circle), before);
+    ada.add_note(circle, g, "after the panic").expect("note");
+    let after = seen(&ada, circle);
+    assert_intact(&mut ada, circle, &after);
+}
+
 /// A signed entry whose 70-byte change declares 2^62 Automerge operations,
 /// which automerge 0.12 would walk one by one under the engine lock:
 /// refused at once, not stored, and nothing else lost (the same in a fold:

@@ -10,8 +10,22 @@ impl<S: Store> Engine<S> {
     pub fn checkpoint(&self) -> Result<(), EngineError> {
         let mut circles = self.lock();
         let ctx = self.ctx();
-        for runtime in circles.values_mut() {
-            runtime.checkpoint(&ctx)?;
+        let mut panicked = Vec::new();
+        for (id, runtime) in circles.iter_mut() {
+            // Automerge's save can panic on what a member signed: that
+            // circle goes uncached (and is read again from the store).
+            let saved =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.checkpoint(&ctx)));
+            match saved {
+                Ok(written) => written?,
+                Err(_) => {
+                    tracing::error!(circle = %id.short(), "writing a circle's cache panicked");
+                    panicked.push(*id);
+                }
+            }
+        }
+        for id in panicked {
+            circles.remove(&id);
         }
         self.store.flush().map_err(EngineError::store)
     }

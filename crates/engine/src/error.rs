@@ -112,6 +112,13 @@ pub enum EngineError {
     /// Local data is damaged.
     #[error("local data is damaged: {0}")]
     Corrupt(String),
+    /// Working on a circle failed unexpectedly (a panic, e.g. in Automerge
+    /// on bytes a member signed); nothing stored is lost.
+    #[error(
+        "working on this circle failed unexpectedly ({0}); it is read again from what is \
+         stored — try again, and if it keeps failing, report it"
+    )]
+    Panicked(String),
     /// A document edit failed.
     #[error(transparent)]
     Document(#[from] circlekeep_model::docs::DocError),
@@ -166,6 +173,7 @@ impl EngineError {
             EngineError::StoreLocked => ErrorCode::StoreLocked,
             EngineError::Store(_) => ErrorCode::Store,
             EngineError::Corrupt(_) => ErrorCode::Corrupt,
+            EngineError::Panicked(_) => ErrorCode::Internal,
             EngineError::Document(_) => ErrorCode::Document,
             EngineError::Io { .. } => ErrorCode::Io,
             EngineError::Input(e) => e.code,

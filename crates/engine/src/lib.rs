@@ -210,17 +210,40 @@ impl<S: Store> Engine<S> {
     ) -> Result<T, EngineError> {
         let mut circles = self.lock();
         let ctx = self.ctx();
-        let runtime = match circles.entry(id) {
-            std::collections::btree_map::Entry::Occupied(held) => held.into_mut(),
-            std::collections::btree_map::Entry::Vacant(slot) => {
-                slot.insert(CircleRuntime::load(&ctx, id)?)
+        // Automerge can panic on bytes a member signed, in any call (load,
+        // save, fork, an edit): the circle is then dropped from memory and
+        // reloaded from what is stored at its next use.
+        let run = std::panic::AssertUnwindSafe(|| {
+            let runtime = match circles.entry(id) {
+                std::collections::btree_map::Entry::Occupied(held) => held.into_mut(),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    match CircleRuntime::load(&ctx, id) {
+                        Ok(loaded) => slot.insert(loaded),
+                        Err(e) => return (Err(e), false),
+                    }
+                }
+            };
+            let result = f(runtime, &ctx);
+            (result, runtime.poisoned)
+        });
+        match std::panic::catch_unwind(run) {
+            Ok((result, poisoned)) => {
+                if poisoned {
+                    circles.remove(&id);
+                }
+                result
             }
-        };
-        let result = f(runtime, &ctx);
-        if runtime.poisoned {
-            circles.remove(&id);
+            Err(panic) => {
+                circles.remove(&id);
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(circle = %id.short(), "working on a circle panicked: {what}");
+                Err(EngineError::Panicked(what))
+            }
         }
-        result
     }
 }
 
