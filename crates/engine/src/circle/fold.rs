@@ -315,8 +315,12 @@ impl CircleRuntime {
                 break;
             }
             for (seq, entry) in chunk {
-                if bytes >= budget {
-                    break;
+                // An entry found bad keeps its place (its author's later
+                // entries chain on it) but is passed on to nobody: every
+                // device would pay for it again, and what follows it
+                // cannot be taken without it.
+                if bytes >= budget || self.rejected.contains(&(*author, seq)) {
+                    return Ok(records);
                 }
                 bytes += entry.len();
                 after = seq;
