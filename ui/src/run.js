@@ -113,6 +113,10 @@ export class RunPanel {
           el("div", { class: "table-scroll" }, table),
           el("p", { id: "waiting", class: "meta" }, state.waiting.length ? `Not yet had a turn: ${state.waiting.map((w) => w.name).join(", ")}` : "Everyone here has had a turn."),
           turnOptions)));
+    // Two redraws can overlap (a change from a peer while a click's
+    // redraw waits): whatever the earlier one bound goes, or R would
+    // toggle the room view twice.
+    this.unbind?.();
     this.unbind = bindKeys({
       next: this.act(() => current < state.agenda.length - 1 && backend.setStep(circle, gathering, current + 1)),
       previous: this.act(() => current > 0 && backend.setStep(circle, gathering, current - 1)),
@@ -172,6 +176,7 @@ export class RunPanel {
       if (airtime) airtime.textContent = mmss(before + since);
     };
     show();
+    clearInterval(this.tick);
     this.tick = setInterval(show, 1000);
     return box;
   }
