@@ -63,6 +63,11 @@ fn main() -> std::process::ExitCode {
     let scaling = std::cell::RefCell::new(Vec::new());
     type Section<'a> = (&'a str, Box<dyn FnOnce() -> Result<Vec<Figure>> + 'a>);
     let sections: Vec<Section<'_>> = vec![
+        // First, so the process's peak memory is this section's.
+        (
+            "hostile input",
+            Box::new(|| circlekeep_bench::hostile::bombs(options.quick)),
+        ),
         (
             "editing trace automerge-paper",
             Box::new(|| runtime.block_on(sequential_trace(&options))),

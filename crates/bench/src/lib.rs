@@ -1,10 +1,12 @@
 //! Circlekeep's benchmark suite: the editing traces, the generated
-//! multi-year circle, Automerge's own sync as the baseline, and the report.
+//! multi-year circle, Automerge's own sync as the baseline, crafted decoder
+//! bombs, and the report.
 //! Its devices are the scenario tests' peers (`circlekeep_tests::Peer`:
 //! real sled stores, iroh endpoints on loopback). The bench `suite`
 //! (`cargo bench -p circlekeep-bench`) runs them all.
 
 pub mod generator;
+pub mod hostile;
 pub mod membership;
 pub mod plain;
 pub mod report;

@@ -113,6 +113,16 @@ pub fn change_automerge_fails_on_after(author: &crate::MemberId, after: Option<&
     chunk
 }
 
+/// Writes the checksum of an Automerge chunk for what it now holds (after
+/// bytes of its body were changed), so Automerge reads on past it.
+pub fn fix_chunk_checksum(chunk: &mut [u8]) {
+    use sha2::{Digest, Sha256};
+    if chunk.len() > 8 {
+        let sum = Sha256::digest(&chunk[8..]);
+        chunk[4..8].copy_from_slice(&sum[..4]);
+    }
+}
+
 /// A change of about 70 bytes by `author` that declares `ops` operations
 /// (each column one run): automerge 0.12 walks every one as it decodes.
 pub fn change_declaring_ops(author: &crate::MemberId, ops: u64) -> Vec<u8> {
