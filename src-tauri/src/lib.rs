@@ -69,6 +69,7 @@ pub fn run() {
             commands::gatherings::request_time,
             commands::gatherings::start_turn,
             commands::gatherings::end_turn,
+            commands::gatherings::pause_turn,
             commands::goals::add_goal,
             commands::goals::goal_progress,
             commands::goals::goal_milestone,

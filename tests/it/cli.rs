@@ -393,6 +393,10 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         "challenge me",
     ]);
     ada.ok(&["note", "add", "Thursday", "Delegating is hard for me"]);
+    ada.ok(&["turn", "pause", "Thursday"]);
+    let paused = ada.json(&["gathering", "show", "Thursday"]);
+    assert_eq!(paused["current_turn"]["paused"], true, "{paused}");
+    ada.ok(&["turn", "resume", "Thursday"]);
     ada.ok(&["turn", "end", "Thursday"]);
     let state = ada.json(&["gathering", "step", "Thursday"]);
     assert_eq!(state["agenda"][1]["current"], true);

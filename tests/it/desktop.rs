@@ -794,6 +794,7 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             && t["feedback_wanted"] == "Ask me hard questions"
     })
     .await;
+    pause_and_resume(window, ada, &state).await;
 
     // Ada takes an off-the-record turn (ending Bo's): the window stops
     // offering to add notes until it ends.
@@ -911,6 +912,47 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     answer(window, remove, true).await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
     room_view(window, ada).await;
+}
+
+/// Pause stops the turn's clock for everyone (said in words, not only
+/// by a dimmed clock); P, a key, starts it again.
+async fn pause_and_resume(window: &Window, ada: &Device<'_>, state: &[&str]) {
+    window.click("#pause-turn").await;
+    window
+        .until(
+            "the turn paused",
+            "return document.getElementById('turn-stage')?.textContent === 'Paused' \
+             && document.getElementById('pause-turn')?.textContent === 'Resume';",
+        )
+        .await;
+    sees(ada, state, "the turn paused", &|s| {
+        s["current_turn"]["paused"] == true
+    })
+    .await;
+    window
+        .screenshot(&window.artifacts().join("turn-paused.png"))
+        .await;
+    let clock = window.text("#turn-clock").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert_eq!(
+        window.text("#turn-clock").await,
+        clock,
+        "a paused clock stands still"
+    );
+    window
+        .run("document.activeElement?.blur(); document.dispatchEvent(new KeyboardEvent('keydown', { key: 'p', bubbles: true })); return true;")
+        .await;
+    window
+        .until(
+            "the turn resumed by its key",
+            "return document.getElementById('pause-turn')?.textContent === 'Pause' \
+             && document.getElementById('turn-stage')?.textContent !== 'Paused';",
+        )
+        .await;
+    sees(ada, state, "the turn resumed", &|s| {
+        s["current_turn"]["paused"] == false
+    })
+    .await;
 }
 
 /// The room view and the keys: R fills the window with the step, the

@@ -657,6 +657,25 @@ fn a_gathering_runs_its_agenda_turns_and_off_the_record() {
         .expect("turn");
     let warned = ada.gathering_state(circle, g, later).expect("state");
     assert!(warned.current_turn.expect("running").warning);
+    // Paused, the clock stands still however late it is; resumed, it runs
+    // on, the pause not counted as Bo's time or airtime.
+    ada.pause_turn(circle, g, true).expect("pause");
+    let much_later = chrono::Utc::now() + chrono::Duration::minutes(30);
+    let paused = ada.gathering_state(circle, g, much_later).expect("state");
+    let turn = paused.current_turn.expect("running");
+    assert!(
+        turn.paused && turn.elapsed_secs <= 2 && !turn.warning,
+        "{turn:?}"
+    );
+    ada.pause_turn(circle, g, true)
+        .expect("pausing twice is pausing");
+    ada.pause_turn(circle, g, false).expect("resume");
+    let resumed = ada.gathering_state(circle, g, later).expect("state");
+    let turn = resumed.current_turn.expect("running");
+    assert!(
+        !turn.paused && (48..=52).contains(&turn.elapsed_secs),
+        "{turn:?}"
+    );
 
     let md = ada.gathering_markdown(circle, g).expect("markdown");
     assert!(md.contains("Off the record: no notes were kept."));

@@ -67,6 +67,8 @@ export const backend = {
   startTurn: (circle, gathering, member, minutes, feedbackWanted, offRecord) =>
     call("start_turn", { circle, gathering, member, minutes, feedbackWanted, offRecord }),
   endTurn: (circle, gathering) => call("end_turn", { circle, gathering }),
+  /** Stops (`pause` true) or restarts the running turn's clock. */
+  pauseTurn: (circle, gathering, pause) => call("pause_turn", { circle, gathering, pause }),
   addGoal: (circle, text) => call("add_goal", { circle, text }),
   goalProgress: (circle, goal, text) => call("goal_progress", { circle, goal, text }),
   goalMilestone: (circle, goal, text) => call("goal_milestone", { circle, goal, text }),

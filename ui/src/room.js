@@ -29,7 +29,7 @@ export function roomControls(redraw) {
     el("button", { id: "room-view", class: "secondary", "aria-pressed": roomOn() ? "true" : "false",
       onclick: () => { setRoom(!roomOn()); redraw(); } }, roomOn() ? "Leave room view" : "Room view"),
     el("label", { class: "inline" }, chime, "Chime when time is nearly up"),
-    el("span", { id: "keys", class: "meta" }, "Keys: → next step, ← previous step, T start or end a turn, R room view"));
+    el("span", { id: "keys", class: "meta" }, "Keys: → next step, ← previous step, T start or end a turn, P pause or resume it, R room view"));
 }
 
 /** What the room sees: this step, the next, and who has not had a turn. */
@@ -46,7 +46,8 @@ export function roomSummary(state) {
 /** Runs `actions` on their keys while no field or dialog has them;
  * returns what stops listening. */
 export function bindKeys(actions) {
-  const keys = { ArrowRight: actions.next, ArrowLeft: actions.previous, t: actions.turn, T: actions.turn, r: actions.room, R: actions.room };
+  const keys = { ArrowRight: actions.next, ArrowLeft: actions.previous, t: actions.turn, T: actions.turn,
+    p: actions.pause, P: actions.pause, r: actions.room, R: actions.room };
   const listener = (event) => {
     const target = event.target;
     const typing = target instanceof Element && target.closest("input, textarea, select, [contenteditable], dialog");

@@ -122,6 +122,7 @@ export class RunPanel {
       previous: this.act(() => current > 0 && backend.setStep(circle, gathering, current - 1)),
       turn: this.act(() => (running ? this.endTurn(state.current_turn.member) : next && this.startTurn(next.id))),
       room: () => { setRoom(!roomOn()); this.refresh(); },
+      pause: this.act(() => running && backend.pauseTurn(circle, gathering, !state.current_turn.paused)),
     });
     return this.element;
   }
@@ -156,7 +157,12 @@ export class RunPanel {
       el("div", {}, `${running.member.name}'s turn`, running.off_record ? el("span", { class: "badge" }, " off the record — no notes are kept") : null),
       running.feedback_wanted ? el("div", { class: "meta" }, `Feedback wanted: ${running.feedback_wanted}`) : null,
       clockText, stage,
-      el("button", { id: "end-turn", onclick: this.act(() => this.endTurn(running.member)) }, "End turn"));
+      el("div", { class: "inline" },
+        el("button", { id: "pause-turn", class: "secondary", "aria-pressed": running.paused ? "true" : "false",
+          onclick: this.act(() => backend.pauseTurn(this.circle, this.gathering, !running.paused)) },
+          running.paused ? "Resume" : "Pause"),
+        el("button", { id: "end-turn", onclick: this.act(() => this.endTurn(running.member)) }, "End turn")));
+    box.classList.toggle("paused", running.paused);
     const show = () => {
       const clock = turnClock(running, (performance.now() - read) / 1000);
       const since = clock.elapsed - running.elapsed_secs;
@@ -165,11 +171,11 @@ export class RunPanel {
       clockText.replaceChildren(el("span", { class: "clock-time" }, time), " ", el("span", { class: "clock-of" }, rest.join(" ")));
       box.classList.toggle("warning", clock.warning && clock.over === 0);
       box.classList.toggle("over", clock.over > 0);
-      const said = clock.over > 0 ? "Over time" : clock.warning ? "Nearly time" : "";
+      const said = running.paused ? "Paused" : clock.over > 0 ? "Over time" : clock.warning ? "Nearly time" : "";
       if (stage.textContent !== said) {
         // A chime as the stage changes (not on the first draw of a turn
         // already over time).
-        if (said && stage.dataset.drawn) chime();
+        if (said && said !== "Paused" && stage.dataset.drawn) chime();
         stage.textContent = said;
       }
       stage.dataset.drawn = "1";

@@ -14,12 +14,14 @@ export function mmss(secs) {
 }
 
 /**
- * Where a running turn stands `sinceSecs` after the engine reported it:
+ * Where a running turn stands `sinceSecs` after the engine reported it
+ * (where it was, if it is paused):
  * `{ elapsed, remaining, over, warning, text }`.
  */
 export function turnClock(turn, sinceSecs) {
   const allotted = turn.allotted * 60;
-  const elapsed = turn.elapsed_secs + Math.max(0, sinceSecs);
+  // A paused turn's clock stands still.
+  const elapsed = turn.elapsed_secs + (turn.paused ? 0 : Math.max(0, sinceSecs));
   const remaining = Math.max(0, allotted - elapsed);
   const over = Math.max(0, elapsed - allotted);
   const warning = allotted > 0 && remaining <= warnBeforeEnd(allotted);

@@ -37,3 +37,9 @@ test("a turn with no allotment never warns", () => {
   assert.equal(clock.warning, false);
   assert.equal(clock.elapsed, 6);
 });
+
+test("a paused turn's clock stands still", () => {
+  const turn = { allotted: 10, elapsed_secs: 100, paused: true };
+  assert.equal(turnClock(turn, 0).remaining, 500);
+  assert.equal(turnClock(turn, 300).remaining, 500);
+});

@@ -172,6 +172,22 @@ pub enum TurnCommand {
         #[arg(long)]
         gathering: Option<String>,
     },
+    /// Stop the running turn's clock (a question from the room, a break).
+    Pause {
+        /// Circle name or id prefix.
+        circle: String,
+        /// Gathering id prefix or date (default the latest).
+        #[arg(long)]
+        gathering: Option<String>,
+    },
+    /// Start the paused turn's clock again.
+    Resume {
+        /// Circle name or id prefix.
+        circle: String,
+        /// Gathering id prefix or date (default the latest).
+        #[arg(long)]
+        gathering: Option<String>,
+    },
 }
 
 /// Journal verbs.
@@ -561,7 +577,9 @@ fn print_state(engine: &Engine, id: CircleId, g: DocId, out: &Output) -> anyhow:
             );
         }
         if let Some(t) = &s.current_turn {
-            let warn = if t.warning {
+            let warn = if t.paused {
+                "  (paused: `circlekeep turn resume` starts the clock again)"
+            } else if t.warning {
                 "  ⚠ time is nearly up"
             } else {
                 ""
@@ -743,8 +761,9 @@ fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::
     Ok(())
 }
 
-/// Starts or ends a turn in a running gathering.
+/// Starts, pauses, resumes or ends a turn in a running gathering.
 fn turn(engine: &Engine, command: TurnCommand, out: &Output) -> anyhow::Result<()> {
+    let pausing = matches!(command, TurnCommand::Pause { .. });
     match command {
         TurnCommand::Start {
             circle: c,
@@ -767,6 +786,19 @@ fn turn(engine: &Engine, command: TurnCommand, out: &Output) -> anyhow::Result<(
             let id = circle(engine, &c)?;
             let g = gathering(engine, id, g.as_deref())?;
             engine.end_turn(id, g)?;
+            print_state(engine, id, g, out)?;
+        }
+        TurnCommand::Pause {
+            circle: c,
+            gathering: g,
+        }
+        | TurnCommand::Resume {
+            circle: c,
+            gathering: g,
+        } => {
+            let id = circle(engine, &c)?;
+            let g = gathering(engine, id, g.as_deref())?;
+            engine.pause_turn(id, g, pausing)?;
             print_state(engine, id, g, out)?;
         }
     }

@@ -29,7 +29,14 @@ fn turn_view(
 ) -> TurnView {
     let started = parse_time(&t.started).unwrap_or(now);
     let end = t.ended.as_deref().and_then(parse_time).unwrap_or(now);
-    let elapsed = (end - started).num_seconds().max(0) as u64;
+    // A pause still on counts until the turn's end (or now).
+    let pausing = t
+        .paused
+        .as_deref()
+        .and_then(parse_time)
+        .map_or(0, |since| (end - since).num_seconds().max(0) as u64);
+    let elapsed = ((end - started).num_seconds().max(0) as u64)
+        .saturating_sub(t.paused_secs.saturating_add(pausing));
     let allotted = t.allotted * 60;
     let remaining = allotted.saturating_sub(elapsed);
     TurnView {
@@ -40,6 +47,7 @@ fn turn_view(
         off_record: t.off_record,
         started: t.started.clone(),
         ended: t.ended.clone(),
+        paused: t.paused.is_some() && t.ended.is_none(),
         elapsed_secs: elapsed,
         remaining_secs: remaining,
         warning: t.ended.is_none() && allotted > 0 && remaining <= warn_before_end(allotted),
@@ -329,6 +337,8 @@ impl<S: Store> Engine<S> {
             started: circle::now(),
             ended: None,
             order: doc.turns.values().map(|t| t.order + 1).max().unwrap_or(0),
+            paused: None,
+            paused_secs: 0,
         };
         self.write_gathering(id, gathering, |d| {
             if let Some(r) = &running {
@@ -353,6 +363,51 @@ impl<S: Store> Engine<S> {
                 Some(circle::now()),
             )?)
         })
+    }
+
+    /// Pauses the running turn (the facilitator stops the clock: a
+    /// question from the room, a break); `false` resumes it.
+    pub fn pause_turn(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        pause: bool,
+    ) -> Result<(), EngineError> {
+        let doc = self.gathering_doc(id, gathering)?;
+        let (running, turn) = running_turn(&doc)
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .ok_or(EngineError::NotAllowed("no turn is running"))?;
+        let now = circle::now();
+        let since = turn.paused.as_deref().and_then(parse_time);
+        match (pause, since) {
+            (true, None) => self.write_gathering(id, gathering, |d| {
+                Ok(docs::put_value(
+                    d,
+                    &["turns", &running],
+                    "paused",
+                    Some(now),
+                )?)
+            }),
+            (false, Some(since)) => {
+                let paused = (Utc::now() - since).num_seconds().max(0) as u64;
+                self.write_gathering(id, gathering, |d| {
+                    docs::put_value(
+                        d,
+                        &["turns", &running],
+                        "paused_secs",
+                        Some(turn.paused_secs + paused),
+                    )?;
+                    Ok(docs::put_value(
+                        d,
+                        &["turns", &running],
+                        "paused",
+                        None::<String>,
+                    )?)
+                })
+            }
+            // Already as asked.
+            _ => Ok(()),
+        }
     }
 
     /// The gathering's state at `now`: agenda, running turn and its timer,

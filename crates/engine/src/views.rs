@@ -340,7 +340,9 @@ pub struct TurnView {
     pub started: String,
     /// When it ended.
     pub ended: Option<String>,
-    /// Seconds used so far.
+    /// Whether it is paused (the timer stands still).
+    pub paused: bool,
+    /// Seconds used so far (pauses not counted).
     pub elapsed_secs: u64,
     /// Seconds left of the allotment (0 when over).
     pub remaining_secs: u64,

@@ -361,6 +361,12 @@ pub struct Turn {
     /// Its place among the gathering's turns (ties broken by start time).
     #[autosurgeon(missing = "Default::default")]
     pub order: u64,
+    /// Since when it is paused (RFC 3339), while it is.
+    #[autosurgeon(missing = "Default::default")]
+    pub paused: Option<String>,
+    /// Seconds it was paused before: not its time.
+    #[autosurgeon(missing = "Default::default")]
+    pub paused_secs: u64,
 }
 
 /// A note taken during a gathering.

@@ -216,6 +216,21 @@ pub async fn start_turn(
         .await
 }
 
+/// Pauses (or, `pause` false, resumes) the running turn's clock.
+#[tauri::command]
+pub async fn pause_turn(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    pause: bool,
+) -> Result<(), CommandError> {
+    state
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
+            Ok(engine.pause_turn(id, gathering, pause)?)
+        })
+        .await
+}
+
 /// Ends the running turn.
 #[tauri::command]
 pub async fn end_turn(
