@@ -9,7 +9,7 @@
 use super::{CircleRuntime, Position};
 use automerge::{AutoCommit, Change, ChangeHash};
 use circlekeep_model::DocId;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 /// An entry's decrypted changes.
 pub(super) type Item = (Position, Vec<Change>);
@@ -34,6 +34,20 @@ pub(super) fn in_order(
         .enumerate()
         .flat_map(|(i, (_, changes))| changes.iter().map(move |c| (c.hash(), i)))
         .collect();
+    // What the document lacks of what the batch does not bring itself (one
+    // look at its change graph; nothing waits in Automerge's queue).
+    let outside: Vec<ChangeHash> = items
+        .iter()
+        .flat_map(|(_, changes)| changes.iter().flat_map(|c| c.deps().iter().copied()))
+        .filter(|dep| !produced.contains_key(dep))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let absent: HashSet<ChangeHash> = if outside.is_empty() {
+        HashSet::new()
+    } else {
+        doc.get_missing_deps(&outside).into_iter().collect()
+    };
     // Per item: how many other items it waits for, and whether it needs
     // a change nobody here has.
     let mut waits_for = vec![0usize; items.len()];
@@ -51,8 +65,8 @@ pub(super) fn in_order(
                     waits_for[i] += 1;
                     dependents[j].push(i);
                 }
-                None if doc.get_change_meta_by_hash(&dep).is_some() => {}
-                None => missing[i] = missing[i].or(Some(dep)),
+                None if absent.contains(&dep) => missing[i] = missing[i].or(Some(dep)),
+                None => {}
             }
         }
     }
