@@ -69,6 +69,9 @@ impl<S: Store> Engine<S> {
             let Some(entry) = self.open_journal_entry(&sealed) else {
                 continue;
             };
+            if entry.id.as_bytes() == key.as_slice() {
+                continue;
+            }
             self.store
                 .put_blob(BlobKind::Journal, entry.id.as_bytes(), Some(&sealed))
                 .map_err(EngineError::store)?;
