@@ -43,22 +43,35 @@ export function roomSummary(state) {
     el("div", { id: "room-waiting" }, state.waiting.length ? `Not yet had a turn: ${state.waiting.map((w) => w.name).join(", ")}` : "Everyone here has had a turn."));
 }
 
-/** Runs `actions` on their keys while no field or dialog has them;
- * returns what stops listening. */
+/** The actions of the run panel shown; one listener serves them all, so a
+ * key is neither lost while a panel is redrawn nor run twice while a new
+ * one replaces the old. */
+let bound = null;
+let listening = false;
+
+function onKey(event) {
+  const target = event.target;
+  const typing = target instanceof Element && target.closest("input, textarea, select, [contenteditable], dialog");
+  if (!bound || typing || document.querySelector("dialog[open]") || event.ctrlKey || event.metaKey || event.altKey) return;
+  const keys = { ArrowRight: bound.next, ArrowLeft: bound.previous, t: bound.turn, T: bound.turn,
+    p: bound.pause, P: bound.pause, r: bound.room, R: bound.room };
+  const action = keys[event.key];
+  if (!action) return;
+  event.preventDefault();
+  action();
+}
+
+/** Runs `actions` on their keys while no field or dialog has them (in
+ * place of any bound before); returns what lets them go. */
 export function bindKeys(actions) {
-  const keys = { ArrowRight: actions.next, ArrowLeft: actions.previous, t: actions.turn, T: actions.turn,
-    p: actions.pause, P: actions.pause, r: actions.room, R: actions.room };
-  const listener = (event) => {
-    const target = event.target;
-    const typing = target instanceof Element && target.closest("input, textarea, select, [contenteditable], dialog");
-    if (typing || document.querySelector("dialog[open]") || event.ctrlKey || event.metaKey || event.altKey) return;
-    const action = keys[event.key];
-    if (!action) return;
-    event.preventDefault();
-    action();
+  if (!listening) {
+    document.addEventListener("keydown", onKey);
+    listening = true;
+  }
+  bound = actions;
+  return () => {
+    if (bound === actions) bound = null;
   };
-  document.addEventListener("keydown", listener);
-  return () => document.removeEventListener("keydown", listener);
 }
 
 /** A short tone, if the member asked for one. */

@@ -42,7 +42,9 @@ export class RunPanel {
 
   /** Reads the gathering's state and builds the panel. */
   async render() {
-    this.stop();
+    // The keys stay bound while the state is read: a key pressed during a
+    // redraw (a peer's change arriving) is not lost.
+    clearInterval(this.tick);
     const [state, brief] = await Promise.all([
       backend.gatheringState(this.circle, this.gathering),
       backend.stepBrief(this.circle, this.gathering),
@@ -114,8 +116,8 @@ export class RunPanel {
           el("p", { id: "waiting", class: "meta" }, state.waiting.length ? `Not yet had a turn: ${state.waiting.map((w) => w.name).join(", ")}` : "Everyone here has had a turn."),
           turnOptions)));
     // Two redraws can overlap (a change from a peer while a click's
-    // redraw waits): whatever the earlier one bound goes, or R would
-    // toggle the room view twice.
+    // redraw waits): what the earlier one bound goes, or R would toggle
+    // the room view twice.
     this.unbind?.();
     this.unbind = bindKeys({
       next: this.act(() => current < state.agenda.length - 1 && backend.setStep(circle, gathering, current + 1)),
