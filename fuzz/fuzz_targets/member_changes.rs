@@ -6,7 +6,7 @@
 #![no_main]
 use circlekeep_engine::bundle::Bundle;
 use circlekeep_engine::testing::{run_of, Craft};
-use circlekeep_engine::{CircleId, DeviceIdentity, DocId, Engine, HistoryPolicy, MemoryStore};
+use circlekeep_engine::{CircleId, DeviceIdentity, DocId, Engine, EngineError, HistoryPolicy, MemoryStore};
 use circlekeep_model::entry::Fold;
 use circlekeep_model::EntryHash;
 use circlekeep_seal::signed::verify_entry;
@@ -73,7 +73,10 @@ fn offer(f: &Fixture, craft: impl FnOnce(u64, EntryHash) -> Craft) {
         ops: Vec::new(),
         entries: vec![record.clone()],
     };
-    let _ = bo.0.import_bundle(&carrier.encode());
+    let imported = bo.0.import_bundle(&carrier.encode());
+    // The engine catches a panic at its edge; one that gets that far is a
+    // bug to fix, as a crash was before.
+    assert!(!matches!(imported, Err(EngineError::Panicked(_))), "{imported:?}");
     assert!(bo.0.notes(f.circle, None).is_ok_and(|g| !g.is_empty()), "the circle stays readable");
     let me = f.ada.identity().member_id();
     let now = Replica::summary(&bo.0, &f.circle).and_then(|s| s.have.get(&me).copied()).unwrap_or(0);
