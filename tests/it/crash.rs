@@ -11,7 +11,7 @@
 //! `CIRCLEKEEP_CRASH_SEED` the seed (printed, to replay a failure).
 
 use circlekeep_tests::cli::{Device, Serve, LOOPBACK};
-use circlekeep_tests::free_udp_port;
+use circlekeep_tests::{env_number, free_udp_port};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
@@ -84,32 +84,13 @@ impl Side<'_> {
     }
 }
 
-/// A small deterministic generator (xorshift), so a failing run replays.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-
-    /// A moment to kill at: mostly within a command's run, sometimes around
-    /// the moment a quiet `serve` writes its caches (2 s after a change).
-    fn moment(&mut self) -> Duration {
-        Duration::from_millis(match self.below(10) {
-            0..=6 => self.below(150),
-            _ => 1800 + self.below(800),
-        })
-    }
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// A moment to kill at: mostly within a command's run, sometimes around
+/// the moment a quiet `serve` writes its caches (2 s after a change).
+fn moment(dice: &mut fastrand::Rng) -> Duration {
+    Duration::from_millis(match dice.u64(..10) {
+        0..=6 => dice.u64(..150),
+        _ => 1800 + dice.u64(..800),
+    })
 }
 
 /// Ada founds the circle and invites Bo; Bo joins over loopback.
@@ -140,7 +121,7 @@ fn two_members(ada: &mut Side, bo: &Side) {
 #[test]
 fn saved_edits_survive_kills_of_serve_and_the_cli_at_random_moments() {
     let kills = env_number("CIRCLEKEEP_CRASH_KILLS", 40);
-    let seed = env_number("CIRCLEKEEP_CRASH_SEED", 0x5eed_c1c1e) | 1;
+    let seed = env_number("CIRCLEKEEP_CRASH_SEED", 0x5eed_c1c1e);
     eprintln!("crash harness: {kills} kills, seed {seed}");
     let dir = tempfile::tempdir().expect("tempdir");
     let homes = [dir.path().join("ada"), dir.path().join("bo")];
@@ -149,33 +130,33 @@ fn saved_edits_survive_kills_of_serve_and_the_cli_at_random_moments() {
     bo.start();
 
     let began = std::time::Instant::now();
-    let mut dice = Dice(seed);
+    let mut dice = fastrand::Rng::with_seed(seed);
     let mut killed = 0;
     let mut written = 0;
     while killed < kills {
-        let (this, other) = if dice.below(2) == 0 {
+        let (this, other) = if dice.bool() {
             (&mut ada, &mut bo)
         } else {
             (&mut bo, &mut ada)
         };
         // The other device sometimes writes a burst first, so that this
         // one is ingesting when it is killed.
-        if other.serve.is_some() && dice.below(3) == 0 {
-            for _ in 0..1 + dice.below(4) {
+        if other.serve.is_some() && dice.u64(..3) == 0 {
+            for _ in 0..1 + dice.u64(..4) {
                 written += 1;
                 let text = format!("crash note {written}");
                 other.device.ok(&["note", "add", "crash", &text]);
                 other.saved.push(text);
             }
         }
-        if this.serve.is_none() && dice.below(3) == 0 {
+        if this.serve.is_none() && dice.u64(..3) == 0 {
             this.start();
             continue;
         }
         written += 1;
         let text = format!("crash note {written}");
         let kill_serve = this.serve.is_some();
-        this.add_note_and_kill(&text, dice.moment(), kill_serve);
+        this.add_note_and_kill(&text, moment(&mut dice), kill_serve);
         killed += 1;
     }
 

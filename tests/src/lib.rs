@@ -318,6 +318,15 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
     }
 }
 
+/// A number from the environment variable `name` (a long run's size or
+/// seed), or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A UDP port on loopback that nothing listens on right now (for a node
 /// that must be found again at the same address after a restart).
 pub fn free_udp_port() -> u16 {

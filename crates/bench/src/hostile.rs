@@ -49,13 +49,10 @@ fn bomb(i: u64, bo: &Peer, honest: &[u8], inflating: &[u8]) -> Vec<u8> {
         2 => inflating.to_vec(),
         _ => {
             let mut flipped = honest.to_vec();
-            let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut dice = fastrand::Rng::with_seed(i);
             for _ in 0..1 + i % 4 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let at = 9 + (x as usize) % (flipped.len() - 9);
-                flipped[at] ^= (x >> 32) as u8 | 1;
+                let at = dice.usize(9..flipped.len());
+                flipped[at] ^= dice.u8(1..);
             }
             fix_chunk_checksum(&mut flipped);
             flipped
