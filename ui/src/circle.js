@@ -50,6 +50,15 @@ export class CircleView {
     return !!active && this.root.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName);
   }
 
+  /** Moves to another tab or gathering. An explicit choice: a field
+   * that still has the focus (WebKit leaves it there when a button is
+   * clicked) must not hold the page as if the user were typing. */
+  go(change) {
+    if (this.typing()) document.activeElement.blur();
+    change();
+    return this.refresh();
+  }
+
   /** Shows circle `id` (hex). */
   open(id) {
     if (id !== this.id) {
@@ -126,7 +135,7 @@ export class CircleView {
       "nav",
       { class: "tabs", role: "tablist" },
       TABS.map(([key, label]) =>
-        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), onclick: () => { this.tab = key; this.refresh(); } }, label),
+        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), onclick: () => this.go(() => { this.tab = key; }) }, label),
       ),
     );
     // The new page is built aside while the shown one keeps working.
@@ -181,7 +190,7 @@ export class CircleView {
           {},
           el(
             "button",
-            { class: g.id === this.gathering ? "gathering current" : "gathering", disabled: !g.readable, title: g.readable ? "" : "Sealed before you joined", onclick: () => { this.gathering = g.id; this.refresh(); } },
+            { class: g.id === this.gathering ? "gathering current" : "gathering", disabled: !g.readable, title: g.readable ? "" : "Sealed before you joined", onclick: () => this.go(() => { this.gathering = g.id; }) },
             dayText(g.date),
             g.readable ? "" : " (sealed)",
           ),
