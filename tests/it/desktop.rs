@@ -369,6 +369,18 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
             &format!("return document.getElementById('message').textContent.startsWith('This computer is linked, in 1 circle') && document.getElementById('circle-name')?.textContent === {CIRCLE:?};"),
         )
         .await;
+    // The laptop hands out Ada's card on its own (its attestation):
+    // Ada's fingerprint, never a person of its own.
+    let fingerprint = ada.json(&["id"])["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_owned();
+    window
+        .until(
+            "the laptop's card is Ada's",
+            &format!("return document.getElementById('card').textContent.startsWith('circlekeep-member2:') && document.getElementById('fingerprint').textContent === {fingerprint:?};"),
+        )
+        .await;
     window
         .screenshot(&window.artifacts().join("linked-laptop.png"))
         .await;

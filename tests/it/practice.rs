@@ -743,7 +743,10 @@ fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
     let (fresh, report) =
         Engine::restore_new_device(&home("fresh"), &key, &pass, &backup).expect("restore");
     assert_eq!((report.circles, report.journal), (1, 1));
-    assert_eq!(fresh.member_card(), ada.member_card());
+    assert_eq!(
+        fresh.member_card().expect("card"),
+        ada.member_card().expect("card")
+    );
     assert_eq!(
         fresh.heads(circle).expect("heads"),
         ada.heads(circle).expect("heads")

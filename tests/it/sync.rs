@@ -212,7 +212,7 @@ async fn a_newcomer_joins_by_ticket_and_catches_up() {
 
     let dee_node = dee.node().await;
     let joined = dee_node
-        .join(&ticket, dee.member_card().as_line())
+        .join(&ticket, dee.member_card().expect("card").as_line())
         .await
         .expect("join");
     assert_eq!(joined, circle);
@@ -223,7 +223,9 @@ async fn a_newcomer_joins_by_ticket_and_catches_up() {
 
     // The ticket is spent: someone else using it is refused.
     let eve_node = eve.node().await;
-    let refused = eve_node.join(&ticket, eve.member_card().as_line()).await;
+    let refused = eve_node
+        .join(&ticket, eve.member_card().expect("card").as_line())
+        .await;
     assert!(
         matches!(refused, Err(JoinError::Refused(InviteRefusal::Used))),
         "{refused:?}"
@@ -231,7 +233,9 @@ async fn a_newcomer_joins_by_ticket_and_catches_up() {
     // A forged ticket is refused.
     let mut forged = ticket.clone();
     forged.secret = [7; 32];
-    let refused = eve_node.join(&forged, eve.member_card().as_line()).await;
+    let refused = eve_node
+        .join(&forged, eve.member_card().expect("card").as_line())
+        .await;
     assert!(
         matches!(refused, Err(JoinError::Refused(InviteRefusal::Unknown))),
         "{refused:?}"
@@ -244,7 +248,7 @@ async fn a_newcomer_joins_by_ticket_and_catches_up() {
     let mut redirected = ada_node.ticket(circle, secret, expires);
     redirected.circle = elsewhere;
     let refused = eve_node
-        .join(&redirected, eve.member_card().as_line())
+        .join(&redirected, eve.member_card().expect("card").as_line())
         .await;
     assert!(
         matches!(refused, Err(JoinError::Refused(InviteRefusal::Unknown))),
@@ -256,7 +260,9 @@ async fn a_newcomer_joins_by_ticket_and_catches_up() {
         .create_invite(circle, Duration::from_secs(3600))
         .expect("invite");
     let other = ada_node.ticket(circle, secret, expires);
-    let refused = eve_node.join(&other, dee.member_card().as_line()).await;
+    let refused = eve_node
+        .join(&other, dee.member_card().expect("card").as_line())
+        .await;
     assert!(
         matches!(refused, Err(JoinError::Refused(InviteRefusal::NotYourCard))),
         "{refused:?}"
@@ -265,7 +271,9 @@ async fn a_newcomer_joins_by_ticket_and_catches_up() {
     let (secret, expires) = ada.create_invite(circle, Duration::ZERO).expect("invite");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let stale = ada_node.ticket(circle, secret, expires);
-    let refused = eve_node.join(&stale, eve.member_card().as_line()).await;
+    let refused = eve_node
+        .join(&stale, eve.member_card().expect("card").as_line())
+        .await;
     assert!(
         matches!(refused, Err(JoinError::Refused(InviteRefusal::Expired))),
         "{refused:?}"
@@ -421,7 +429,9 @@ async fn invite_connections_are_capped() {
         "closed as busy: {closed:?}"
     );
     let dee_node = dee.node().await;
-    let busy = dee_node.join(&ticket, dee.member_card().as_line()).await;
+    let busy = dee_node
+        .join(&ticket, dee.member_card().expect("card").as_line())
+        .await;
     assert!(
         matches!(&busy, Err(JoinError::Unreachable(m)) if m.contains("busy")),
         "{busy:?}"
@@ -429,7 +439,7 @@ async fn invite_connections_are_capped() {
     drop(held);
     endpoint.close().await;
     let joined = dee_node
-        .join(&ticket, dee.member_card().as_line())
+        .join(&ticket, dee.member_card().expect("card").as_line())
         .await
         .expect("join once the stranger is gone");
     assert_eq!(joined, circle);

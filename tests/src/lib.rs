@@ -35,7 +35,7 @@ impl Peer {
     }
 
     /// Another device of `member`'s (its own keys from `seed`), not yet
-    /// linked: `member.link_device(&laptop.device_request())` links it.
+    /// linked: `member.link(&laptop)` links it.
     pub fn device_of(member: &Peer, seed: u8) -> Peer {
         Self::device(&member.name, seed, Some(member.identity().member_id()))
     }
@@ -109,9 +109,24 @@ impl Peer {
         bytes_under(self.dir())
     }
 
+    /// Links `device` (made by [`Peer::device_of`] this member) into every
+    /// circle of this member, and has it keep the attestation it is given,
+    /// as a device ticket does. Returns the circles.
+    pub fn link(&self, device: &Peer) -> Vec<CircleId> {
+        let linked = self
+            .link_device(&device.device_request())
+            .expect("link the device");
+        device.keep_link(&linked).expect("keep the attestation");
+        linked.circles
+    }
+
     /// This device's member card.
     pub fn card(&self) -> String {
-        self.engine().member_card().as_line().to_owned()
+        self.engine()
+            .member_card()
+            .expect("card")
+            .as_line()
+            .to_owned()
     }
 
     /// A bare iroh endpoint with this device's key on loopback (no relay),

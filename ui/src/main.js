@@ -40,7 +40,7 @@ async function openCircle(id) {
 
 async function showHome() {
   const card = await backend.memberCard();
-  $("card").textContent = card.card || "This computer is one of your linked devices: circles add you by your first device's card.";
+  $("card").textContent = card.card || "This computer was linked by an older version and has no card: remove it from your devices and link it again.";
   $("fingerprint").textContent = card.fingerprint || "—";
   const circles = await showCircles();
   show("home");

@@ -148,7 +148,7 @@ pub(crate) async fn join(
     let node = crate::network::temporary_node(&engine, net).await?;
     let linked = node.link(&ticket, request.to_bytes()).await;
     node.shutdown().await;
-    let circles = linked.map_err(|e| Failure {
+    let linked = linked.map_err(|e| Failure {
         code: e.code(),
         message: e.to_string(),
     })?;
@@ -156,7 +156,7 @@ pub(crate) async fn join(
     out.device_linked(
         &engine.identity().device_id().to_hex(),
         &code,
-        circles.len(),
+        linked.circles.len(),
     );
     Ok(())
 }

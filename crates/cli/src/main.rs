@@ -452,7 +452,11 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
             return Err(EngineError::AlreadyInitialized(home.root().to_owned()).into());
         }
         let engine = Engine::init(&home, name, &passphrase(true)?, *kdf_work_factor)?;
-        out.identity(engine.identity(), "Identity created. Your member card:");
+        out.identity(
+            engine.identity(),
+            engine.member_card().ok().as_ref(),
+            "Identity created. Your member card:",
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Device(devices::DeviceCommand::Join {
@@ -562,7 +566,11 @@ pub(crate) async fn dispatch(
             code: ErrorCode::AlreadyServing,
             message: "this data folder is already being served".into()
         }),
-        Command::Id => out.identity(engine.identity(), "Your member card:"),
+        Command::Id => out.identity(
+            engine.identity(),
+            engine.member_card().ok().as_ref(),
+            "Your member card:",
+        ),
         Command::Circle(c) => circle(engine, c, out)?,
         Command::Member(m) => member(engine, m, out)?,
         Command::Device(d) => devices::run(engine, node, d, out).await?,

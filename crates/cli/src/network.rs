@@ -53,7 +53,7 @@ pub(crate) async fn join(
     out: &Output,
 ) -> anyhow::Result<()> {
     let ticket: Ticket = ticket.parse()?;
-    let card = engine.card_for_joining()?.as_line().to_owned();
+    let card = engine.member_card()?.as_line().to_owned();
     let until = wait.map(|w| std::time::Instant::now() + w);
     let circle = match node {
         Some(node) => join_patiently(node, &ticket, &card, until).await,

@@ -5,7 +5,7 @@
 
 use circlekeep_engine::views::*;
 use circlekeep_engine::ErrorCode;
-use circlekeep_engine::{DeviceIdentity, EngineError};
+use circlekeep_engine::{DeviceIdentity, EngineError, MemberCard};
 use circlekeep_sync::status::NodeStatus;
 use circlekeep_sync::SyncReport;
 use serde::Serialize;
@@ -106,27 +106,26 @@ impl Output {
         self.emit(&json!({ kind: id }), || say!(self, "{message}\n{id}"));
     }
 
-    pub fn identity(&self, me: &DeviceIdentity, heading: &str) {
-        let card = me.card();
-        // A linked device's card would add it as a person of its own.
-        let linked = me.device_id() != me.member_id();
+    /// This device and its member's card (none for a device linked by an
+    /// older version, which cannot show that it is its member's).
+    pub fn identity(&self, me: &DeviceIdentity, card: Option<&MemberCard>, heading: &str) {
         let value = json!({
-            "name": card.name,
+            "name": me.name(),
             "member": me.member_id().to_hex(),
             "device": me.device_id().to_hex(),
-            "fingerprint": (!linked).then(|| card.fingerprint()),
-            "card": (!linked).then(|| card.as_line()),
+            "fingerprint": card.map(MemberCard::fingerprint),
+            "card": card.map(MemberCard::as_line),
         });
         self.emit(&value, || {
-            if linked {
+            let Some(card) = card else {
                 say!(
                     self,
-                    "This device is linked to member {} (device {}). Circles add you by your first device's card.",
+                    "This device is linked to member {} (device {}) by an older version and has no card: remove it and link it again.",
                     me.member_id().short(),
                     me.device_id().short()
                 );
                 return;
-            }
+            };
             say!(self, "{heading}\n{}", card.as_line());
             say!(
                 self,

@@ -6,12 +6,16 @@
 use crate::invites::unix_now;
 use crate::views::DeviceView;
 use crate::{CircleId, Engine, EngineError, Store};
+use circlekeep_model::attestation::Attestation;
 use circlekeep_model::membership::Action;
 use circlekeep_model::MemberId;
+use circlekeep_seal::attest;
 use circlekeep_seal::signed::{device_proof, verify_device_proof};
-use circlekeep_sync::InviteRefusal;
+use circlekeep_seal::DeviceIdentity;
+use circlekeep_store::BlobKind;
+use circlekeep_sync::{InviteRefusal, Linked};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// A device ticket this device issued, kept by the hash of its secret.
@@ -52,7 +56,72 @@ impl DeviceRequest {
     }
 }
 
+/// Where a linked device keeps its attestation (public keys only).
+const ATTESTATION_KEY: &[u8] = b"device attestation";
+
+/// This device's attestation: a first device attests itself; a linked
+/// device shows the one its linking device gave it (none if it was linked
+/// by a version that gave none).
+pub(crate) fn attestation_of<S: Store>(
+    store: &S,
+    me: &DeviceIdentity,
+) -> Result<Option<Attestation>, EngineError> {
+    if me.device_id() == me.member_id() {
+        return Ok(Some(attest::attest_self(me)));
+    }
+    let Some(bytes) = store
+        .blob(BlobKind::Setting, ATTESTATION_KEY)
+        .map_err(EngineError::store)?
+    else {
+        return Ok(None);
+    };
+    let attestation =
+        attest::from_bytes(&bytes).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    Ok(Some(attestation))
+}
+
+/// This device's attestation, or the advice to link it again.
+pub(crate) fn required_attestation<S: Store>(
+    store: &S,
+    me: &DeviceIdentity,
+) -> Result<Attestation, EngineError> {
+    attestation_of(store, me)?.ok_or(EngineError::NotAllowed(
+        "this device was linked by an older version: remove it and link it again",
+    ))
+}
+
 impl<S: Store> Engine<S> {
+    /// This device's attestation (see [`attestation_of`]).
+    pub fn attestation(&self) -> Result<Option<Attestation>, EngineError> {
+        attestation_of(&self.store, &self.me)
+    }
+
+    /// Takes in the answer of the device that linked this one: keeps the
+    /// attestation it gave, once it checks (signed all along, naming this
+    /// device of this member). Returns into how many circles it was linked.
+    pub fn keep_link(&self, linked: &Linked) -> Result<usize, EngineError> {
+        if !linked.attestation.is_empty() {
+            self.keep_attestation(&linked.attestation)?;
+        }
+        Ok(linked.circles.len())
+    }
+
+    fn keep_attestation(&self, bytes: &[u8]) -> Result<(), EngineError> {
+        let attestation = attest::from_bytes(bytes).map_err(|_| {
+            EngineError::NotAllowed("the linking device's attestation does not verify")
+        })?;
+        if attestation.member != self.me.member_id() || attestation.device() != self.me.device_id()
+        {
+            return Err(EngineError::NotAllowed(
+                "the linking device attested another device or member",
+            ));
+        }
+        self.store
+            .put_blob(BlobKind::Setting, ATTESTATION_KEY, Some(bytes))
+            .map_err(EngineError::store)?;
+        self.store.flush().map_err(EngineError::store)
+    }
+
     /// Records a one-time secret for linking a new device of this member,
     /// valid for `ttl`. Returns the secret (for the ticket) and its expiry.
     pub fn create_device_ticket(&self, ttl: Duration) -> Result<([u8; 32], u64), EngineError> {
@@ -82,7 +151,7 @@ impl<S: Store> Engine<S> {
         secret: &[u8; 32],
         request: &[u8],
         device: &MemberId,
-    ) -> Result<Vec<CircleId>, InviteRefusal> {
+    ) -> Result<Linked, InviteRefusal> {
         let _one_at_a_time = self.invites.lock().unwrap_or_else(|p| p.into_inner());
         let failed = |e: EngineError| InviteRefusal::Failed(e.to_string());
         let mut record: DeviceTicketRecord = self.ticket_record(&ticket_key(secret))?;
@@ -95,13 +164,13 @@ impl<S: Store> Engine<S> {
         let request = DeviceRequest::from_bytes(request)
             .filter(|r| r.device == *device)
             .ok_or(InviteRefusal::NotYourDevice)?;
-        let circles = self.link_device(&request).map_err(|e| match e {
+        let linked = self.link_device(&request).map_err(|e| match e {
             EngineError::NotAllowed(_) => InviteRefusal::NotYourDevice,
             e => failed(e),
         })?;
         record.used_by = Some(*device);
         self.put_device_ticket(secret, &record).map_err(failed)?;
-        Ok(circles)
+        Ok(linked)
     }
 
     /// The device the ticket with `secret` linked, once it has.
@@ -132,8 +201,10 @@ impl<S: Store> Engine<S> {
 
     /// Links the requesting device to this device's member in every circle
     /// this device takes part in (each a new epoch sealed to it too), and
-    /// hands it the keys of what its member could read. Returns the circles.
-    pub fn link_device(&self, request: &DeviceRequest) -> Result<Vec<CircleId>, EngineError> {
+    /// hands it the keys of what its member could read. Returns the circles
+    /// and the new device's attestation (this device's, and its vouch; none
+    /// if this device has none itself), for the new device to keep.
+    pub fn link_device(&self, request: &DeviceRequest) -> Result<Linked, EngineError> {
         if request.member != self.me.member_id() {
             return Err(EngineError::NotAllowed(
                 "that device asks to be another member's: link it from one of theirs",
@@ -158,7 +229,23 @@ impl<S: Store> Engine<S> {
             })?;
             linked.push(id);
         }
-        Ok(linked)
+        let attestation = self
+            .attestation()?
+            .and_then(|own| {
+                attest::vouch(
+                    &self.me,
+                    &own,
+                    request.device,
+                    &request.recipient,
+                    request.proof.clone(),
+                )
+            })
+            .map(|a| attest::to_bytes(&a))
+            .unwrap_or_default();
+        Ok(Linked {
+            circles: linked,
+            attestation,
+        })
     }
 
     /// Retires one of this member's other devices in every circle: a new
@@ -179,6 +266,22 @@ impl<S: Store> Engine<S> {
 
     /// This member's current devices, as its circles know them.
     pub fn devices(&self) -> Result<Vec<DeviceView>, EngineError> {
+        Ok(self
+            .device_circles()?
+            .into_iter()
+            .map(|(device, circles)| DeviceView {
+                id: device.to_hex(),
+                short: device.short(),
+                this: device == self.me.device_id(),
+                circles,
+            })
+            .collect())
+    }
+
+    /// This member's current devices (this one included, none retired
+    /// anywhere), each with in how many of this device's circles it takes
+    /// part.
+    fn device_circles(&self) -> Result<BTreeMap<MemberId, usize>, EngineError> {
         let member = self.me.member_id();
         let mut devices: BTreeMap<MemberId, usize> = BTreeMap::new();
         devices.insert(self.me.device_id(), 0);
@@ -190,15 +293,47 @@ impl<S: Store> Engine<S> {
                 Ok(())
             })?;
         }
-        Ok(devices
-            .into_iter()
-            .map(|(device, circles)| DeviceView {
-                id: device.to_hex(),
-                short: device.short(),
-                this: device == self.me.device_id(),
-                circles,
-            })
-            .collect())
+        let retired = self.retired_devices()?;
+        devices.retain(|d, _| !retired.contains(d));
+        Ok(devices)
+    }
+
+    /// This member's devices retired in any circle this device takes part
+    /// in. On this device they are retired everywhere: a lost laptop's
+    /// attestation still verifies, so without this it could found a circle,
+    /// or be added to one by its card, and count as this member's there
+    /// (its journal, circles taken without asking).
+    pub(crate) fn retired_devices(&self) -> Result<BTreeSet<MemberId>, EngineError> {
+        let member = self.me.member_id();
+        let mut retired = BTreeSet::new();
+        for id in self.my_circles()? {
+            self.with_circle(id, |c, _| {
+                let m = &c.membership;
+                for op in m.ops() {
+                    if let Action::RetireDevice { device, .. } = &op.body.action {
+                        if m.takes_effect(&op.hash) && m.owner(device) == Some(member) {
+                            retired.insert(*device);
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(retired)
+    }
+
+    /// The devices whose link this device takes as its member's word (a
+    /// circle one of them links it into needs no second consent): the
+    /// member's current devices as this device's circles know them, and
+    /// those its own attestation names, less any retired.
+    pub(crate) fn trusted_linkers(&self) -> Result<BTreeSet<MemberId>, EngineError> {
+        let mut trusted: BTreeSet<MemberId> = self.device_circles()?.into_keys().collect();
+        if let Some(own) = self.attestation()? {
+            let retired = self.retired_devices()?;
+            let named = std::iter::once(own.member).chain(own.vouchers.iter().map(|v| v.device));
+            trusted.extend(named.filter(|d| !retired.contains(d)));
+        }
+        Ok(trusted)
     }
 
     /// Links this member's other devices (as its other circles know them,
@@ -208,28 +343,35 @@ impl<S: Store> Engine<S> {
     pub fn link_siblings(&self, circle: CircleId) -> Result<usize, EngineError> {
         let member = self.me.member_id();
         let mut known: BTreeMap<MemberId, (String, Vec<u8>)> = BTreeMap::new();
-        let mut retired = std::collections::BTreeSet::new();
         for id in self.my_circles()? {
             self.with_circle(id, |c, _| {
                 for op in c.membership.ops() {
-                    match &op.body.action {
-                        Action::Device {
-                            member: m,
-                            device,
-                            recipient,
-                            proof,
-                            ..
-                        } if *m == member && c.membership.takes_effect(&op.hash) => {
+                    if let Action::Device {
+                        member: m,
+                        device,
+                        recipient,
+                        proof,
+                        ..
+                    } = &op.body.action
+                    {
+                        if *m == member && c.membership.takes_effect(&op.hash) {
                             known.insert(*device, (recipient.clone(), proof.clone()));
                         }
-                        Action::RetireDevice { device, .. } => {
-                            retired.insert(*device);
-                        }
-                        _ => {}
                     }
                 }
                 Ok(())
             })?;
+        }
+        let retired = self.retired_devices()?;
+        // The devices this one's attestation names (its member's key first)
+        // are the member's too, with their consent.
+        if let Some(own) = self.attestation()? {
+            known
+                .entry(own.member)
+                .or_insert((own.recipient.clone(), own.proof.clone()));
+            for v in own.vouchers {
+                known.entry(v.device).or_insert((v.recipient, v.proof));
+            }
         }
         let mut linked = 0;
         for (device, (recipient, proof)) in known {
@@ -237,7 +379,11 @@ impl<S: Store> Engine<S> {
                 continue;
             }
             let done = self.with_circle(circle, |c, ctx| {
-                if c.invitation || c.membership.owner(&device).is_some() {
+                // Linked already, or (the member's key, reserved to it by a
+                // linked device's founding or joining) not yet.
+                let owner = c.membership.owner(&device);
+                let here = c.membership.devices().contains_key(&device);
+                if c.invitation || here || owner.is_some_and(|o| o != member) {
                     return Ok(false);
                 }
                 c.link_device(ctx, device, &recipient, proof.clone())?;
@@ -248,17 +394,18 @@ impl<S: Store> Engine<S> {
         Ok(linked)
     }
 
-    /// Refuses to hand out a member card from a linked device: the card
-    /// names the device's own key, and a circle would add it as a person
-    /// of its own. Join and be added from the member's first device, which
-    /// links this one.
-    pub fn card_for_joining(&self) -> Result<circlekeep_seal::MemberCard, EngineError> {
-        if self.me.device_id() != self.me.member_id() {
-            return Err(EngineError::NotAllowed(
-                "this is a linked device: join or be added from your first device, which links this one",
-            ));
+    /// This member's card, to give to circles that add it: a first
+    /// device's own card, or a linked device's card carrying its
+    /// attestation (the circle then adds the member by this device, and
+    /// never the device as a person of its own).
+    pub fn member_card(&self) -> Result<circlekeep_seal::MemberCard, EngineError> {
+        if self.me.device_id() == self.me.member_id() {
+            return Ok(self.me.card());
         }
-        Ok(self.me.card())
+        Ok(circlekeep_seal::MemberCard::of_device(
+            &self.me,
+            required_attestation(&self.store, &self.me)?,
+        ))
     }
 
     /// The circles this device is a current, accepted device in.

@@ -112,7 +112,7 @@ impl<S: Store> Engine<S> {
         let card: MemberCard = card
             .parse()
             .map_err(|e: circlekeep_seal::CardError| InviteRefusal::BadCard(e.to_string()))?;
-        if card.member != *peer {
+        if card.device != *peer {
             return Err(InviteRefusal::NotYourCard);
         }
         match self.with_circle(record.circle, |c, ctx| c.add_member(ctx, &card)) {

@@ -15,7 +15,7 @@
 //! let ada = Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed("Ada", [1; 32])?);
 //! let bo = Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed("Bo", [2; 32])?);
 //! let circle = ada.create_circle("Thursday circle", HistoryPolicy::SinceJoining)?;
-//! ada.add_member(circle, bo.member_card().as_line())?;
+//! ada.add_member(circle, bo.member_card()?.as_line())?;
 //! let gathering = ada.new_gathering(circle, "2026-11-26".parse()?)?;
 //! ada.add_note(circle, gathering, "We agreed to start on time.")?;
 //!
@@ -159,11 +159,6 @@ impl<S: Store> Engine<S> {
     /// This device's identity.
     pub fn identity(&self) -> &DeviceIdentity {
         &self.me
-    }
-
-    /// This device's member card, to give to circles that add it.
-    pub fn member_card(&self) -> MemberCard {
-        self.me.card()
     }
 
     /// The store (for tests that inspect what is at rest).

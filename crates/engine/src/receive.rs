@@ -5,7 +5,7 @@
 use crate::circle;
 use crate::views::ImportReport;
 use crate::{CircleId, Engine, EngineError, Store};
-use circlekeep_model::membership::Membership;
+use circlekeep_model::membership::{Action, Membership};
 use circlekeep_seal::signed::verify_op;
 use std::collections::BTreeMap;
 
@@ -81,9 +81,16 @@ impl<S: Store> Engine<S> {
             return Err(EngineError::NotInvited);
         }
         // A circle of this device's member, which the member linked it into
-        // (from one of its devices), needs no second consent.
-        let linked = me != self.me.member_id()
-            && membership.devices().get(&me) == Some(&self.me.member_id());
+        // from a device this one trusts, needs no second consent; one where
+        // another member added it (its card, `Admit`), or a device retired
+        // elsewhere linked it, waits like any.
+        let linkers = self.trusted_linkers()?;
+        let linked = membership.devices().get(&me) == Some(&self.me.member_id())
+            && membership.ops().iter().any(|op| {
+                matches!(&op.body.action, Action::Device { device, .. } if *device == me)
+                    && membership.takes_effect(&op.hash)
+                    && linkers.contains(&op.body.author)
+            });
         for (hash, why) in rejected {
             let author = authors.get(&hash).copied();
             report.refuse(circle::rejection_view(

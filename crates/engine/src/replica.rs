@@ -187,18 +187,31 @@ impl<S: Store> Replica for Engine<S> {
         secret: &[u8; 32],
         request: &[u8],
         device: &MemberId,
-    ) -> Result<Vec<CircleId>, InviteRefusal> {
+    ) -> Result<circlekeep_sync::Linked, InviteRefusal> {
         Engine::redeem_device_ticket(self, secret, request, device)
     }
 
     fn own_device(&self, peer: &MemberId) -> bool {
         let (me, member) = (self.me.device_id(), self.me.member_id());
+        // Only where this device takes part (not an invitation, which
+        // anyone holding a lost laptop's card can send), and never a device
+        // retired anywhere.
+        let retired = self.retired_devices().map_or(true, |r| r.contains(peer));
         *peer != me
+            && !retired
             && !self
                 .each_circle(|_, c| {
-                    (c.membership.devices().get(peer) == Some(&member)).then_some(())
+                    let devices = c.membership.devices();
+                    let here = !c.invitation && devices.contains_key(&me);
+                    (here && devices.get(peer) == Some(&member)).then_some(())
                 })
                 .is_empty()
+    }
+
+    fn keep_link(&self, linked: &circlekeep_sync::Linked) -> Result<(), String> {
+        Engine::keep_link(self, linked)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn journal_keys(&self) -> Vec<Vec<u8>> {

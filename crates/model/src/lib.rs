@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod agenda;
+pub mod attestation;
 pub mod authorship;
 pub mod docs;
 pub mod entry;

@@ -17,6 +17,14 @@
 //!   that the signing device must itself be current; a member's devices are
 //!   current while the member is, less those retired (for good, in that
 //!   circle). Epochs are sealed to every current device.
+//! * **A linked device acts for its member without the first device.** It
+//!   founds a circle with `Found` (instead of `Create`) and is added with
+//!   `Admit` (instead of `Add`), each carrying an attestation
+//!   (`attestation.rs`: the member key's consent, then a voucher per link,
+//!   signature-checked by `circlekeep-seal`). The member is then a member
+//!   through that device alone; the member's key is reserved to it, and
+//!   its devices link the rest. `Found` must be signed by the attested
+//!   device. Among one member's devices the first to come in ranks first.
 //! * The circle is its genesis: the circle id is the hash of the `Create`
 //!   operation. Any other operation without a circle id is rejected.
 //! * Every other operation names the operations its author had seen (`deps`,
@@ -46,8 +54,8 @@
 //!   counting any operation a removal threatens, decided one at a time in
 //!   order of the author's **seniority** (the founder first, then members in
 //!   the order their first add appears in the log's order; among one
-//!   member's devices, its own key first, then in the order of their links); a removal is
-//!   void if one already decided voids it. So in a mutual removal (A removes
+//!   member's devices, the one it came in with first, then in the order of
+//!   their links); a removal is void if one already decided voids it. So in a mutual removal (A removes
 //!   B while B removes A, or B answers with a backdated removal of A) the
 //!   senior member's removal stands. Seniority is fixed by operations made
 //!   before the contest, so nobody can grind it. The decision is repeated
@@ -83,178 +91,15 @@
 
 use crate::ids::{CircleId, MemberId, OpHash};
 use fixedbitset::FixedBitSet;
-use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 mod devices;
+mod ops;
 mod removal;
 mod validity;
 
-/// Version of the operation format this crate reads and writes.
-pub const OP_VERSION: u8 = 1;
-
-/// The signed part of a membership operation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpBody {
-    /// Format version, [`OP_VERSION`].
-    pub version: u8,
-    /// The circle; `None` only for the genesis, whose hash *is* the circle id.
-    pub circle: Option<CircleId>,
-    /// The signing member.
-    pub author: MemberId,
-    /// Hashes of the operations the author had seen (sorted, unique).
-    pub deps: Vec<OpHash>,
-    /// What the operation does.
-    pub action: Action,
-}
-
-/// What a membership operation does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Action {
-    /// Founds the circle with its author as the only member.
-    Create {
-        /// The founder's age X25519 recipient.
-        recipient: String,
-        /// Randomness so two circles never share an id.
-        nonce: [u8; 16],
-        /// The first epoch's key, sealed to the founder.
-        key: EpochKey,
-    },
-    /// Adds a member.
-    Add {
-        /// The newcomer.
-        member: MemberId,
-        /// The newcomer's age X25519 recipient.
-        recipient: String,
-        /// The new epoch's key, sealed to everyone including the newcomer.
-        key: EpochKey,
-    },
-    /// Removes another member.
-    Remove {
-        /// The member who leaves the circle.
-        member: MemberId,
-        /// The new epoch's key, sealed to the remaining members.
-        key: EpochKey,
-    },
-    /// The author leaves the circle.
-    Leave,
-    /// Starts a new epoch for the current members.
-    Rekey {
-        /// The new epoch's key.
-        key: EpochKey,
-    },
-    /// Hands one member keys of epochs it cannot read yet.
-    ShareKeys {
-        /// The receiving member.
-        to: MemberId,
-        /// Which keys are inside (public: epoch hashes and classes).
-        grants: Vec<KeyGrant>,
-        /// The keys, sealed to the receiver.
-        sealed: Vec<u8>,
-    },
-    /// Sets, at founding, whether newcomers see history (founder only, deps
-    /// exactly the genesis). Last, so earlier operations keep their encoding.
-    Policy {
-        /// Newcomers receive every earlier epoch's full secret.
-        history: bool,
-    },
-    /// Links a device to the author's member, certified by one of that
-    /// member's current devices (the author), and consented to by the
-    /// device: `proof` is its signature binding it to `member` and
-    /// `recipient` (checked with the operation's signature). Starts an
-    /// epoch sealed to every device, the new one included.
-    Device {
-        /// The member the device joins (the author's).
-        member: MemberId,
-        /// The device's signing key (its iroh endpoint id).
-        device: MemberId,
-        /// The device's age X25519 recipient.
-        recipient: String,
-        /// The device's signature over `member` and `recipient`.
-        proof: Vec<u8>,
-        /// The new epoch's key, sealed to every device.
-        key: EpochKey,
-    },
-    /// Retires another device of the author's member (a lost laptop): it
-    /// is sealed out of a new epoch and counts in nowhere.
-    RetireDevice {
-        /// The device that goes.
-        device: MemberId,
-        /// The new epoch's key, sealed to the remaining devices.
-        key: EpochKey,
-    },
-}
-
-impl Action {
-    /// The epoch key this operation carries, if it starts an epoch.
-    pub fn epoch_key(&self) -> Option<&EpochKey> {
-        match self {
-            Action::Create { key, .. }
-            | Action::Add { key, .. }
-            | Action::Remove { key, .. }
-            | Action::Rekey { key }
-            | Action::Device { key, .. }
-            | Action::RetireDevice { key, .. } => Some(key),
-            Action::Leave | Action::ShareKeys { .. } | Action::Policy { .. } => None,
-        }
-    }
-
-    /// Short name for reports and logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::Create { .. } => "create",
-            Action::Add { .. } => "add",
-            Action::Remove { .. } => "remove",
-            Action::Leave => "leave",
-            Action::Rekey { .. } => "rekey",
-            Action::ShareKeys { .. } => "share-keys",
-            Action::Policy { .. } => "policy",
-            Action::Device { .. } => "device",
-            Action::RetireDevice { .. } => "retire-device",
-        }
-    }
-}
-
-/// An epoch secret sealed to the epoch's audience, with public commitments.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochKey {
-    /// age ciphertext of the 32-byte epoch secret, one X25519 stanza per member.
-    pub sealed: Vec<u8>,
-    /// Commitment to the full secret, so receivers can check what they got.
-    pub full_commitment: [u8; 32],
-    /// Commitment to the circle-document subkey.
-    pub shared_commitment: [u8; 32],
-}
-
-/// Which key of an epoch a grant hands over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum KeyClass {
-    /// Only the circle document's subkey.
-    Shared,
-    /// The whole epoch secret (circle document and gathering notes).
-    Full,
-}
-
-/// One key handed over by `ShareKeys`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct KeyGrant {
-    /// The epoch (hash of its key-carrying operation).
-    pub epoch: OpHash,
-    /// Which key.
-    pub class: KeyClass,
-}
-
-/// A membership operation whose signature has been checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Op {
-    /// Hash of the signed body.
-    pub hash: OpHash,
-    /// The decoded body.
-    pub body: OpBody,
-    /// The signed wire form, kept for re-sending.
-    pub signed: Vec<u8>,
-}
+pub use ops::{Action, EpochKey, KeyClass, KeyGrant, Op, OpBody, OP_VERSION};
 
 /// Why a membership operation is not part of the circle.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -303,6 +148,10 @@ pub enum OpRejection {
     /// author's own (or retires the author itself).
     #[error("a member links and retires only its own other devices")]
     NotOwnDevice,
+    /// An attestation that does not name the device it should (the
+    /// founding device its author), or is malformed.
+    #[error("the device's attestation does not fit the operation")]
+    BadAttestation,
 }
 
 /// The state of a circle's membership, computed from a set of operations.
@@ -451,23 +300,28 @@ impl Membership {
         let past_void = self.resolve(&past);
         let devices = self.devices_of(&past, &past_void);
         let body = &op.body;
-        let claimed = match &body.action {
-            Action::Create { .. } => Some((body.author, body.author)),
-            Action::Add { member, .. } => Some((*member, *member)),
-            Action::Device { device, member, .. } => Some((*device, *member)),
-            _ => None,
-        };
-        let author = match (&body.action, devices.get(&body.author)) {
-            (Action::Create { .. }, _) => body.author,
+        // The keys this makes a member's: the device it brings in, and the
+        // member's own key (its first device) with it.
+        let mut claimed = Vec::new();
+        if let Some((member, device, _)) = body.action.newcomer(body.author) {
+            claimed.extend([(device, member), (member, member)]);
+        } else if let Action::Device { device, member, .. } = &body.action {
+            claimed.push((*device, *member));
+        }
+        let author = match (body.action.newcomer(body.author), devices.get(&body.author)) {
+            (Some((member, _, _)), _) if body.action.is_genesis() => member,
             (_, Some(member)) => *member,
             (_, None) => return Err(OpRejection::AuthorNotMember),
         };
         let before = self.members_of(&past, &past_void);
         self.check_action(body, author, &before, &devices, &past)?;
-        if let Some((key, member)) = claimed {
-            if self.owner.get(&key).is_some_and(|owner| *owner != member) {
-                return Err(OpRejection::AlreadyDevice);
-            }
+        if claimed
+            .iter()
+            .any(|(key, member)| self.owner.get(key).is_some_and(|owner| owner != member))
+        {
+            return Err(OpRejection::AlreadyDevice);
+        }
+        for (key, member) in claimed {
             self.owner.entry(key).or_insert(member);
         }
         self.index.insert(op.hash, i);
@@ -517,17 +371,20 @@ impl Membership {
                 continue;
             }
             let (device, recipient, survives) = match &op.body.action {
-                Action::Create { recipient, .. } => (op.body.author, recipient, true),
-                Action::Add {
-                    member, recipient, ..
-                } => (*member, recipient, self.add_survives(i, member, &removals)),
                 Action::Device {
                     device, recipient, ..
-                } => (*device, recipient, true),
-                _ => continue,
+                } => (*device, recipient.as_str(), true),
+                action => match action.newcomer(op.body.author) {
+                    Some((member, device, recipient)) => (
+                        device,
+                        recipient,
+                        action.is_genesis() || self.add_survives(i, &member, &removals),
+                    ),
+                    None => continue,
+                },
             };
             if survives && self.devices.contains_key(&device) {
-                self.recipients.insert(device, recipient.clone());
+                self.recipients.insert(device, recipient.to_owned());
             }
         }
 
@@ -572,10 +429,8 @@ impl Membership {
             .filter(|&i| i < self.ops.len() && !void.contains(i))
         {
             let body = &self.ops[i].body;
-            let member = match &body.action {
-                Action::Create { .. } => body.author,
-                Action::Add { member, .. } => *member,
-                _ => continue,
+            let Some((member, _, _)) = body.action.newcomer(body.author) else {
+                continue;
             };
             if self.add_survives(i, &member, &removals) {
                 members.insert(member);
@@ -636,11 +491,8 @@ impl Membership {
             .iter()
             .enumerate()
             .filter(|(i, _)| !self.void.contains(*i))
-            .filter_map(|(_, op)| match &op.body.action {
-                Action::Create { .. } => Some(op.body.author),
-                Action::Add { member, .. } => Some(*member),
-                _ => None,
-            })
+            .filter_map(|(_, op)| op.body.action.newcomer(op.body.author))
+            .map(|(member, _, _)| member)
             .collect()
     }
 
@@ -651,10 +503,11 @@ impl Membership {
             .iter()
             .enumerate()
             .filter(|(i, _)| !self.void.contains(*i))
-            .filter(|(_, op)| match &op.body.action {
-                Action::Create { .. } => op.body.author == *member,
-                Action::Add { member: added, .. } => added == member,
-                _ => false,
+            .filter(|(_, op)| {
+                op.body
+                    .action
+                    .newcomer(op.body.author)
+                    .is_some_and(|(added, _, _)| added == *member)
             })
             .map(|(i, _)| self.member_of(i))
             .collect()
@@ -835,12 +688,13 @@ fn structural_check(circle: CircleId, op: &Op) -> Result<(), OpRejection> {
     }
     let genesis = op.hash.0 == circle.0;
     match (&body.action, body.circle) {
-        (Action::Create { .. }, None) if genesis => {
+        (action, None) if genesis && action.is_genesis() => {
             if !body.deps.is_empty() {
                 return Err(OpRejection::MalformedDeps);
             }
         }
-        (Action::Create { .. }, _) | (_, None) => return Err(OpRejection::WrongCircle),
+        (action, _) if action.is_genesis() => return Err(OpRejection::WrongCircle),
+        (_, None) => return Err(OpRejection::WrongCircle),
         (_, Some(c)) if c != circle => return Err(OpRejection::WrongCircle),
         _ => {
             let sorted_unique = body.deps.windows(2).all(|w| w[0] < w[1]);

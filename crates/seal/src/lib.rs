@@ -10,6 +10,7 @@
 //! does no I/O: bytes in, bytes out.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod attest;
 pub mod backup;
 pub mod card;
 pub mod content;

@@ -96,7 +96,7 @@ pub fn sign_op(identity: &DeviceIdentity, body: OpBody) -> Op {
 }
 
 /// What a device signs to consent to being `member`'s, with `recipient`.
-fn device_claim(member: &MemberId, recipient: &str) -> Vec<u8> {
+pub(crate) fn device_claim(member: &MemberId, recipient: &str) -> Vec<u8> {
     let mut claim = member.as_bytes().to_vec();
     claim.extend_from_slice(recipient.as_bytes());
     claim
@@ -111,9 +111,13 @@ pub fn device_proof(identity: &DeviceIdentity, member: &MemberId) -> Vec<u8> {
         .to_vec()
 }
 
-/// Checks a `Device` operation's proof, if it is one.
+/// Checks a `Device` operation's proof, and a linked device's attestation
+/// (`Found`, `Admit`), if the operation carries one.
 fn check_device_op(body: &OpBody) -> Result<(), VerifyError> {
     match &body.action {
+        Action::Found { attestation, .. } | Action::Admit { attestation, .. } => {
+            crate::attest::verify_attestation(attestation)
+        }
         Action::Device {
             member,
             device,

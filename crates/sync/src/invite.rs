@@ -230,10 +230,19 @@ pub(crate) enum InviteMessage {
         secret: [u8; 32],
         request: Vec<u8>,
     },
-    /// Linked into these circles.
-    Linked {
-        circles: Vec<CircleId>,
-    },
+    /// Linked into these circles, with the new device's attestation.
+    Linked(Linked),
+}
+
+/// What a new device is answered once linked: the circles it was linked
+/// into, and its attestation (the replica's encoding, public keys and
+/// signatures only), which lets it found circles and be added on its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Linked {
+    /// The circles the device was linked into.
+    pub circles: Vec<CircleId>,
+    /// The device's attestation (empty if the linking device had none).
+    pub attestation: Vec<u8>,
 }
 
 /// The newcomer's side of the exchange.
@@ -288,7 +297,7 @@ pub(crate) async fn request_link<W, R>(
     reader: &mut R,
     ticket: &DeviceTicket,
     request: Vec<u8>,
-) -> Result<Vec<CircleId>, JoinError>
+) -> Result<Linked, JoinError>
 where
     W: AsyncWrite + Unpin,
     R: AsyncRead + Unpin,
@@ -298,7 +307,7 @@ where
         request,
     };
     match exchange(writer, reader, &link, "the device did not answer").await? {
-        Some(InviteMessage::Linked { circles }) => Ok(circles),
+        Some(InviteMessage::Linked(linked)) => Ok(linked),
         Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
         _ => Err(JoinError::Protocol("unexpected answer".into())),
     }
@@ -344,7 +353,7 @@ pub(crate) async fn read_request<R: AsyncRead + Unpin>(
 /// What the dialing device is answered.
 pub(crate) enum Outcome {
     Joined(CircleId),
-    Linked(Vec<CircleId>),
+    Linked(Linked),
 }
 
 /// Answers the dialing device.
@@ -354,9 +363,7 @@ pub(crate) async fn answer<W: AsyncWrite + Unpin>(
 ) -> Result<(), WireError> {
     let message = match outcome {
         Ok(Outcome::Joined(circle)) => InviteMessage::Joined { circle: *circle },
-        Ok(Outcome::Linked(circles)) => InviteMessage::Linked {
-            circles: circles.clone(),
-        },
+        Ok(Outcome::Linked(linked)) => InviteMessage::Linked(linked.clone()),
         Err(refusal) => InviteMessage::Refused(refusal.clone()),
     };
     write_frame(writer, &message).await.map(drop)

@@ -25,7 +25,7 @@ pub mod wire;
 /// changed (no circle has this id: circle ids are hashes).
 pub const JOURNAL_CHANGED: CircleId = CircleId([0; 32]);
 
-pub use invite::{DeviceTicket, InviteRefusal, JoinError, Ticket, TicketError};
+pub use invite::{DeviceTicket, InviteRefusal, JoinError, Linked, Ticket, TicketError};
 pub use iroh::EndpointAddr;
 pub use node::{
     Node, NodeConfig, NodeError, Relay, SyncReport, CLOSE_BUSY, MAX_INVITE_CONNECTIONS,
@@ -173,14 +173,19 @@ pub trait Replica: Send + Sync + 'static {
     ) -> Result<CircleId, InviteRefusal>;
     /// Links `device`, which presented a device ticket's `secret` and its
     /// `request` to be linked (the replica's encoding), to this device's
-    /// member in every circle; returns the circles.
+    /// member in every circle; returns the circles and its attestation.
     fn redeem_device_ticket(
         &self,
         _secret: &[u8; 32],
         _request: &[u8],
         _device: &MemberId,
-    ) -> Result<Vec<CircleId>, InviteRefusal> {
+    ) -> Result<Linked, InviteRefusal> {
         Err(InviteRefusal::Unknown)
+    }
+    /// Keeps what the device that linked this one answered (its
+    /// attestation), before this device catches up from it.
+    fn keep_link(&self, _linked: &Linked) -> Result<(), String> {
+        Ok(())
     }
     /// Whether `peer` is another device of this device's own member (the
     /// only peers the private journal goes to).

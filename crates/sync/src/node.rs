@@ -3,7 +3,7 @@
 //! dialer that keeps every member connected (with backoff), and status.
 
 use crate::address_book::AddressBook;
-use crate::invite::{self, DeviceTicket, JoinError, Ticket};
+use crate::invite::{self, DeviceTicket, JoinError, Linked, Ticket};
 use crate::session::{self, Host, Mode};
 use crate::status::{CircleStatus, MemberStatus, NodeStatus};
 use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
@@ -673,12 +673,8 @@ impl<R: Replica> Node<R> {
 
     /// Presents a device ticket with this device's `request` to be linked,
     /// then catches up from the device that linked it. Returns the circles
-    /// it was linked into.
-    pub async fn link(
-        &self,
-        ticket: &DeviceTicket,
-        request: Vec<u8>,
-    ) -> Result<Vec<CircleId>, JoinError> {
+    /// it was linked into and its attestation.
+    pub async fn link(&self, ticket: &DeviceTicket, request: Vec<u8>) -> Result<Linked, JoinError> {
         let (connection, mut send, mut recv) = self
             .dial_ticket(&ticket.device, &ticket.direct, ticket.relay.as_deref())
             .await?;
@@ -687,11 +683,18 @@ impl<R: Replica> Node<R> {
             invite::request_link(&mut send, &mut recv, ticket, request).await,
         );
         connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
-        let circles = outcome?;
+        let linked = outcome?;
+        // Kept before catching up: the circles it was linked into come
+        // from a device its attestation names, and are taken without asking.
+        let (replica, answer) = (self.inner.replica.clone(), linked.clone());
+        tokio::task::spawn_blocking(move || replica.keep_link(&answer))
+            .await
+            .map_err(|e| JoinError::Protocol(e.to_string()))?
+            .map_err(JoinError::Protocol)?;
         if self.inner.claim_dial(&ticket.device, true) {
             dial(self.inner.clone(), ticket.device, Mode::OneShot).await;
         }
-        Ok(circles)
+        Ok(linked)
     }
 
     /// Redeems a ticket with the inviter, then catches up from it. Returns

@@ -154,12 +154,12 @@ pub async fn join_as_device(
     };
     let code = ticket.short_code(&request.device);
     let node = state.node().await?;
-    let circles = node
+    let linked = node
         .link(&ticket, request.to_bytes())
         .await
         .map_err(|e| CommandError::new(e.code(), &e.to_string()))?;
     Ok(Joined {
         code,
-        circles: circles.len(),
+        circles: linked.circles.len(),
     })
 }

@@ -69,9 +69,9 @@ pub struct Card {
 /// Shows the member card.
 #[tauri::command]
 pub async fn member_card(state: State<'_, AppState>) -> Result<Card, CommandError> {
-    // A linked device hands out no card of its own (a circle would add it
-    // as a person): the window says so instead.
-    Ok(match state.engine()?.card_for_joining() {
+    // A device linked by an older version has no card (it cannot show
+    // that it is its member's): the window says so instead.
+    Ok(match state.engine()?.member_card() {
         Ok(card) => Card {
             card: card.as_line().to_owned(),
             fingerprint: card.fingerprint(),

@@ -75,7 +75,7 @@ pub async fn join(state: State<'_, AppState>, ticket: String) -> Result<String, 
         })?;
     let engine = state.engine()?;
     let node = state.node().await?;
-    let card = engine.card_for_joining()?.as_line().to_owned();
+    let card = engine.member_card()?.as_line().to_owned();
     let circle = node
         .join(&ticket, &card)
         .await

@@ -26,23 +26,27 @@ impl CircleRuntime {
         let recipient = ctx.me.recipient().to_string();
         let secret = EpochSecret::generate();
         let key = secret.seal_for([recipient.as_str()])?;
-        if ctx.device_id() != ctx.member_id() {
-            // The genesis makes its author a member; a linked device would
-            // found as a member of its own.
-            return Err(EngineError::NotAllowed(
-                "found circles from your first device (a linked device cannot yet)",
-            ));
-        }
+        let nonce = random_bytes();
+        // A linked device founds as its member, shown by its attestation.
+        let action = if ctx.device_id() == ctx.member_id() {
+            Action::Create {
+                recipient,
+                nonce,
+                key,
+            }
+        } else {
+            Action::Found {
+                attestation: crate::devices::required_attestation(ctx.store, ctx.me)?,
+                nonce,
+                key,
+            }
+        };
         let body = OpBody {
             version: OP_VERSION,
             circle: None,
             author: ctx.device_id(),
             deps: Vec::new(),
-            action: Action::Create {
-                recipient,
-                nonce: random_bytes(),
-                key,
-            },
+            action,
         };
         let genesis = sign_op(ctx.me, body);
         let id = CircleId::from(genesis.hash);
@@ -57,7 +61,7 @@ impl CircleRuntime {
         if history == HistoryPolicy::NewcomersSeeHistory {
             circle.append_op(ctx, Action::Policy { history: true }, None)?;
         }
-        let me = ctx.device_id().to_hex();
+        let me = ctx.member_id().to_hex();
         let initial = CircleDoc {
             settings: docs::Settings {
                 name: name.to_owned(),

@@ -87,28 +87,33 @@ impl CircleRuntime {
         if self.membership.is_member(&card.member) {
             return Err(EngineError::AlreadyMember(card.name.clone()));
         }
-        if self
-            .membership
-            .owner(&card.member)
-            .is_some_and(|owner| owner != card.member)
-        {
+        let taken = |key: &MemberId| {
+            self.membership
+                .owner(key)
+                .is_some_and(|owner| owner != card.member)
+        };
+        if taken(&card.member) || taken(&card.device) {
             return Err(EngineError::NotAllowed(
-                "that card is a linked device of a member: add them with their first device's card",
+                "that card's key is another member's device: ask them for their own card",
             ));
         }
         let secret = EpochSecret::generate();
         let mut recipients = self.recipients(self.membership.devices().keys())?;
         recipients.push(&card.recipient);
         let key = secret.seal_for(recipients)?;
-        self.append_op(
-            ctx,
-            Action::Add {
+        // A linked device's card adds its member by that device.
+        let action = match &card.attestation {
+            None => Action::Add {
                 member: card.member,
                 recipient: card.recipient.clone(),
                 key,
             },
-            Some(secret),
-        )?;
+            Some(attestation) => Action::Admit {
+                attestation: attestation.clone(),
+                key,
+            },
+        };
+        self.append_op(ctx, action, Some(secret))?;
         let profile = docs::Profile {
             name: card.name.clone(),
             joined: now(),

@@ -36,10 +36,9 @@ impl Membership {
         let mut devices = BTreeMap::new();
         for i in counted() {
             let body = &self.ops[i].body;
-            let (device, member) = match &body.action {
-                Action::Create { .. } => (body.author, body.author),
-                Action::Add { member, .. } => (*member, *member),
-                Action::Device { device, member, .. } => (*device, *member),
+            let (device, member) = match (&body.action, body.action.newcomer(body.author)) {
+                (Action::Device { device, member, .. }, _) => (*device, *member),
+                (_, Some((member, device, _))) => (device, member),
                 _ => continue,
             };
             let owned = self.owner.get(&device) == Some(&member);

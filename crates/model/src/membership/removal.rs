@@ -93,7 +93,7 @@ impl Membership {
             let body = &self.ops[i].body;
             let lost = if self.removal_target(i).is_some() {
                 !effective.contains(i)
-            } else if matches!(body.action, Action::Create { .. }) {
+            } else if body.action.is_genesis() {
                 false
             } else {
                 let mut past = self.ancestors[i].clone();
@@ -123,7 +123,7 @@ impl Membership {
     /// The removals of `set`, the most senior author's first, then in log
     /// order. Seniority is the place of a member's first add in the log's
     /// order (the founder first), and among one member's devices the place
-    /// of the device's first link (the member's own key first). The order
+    /// of the device's first link (the one the member came in with first). The order
     /// extends the causal order, so whoever a member adds or links —
     /// however backdated — ranks after that member or device.
     fn by_seniority(&self, set: &FixedBitSet) -> Vec<usize> {
@@ -131,10 +131,9 @@ impl Membership {
         let mut device_rank: BTreeMap<MemberId, usize> = BTreeMap::new();
         for i in set.ones() {
             let body = &self.ops[i].body;
-            let (member, device) = match &body.action {
-                Action::Create { .. } => (Some(body.author), body.author),
-                Action::Add { member, .. } => (Some(*member), *member),
-                Action::Device { device, .. } => (None, *device),
+            let (member, device) = match (&body.action, body.action.newcomer(body.author)) {
+                (Action::Device { device, .. }, _) => (None, *device),
+                (_, Some((member, device, _))) => (Some(member), device),
                 _ => continue,
             };
             if let Some(member) = member {

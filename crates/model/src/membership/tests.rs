@@ -1,6 +1,7 @@
 //! Rules of the membership log, by example and by property.
 
 use super::*;
+use crate::attestation::Attestation;
 use crate::ids::hash_bytes;
 use proptest::prelude::*;
 
@@ -126,6 +127,29 @@ fn link(member: u8, device: u8) -> Action {
         device: m(device),
         recipient: format!("r{device}"),
         proof: vec![],
+        key: key(),
+    }
+}
+
+/// An attestation that `device` is `member`'s, linked by the member's key
+/// (the signatures are seal's; the rules see the shape).
+fn attested(member: u8, device: u8) -> Attestation {
+    Attestation {
+        member: m(member),
+        recipient: format!("r{member}"),
+        proof: vec![],
+        vouchers: vec![crate::attestation::Voucher {
+            device: m(device),
+            recipient: format!("r{device}"),
+            proof: vec![],
+            vouch: vec![],
+        }],
+    }
+}
+
+fn admit(member: u8, device: u8) -> Action {
+    Action::Admit {
+        attestation: attested(member, device),
         key: key(),
     }
 }
@@ -273,6 +297,136 @@ fn a_linked_device_acts_as_its_member() {
     let state = log.state();
     assert_eq!(members(&state), vec![1, 3]);
     assert_eq!(devices(&state), vec![(1, 1), (3, 3)]);
+}
+
+/// A linked device founds a circle and adds a member by its linked
+/// device: each counts as its member, whose key is reserved to it and
+/// linked by the member's device afterwards.
+#[test]
+fn a_linked_device_founds_and_is_admitted_as_its_member() {
+    let genesis = make(
+        None,
+        20,
+        vec![],
+        Action::Found {
+            attestation: attested(2, 20),
+            nonce: [2; 16],
+            key: key(),
+        },
+    );
+    let mut log = Log {
+        circle: CircleId(genesis.hash.0),
+        ops: vec![genesis.clone()],
+    };
+    let state = log.state();
+    assert_eq!(members(&state), vec![2]);
+    assert_eq!(devices(&state), vec![(20, 2)]);
+    assert_eq!(state.recipient(&m(20)), Some("r20"));
+    assert_eq!(
+        state.owner(&m(2)),
+        Some(m(2)),
+        "the member's key is reserved"
+    );
+    assert_eq!(state.write_epoch(), Some(genesis.hash));
+    // The founder's policy is the founding device's to set.
+    log.push(20, vec![genesis.hash], Action::Policy { history: true });
+    assert!(log.state().history());
+
+    // The device links its member's own key, then admits member 3 by 30.
+    let own = log.link_after(20, 2, 2, log.heads());
+    let admitted = log.push(20, vec![own], admit(3, 30));
+    let state = log.state();
+    assert_eq!(members(&state), vec![2, 3]);
+    assert_eq!(devices(&state), vec![(2, 2), (20, 2), (30, 3)]);
+    assert_eq!(state.adders(&m(3)), BTreeSet::from([m(2)]));
+    assert_eq!(state.write_epoch(), Some(admitted));
+    assert!(state
+        .audience(&admitted)
+        .is_some_and(|a| a.contains(&m(30))));
+    assert_eq!(state.recipient(&m(30)), Some("r30"));
+    // Member 3's device links member 3's key; 3 acts through either.
+    let linked = log.link_after(30, 3, 3, vec![admitted]);
+    let state = log.state();
+    assert_eq!(devices(&state), vec![(2, 2), (3, 3), (20, 2), (30, 3)]);
+
+    let attempts = [
+        // Admitting a member again, or by a key someone else holds.
+        (20, admit(3, 31), OpRejection::AlreadyMember),
+        (20, admit(4, 30), OpRejection::AlreadyDevice),
+        (20, admit(4, 2), OpRejection::AlreadyDevice),
+        (20, admit(2, 40), OpRejection::AlreadyMember),
+        // Adding a member again by its own key.
+        (
+            20,
+            Action::Add {
+                member: m(3),
+                recipient: "r3".into(),
+                key: key(),
+            },
+            OpRejection::AlreadyMember,
+        ),
+        // A loop in the chain.
+        (
+            20,
+            Action::Admit {
+                attestation: Attestation {
+                    vouchers: vec![attested(4, 41).vouchers[0].clone(); 2],
+                    ..attested(4, 41)
+                },
+                key: key(),
+            },
+            OpRejection::BadAttestation,
+        ),
+    ];
+    for (author, action, why) in attempts {
+        let op = make(Some(log.circle), author, vec![linked], action);
+        let (_, rejected) =
+            Membership::build(log.circle, log.ops.iter().cloned().chain([op.clone()]));
+        assert_eq!(rejected, vec![(op.hash, why)], "{:?}", op.body.action);
+    }
+}
+
+/// A genesis `Found` must be signed by the device it attests, and only a
+/// linked device founds that way; a `Found` after the genesis is no genesis.
+#[test]
+fn only_the_attested_device_founds_with_its_attestation() {
+    for (author, attestation) in [
+        (21, attested(2, 20)),
+        (
+            2,
+            Attestation {
+                vouchers: vec![],
+                ..attested(2, 20)
+            },
+        ),
+    ] {
+        let genesis = make(
+            None,
+            author,
+            vec![],
+            Action::Found {
+                attestation,
+                nonce: [2; 16],
+                key: key(),
+            },
+        );
+        let circle = CircleId(genesis.hash.0);
+        let (state, rejected) = Membership::build(circle, [genesis.clone()]);
+        assert_eq!(rejected, vec![(genesis.hash, OpRejection::BadAttestation)]);
+        assert!(state.members().is_empty());
+    }
+    let mut log = Log::new(1);
+    let late = log.push(
+        1,
+        log.heads(),
+        Action::Found {
+            attestation: attested(2, 20),
+            nonce: [0; 16],
+            key: key(),
+        },
+    );
+    let (_, rejected) = Membership::build(log.circle, log.ops.clone());
+    assert_eq!(rejected, vec![(late, OpRejection::WrongCircle)]);
 }
 
 #[test]
@@ -658,6 +812,11 @@ enum Step {
         replica: usize,
         pick: usize,
     },
+    /// The member adds `member` by one of its linked devices (`Admit`).
+    Admit {
+        replica: usize,
+        member: u8,
+    },
     /// The member signs what follows on another of its devices.
     Via {
         replica: usize,
@@ -675,6 +834,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (0..3usize).prop_map(|replica| Step::Link { replica }),
         1 => (0..3usize, 0..4usize).prop_map(|(replica, pick)| Step::Retire { replica, pick }),
         2 => (1..4usize, 0..3usize).prop_map(|(pick, replica)| Step::Via { replica, pick }),
+        1 => (0..3usize, 2..7u8).prop_map(|(replica, member)| Step::Admit { replica, member }),
     ]
 }
 
@@ -751,6 +911,7 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
                 let member = others[member_pick % others.len()];
                 (*replica, Action::Remove { member, key: key() })
             }
+            Step::Admit { replica, member } => (*replica, admit(*member, 200 + *member)),
             Step::Rekey { replica } => (*replica, Action::Rekey { key: key() }),
             Step::Leave { replica } => (*replica, Action::Leave),
         };
@@ -759,8 +920,9 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
         if !state.is_member(&me) {
             continue;
         }
-        if let Action::Add { member, .. } = &action {
-            if state.is_member(member) || state.owner(member).is_some_and(|o| o != *member) {
+        if let Some((member, device, _)) = action.newcomer(me) {
+            let taken = |key: &MemberId| state.owner(key).is_some_and(|o| o != member);
+            if state.is_member(&member) || taken(&member) || taken(&device) {
                 continue;
             }
         }
@@ -970,11 +1132,8 @@ proptest! {
         let seniority: Vec<MemberId> = honest
             .ops()
             .iter()
-            .filter_map(|op| match &op.body.action {
-                Action::Create { .. } => Some(op.body.author),
-                Action::Add { member, .. } => Some(*member),
-                _ => None,
-            })
+            .filter_map(|op| op.body.action.newcomer(op.body.author))
+            .map(|(member, _, _)| member)
             .collect();
         let rank = |x: &MemberId| {
             let member = honest.owner(x).unwrap_or(*x);

@@ -25,6 +25,20 @@ impl Membership {
                     return Err(OpRejection::AlreadyMember);
                 }
             }
+            Action::Found { attestation, .. } => {
+                let linked = !attestation.vouchers.is_empty();
+                if !linked || attestation.device() != body.author || !attestation.well_formed() {
+                    return Err(OpRejection::BadAttestation);
+                }
+            }
+            Action::Admit { attestation, .. } => {
+                if !attestation.well_formed() {
+                    return Err(OpRejection::BadAttestation);
+                }
+                if before.contains(&attestation.member) {
+                    return Err(OpRejection::AlreadyMember);
+                }
+            }
             Action::Remove { member, .. } => {
                 if *member == author {
                     return Err(OpRejection::SelfRemoval);

@@ -128,8 +128,8 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
                 tracing::info!(peer = %newcomer.short(), circle = %circle.short(), "newcomer joined by invite");
                 self.inner.wake.notify_one();
             }
-            Ok(invite::Outcome::Linked(circles)) => {
-                tracing::info!(device = %newcomer.short(), circles = circles.len(), "linked a new device of this member");
+            Ok(invite::Outcome::Linked(linked)) => {
+                tracing::info!(device = %newcomer.short(), circles = linked.circles.len(), "linked a new device of this member");
                 self.inner.wake.notify_one();
             }
             Err(refusal) => {
