@@ -21,8 +21,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 /// ALPN of the sync protocol, version 4 (version 3 had no tip hashes and
 /// no `Fork`, version 2 no `Have`, version 1 no compression).
 pub const SYNC_ALPN: &[u8] = b"circlekeep/sync/4";
-/// ALPN of the invite protocol, version 1.
-pub const INVITE_ALPN: &[u8] = b"circlekeep/invite/1";
+/// ALPN of the invite protocol, version 2 (version 1 answered a device
+/// link without its attestation).
+pub const INVITE_ALPN: &[u8] = b"circlekeep/invite/2";
 /// Largest frame accepted; a peer announcing more is dropped.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Records sent per message, in bytes (a single larger entry goes alone).
