@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = text.parse::<circlekeep_sync::Ticket>();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(_) => return,
     };
@@ -18,5 +21,9 @@ fuzz_target!(|data: &[u8]| {
         // The same bytes where a session expects deflate.
         let (_, mut inflating) = circlekeep_sync::wire::compressed(tokio::io::sink(), data);
         while let Ok(Some(_)) = circlekeep_sync::wire::read_message(&mut inflating).await {}
+        // The same bytes as an invite request (a join, a link, a device
+        // presenting its link's operations).
+        let mut reader = data;
+        let _ = circlekeep_sync::invite::read_any_request(&mut reader).await;
     });
 });

@@ -550,6 +550,10 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         laptop.json(&["note", "list", "Thursday"]),
         ada.json(&["note", "list", "Thursday"])
     );
+    // A new device of Ada's, not a copy of her key.
+    let (mine, its) = (ada.json(&["id"]), laptop.json(&["id"]));
+    assert_eq!(its["member"], mine["member"]);
+    assert_ne!(its["device"], mine["device"]);
     assert_eq!(
         laptop.json(&["journal", "list"]),
         ada.json(&["journal", "list"])

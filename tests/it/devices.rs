@@ -390,6 +390,104 @@ async fn a_linked_device_joins_by_invite_as_its_member() {
     }
 }
 
+/// Ada restores her backup on a second computer while her first one lives
+/// on. The backed-up key links a new device (it never reaches the new
+/// disk); the new device presents its link to Bo over the network and is
+/// let in. Both computers write offline and meet: both edits, no fork,
+/// one member. A stranger presenting that link as its own gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_restored_on_a_second_computer_links_a_device_instead_of_cloning() {
+    use circlekeep_engine::{DocId, Engine, Home, SecretString};
+    use circlekeep_sync::{InviteRefusal, Node, NodeConfig, Replica};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pass = SecretString::from("correct horse".to_owned());
+    let home = |name: &str| Home::new(dir.path().join(name));
+    let ada = Engine::init(&home("ada"), "Ada", &pass, 10).expect("init");
+    let bo = Peer::new("Bo", 2);
+    let circle = ada
+        .create_circle("Thursday circle", HistoryPolicy::SinceJoining)
+        .expect("circle");
+    ada.add_member(circle, &bo.card()).expect("add Bo");
+    let bundle = ada.export_bundle(circle, None).expect("export");
+    bo.import_bundle(&bundle).expect("import");
+    bo.accept_circle(circle).expect("accept");
+    let g: DocId = ada.new_gathering(circle, date("2027-01-07")).expect("open");
+    ada.add_note(circle, g, "before the backup").expect("note");
+    let key = std::fs::read(home("ada").identity_file()).expect("key file");
+    let backup = ada.backup(Some(&key)).expect("backup");
+
+    let (fresh, _) = Engine::restore_new_device(&home("fresh"), &key, &pass, &backup, 10)
+        .expect("restore on the second computer");
+    let fresh = Arc::new(fresh);
+    assert_ne!(fresh.identity().device_id(), ada.identity().device_id());
+    ada.add_note(circle, g, "on the first computer")
+        .expect("note");
+    fresh
+        .add_note(circle, g, "on the second computer")
+        .expect("note");
+    let pending = fresh.links_to_present().expect("links");
+    assert_eq!(pending.len(), 1);
+
+    // Over the network: the second computer presents its link, is let in
+    // and syncs.
+    let bo_node = bo.node().await;
+    let secret = *fresh.identity().endpoint_secret();
+    let fresh_node = Node::spawn(fresh.clone(), secret, NodeConfig::loopback(0))
+        .await
+        .expect("node");
+    fresh_node.add_address(&bo_node.addr());
+    let report = fresh_node
+        .sync_once(std::time::Duration::from_secs(20))
+        .await;
+    assert!(
+        report.synced.contains(&bo.identity().device_id().to_hex()),
+        "{report:?}"
+    );
+    assert!(
+        fresh.links_to_present().expect("links").is_empty(),
+        "presented"
+    );
+    fresh_node.shutdown().await;
+    bo_node.shutdown().await;
+
+    // The first computer meets Bo by file, and Bo it.
+    let bundle = bo.export_bundle(circle, None).expect("export");
+    ada.import_bundle(&bundle).expect("import");
+    let bundle = ada.export_bundle(circle, None).expect("export");
+    bo.import_bundle(&bundle).expect("import");
+    let texts = |notes: Vec<circlekeep_engine::views::GatheringNotes>| -> Vec<String> {
+        let mut t: Vec<String> = notes[0].notes.iter().map(|n| n.text.clone()).collect();
+        t.sort();
+        t
+    };
+    let expected = [
+        "before the backup",
+        "on the first computer",
+        "on the second computer",
+    ];
+    assert_eq!(texts(ada.notes(circle, None).expect("notes")), expected);
+    assert_eq!(texts(bo.notes(circle, None).expect("notes")), expected);
+    for view in [ada.circle(circle), bo.circle(circle)] {
+        let view = view.expect("view");
+        assert!(view.forks.is_empty(), "no fork: {:?}", view.forks);
+        assert_eq!(view.members.len(), 2, "Ada counts once");
+    }
+    assert_eq!(ada.devices().expect("devices").len(), 2);
+
+    // Eve presents the link's genuine operations as her own: they link
+    // another device, so she is not let in; a circle Bo does not hold is
+    // refused.
+    let eve = Peer::new("Eve", 5).identity().device_id();
+    let ops = pending[0].1.clone();
+    assert_eq!(bo.engine().present_link(&circle, &ops, &eve), Ok(false));
+    let elsewhere = circlekeep_engine::CircleId([9; 32]);
+    assert_eq!(
+        bo.engine().present_link(&elsewhere, &ops, &eve),
+        Err(InviteRefusal::Unknown)
+    );
+}
+
 /// Only a genuine attestation makes a device its member's: the laptop of a
 /// member linked by hand without one (an older version) has no card and
 /// founds nothing; a card whose device is someone else's key is refused.

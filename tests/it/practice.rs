@@ -711,17 +711,18 @@ fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
     let other_key = std::fs::read(home("other").identity_file()).expect("key file");
     let untouched = home("untouched");
     let refusals = [
-        Engine::restore_new_device(&untouched, &other_key, &pass, &backup).err(),
+        Engine::restore_new_device(&untouched, &other_key, &pass, &backup, 10).err(),
         Engine::restore_new_device(
             &untouched,
             &key,
             &SecretString::from("wrong".to_owned()),
             &backup,
+            10,
         )
         .err(),
-        Engine::restore_new_device(&untouched, &key, &pass, b"not a backup").err(),
-        Engine::restore_new_device(&untouched, b"not a key file", &pass, &backup).err(),
-        Engine::restore_new_device(&home("other"), &key, &pass, &backup).err(),
+        Engine::restore_new_device(&untouched, &key, &pass, b"not a backup", 10).err(),
+        Engine::restore_new_device(&untouched, b"not a key file", &pass, &backup, 10).err(),
+        Engine::restore_new_device(&home("other"), &key, &pass, &backup, 10).err(),
     ];
     assert!(
         matches!(refusals[0], Some(EngineError::Backup(_))),
@@ -739,14 +740,23 @@ fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
         "the other device is as it was"
     );
 
-    // The right pair brings everything back on a new device.
+    // The right pair brings everything back on a new device of Ada's,
+    // with keys of its own: the backed-up key is not on its disk.
     let (fresh, report) =
-        Engine::restore_new_device(&home("fresh"), &key, &pass, &backup).expect("restore");
+        Engine::restore_new_device(&home("fresh"), &key, &pass, &backup, 10).expect("restore");
     assert_eq!((report.circles, report.journal), (1, 1));
-    assert_eq!(
+    let (card, ada_card) = (
         fresh.member_card().expect("card"),
-        ada.member_card().expect("card")
+        ada.member_card().expect("card"),
     );
+    assert_eq!(
+        (card.member, card.fingerprint()),
+        (ada_card.member, ada_card.fingerprint())
+    );
+    assert_ne!(fresh.identity().device_id(), ada.identity().device_id());
+    let stored = std::fs::read(home("fresh").identity_file()).expect("key file");
+    let stored = circlekeep_engine::DeviceIdentity::from_key_file(&stored, &pass).expect("opens");
+    assert_eq!(stored.device_id(), fresh.identity().device_id());
     assert_eq!(
         fresh.heads(circle).expect("heads"),
         ada.heads(circle).expect("heads")

@@ -475,13 +475,15 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
     if let Command::Practice(practice::PracticeCommand::Restore {
         file,
         key_file: Some(key_file),
+        kdf_work_factor,
     }) = &cli.command
     {
         if !home.is_initialized() {
             // A new device: nothing is written unless key and backup match.
             let (key, backup) = (practice::read_file(key_file)?, practice::read_file(file)?);
+            let pass = passphrase(false)?;
             let (engine, report) =
-                Engine::restore_new_device(&home, &key, &passphrase(false)?, &backup)?;
+                Engine::restore_new_device(&home, &key, &pass, &backup, *kdf_work_factor)?;
             practice::restored(out, &report);
             engine.checkpoint()?;
             return Ok(ExitCode::SUCCESS);
@@ -526,7 +528,7 @@ pub(crate) fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
                 ExportCommand::Ics { file, .. } | ExportCommand::Markdown { file, .. },
             )
             | PracticeCommand::Backup { file } => fix(file),
-            PracticeCommand::Restore { file, key_file } => {
+            PracticeCommand::Restore { file, key_file, .. } => {
                 fix(file);
                 if let Some(k) = key_file {
                     fix(k);

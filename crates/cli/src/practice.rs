@@ -52,9 +52,13 @@ pub enum PracticeCommand {
     Restore {
         /// The backup file.
         file: PathBuf,
-        /// On a new device: the saved key file (`identity.age`) to install first.
+        /// On a new computer: the saved key file (`identity.age`) of the
+        /// backed-up device, which links this one as a new device of yours.
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// scrypt work factor for the new device's key file (tests only).
+        #[arg(long, hide = true, default_value_t = 18)]
+        kdf_work_factor: u8,
     },
 }
 

@@ -5,6 +5,11 @@
 //! brings it back into a home holding the same identity. The device signs
 //! the archive's files (the last file, `signature`); restore refuses a
 //! backup this device did not sign, since anyone can seal to a recipient.
+//!
+//! On a new computer a backup is not restored as the same device (two
+//! computers writing with one key fork its log): the backed-up key, held
+//! in memory only, links a new device of the member, as `device add`
+//! would, and the new device takes the circles in from there.
 
 use crate::views::JournalEntryView;
 use crate::{CircleId, Engine, EngineError, Store};
@@ -20,10 +25,14 @@ Circlekeep backup.
 circles/<id>.bundle  every membership operation and entry of a circle (signed, sealed)
 journal.jsonl        the private journal, one JSON entry per line
 settings.json        device settings
+attestation.bin      a linked device's attestation (public keys and signatures)
 identity.age         the key file (still protected by its passphrase)
 signature            the device id (32 bytes) and its ed25519 signature over the files above
 Restore with: circlekeep restore FILE
 ";
+
+/// A linked device's attestation, in a backup.
+const ATTESTATION: &str = "attestation.bin";
 
 /// Settings carried by a backup.
 const SETTINGS: [&str; 2] = ["relay", "local-discovery"];
@@ -86,6 +95,7 @@ struct Contents {
     bundles: Vec<Vec<u8>>,
     journal: Vec<u8>,
     settings: Option<Vec<u8>>,
+    attestation: Option<Vec<u8>>,
 }
 
 /// Opens a backup sealed to `me` and checks that `me` signed it.
@@ -116,6 +126,8 @@ fn open_signed(me: &DeviceIdentity, sealed: &[u8]) -> Result<Contents, EngineErr
             contents.journal = bytes;
         } else if path == "settings.json" {
             contents.settings = Some(bytes);
+        } else if path == ATTESTATION {
+            contents.attestation = Some(bytes);
         }
     }
     let signature = signature.ok_or_else(|| {
@@ -133,24 +145,62 @@ fn open_signed(me: &DeviceIdentity, sealed: &[u8]) -> Result<Contents, EngineErr
 
 impl Engine {
     /// Sets up a new device in the empty `home` from a saved key file and a
-    /// backup of the same identity. The passphrase must open the key and the
-    /// key the backup before anything is written, so a mismatch leaves the
-    /// home as it was.
+    /// backup of the same identity: a new device of the same member, with
+    /// keys of its own (sealed under `passphrase`, scrypt `work_factor`),
+    /// linked by the backed-up device's key in every circle, never a copy
+    /// of that key. The old key is used in memory only, on a copy of the
+    /// backup held in memory; the circles reach the new device as a bundle
+    /// from it would. The passphrase must open the key and the key the
+    /// backup before anything is written, so a mismatch leaves the home as
+    /// it was. The other devices learn of the link when the new device
+    /// presents it (`Node::present_links`) or sends a bundle.
     pub fn restore_new_device(
         home: &crate::Home,
         key_file: &[u8],
         passphrase: &circlekeep_seal::SecretString,
         sealed: &[u8],
+        work_factor: u8,
     ) -> Result<(Engine, RestoreReport), EngineError> {
         if home.is_initialized() {
             return Err(EngineError::AlreadyInitialized(home.root().to_owned()));
         }
-        let me = DeviceIdentity::from_key_file(key_file, passphrase)?;
-        open_signed(&me, sealed)?;
-        home.install_key_file(key_file, passphrase)?;
-        let engine = Engine::open(home, passphrase)?;
-        let report = engine.restore(sealed)?;
+        let old = DeviceIdentity::from_key_file(key_file, passphrase)?;
+        open_signed(&old, sealed)?;
+        let (member, name) = (old.member_id(), old.name().to_owned());
+        let scratch = Engine::with_store(circlekeep_store::MemoryStore::new(), old);
+        scratch.restore(sealed)?;
+        let engine = Engine::init_device(home, member, &name, passphrase, work_factor)?;
+        let linked = scratch.link_device(&engine.device_request())?;
+        engine.keep_link(&linked)?;
+        let report = engine.take_over(&scratch)?;
         Ok((engine, report))
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Takes in everything `from` (the device that just linked this one,
+    /// in memory) holds: every circle as a bundle from it, checked like
+    /// any, to be presented to members; the journal, sealed again to this
+    /// device; the settings.
+    fn take_over<T: Store>(&self, from: &Engine<T>) -> Result<RestoreReport, EngineError> {
+        let mut report = RestoreReport::default();
+        for id in from.store.circles().map_err(EngineError::store)? {
+            self.asked_to_join(id)?;
+            let imported = self.import_bundle(&from.export_bundle(id, None)?)?;
+            report.circles += 1;
+            report.records += imported.ops_accepted + imported.entries_accepted;
+            self.to_present(id, true)?;
+        }
+        for entry in from.journal()? {
+            self.put_journal_entry(&entry)?;
+            report.journal += 1;
+        }
+        for key in SETTINGS {
+            if let Some(value) = from.setting(key)? {
+                self.set_setting(key, Some(&value))?;
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -189,6 +239,14 @@ impl<S: Store> Engine<S> {
             "settings.json",
             &serde_json::to_vec_pretty(&settings).map_err(bad)?,
         )?;
+        if let Some(attestation) = self.attestation()? {
+            if self.me.device_id() != self.me.member_id() {
+                archive.add(
+                    ATTESTATION,
+                    &circlekeep_seal::attest::to_bytes(&attestation),
+                )?;
+            }
+        }
         if let Some(key) = key_file {
             archive.add("identity.age", key)?;
         }
@@ -204,7 +262,14 @@ impl<S: Store> Engine<S> {
             bundles,
             journal,
             settings,
+            attestation,
         } = open_signed(&self.me, sealed)?;
+        if let Some(bytes) = attestation {
+            self.keep_link(&circlekeep_sync::Linked {
+                circles: Vec::new(),
+                attestation: bytes,
+            })?;
+        }
         let mut report = RestoreReport::default();
         for bundle in bundles {
             // The member's own circles: restored as accepted.

@@ -49,6 +49,7 @@ mod keyring;
 mod notes;
 mod plan;
 pub mod practice;
+mod presenting;
 pub mod pulse;
 mod receive;
 mod rejections;

@@ -208,6 +208,28 @@ impl<S: Store> Replica for Engine<S> {
                 .is_empty()
     }
 
+    fn links_to_present(&self) -> Vec<circlekeep_sync::LinkToPresent> {
+        Engine::links_to_present(self).unwrap_or_else(|e| {
+            tracing::warn!("cannot list the links to present: {e}");
+            Vec::new()
+        })
+    }
+
+    fn presented(&self, circle: &CircleId) {
+        if let Err(e) = Engine::presented(self, *circle) {
+            tracing::warn!(circle = %circle.short(), "cannot note the link presented: {e}");
+        }
+    }
+
+    fn present_link(
+        &self,
+        circle: &CircleId,
+        ops: &[Vec<u8>],
+        peer: &MemberId,
+    ) -> Result<bool, InviteRefusal> {
+        Engine::present_link(self, *circle, ops, peer)
+    }
+
     fn keep_link(&self, linked: &circlekeep_sync::Linked) -> Result<(), String> {
         Engine::keep_link(self, linked)
             .map(drop)

@@ -232,6 +232,16 @@ pub(crate) enum InviteMessage {
     },
     /// Linked into these circles, with the new device's attestation.
     Linked(Linked),
+    /// A device nobody saw being linked presents the operations that link
+    /// it into `circle` (signed by its member's device).
+    Present {
+        circle: CircleId,
+        ops: Vec<Vec<u8>>,
+    },
+    /// Whether the presenting device now counts in the circle.
+    Presented {
+        admitted: bool,
+    },
 }
 
 /// What a new device is answered once linked: the circles it was linked
@@ -313,12 +323,34 @@ where
     }
 }
 
+/// The presenting device's side: hands over the operations that link it
+/// into `circle`; answers whether it now counts there.
+pub(crate) async fn present<W, R>(
+    writer: &mut W,
+    reader: &mut R,
+    circle: CircleId,
+    ops: Vec<Vec<u8>>,
+) -> Result<bool, JoinError>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let present = InviteMessage::Present { circle, ops };
+    match exchange(writer, reader, &present, "the member did not answer").await? {
+        Some(InviteMessage::Presented { admitted }) => Ok(admitted),
+        Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
+        _ => Err(JoinError::Protocol("unexpected answer".into())),
+    }
+}
+
 /// What a dialing device asks on the invite ALPN.
 pub(crate) enum Request {
     /// A newcomer joins a circle.
     Join(JoinRequest),
     /// A member's new device asks to be linked.
     Link { secret: [u8; 32], request: Vec<u8> },
+    /// A device presents the operations that link it into a circle.
+    Present { circle: CircleId, ops: Vec<Vec<u8>> },
 }
 
 /// A newcomer's request: the circle, the secret, the member card.
@@ -345,15 +377,25 @@ pub(crate) async fn read_request<R: AsyncRead + Unpin>(
         Ok(Ok(Some(InviteMessage::Link { secret, request }))) => {
             Ok(Request::Link { secret, request })
         }
+        Ok(Ok(Some(InviteMessage::Present { circle, ops }))) => {
+            Ok(Request::Present { circle, ops })
+        }
         Ok(Err(e)) => Err(e),
         _ => Err(WireError::Garbage),
     }
+}
+
+/// Reads one request as the accepting side does, and drops it: what any
+/// dialer's bytes cost (for the fuzz target).
+pub async fn read_any_request<R: AsyncRead + Unpin>(reader: &mut R) -> Result<(), WireError> {
+    read_request(reader).await.map(drop)
 }
 
 /// What the dialing device is answered.
 pub(crate) enum Outcome {
     Joined(CircleId),
     Linked(Linked),
+    Presented(bool),
 }
 
 /// Answers the dialing device.
@@ -364,6 +406,9 @@ pub(crate) async fn answer<W: AsyncWrite + Unpin>(
     let message = match outcome {
         Ok(Outcome::Joined(circle)) => InviteMessage::Joined { circle: *circle },
         Ok(Outcome::Linked(linked)) => InviteMessage::Linked(linked.clone()),
+        Ok(Outcome::Presented(admitted)) => InviteMessage::Presented {
+            admitted: *admitted,
+        },
         Err(refusal) => InviteMessage::Refused(refusal.clone()),
     };
     write_frame(writer, &message).await.map(drop)

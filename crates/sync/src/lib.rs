@@ -36,6 +36,10 @@ use circlekeep_model::{CircleId, EntryHash, MemberId, OpHash};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A circle whose members have not seen this device's link yet, and the
+/// signed operations that show it (in the log's order).
+pub type LinkToPresent = (CircleId, Vec<Vec<u8>>);
+
 /// What a device holds of one circle: the last sequence number of each
 /// author's log, and the membership operations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +184,23 @@ pub trait Replica: Send + Sync + 'static {
         _request: &[u8],
         _device: &MemberId,
     ) -> Result<Linked, InviteRefusal> {
+        Err(InviteRefusal::Unknown)
+    }
+    /// Circles whose members have not seen this device's link yet, with
+    /// the operations to present (see [`Node`]'s dialer).
+    fn links_to_present(&self) -> Vec<LinkToPresent> {
+        Vec::new()
+    }
+    /// A member has seen this device's link in `circle`.
+    fn presented(&self, _circle: &CircleId) {}
+    /// `peer` presents the operations that link it into `circle`: check
+    /// and store them; answer whether `peer` now counts as a device there.
+    fn present_link(
+        &self,
+        _circle: &CircleId,
+        _ops: &[Vec<u8>],
+        _peer: &MemberId,
+    ) -> Result<bool, InviteRefusal> {
         Err(InviteRefusal::Unknown)
     }
     /// Keeps what the device that linked this one answered (its

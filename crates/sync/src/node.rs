@@ -341,6 +341,7 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
         return false;
     };
     let addr = lock(&inner.book).endpoint_addr(id, &member);
+    present_links(&inner, member, &addr).await;
     let connection = match tokio::time::timeout(
         CONNECT_TIMEOUT,
         inner.endpoint.connect(addr, SYNC_ALPN),
@@ -393,6 +394,46 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
         inner.dial_finished(&member, false);
     }
     !failed
+}
+
+/// Presents this device's links that no member has seen yet to `member`
+/// (for the circles it knows `member` in), one invite connection each, so
+/// that the sync connection after it is let in.
+async fn present_links<R: Replica>(inner: &Arc<Inner<R>>, member: MemberId, addr: &EndpointAddr) {
+    let replica = inner.replica.clone();
+    let pending = tokio::task::spawn_blocking(move || {
+        let links = replica.links_to_present();
+        links
+            .into_iter()
+            .filter(|(circle, _)| replica.is_member(circle, &member))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    for (circle, ops) in pending {
+        let connect = inner.endpoint.connect(addr.clone(), INVITE_ALPN);
+        let Ok(Ok(connection)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await else {
+            return;
+        };
+        let answer = match connection.open_bi().await {
+            Ok((mut send, mut recv)) => invite::present(&mut send, &mut recv, circle, ops).await,
+            Err(e) => Err(JoinError::Unreachable(e.to_string())),
+        };
+        connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
+        match answer {
+            Ok(true) => {
+                tracing::info!(peer = %member.short(), circle = %circle.short(), "presented this device's link");
+                let replica = inner.replica.clone();
+                let _ = tokio::task::spawn_blocking(move || replica.presented(&circle)).await;
+            }
+            Ok(false) => {
+                tracing::info!(peer = %member.short(), "a member did not take this device's link")
+            }
+            Err(e) => {
+                tracing::debug!(peer = %member.short(), "cannot present this device's link: {e}")
+            }
+        }
+    }
 }
 
 fn finish(connection: &Connection, member: &MemberId, outcome: Result<(), session::SessionError>) {

@@ -115,8 +115,16 @@ pub async fn restore(
         .ok_or_else(|| CommandError::new(ErrorCode::NoKeyFile, "choose your saved key file"))?;
     let pass = SecretString::from(passphrase.unwrap_or_default());
     let home = state.home.clone();
-    let (engine, report) =
-        blocking(move || Ok(Engine::restore_new_device(&home, &key, &pass, &sealed)?)).await?;
+    let (engine, report) = blocking(move || {
+        Ok(Engine::restore_new_device(
+            &home,
+            &key,
+            &pass,
+            &sealed,
+            WORK_FACTOR,
+        )?)
+    })
+    .await?;
     crate::session::start(&app, engine);
     Ok(report)
 }

@@ -113,6 +113,9 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
                     invite::Request::Link { secret, request } => replica
                         .redeem_device_ticket(&secret, &request, &newcomer)
                         .map(invite::Outcome::Linked),
+                    invite::Request::Present { circle, ops } => replica
+                        .present_link(&circle, &ops, &newcomer)
+                        .map(invite::Outcome::Presented),
                 })
                 .await
                 .unwrap_or_else(|e| Err(InviteRefusal::Failed(e.to_string())))
@@ -127,6 +130,12 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
             Ok(invite::Outcome::Joined(circle)) => {
                 tracing::info!(peer = %newcomer.short(), circle = %circle.short(), "newcomer joined by invite");
                 self.inner.wake.notify_one();
+            }
+            Ok(invite::Outcome::Presented(admitted)) => {
+                tracing::info!(device = %newcomer.short(), admitted, "a device presented its link");
+                if *admitted {
+                    self.inner.wake.notify_one();
+                }
             }
             Ok(invite::Outcome::Linked(linked)) => {
                 tracing::info!(device = %newcomer.short(), circles = linked.circles.len(), "linked a new device of this member");
