@@ -703,6 +703,23 @@ fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
         .expect("note");
     ada.journal_add("Mine alone.", Some(circle))
         .expect("journal");
+    // Ada also holds a circle she was removed from: the backup carries it,
+    // and a restore leaves it out instead of failing on it.
+    let cy = Engine::init(&home("cy"), "Cy", &pass, 10).expect("init");
+    let elsewhere = cy
+        .create_circle("Cy's circle", HistoryPolicy::SinceJoining)
+        .expect("circle");
+    cy.add_member(elsewhere, ada.member_card().expect("card").as_line())
+        .expect("add Ada");
+    let to_ada = |cy: &Engine| {
+        let bundle = cy.export_bundle(elsewhere, None).expect("export");
+        ada.import_bundle(&bundle).expect("import");
+    };
+    to_ada(&cy);
+    cy.remove_member(elsewhere, ada.identity().member_id())
+        .expect("remove Ada");
+    to_ada(&cy);
+    assert_eq!(ada.circles().expect("circles").len(), 2);
     let key = std::fs::read(home("ada").identity_file()).expect("key file");
     let backup = ada.backup(Some(&key)).expect("backup");
 

@@ -172,19 +172,24 @@ impl Engine {
         let engine = Engine::init_device(home, member, &name, passphrase, work_factor)?;
         let linked = scratch.link_device(&engine.device_request())?;
         engine.keep_link(&linked)?;
-        let report = engine.take_over(&scratch)?;
+        let report = engine.take_over(&scratch, &linked.circles)?;
         Ok((engine, report))
     }
 }
 
 impl<S: Store> Engine<S> {
-    /// Takes in everything `from` (the device that just linked this one,
-    /// in memory) holds: every circle as a bundle from it, checked like
-    /// any, to be presented to members; the journal, sealed again to this
-    /// device; the settings.
-    fn take_over<T: Store>(&self, from: &Engine<T>) -> Result<RestoreReport, EngineError> {
+    /// Takes in what `from` (the device that just linked this one, in
+    /// memory) holds: each circle it linked this device into (not those
+    /// the member had left) as a bundle from it, checked like any, to be
+    /// presented to members; the journal, sealed again to this device; the
+    /// settings.
+    fn take_over<T: Store>(
+        &self,
+        from: &Engine<T>,
+        circles: &[CircleId],
+    ) -> Result<RestoreReport, EngineError> {
         let mut report = RestoreReport::default();
-        for id in from.store.circles().map_err(EngineError::store)? {
+        for &id in circles {
             self.asked_to_join(id)?;
             let imported = self.import_bundle(&from.export_bundle(id, None)?)?;
             report.circles += 1;
@@ -273,8 +278,18 @@ impl<S: Store> Engine<S> {
         let mut report = RestoreReport::default();
         for bundle in bundles {
             // The member's own circles: restored as accepted.
-            self.asked_to_join(crate::bundle::Bundle::decode(&bundle)?.circle)?;
-            let imported = self.import_bundle(&bundle)?;
+            let id = crate::bundle::Bundle::decode(&bundle)?.circle;
+            self.asked_to_join(id)?;
+            let imported = match self.import_bundle(&bundle) {
+                Ok(imported) => imported,
+                // A circle this device had left or been removed from, held
+                // nowhere here yet: nothing of it can be taken in again.
+                Err(EngineError::NotInvited) => {
+                    self.forget_joining(id)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             report.circles += 1;
             report.records += imported.ops_accepted + imported.entries_accepted;
         }

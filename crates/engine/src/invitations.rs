@@ -58,6 +58,22 @@ impl<S: Store> Engine<S> {
             .map_err(EngineError::store)
     }
 
+    /// Forgets that this device asked to join `id` (it could not be taken
+    /// in), so that it is not taken without asking if it comes later.
+    pub(crate) fn forget_joining(&self, id: CircleId) -> Result<(), EngineError> {
+        let asked = self
+            .store
+            .blob(BlobKind::Invitation, id.as_bytes())
+            .map_err(EngineError::store)?
+            .is_some_and(|v| v == ASKED);
+        if asked {
+            self.store
+                .put_blob(BlobKind::Invitation, id.as_bytes(), None)
+                .map_err(EngineError::store)?;
+        }
+        Ok(())
+    }
+
     /// Called when a circle this device was added to is first taken in:
     /// accepted if it asked to join or its own member `linked` it in, an
     /// invitation otherwise.
