@@ -196,16 +196,15 @@ impl<S: Store> Replica for Engine<S> {
         // Only where this device takes part (not an invitation, which
         // anyone holding a lost laptop's card can send), and never a device
         // retired anywhere.
-        let retired = self.retired_devices().map_or(true, |r| r.contains(peer));
-        *peer != me
-            && !retired
+        let mine = *peer != me
             && !self
                 .each_circle(|_, c| {
                     let devices = c.membership.devices();
                     let here = !c.invitation && devices.contains_key(&me);
                     (here && devices.get(peer) == Some(&member)).then_some(())
                 })
-                .is_empty()
+                .is_empty();
+        mine && self.retired_devices().is_ok_and(|r| !r.contains(peer))
     }
 
     fn links_to_present(&self) -> Vec<circlekeep_sync::LinkToPresent> {
