@@ -247,6 +247,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
             .is_some_and(|l| l.len() == 1 && l[0]["name"] == "Ada")
     })
     .await;
+    an_invitation_waits_for_consent(&window, &ada).await;
 
     // Logging out sends SIGTERM: the app quits cleanly (node stopped, caches
     // written, data folder released) and everything is still there.
@@ -347,7 +348,8 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     );
 
     // Ada's laptop, in the app: linked with a ticket from Ada's serving
-    // device, it opens on Ada's circle, as Ada.
+    // device, it holds Ada's two circles (the one Bo left and the one he
+    // accepted), as Ada.
     let ticket = ada.json(&["device", "add"])["ticket"]
         .as_str()
         .expect("ticket")
@@ -365,8 +367,8 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     window.click("#link-form button").await;
     window
         .until(
-            "Ada's circle on her laptop",
-            &format!("return document.getElementById('message').textContent.startsWith('This computer is linked, in 1 circle') && document.getElementById('circle-name')?.textContent === {CIRCLE:?};"),
+            "Ada's circles on her laptop",
+            &format!("return document.getElementById('message').textContent.startsWith('This computer is linked, in 2 circles') && [...document.querySelectorAll('#circles button.circle')].some(b => b.textContent.startsWith({CIRCLE:?}));"),
         )
         .await;
     // The laptop hands out Ada's card on its own (its attestation):
@@ -497,6 +499,57 @@ async fn a_copied_key_is_flagged(window: &Window, ada: &Device<'_>, dir: &std::p
         .screenshot(&window.artifacts().join("fork-notice.png"))
         .await;
     window.click("#sync-file summary").await;
+}
+
+/// Ada adds Bo to a second circle by the card his window shows: it waits
+/// in the window as an invitation (listed as one, with Accept) until Bo
+/// presses Accept; then it is Bo's like any other.
+async fn an_invitation_waits_for_consent(window: &Window, ada: &Device<'_>) {
+    const SECOND: &str = "Second circle";
+    const LATER: &str = "written once Bo accepted";
+    let card = window
+        .run("return document.getElementById('card').textContent;")
+        .await;
+    let card = card.as_str().expect("Bo's card").to_owned();
+    ada.ok(&["circle", "create", SECOND]);
+    ada.ok(&["member", "add", SECOND, &card]);
+    window
+        .until(
+            "the invitation in the list",
+            &format!("return [...document.querySelectorAll('#circles button.circle')].some(b => b.textContent.startsWith({SECOND:?}) && b.textContent.endsWith(' invitation'));"),
+        )
+        .await;
+    window
+        .run(&format!("[...document.querySelectorAll('#circles button.circle')].find(b => b.textContent.startsWith({SECOND:?})).click(); return true;"))
+        .await;
+    window
+        .until(
+            "the invitation, waiting",
+            &format!("return document.getElementById('circle-name')?.textContent === {SECOND:?} && !!document.getElementById('accept-circle');"),
+        )
+        .await;
+    window.click("#tab-gatherings").await;
+    window.run("window.scrollTo(0, 0); return true;").await;
+    window
+        .screenshot(&window.artifacts().join("invitation.png"))
+        .await;
+    window.click("#accept-circle").await;
+    window
+        .until(
+            "the circle accepted",
+            "return !document.getElementById('invitation') && !!document.getElementById('tab-gatherings');",
+        )
+        .await;
+    // Opened after Bo joined: a since-joining circle's earlier gatherings
+    // stay sealed to a newcomer.
+    ada.ok(&["gathering", "new", SECOND, "--date", DATE]);
+    ada.ok(&["note", "add", SECOND, LATER, "--gathering", DATE]);
+    window
+        .until(
+            "the accepted circle, synced",
+            &format!("return !document.getElementById('invitation') && [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {LATER:?});"),
+        )
+        .await;
 }
 
 /// Bo looks back in the window: search finds the note Ada typed on her

@@ -161,7 +161,7 @@ export class CircleView {
         circle.purpose ? el("p", { class: "purpose" }, circle.purpose) : null,
         circle.member ? null : el("p", { class: "warning" }, "You are no longer a member of this circle: nothing new reaches you."),
         circle.invitation
-          ? el("p", { id: "invitation", class: "warning" }, "This circle added you. Nothing syncs and you write nothing here until you accept. ",
+          ? el("p", { id: "invitation", class: "warning" }, "This circle added you. Until you accept, this device shares nothing of it and you write nothing here. ",
             el("button", { id: "accept-circle", onclick: this.act(() => backend.acceptCircle(this.id)) }, "Accept"))
           : null,
         ...(circle.forks ?? []).map((f) => el("p", { class: "warning fork-notice" }, forkWarning(f))),
