@@ -153,7 +153,8 @@ impl Engine {
     /// from it would. The passphrase must open the key and the key the
     /// backup before anything is written, so a mismatch leaves the home as
     /// it was. The other devices learn of the link when the new device
-    /// presents it (`Node::present_links`) or sends a bundle.
+    /// presents it (its sync node does before dialing a member) or sends
+    /// a bundle.
     pub fn restore_new_device(
         home: &crate::Home,
         key_file: &[u8],
@@ -270,10 +271,7 @@ impl<S: Store> Engine<S> {
             attestation,
         } = open_signed(&self.me, sealed)?;
         if let Some(bytes) = attestation {
-            self.keep_link(&circlekeep_sync::Linked {
-                circles: Vec::new(),
-                attestation: bytes,
-            })?;
+            self.keep_attestation(&bytes)?;
         }
         let mut report = RestoreReport::default();
         for bundle in bundles {

@@ -97,16 +97,17 @@ impl<S: Store> Engine<S> {
     }
 
     /// Takes in the answer of the device that linked this one: keeps the
-    /// attestation it gave, once it checks (signed all along, naming this
-    /// device of this member). Returns into how many circles it was linked.
-    pub fn keep_link(&self, linked: &Linked) -> Result<usize, EngineError> {
-        if !linked.attestation.is_empty() {
-            self.keep_attestation(&linked.attestation)?;
+    /// attestation it gave, once it checks.
+    pub fn keep_link(&self, linked: &Linked) -> Result<(), EngineError> {
+        if linked.attestation.is_empty() {
+            return Ok(());
         }
-        Ok(linked.circles.len())
+        self.keep_attestation(&linked.attestation)
     }
 
-    fn keep_attestation(&self, bytes: &[u8]) -> Result<(), EngineError> {
+    /// Keeps this device's attestation, once it checks: signed all along,
+    /// naming this device of this member.
+    pub(crate) fn keep_attestation(&self, bytes: &[u8]) -> Result<(), EngineError> {
         let attestation = attest::from_bytes(bytes).map_err(|_| {
             EngineError::NotAllowed("the linking device's attestation does not verify")
         })?;

@@ -230,9 +230,7 @@ impl<S: Store> Replica for Engine<S> {
     }
 
     fn keep_link(&self, linked: &circlekeep_sync::Linked) -> Result<(), String> {
-        Engine::keep_link(self, linked)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        Engine::keep_link(self, linked).map_err(|e| e.to_string())
     }
 
     fn journal_keys(&self) -> Vec<Vec<u8>> {
