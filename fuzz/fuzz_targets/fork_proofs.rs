@@ -28,7 +28,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let (ada, copy, bo) = (engine("Ada", 1), engine("Ada", 1), engine("Bo", 2));
         let circle = ada.create_circle("Fuzz circle", HistoryPolicy::SinceJoining).expect("create");
-        ada.add_member(circle, bo.member_card().as_line()).expect("add");
+        ada.add_member(circle, bo.member_card().expect("card").as_line()).expect("add");
         let gathering = ada.new_gathering(circle, "2026-11-26".parse().expect("date")).expect("gathering");
         let bundle = ada.export_bundle(circle, None).expect("export");
         bo.import_bundle(&bundle).expect("import");

@@ -36,7 +36,7 @@ fn fixture() -> &'static Fixture {
         let ada = Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed("Ada", [1; 32]).expect("id"));
         let bo = Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed("Bo", [2; 32]).expect("id"));
         let circle = ada.create_circle("Fuzz circle", HistoryPolicy::SinceJoining).expect("create");
-        ada.add_member(circle, bo.member_card().as_line()).expect("add");
+        ada.add_member(circle, bo.member_card().expect("card").as_line()).expect("add");
         let gathering = ada.new_gathering(circle, "2026-11-26".parse().expect("date")).expect("gathering");
         ada.add_note(circle, gathering, "seed note").expect("note");
         let bundle = ada.export_bundle(circle, None).expect("export");
