@@ -56,6 +56,15 @@ impl DeviceRequest {
     }
 }
 
+/// This member's devices, as [`Engine::own_devices`] finds them.
+#[derive(Default)]
+struct OwnDevices {
+    /// Current devices, each with in how many circles it takes part.
+    current: BTreeMap<MemberId, usize>,
+    /// Devices retired in any circle.
+    retired: BTreeSet<MemberId>,
+}
+
 /// Where a linked device keeps its attestation (public keys only).
 const ATTESTATION_KEY: &[u8] = b"device attestation";
 
@@ -268,7 +277,8 @@ impl<S: Store> Engine<S> {
     /// This member's current devices, as its circles know them.
     pub fn devices(&self) -> Result<Vec<DeviceView>, EngineError> {
         Ok(self
-            .device_circles()?
+            .own_devices()?
+            .current
             .into_iter()
             .map(|(device, circles)| DeviceView {
                 id: device.to_hex(),
@@ -279,24 +289,33 @@ impl<S: Store> Engine<S> {
             .collect())
     }
 
-    /// This member's current devices (this one included, none retired
-    /// anywhere), each with in how many of this device's circles it takes
-    /// part.
-    fn device_circles(&self) -> Result<BTreeMap<MemberId, usize>, EngineError> {
+    /// This member's devices as this device's circles know them, in one
+    /// walk over its circles: each current device (this one included,
+    /// none retired anywhere) with in how many circles it takes part, and
+    /// the devices retired in any of them.
+    fn own_devices(&self) -> Result<OwnDevices, EngineError> {
         let member = self.me.member_id();
-        let mut devices: BTreeMap<MemberId, usize> = BTreeMap::new();
-        devices.insert(self.me.device_id(), 0);
+        let mut own = OwnDevices::default();
+        own.current.insert(self.me.device_id(), 0);
         for id in self.my_circles()? {
             self.with_circle(id, |c, _| {
-                for device in c.membership.devices_of_member(&member) {
-                    *devices.entry(*device).or_default() += 1;
+                let m = &c.membership;
+                for device in m.devices_of_member(&member) {
+                    *own.current.entry(*device).or_default() += 1;
+                }
+                for op in m.ops() {
+                    if let Action::RetireDevice { device, .. } = &op.body.action {
+                        if m.takes_effect(&op.hash) && m.owner(device) == Some(member) {
+                            own.retired.insert(*device);
+                        }
+                    }
                 }
                 Ok(())
             })?;
         }
-        let retired = self.retired_devices()?;
-        devices.retain(|d, _| !retired.contains(d));
-        Ok(devices)
+        let retired = &own.retired;
+        own.current.retain(|d, _| !retired.contains(d));
+        Ok(own)
     }
 
     /// This member's devices retired in any circle this device takes part
@@ -305,22 +324,7 @@ impl<S: Store> Engine<S> {
     /// or be added to one by its card, and count as this member's there
     /// (its journal, circles taken without asking).
     pub(crate) fn retired_devices(&self) -> Result<BTreeSet<MemberId>, EngineError> {
-        let member = self.me.member_id();
-        let mut retired = BTreeSet::new();
-        for id in self.my_circles()? {
-            self.with_circle(id, |c, _| {
-                let m = &c.membership;
-                for op in m.ops() {
-                    if let Action::RetireDevice { device, .. } = &op.body.action {
-                        if m.takes_effect(&op.hash) && m.owner(device) == Some(member) {
-                            retired.insert(*device);
-                        }
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        Ok(retired)
+        Ok(self.own_devices()?.retired)
     }
 
     /// The devices whose link this device takes as its member's word (a
@@ -328,9 +332,9 @@ impl<S: Store> Engine<S> {
     /// member's current devices as this device's circles know them, and
     /// those its own attestation names, less any retired.
     pub(crate) fn trusted_linkers(&self) -> Result<BTreeSet<MemberId>, EngineError> {
-        let mut trusted: BTreeSet<MemberId> = self.device_circles()?.into_keys().collect();
+        let OwnDevices { current, retired } = self.own_devices()?;
+        let mut trusted: BTreeSet<MemberId> = current.into_keys().collect();
         if let Some(own) = self.attestation()? {
-            let retired = self.retired_devices()?;
             let named = std::iter::once(own.member).chain(own.vouchers.iter().map(|v| v.device));
             trusted.extend(named.filter(|d| !retired.contains(d)));
         }
