@@ -11,7 +11,11 @@
 //!   proof that it is this member's (checked with the signature), so nobody
 //!   claims someone else's key. A key is one member's only: linking or
 //!   adding a key that belongs to another member or device is rejected (if
-//!   two claims are concurrent, the first in the log's order owns it).
+//!   two claims are concurrent, the first in the log's order owns it). An
+//!   `Add` carries no consent of the key it adds, so it never takes a key
+//!   that signed its consent, anywhere in the log, to be another member's
+//!   (`Device`, `Admit`, `Found`, `Create`), whatever the order: a removed
+//!   member cannot backdate an add of an honest device's public key.
 //!   `RetireDevice` takes one of the author's member's *other* devices out.
 //!   Every rule below about "the author" means the author's member, except
 //!   that the signing device must itself be current; a member's devices are
@@ -177,6 +181,9 @@ pub struct Membership {
     /// Every key a valid operation made a member's device (a member's own
     /// id is its first device), and whose: the first claim in log order.
     owner: HashMap<MemberId, MemberId>,
+    /// For each key that signed its consent to be a member's device in any
+    /// operation held (`Device`, `Admit`, `Found`, `Create`), those members.
+    consented: HashMap<MemberId, BTreeSet<MemberId>>,
     /// Current devices and their members.
     devices: BTreeMap<MemberId, MemberId>,
     /// Age recipients of current devices.
@@ -216,6 +223,7 @@ impl Membership {
             audience: Vec::new(),
             current: BTreeSet::new(),
             owner: HashMap::new(),
+            consented: consents(pending.values()),
             devices: BTreeMap::new(),
             recipients: BTreeMap::new(),
             heads: Vec::new(),
@@ -320,6 +328,19 @@ impl Membership {
             .any(|(key, member)| self.owner.get(key).is_some_and(|owner| owner != member))
         {
             return Err(OpRejection::AlreadyDevice);
+        }
+        // An add carries no consent of the key it adds: it never takes a
+        // key that consented, anywhere in the log, to be another member's
+        // device, whatever the order (else a removed member's backdated add
+        // of an honest device's public key would take it first).
+        if let Action::Add { member, .. } = &body.action {
+            if self
+                .consented
+                .get(member)
+                .is_some_and(|members| !members.contains(member))
+            {
+                return Err(OpRejection::AlreadyDevice);
+            }
         }
         for (key, member) in claimed {
             self.owner.entry(key).or_insert(member);
@@ -680,6 +701,32 @@ impl Membership {
 /// The causal closure of a set of membership heads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closure(FixedBitSet);
+
+/// The members each key signed its consent to belong to, over `ops` (valid
+/// or not: the consent is the key's own signature, checked with the op's).
+fn consents<'a>(ops: impl Iterator<Item = &'a Op>) -> HashMap<MemberId, BTreeSet<MemberId>> {
+    let mut consented: HashMap<MemberId, BTreeSet<MemberId>> = HashMap::new();
+    for op in ops {
+        let body = &op.body;
+        let claims = match &body.action {
+            Action::Device { device, member, .. } => vec![(*device, *member)],
+            Action::Admit { attestation, .. } => vec![
+                (attestation.device(), attestation.member),
+                (attestation.member, attestation.member),
+            ],
+            Action::Found { attestation, .. } => vec![
+                (body.author, attestation.member),
+                (attestation.member, attestation.member),
+            ],
+            Action::Create { .. } => vec![(body.author, body.author)],
+            _ => Vec::new(),
+        };
+        for (key, member) in claims {
+            consented.entry(key).or_default().insert(member);
+        }
+    }
+    consented
+}
 
 fn structural_check(circle: CircleId, op: &Op) -> Result<(), OpRejection> {
     let body = &op.body;

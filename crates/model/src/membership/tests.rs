@@ -429,6 +429,43 @@ fn only_the_attested_device_founds_with_its_attestation() {
     assert_eq!(rejected, vec![(late, OpRejection::WrongCircle)]);
 }
 
+/// A removed member backdates an add of an honest device's key (public in
+/// the log), hoping it sorts first and takes the key: the honest link, the
+/// removal resting on it and everything after would then be refused. An
+/// add carries no consent of its key, so it never takes a key that
+/// consented to be another member's, in any order (before the fix, salt 3
+/// took the circle over).
+#[test]
+fn a_backdated_add_never_takes_an_honest_device_s_key() {
+    for salt in 0..40u8 {
+        let mut log = Log::new(1);
+        let a2 = log.add(1, 2);
+        let a3 = log.add(1, 3);
+        let linked = log.link_after(1, 1, 150, vec![a2, a3]);
+        let removal = log.remove_after(1, 2, vec![linked]);
+        let after = log.add_after(1, 4, vec![removal]);
+        let honest = log.state();
+        let mut attack = make(
+            Some(log.circle),
+            2,
+            vec![a2],
+            Action::Add {
+                member: m(150),
+                recipient: format!("x{salt}"),
+                key: key(),
+            },
+        );
+        attack.hash = OpHash(hash_bytes(
+            "test op",
+            format!("{:?}", attack.body).as_bytes(),
+        ));
+        let (attacked, _) = Membership::build(log.circle, log.ops.iter().cloned().chain([attack]));
+        assert_eq!(attacked.members(), honest.members(), "salt {salt}");
+        assert_eq!(attacked.devices(), honest.devices(), "salt {salt}");
+        assert!(attacked.takes_effect(&after), "salt {salt}");
+    }
+}
+
 #[test]
 fn only_a_members_own_devices_are_linked_and_retired() {
     let mut log = Log::new(1);
@@ -911,7 +948,10 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
                 let member = others[member_pick % others.len()];
                 (*replica, Action::Remove { member, key: key() })
             }
-            Step::Admit { replica, member } => (*replica, admit(*member, 200 + *member)),
+            // Keys apart from the ones an attack links to the removed member
+            // (a device never consents to another member's link, which seal
+            // checks and these operations do not model).
+            Step::Admit { replica, member } => (*replica, admit(*member, 160 + *member)),
             Step::Rekey { replica } => (*replica, Action::Rekey { key: key() }),
             Step::Leave { replica } => (*replica, Action::Leave),
         };
@@ -1020,6 +1060,8 @@ enum Backdated {
     Policy,
     Link(u8),
     Retire(usize),
+    /// An add of another member's device key (public in the log).
+    AddDevice(usize),
 }
 
 fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
@@ -1032,6 +1074,7 @@ fn backdated() -> impl Strategy<Value = (Backdated, usize)> {
         Just(Backdated::Policy),
         (200..250u8).prop_map(Backdated::Link),
         (0..8usize).prop_map(Backdated::Retire),
+        (0..8usize).prop_map(Backdated::AddDevice),
     ];
     (kind, any::<usize>())
 }
@@ -1067,6 +1110,17 @@ fn backdate(
         })
         .chain([removed])
         .collect();
+    // Keys that other members' devices came in with.
+    let theirs: Vec<MemberId> = state
+        .ops()
+        .iter()
+        .filter_map(|op| match &op.body.action {
+            Action::Device { device, .. } => Some(*device),
+            Action::Admit { attestation, .. } => Some(attestation.device()),
+            _ => None,
+        })
+        .filter(|device| state.owner(device) != Some(removed))
+        .collect();
     let genesis = OpHash(circle.0);
     let mut made = Vec::new();
     for (kind, pick) in attack {
@@ -1084,6 +1138,12 @@ fn backdate(
             Backdated::Leave => Action::Leave,
             Backdated::Policy => Action::Policy { history: false },
             Backdated::Link(n) => link(removed.0[0], *n),
+            Backdated::AddDevice(_) if theirs.is_empty() => continue,
+            Backdated::AddDevice(i) => Action::Add {
+                member: theirs[i % theirs.len()],
+                recipient: "stolen".into(),
+                key: key(),
+            },
             Backdated::Retire(i) => Action::RetireDevice {
                 device: own[i % own.len()],
                 key: key(),
