@@ -98,11 +98,13 @@ use fixedbitset::FixedBitSet;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
+mod cut;
 mod devices;
 mod ops;
 mod removal;
 mod validity;
 
+pub use cut::MAX_CUT_DEVICES;
 pub use ops::{Action, EpochKey, KeyClass, KeyGrant, Op, OpBody, OP_VERSION};
 
 /// Why a membership operation is not part of the circle.
@@ -156,6 +158,10 @@ pub enum OpRejection {
     /// founding device its author), or is malformed.
     #[error("the device's attestation does not fit the operation")]
     BadAttestation,
+    /// A cut not written by its removal's author right after it, or naming
+    /// a device twice or too many devices.
+    #[error("a cut must follow its author's own removal at once")]
+    BadCut,
 }
 
 /// The state of a circle's membership, computed from a set of operations.
@@ -172,6 +178,8 @@ pub struct Membership {
     threats: Vec<(usize, usize)>,
     /// Operations that take no effect (strong removal), among all of them.
     void: FixedBitSet,
+    /// The cuts of removals that took effect (`cut.rs`).
+    cuts: Vec<cut::EntryCut>,
     /// For each operation, those of its causal past that its author saw as
     /// void.
     past_void: Vec<FixedBitSet>,
@@ -219,6 +227,7 @@ impl Membership {
             ancestors: Vec::new(),
             threats: Vec::new(),
             void: FixedBitSet::new(),
+            cuts: Vec::new(),
             past_void: Vec::new(),
             audience: Vec::new(),
             current: BTreeSet::new(),
@@ -362,6 +371,7 @@ impl Membership {
         }
         let all = self.all();
         self.void = self.resolve(&all);
+        self.cuts = self.effective_cuts();
         self.audience = (0..n)
             .map(|i| {
                 self.ops[i].body.action.epoch_key().map(|_| {

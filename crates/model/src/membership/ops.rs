@@ -118,6 +118,18 @@ pub enum Action {
         /// The new epoch's key, sealed to everyone including the device.
         key: EpochKey,
     },
+    /// Says how far its author held the logs of the member (or device) its
+    /// removal (or retirement) `removal` took out, written right after it
+    /// (deps exactly `[removal]`, same author): each device's last held
+    /// sequence number. Entries past the cut are void (`cut.rs`). Last, so
+    /// earlier operations keep their encoding.
+    Cut {
+        /// The author's `Remove` or `RetireDevice` this completes.
+        removal: OpHash,
+        /// The removed devices' last held sequence numbers (sorted, unique;
+        /// a device not named is cut at 0).
+        held: Vec<(MemberId, u64)>,
+    },
 }
 
 impl Action {
@@ -132,7 +144,10 @@ impl Action {
             | Action::RetireDevice { key, .. }
             | Action::Found { key, .. }
             | Action::Admit { key, .. } => Some(key),
-            Action::Leave | Action::ShareKeys { .. } | Action::Policy { .. } => None,
+            Action::Leave
+            | Action::ShareKeys { .. }
+            | Action::Policy { .. }
+            | Action::Cut { .. } => None,
         }
     }
 
@@ -150,6 +165,7 @@ impl Action {
             Action::RetireDevice { .. } => "retire-device",
             Action::Found { .. } => "found",
             Action::Admit { .. } => "admit",
+            Action::Cut { .. } => "cut",
         }
     }
 

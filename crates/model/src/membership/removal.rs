@@ -157,7 +157,7 @@ impl Membership {
 
     /// What a removal takes out: `Remove`'s target or `Leave`'s author's
     /// member (every device of it), or the device `RetireDevice` retires.
-    fn removal_target(&self, i: usize) -> Option<Target> {
+    pub(super) fn removal_target(&self, i: usize) -> Option<Target> {
         match &self.ops[i].body.action {
             Action::Remove { member, .. } => Some(Target::Member(*member)),
             Action::Leave => Some(Target::Member(self.member_of(i))),
@@ -169,7 +169,7 @@ impl Membership {
 
 /// Whom a removal takes out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     /// A member, with all its devices.
     Member(MemberId),
     /// One device.

@@ -982,10 +982,37 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
         let mut op = make(Some(circle), 0, state.heads().to_vec(), action);
         op.body.author = author;
         op.hash = OpHash(hash_bytes("test op", format!("{:?}", op.body).as_bytes()));
-        replicas[replica].insert(op.hash, op.clone());
-        all.insert(op.hash, op);
+        // A removal is followed by its cut, as the engine writes it.
+        let cut = cut_after(&state, &op);
+        for op in [Some(op), cut].into_iter().flatten() {
+            replicas[replica].insert(op.hash, op.clone());
+            all.insert(op.hash, op);
+        }
     }
     (circle, all.into_values().collect())
+}
+
+/// The cut an honest author writes right after `removal` (how far it held
+/// each removed device's log, here made up from the removal's hash).
+fn cut_after(state: &Membership, removal: &Op) -> Option<Op> {
+    let mut devices: Vec<MemberId> = match &removal.body.action {
+        Action::Remove { member, .. } => state.devices_of_member(member).copied().collect(),
+        Action::RetireDevice { device, .. } => vec![*device],
+        _ => return None,
+    };
+    devices.sort();
+    let held = devices
+        .into_iter()
+        .map(|d| (d, u64::from(removal.hash.0[0] % 8)))
+        .collect();
+    let action = Action::Cut {
+        removal: removal.hash,
+        held,
+    };
+    let mut op = make(Some(state.circle()), 0, vec![removal.hash], action);
+    op.body.author = removal.body.author;
+    op.hash = OpHash(hash_bytes("test op", format!("{:?}", op.body).as_bytes()));
+    Some(op)
 }
 
 /// Steps that first bring members 2 and 3 in, then the random part.
@@ -1036,6 +1063,18 @@ proptest! {
         let order_a: Vec<_> = reference.ops().iter().map(|o| o.hash).collect();
         let order_b: Vec<_> = other.ops().iter().map(|o| o.hash).collect();
         prop_assert_eq!(order_a, order_b);
+        // Which entries are void is the set's too.
+        prop_assert_eq!(reference.cuts_digest(), other.cuts_digest());
+        for device in reference.ever_devices() {
+            for seq in [0, 3, 8] {
+                for heads in [&[][..], reference.heads()] {
+                    prop_assert_eq!(
+                        reference.voids_entry(&device, seq, heads),
+                        other.voids_entry(&device, seq, heads)
+                    );
+                }
+            }
+        }
         // Every current device is in the audience of the write epoch, and
         // nothing else is; every device belongs to a current member.
         if let Some(epoch) = reference.write_epoch() {
@@ -1229,3 +1268,5 @@ proptest! {
         }
     }
 }
+
+mod cut;

@@ -1,0 +1,138 @@
+//! Strong removal of content (the rules at the top of `membership.rs`): a
+//! removal's `Cut` says how far its author held the removed devices' logs,
+//! and an entry past the cut that does not know of the removal is void.
+
+use super::removal::Target;
+use super::{Action, Membership, OpBody, OpRejection};
+use crate::ids::{MemberId, OpHash};
+use std::collections::BTreeMap;
+
+/// Most devices one cut names (a member has a handful).
+pub const MAX_CUT_DEVICES: usize = 64;
+
+/// A removal that took effect and how far its authors held the logs of the
+/// devices it took out (the highest of its cuts, per device).
+#[derive(Clone, Debug)]
+pub(super) struct EntryCut {
+    removal: usize,
+    target: Target,
+    held: BTreeMap<MemberId, u64>,
+}
+
+impl Membership {
+    /// A cut is written by its removal's author right after it: deps
+    /// exactly `[removal]`, which is that device's `Remove` or
+    /// `RetireDevice`, naming each device once.
+    pub(super) fn check_cut(
+        &self,
+        body: &OpBody,
+        removal: &OpHash,
+        held: &[(MemberId, u64)],
+    ) -> Result<(), OpRejection> {
+        let completes = self.index.get(removal).is_some_and(|&r| {
+            let op = &self.ops[r].body;
+            op.author == body.author
+                && matches!(
+                    op.action,
+                    Action::Remove { .. } | Action::RetireDevice { .. }
+                )
+        });
+        let named_once = held.windows(2).all(|w| w[0].0 < w[1].0);
+        if body.deps == [*removal] && completes && named_once && held.len() <= MAX_CUT_DEVICES {
+            Ok(())
+        } else {
+            Err(OpRejection::BadCut)
+        }
+    }
+
+    /// The cuts that count: those of removals that took effect, the cut
+    /// itself not void; several cuts of one removal give each device the
+    /// highest (what some author had already seen stays).
+    pub(super) fn effective_cuts(&self) -> Vec<EntryCut> {
+        let mut by_removal: BTreeMap<usize, BTreeMap<MemberId, u64>> = BTreeMap::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            let Action::Cut { removal, held } = &op.body.action else {
+                continue;
+            };
+            let r = self.index[removal];
+            if self.void.contains(i) || self.void.contains(r) {
+                continue;
+            }
+            let cut = by_removal.entry(r).or_default();
+            for (device, seq) in held {
+                let at = cut.entry(*device).or_insert(*seq);
+                *at = (*at).max(*seq);
+            }
+        }
+        by_removal
+            .into_iter()
+            .filter_map(|(removal, held)| {
+                let target = self.removal_target(removal)?;
+                Some(EntryCut {
+                    removal,
+                    target,
+                    held,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether an entry by device `author` at `seq` (a fold: its last),
+    /// which names membership `heads`, is void: a removal of its author's
+    /// member (or a retirement of the device) that took effect, and that
+    /// the entry's heads do not include, has a cut below `seq`. With
+    /// several such removals the highest cut counts. A device a cut does
+    /// not name is cut at 0.
+    pub fn voids_entry(&self, author: &MemberId, seq: u64, heads: &[OpHash]) -> bool {
+        if self.cuts.is_empty() {
+            return false;
+        }
+        let member = self.owner(author);
+        let mut threshold: Option<u64> = None;
+        let mut seen = None;
+        for cut in &self.cuts {
+            let hits = match cut.target {
+                Target::Member(m) => member == Some(m),
+                Target::Device(d) => d == *author,
+            };
+            if !hits {
+                continue;
+            }
+            let seen = seen.get_or_insert_with(|| self.closure(heads).ok());
+            if seen.as_ref().is_some_and(|c| c.0.contains(cut.removal)) {
+                continue;
+            }
+            let at = cut.held.get(author).copied().unwrap_or(0);
+            threshold = Some(threshold.map_or(at, |t| t.max(at)));
+        }
+        threshold.is_some_and(|t| seq > t)
+    }
+
+    /// A fingerprint of the cuts that count, to tell whether entries must
+    /// be judged again after the log grew.
+    pub fn cuts_digest(&self) -> Vec<(usize, Vec<(MemberId, u64)>)> {
+        self.cuts
+            .iter()
+            .map(|c| (c.removal, c.held.iter().map(|(d, s)| (*d, *s)).collect()))
+            .collect()
+    }
+
+    /// The devices some counting cut names or reaches (its target's), whose
+    /// entries may be void.
+    pub fn cut_devices(&self) -> Vec<MemberId> {
+        let mut devices: Vec<MemberId> = self
+            .ever_devices()
+            .into_iter()
+            .filter(|d| {
+                let member = self.owner(d);
+                self.cuts.iter().any(|c| match c.target {
+                    Target::Member(m) => member == Some(m),
+                    Target::Device(x) => x == *d,
+                })
+            })
+            .collect();
+        devices.sort();
+        devices.dedup();
+        devices
+    }
+}
