@@ -96,8 +96,14 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Attestation, VerifyError> {
     if bytes.len() > MAX_ATTESTATION_BYTES {
         return Err(VerifyError::TooLarge(bytes.len()));
     }
-    let attestation: Attestation =
-        postcard::from_bytes(bytes).map_err(|_| VerifyError::Malformed)?;
+    // Whole bytes only: postcard reads a prefix, and a chain cut short by
+    // a flipped count is still a chain of valid signatures (of another
+    // device of the member).
+    let (attestation, rest): (Attestation, _) =
+        postcard::take_from_bytes(bytes).map_err(|_| VerifyError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(VerifyError::Malformed);
+    }
     verify_attestation(&attestation)?;
     Ok(attestation)
 }
