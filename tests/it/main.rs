@@ -20,6 +20,7 @@ mod persistence;
 mod practice;
 mod reflect;
 mod rejection;
+mod removal;
 mod room;
 mod sync;
 mod table;

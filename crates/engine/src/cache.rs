@@ -7,7 +7,7 @@ use circlekeep_model::{DocId, MemberId, OpHash};
 use circlekeep_seal::content::{self, SymmetricKey};
 use serde::{Deserialize, Serialize};
 
-const CACHE_VERSION: u8 = 1;
+const CACHE_VERSION: u8 = 2;
 
 /// The keys held for one epoch.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,6 +37,10 @@ pub(crate) struct CircleCache {
     pub queued: Vec<(MemberId, u64)>,
     /// Covered entries found bad after they were stored.
     pub rejected: Vec<(MemberId, u64)>,
+    /// Covered entries a removal's cut voids, not applied.
+    pub void: Vec<(MemberId, u64)>,
+    /// Covered void entries applied because an entry that counts needs them.
+    pub awake: Vec<(MemberId, u64)>,
 }
 
 impl CircleCache {

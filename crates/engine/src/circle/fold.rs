@@ -290,6 +290,7 @@ impl CircleRuntime {
         let Some(tip) = self.tips.get(author).map(|t| t.seq) else {
             return Ok(Vec::new());
         };
+        let tip = self.served_tip(author, tip);
         let own = *author == ctx.device_id();
         let mut records = Vec::new();
         let mut bytes = 0;

@@ -88,8 +88,12 @@ impl CircleRuntime {
         ctx.store.flush().map_err(EngineError::store)?;
         report.ops_accepted += accepted.len();
         held.ops.extend(accepted.iter().map(|(h, _)| *h));
+        let cuts = self.membership.cuts_digest();
         self.set_membership(membership);
         self.dirty = true;
+        if self.membership.cuts_digest() != cuts {
+            self.enforce_cuts(ctx)?;
+        }
         Ok(self.keyring.absorb(&self.membership, ctx.me))
     }
 
@@ -151,7 +155,9 @@ impl CircleRuntime {
                 Opened::Sealed => {
                     self.unreadable.insert((author, seq), entry.body.epoch);
                 }
-                Opened::Content { doc, changes } => to_apply.push(((author, seq), doc, changes)),
+                Opened::Content { doc, changes } => {
+                    self.take_opened((author, seq), &entry.body, doc, changes, &mut to_apply)
+                }
             }
             self.tips.insert(
                 author,
@@ -281,7 +287,7 @@ impl CircleRuntime {
             match self.open_entry(&body) {
                 Opened::Content { doc, changes } => {
                     self.unreadable.remove(&position);
-                    to_apply.push((position, doc, changes));
+                    self.take_opened(position, &body, doc, changes, &mut to_apply);
                 }
                 Opened::Sealed => {
                     self.unreadable.insert(position, body.epoch);
@@ -321,6 +327,7 @@ impl CircleRuntime {
             self.dirty = true;
             self.document_changed(doc_id);
             while !candidates.is_empty() {
+                self.dormant.wake_needed(doc_id, &mut candidates);
                 let doc = self
                     .docs
                     .entry(doc_id)

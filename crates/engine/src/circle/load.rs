@@ -160,6 +160,8 @@ impl CircleRuntime {
             }
         }
         circle.retry_unreadable(ctx)?;
+        // A cut stored after the cache was written voids what it covers.
+        circle.enforce_cuts(ctx)?;
         Ok(circle)
     }
 
@@ -192,8 +194,9 @@ impl CircleRuntime {
             doc.set_actor(ctx.device_id().as_bytes().as_slice().into());
             docs.insert(id, doc);
         }
-        let mut reload = Vec::with_capacity(cache.queued.len());
-        for (author, seq) in cache.queued {
+        let mut reload = Vec::with_capacity(cache.queued.len() + cache.void.len());
+        // Queued and void entries are not in the saved documents.
+        for (author, seq) in cache.queued.into_iter().chain(cache.void) {
             let entry = ctx.store.entry(&self.id, &author, seq).ok().flatten()?;
             reload.push(((author, seq), verify_entry(&entry).ok()?.body));
         }
@@ -202,6 +205,7 @@ impl CircleRuntime {
         self.keyring.import(cache.keys);
         self.keyring.mark_tried(cache.tried);
         self.rejected = cache.rejected.into_iter().collect();
+        self.dormant.awake = cache.awake.into_iter().collect();
         self.unreadable = cache
             .unreadable
             .into_iter()
@@ -248,7 +252,7 @@ impl CircleRuntime {
                     };
                     if let Opened::Content { doc, changes } = self.open_entry(&entry.body) {
                         if doc == doc_id {
-                            stored.push((position, changes));
+                            self.take_opened(position, &entry.body, doc, changes, &mut stored);
                         }
                     }
                 }
@@ -259,7 +263,12 @@ impl CircleRuntime {
         let mut doc = docs::new_doc(me.as_bytes());
         // Each step in an order that puts dependencies first, so no half
         // of a split needs the other; what lacks one waits again.
+        let mut stored: Vec<(Position, Vec<Change>)> = stored
+            .into_iter()
+            .map(|(position, _, changes)| (position, changes))
+            .collect();
         stored.extend(batch.iter().cloned());
+        self.dormant.wake_needed(doc_id, &mut stored);
         for (position, _) in &stored {
             self.release(position);
         }
@@ -331,6 +340,8 @@ impl CircleRuntime {
                 .collect(),
             queued: self.queued.keys().copied().collect(),
             rejected: self.rejected.iter().copied().collect(),
+            void: self.dormant.positions().copied().collect(),
+            awake: self.dormant.awake.iter().copied().collect(),
         };
         let sealed = cache.seal(&ctx.me.local_key());
         ctx.store

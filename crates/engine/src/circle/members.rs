@@ -5,7 +5,9 @@
 use super::{now, CircleRuntime, Ctx};
 use crate::error::EngineError;
 use circlekeep_model::docs;
-use circlekeep_model::membership::{Action, KeyClass, KeyGrant, Membership, OpBody, OP_VERSION};
+use circlekeep_model::membership::{
+    Action, KeyClass, KeyGrant, Membership, OpBody, MAX_CUT_DEVICES, OP_VERSION,
+};
 use circlekeep_model::{DocId, MemberId, OpHash};
 use circlekeep_seal::epoch::seal_grants;
 use circlekeep_seal::signed::sign_op;
@@ -150,7 +152,32 @@ impl CircleRuntime {
             .iter()
             .filter(|(_, m)| **m != member);
         let key = secret.seal_for(self.recipients(staying.map(|(d, _)| d))?)?;
-        self.append_op(ctx, Action::Remove { member, key }, Some(secret))?;
+        let going: Vec<MemberId> = self
+            .membership
+            .devices_of_member(&member)
+            .copied()
+            .collect();
+        let removal = self.append_op(ctx, Action::Remove { member, key }, Some(secret))?;
+        self.append_cut(ctx, removal, going)
+    }
+
+    /// Completes `removal` with its cut: how far this device holds the
+    /// logs of the devices it took out (their entries past it, written by
+    /// a removed member who has not heard or pretends so, are void).
+    fn append_cut<S: Store>(
+        &mut self,
+        ctx: &Ctx<'_, S>,
+        removal: OpHash,
+        devices: Vec<MemberId>,
+    ) -> Result<(), EngineError> {
+        let mut held: Vec<(MemberId, u64)> = devices
+            .into_iter()
+            .map(|d| (d, self.tips.get(&d).map_or(0, |t| t.seq)))
+            .collect();
+        held.sort();
+        held.dedup_by_key(|(d, _)| *d);
+        held.truncate(MAX_CUT_DEVICES);
+        self.append_op(ctx, Action::Cut { removal, held }, None)?;
         Ok(())
     }
 
@@ -209,8 +236,8 @@ impl CircleRuntime {
         let secret = EpochSecret::generate();
         let staying = self.membership.devices().keys().filter(|d| **d != device);
         let key = secret.seal_for(self.recipients(staying)?)?;
-        self.append_op(ctx, Action::RetireDevice { device, key }, Some(secret))?;
-        Ok(())
+        let retirement = self.append_op(ctx, Action::RetireDevice { device, key }, Some(secret))?;
+        self.append_cut(ctx, retirement, vec![device])
     }
 
     /// The epoch to write under, re-keying first if none fits the members.

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(crate) mod craft;
 mod damage;
 pub(crate) mod decode;
+mod dormant;
 mod fold;
 mod forks;
 mod ingest;
@@ -91,6 +92,8 @@ pub(crate) struct CircleRuntime {
     waiting_on: BTreeMap<(DocId, ChangeHash), BTreeSet<Position>>,
     /// Stored entries found bad after storing; never applied.
     rejected: BTreeSet<Position>,
+    /// Stored entries a removal's cut voids (`dormant.rs`).
+    dormant: dormant::Dormant,
     /// This device's folds of its own log.
     folding: fold::Folding,
     /// In-memory state differs from the cache.
@@ -129,6 +132,7 @@ impl CircleRuntime {
             queued: BTreeMap::new(),
             waiting_on: BTreeMap::new(),
             rejected: BTreeSet::new(),
+            dormant: dormant::Dormant::default(),
             folding: fold::Folding::default(),
             dirty: true,
             poisoned: false,
