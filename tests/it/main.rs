@@ -16,6 +16,7 @@ mod folds;
 mod forks;
 mod map;
 mod membership;
+mod package;
 mod persistence;
 mod practice;
 mod reflect;

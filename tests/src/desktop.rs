@@ -26,12 +26,16 @@ impl Desktop {
     /// Starts Xvfb and tauri-driver and builds the app; `Err` names what is
     /// missing on this machine. Logs and failure screenshots go to `artifacts`.
     pub fn start(artifacts: &Path) -> Result<Desktop, String> {
+        Self::start_app(workspace_bin("circlekeep-app", "circlekeep-app"), artifacts)
+    }
+
+    /// Like [`Desktop::start`], for the app at `app` (an installed one).
+    pub fn start_app(app: PathBuf, artifacts: &Path) -> Result<Desktop, String> {
         let xvfb = find_tool("Xvfb")?;
         let driver = find_tool("tauri-driver")?;
         let native = find_tool("WebKitWebDriver")?;
         let bus_daemon = find_tool("dbus-daemon")?;
         let bus_monitor = find_tool("dbus-monitor")?;
-        let app = workspace_bin("circlekeep-app", "circlekeep-app");
 
         let (display, number) = start_and_read_line(
             Command::new(xvfb).args([
