@@ -5,6 +5,8 @@
 mod commands;
 mod notify;
 mod session;
+#[cfg(unix)]
+mod single;
 mod state;
 
 use state::AppState;
@@ -25,12 +27,32 @@ pub fn run() {
             std::process::exit(2);
         }
     };
+    // A link opened while the app runs on this folder goes to that app.
+    #[cfg(unix)]
+    if let Some(link) = state.opened_link() {
+        if single::hand_over(state.home.root(), &link) {
+            return;
+        }
+    }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .setup(|app| {
             session::exit_on_signals(app.handle());
             session::lighten_webview(app.handle());
+            #[cfg(unix)]
+            {
+                use tauri::{Emitter, Manager};
+                let handle = app.handle().clone();
+                let home = app.state::<AppState>().home.root().to_owned();
+                single::listen(&home, move |link| {
+                    if let Some(window) = handle.get_webview_window("main") {
+                        let _ = window.unminimize();
+                        let _ = window.set_focus();
+                    }
+                    let _ = handle.emit("open-link", link);
+                });
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -91,6 +113,7 @@ pub fn run() {
             commands::exports::save_key_file,
             commands::sync::sync_status,
             commands::sync::invite,
+            commands::sync::opened_link,
             commands::sync::join,
             commands::sync::network_settings,
             commands::sync::set_network,

@@ -16,6 +16,8 @@ pub struct AppState {
     /// Where exports and backups go without asking (`--exports DIR`);
     /// unset, the app asks with a save dialog each time.
     pub exports: Option<std::path::PathBuf>,
+    /// A `circlekeep://` link the app was started with, until the UI takes it.
+    opened_link: Mutex<Option<String>>,
     session: Mutex<Option<Session>>,
 }
 
@@ -39,7 +41,14 @@ impl AppState {
         let mut home = std::env::var_os("CIRCLEKEEP_HOME").map(Home::new);
         let mut net = NetChoice::default();
         let mut exports = None;
+        let mut opened_link = None;
         while let Some(arg) = args.next() {
+            // The desktop opens an invite or device link with it as the
+            // only argument (the package registers `circlekeep://`).
+            if arg.starts_with("circlekeep://") {
+                opened_link = Some(arg);
+                continue;
+            }
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
                 "--home" => home = Some(Home::new(value()?)),
@@ -71,8 +80,25 @@ impl AppState {
             home,
             net,
             exports,
+            opened_link: Mutex::new(opened_link),
             session: Mutex::new(None),
         })
+    }
+
+    /// The link the app was started with, if the UI has not taken it.
+    pub fn opened_link(&self) -> Option<String> {
+        self.opened_link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The link the app was started with, once.
+    pub fn take_opened_link(&self) -> Option<String> {
+        self.opened_link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// The unlocked engine.

@@ -585,10 +585,12 @@ fn join_waits_for_an_inviter_who_is_offline() {
     // again after a restart (relays and discovery are off here).
     let port = circlekeep_tests::free_udp_port();
     let serve = ada.serve_at(&dir.path().join("serve.log"), port);
-    let ticket = ada.json(&["invite", "thursday", "--expires", "1h"])["ticket"]
+    // Bo got the invite as a link: `join` takes it as it takes a ticket.
+    let ticket = ada.json(&["invite", "thursday", "--expires", "1h"])["link"]
         .as_str()
-        .expect("ticket")
+        .expect("link")
         .to_owned();
+    assert!(ticket.starts_with("circlekeep://invite1/"), "{ticket}");
     drop(serve);
 
     // Bo's join finds nobody, says so, and keeps trying...

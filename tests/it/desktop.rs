@@ -65,10 +65,12 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     let port = circlekeep_tests::free_udp_port();
     let serve_log = dir.path().join("ada-serve.log");
     let serve = ada.serve_at(&serve_log, port);
-    let ticket = ada.json(&["invite", CIRCLE, "--expires", "1h"])["ticket"]
+    // Bo clicks the invite link Ada sent: the app starts with it.
+    let link = ada.json(&["invite", CIRCLE, "--expires", "1h"])["link"]
         .as_str()
-        .expect("ticket")
+        .expect("link")
         .to_owned();
+    assert!(link.starts_with("circlekeep://invite1/"), "{link}");
     // Ada's laptop closes before Bo gets to join.
     drop(serve);
 
@@ -87,11 +89,14 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         exports_arg.as_str(),
     ];
     args.extend(LOOPBACK);
-    let window = desktop.launch(&args).await;
-    let (window, _serve) = first_run(window, ticket, || {
+    let mut first_args = args.clone();
+    first_args.push(&link);
+    let window = desktop.launch(&first_args).await;
+    let (window, _serve) = first_run(window, &link, || {
         ada.serve_at(&dir.path().join("ada-serve-again.log"), port)
     })
     .await;
+    a_link_opened_later_reaches_the_running_window(&window, &bo_home).await;
 
     // What Bo did in the window reached Ada over the network.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -1540,17 +1545,56 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
 /// Bo's first run: create an identity, join by ticket (waiting, while the
 /// inviter is offline, until `inviter_online` brings Ada's device back), read,
 /// write, type. Returns the window and Ada's running `serve`.
+/// Another invite link clicked while the app runs on this folder: the
+/// second start hands it to the running window and quits at once.
+async fn a_link_opened_later_reaches_the_running_window(window: &Window, home: &std::path::Path) {
+    let link = "circlekeep://invite1/opened-later";
+    let app = circlekeep_tests::workspace_bin("circlekeep-app", "circlekeep-app");
+    let status = std::process::Command::new(app)
+        .arg("--home")
+        .arg(home)
+        .arg(link)
+        .env_remove("DISPLAY")
+        .status()
+        .expect("a second start");
+    assert!(
+        status.success(),
+        "the second start did not hand its link over"
+    );
+    window
+        .until(
+            "the handed-over link in the join form",
+            &format!("return document.getElementById('join-ticket').value === {link:?};"),
+        )
+        .await;
+    window
+        .run("document.getElementById('join-ticket').value = ''; return true;")
+        .await;
+}
+
 async fn first_run(
     window: Window,
-    ticket: String,
+    link: &str,
     inviter_online: impl FnOnce() -> Serve,
 ) -> (Window, Serve) {
+    window
+        .until(
+            "the link waiting for the keys",
+            "return document.getElementById('message').textContent.includes('An invite link');",
+        )
+        .await;
     window.type_into("#setup-name", "Bo").await;
     window.type_into("#setup-pass", PASSPHRASE).await;
     window.type_into("#setup-pass2", PASSPHRASE).await;
     window.click("#setup-form button").await;
 
-    window.type_into("#join-ticket", &ticket).await;
+    // The link the app was opened with waits in the join form.
+    window
+        .until(
+            "the invite link in the join form",
+            &format!("return document.getElementById('join-ticket').value === {link:?};"),
+        )
+        .await;
     window.click("#join-form button").await;
     window
         .until(
@@ -1631,6 +1675,17 @@ async fn first_run(
             "the sync state in the header",
             "return document.getElementById('sync-state').dataset.connected === '1';",
         )
+        .await;
+    // An invite of Bo's own: a link, a Copy button and the link's QR code.
+    window.click("#make-invite").await;
+    window
+        .until(
+            "the invite link and its QR code",
+            "const q = document.getElementById('invite-qr'); return document.getElementById('invite-link')?.value.startsWith('circlekeep://invite1/') && !!document.getElementById('copy-invite') && Number(q?.dataset.modules) >= 21 && q.width > 100;",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("invite-link.png"))
         .await;
     window.click("#tab-charter").await;
     window

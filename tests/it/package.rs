@@ -1,7 +1,8 @@
 //! Shipping: the Debian package `./scripts/package` builds holds the app,
-//! the command-line tool, a desktop entry and icons, and the app unpacked
-//! from it into a clean root opens, creates an identity and founds a
-//! circle in the real window (WebDriver). Runs when `CIRCLEKEEP_DEB` names
+//! the command-line tool, a desktop entry that opens `circlekeep://`
+//! links, and icons; the app unpacked from it into a clean root opens as
+//! the desktop opens an invite link, creates an identity, shows the link
+//! in the join form and founds a circle in the real window (WebDriver). Runs when `CIRCLEKEEP_DEB` names
 //! the package; `CIRCLEKEEP_REQUIRE_PACKAGE` makes a missing one a failure.
 
 use circlekeep_tests::cli::PASSPHRASE;
@@ -50,6 +51,13 @@ fn check_contents(root: &Path, deb: &Path) -> PathBuf {
         .find_map(|l| l.strip_prefix("Exec="))
         .expect("an Exec line");
     assert!(entry.contains("Icon="), "{entry}");
+    // Invite links open the app (the package registers the scheme, and
+    // the desktop hands the link over as the argument).
+    assert!(
+        entry.contains("x-scheme-handler/circlekeep"),
+        "no circlekeep:// handler: {entry}"
+    );
+    assert!(exec.ends_with(" %u"), "the link is not passed on: {exec:?}");
     let program = exec.split_whitespace().next().expect("a program");
     let app = root
         .join("usr/bin")
@@ -92,7 +100,9 @@ async fn the_installed_package_opens_and_founds_a_circle() {
         Desktop::start_app(app, &artifacts).expect("Xvfb, tauri-driver and WebKitWebDriver");
     let home = dir.path().join("home");
     let home_arg = home.display().to_string();
-    let window = desktop.launch(&["--home", &home_arg]).await;
+    // Opened as the desktop opens an invite link someone sent.
+    let link = "circlekeep://invite1/AAAA";
+    let window = desktop.launch(&["--home", &home_arg, link]).await;
     window
         .until(
             "the first screen",
@@ -113,6 +123,12 @@ async fn the_installed_package_opens_and_founds_a_circle() {
         .until(
             "the home screen",
             "return !document.getElementById('home').hidden;",
+        )
+        .await;
+    window
+        .until(
+            "the link in the join form",
+            &format!("return document.getElementById('join-ticket').value === {link:?};"),
         )
         .await;
     window

@@ -90,13 +90,18 @@ export const backend = {
   /** Files as base64; on a device with no identity yet, with the saved key file and its passphrase. */
   restore: (backup, keyFile, passphrase) => call("restore", { backup, keyFile, passphrase }),
   syncStatus: () => call("sync_status"),
+  /** `{ ticket, link, qr, qr_size }`: a one-time invite, as a ticket and a circlekeep:// link, and the link's QR code. */
   invite: (circle) => call("invite", { circle }),
+  /** The circlekeep:// link the app was started with, if any (once). */
+  openedLink: () => call("opened_link"),
+  /** Calls `handler(url)` for each circlekeep:// link opened while the app runs. */
+  onOpenLink: (handler) => listen("open-link", (event) => handler(event.payload)),
   /** Saves a sync file of the circle: everything, or what `member` (id) lacks; returns where (null if cancelled). */
   exportBundle: (circle, member) => call("export_bundle", { circle, member: member || null }),
   /** Opens a sync file (base64); returns what it brought. */
   importBundle: (bundle) => call("import_bundle", { bundle }),
   join: (ticket) => call("join", { ticket }),
-  /** `{ ticket, qr, expires_at }`: a one-time ticket linking a new device of yours, and its QR code. */
+  /** `{ ticket, link, qr, qr_size, expires_at }`: a one-time ticket linking a new device of yours, its circlekeep:// link, and the link's QR code. */
   addDevice: () => call("add_device"),
   /** `{ device, code }` once the ticket linked a device, else null. */
   deviceLinked: (ticket) => call("device_linked", { ticket }),

@@ -7,6 +7,7 @@ import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
 import { OUTCOMES, byLine } from "./steps.js";
 import { lookBack, pulsePanel } from "./reflect.js";
+import { drawQr } from "./qr.js";
 
 const TABS = [
   ["gatherings", "Gatherings"],
@@ -100,6 +101,30 @@ export class CircleView {
   }
 
   /** A click handler that runs `work`, then redraws; errors go to `say`. */
+  /** An invite as a link (opens Circlekeep on the join screen), a Copy
+   * button, a QR code of the link, and the bare ticket. */
+  invitePanel({ ticket, link, qr, qr_size: size }) {
+    const code = el("canvas", { id: "invite-qr", "aria-label": "The invite link as a QR code" });
+    drawQr(code, size, qr);
+    const copied = el("span", { class: "hint", role: "status" });
+    const copy = async () => {
+      try {
+        await navigator.clipboard.writeText(link);
+        copied.textContent = "Copied.";
+      } catch {
+        this.root.querySelector("#invite-link").select();
+        copied.textContent = "Select and copy the link.";
+      }
+    };
+    return el("div", { class: "invite" },
+      el("div", { class: "inline" },
+        el("label", { class: "inline" }, "Link", el("input", { id: "invite-link", readonly: true, value: link, size: 40 })),
+        el("button", { id: "copy-invite", type: "button", class: "secondary", onclick: copy }, "Copy"), copied),
+      code,
+      el("details", {}, el("summary", {}, "The ticket, for the command line"),
+        el("textarea", { id: "invite-ticket", readonly: true, rows: 3 }, ticket)));
+  }
+
   act(work) {
     return async () => {
       try {
@@ -347,9 +372,9 @@ export class CircleView {
     return el("section", { class: "tab-body" },
       el("table", { id: "members" }, el("thead", {}, el("tr", {}, el("th", {}, "Member"), el("th", {}, "Fingerprint"), el("th", {}, "Sync"), el("th", {}))), el("tbody", {}, rows)),
       el("h3", {}, "Invite someone"),
-      el("p", {}, "A ticket lets one person join while you are online; it works once and for a week. Send it privately."),
-      el("button", { id: "make-invite", onclick: this.act(async () => { this.ticket = await backend.invite(this.id); }) }, "Make an invite ticket"),
-      this.ticket ? el("textarea", { id: "invite-ticket", readonly: true, rows: 3 }, this.ticket) : null,
+      el("p", {}, "An invite lets one person join while you are online; it works once and for a week. Send the link privately, or let them scan the code."),
+      el("button", { id: "make-invite", onclick: this.act(async () => { this.invite = await backend.invite(this.id); }) }, "Make an invite"),
+      this.invite ? this.invitePanel(this.invite) : null,
       el("h3", {}, "Sync by file"),
       el("p", {}, "For a member no network reaches: save a sync file and hand it over (USB stick, e-mail). It holds only sealed, signed records; they open it with Sync by file."),
       el("label", {}, "For ",

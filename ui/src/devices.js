@@ -3,6 +3,7 @@
 // linked), and retiring a lost one after a real confirmation.
 import { backend } from "./bridge.js";
 import { el, ask } from "./dom.js";
+import { drawQr } from "./qr.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,20 +46,4 @@ export class DevicesPanel {
     this.say(`Device ${device.short} removed from ${circles} circle${circles === 1 ? "" : "s"}.`, "ok");
     await this.show();
   }
-}
-
-/** Draws a QR code's modules (`1` dark, row by row) with a quiet zone. */
-function drawQr(canvas, size, modules, scale = 5) {
-  const side = (size + 8) * scale;
-  canvas.width = side;
-  canvas.height = side;
-  const pen = canvas.getContext("2d");
-  pen.fillStyle = "#fff";
-  pen.fillRect(0, 0, side, side);
-  pen.fillStyle = "#000";
-  for (let i = 0; i < modules.length; i++) {
-    if (modules[i] !== "1") continue;
-    pen.fillRect((4 + (i % size)) * scale, (4 + Math.floor(i / size)) * scale, scale, scale);
-  }
-  canvas.dataset.modules = String(size);
 }

@@ -279,11 +279,49 @@ $("backup").addEventListener("click", async () => {
   }
 });
 
+/** A circlekeep:// link waiting for the keys to be created or unlocked. */
+let pendingLink = null;
+
+/**
+ * Takes a circlekeep:// link (a click on an invite, a scanned code): an
+ * invite fills the join form, a device link the form that links this
+ * computer. The backend checks the ticket inside when it is used.
+ */
+function openLink(url) {
+  pendingLink = null;
+  const home = !$("home").hidden;
+  if (url.startsWith("circlekeep://invite1/")) {
+    if (!home) {
+      pendingLink = url;
+      return say("An invite link: create your keys (or unlock) first, then it waits in Join.", "ok");
+    }
+    $("join-ticket").value = url;
+    $("join-ticket").focus();
+    say("An invite link: press Join to join the circle.", "ok");
+  } else if (url.startsWith("circlekeep://device1/")) {
+    if (home || !$("unlock").hidden) return say("That link links a new computer: open it on the computer you are adding.");
+    $("link-ticket").value = url;
+    $("link-ticket").closest("details")?.setAttribute("open", "");
+    say("A device link: give this computer a name and a passphrase to link it.", "ok");
+  } else {
+    say("That link is not a Circlekeep invite or device link.");
+  }
+}
+
+/** Shows the home screen, then a link that waited for it. */
+async function showHomeThenLink() {
+  await showHome();
+  if (pendingLink) openLink(pendingLink);
+}
+
 async function start() {
   const status = await backend.status();
   $("where").textContent = `Data folder: ${status.home}`;
-  if (status.unlocked) return showHome();
-  show(status.initialized ? "unlock" : "setup");
+  await backend.onOpenLink(openLink);
+  if (status.unlocked) await showHome();
+  else show(status.initialized ? "unlock" : "setup");
+  const opened = await backend.openedLink();
+  if (opened) openLink(opened);
 }
 
 $("link-form").addEventListener("submit", async (event) => {
@@ -307,7 +345,7 @@ $("setup-form").addEventListener("submit", async (event) => {
   try {
     await backend.init($("setup-name").value, $("setup-pass").value);
     say("");
-    await showHome();
+    await showHomeThenLink();
   } catch (e) {
     say(e.message);
   }
@@ -319,7 +357,7 @@ $("unlock-form").addEventListener("submit", async (event) => {
   try {
     await backend.unlock($("unlock-pass").value);
     say("");
-    await showHome();
+    await showHomeThenLink();
   } catch (e) {
     say(e.code === "wrong_passphrase" ? "That passphrase does not open this identity." : e.message);
   }

@@ -26,7 +26,7 @@ pub(crate) enum DeviceCommand {
     /// On a new device (a data folder with no identity yet): create its keys
     /// under a passphrase and join as the member who made TICKET.
     Join {
-        /// The ticket (`circlekeep-device1:…`).
+        /// The ticket (`circlekeep-device1:…`) or its link (`circlekeep://device1/…`).
         ticket: String,
         /// What to call this device's owner until the circles arrive
         /// (your display name; default "Me").
@@ -87,12 +87,12 @@ async fn add(
     let member = engine.identity().member_id();
     if let Some(node) = node {
         let ticket = node.device_ticket(member, secret, expires_at);
-        out.device_ticket(&ticket.to_string(), expires_at, true);
+        out.device_ticket(&ticket, expires_at, true);
         return Ok(());
     }
     let node = crate::network::temporary_node(engine, net).await?;
     let ticket = node.device_ticket(member, secret, expires_at);
-    out.device_ticket(&ticket.to_string(), expires_at, false);
+    out.device_ticket(&ticket, expires_at, false);
     let deadline = std::time::Instant::now() + expires;
     let device = loop {
         if let Some(device) = engine.device_ticket_user(&secret) {

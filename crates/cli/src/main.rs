@@ -105,7 +105,7 @@ enum Command {
     },
     /// Join a circle with an invite ticket and catch up.
     Join {
-        /// The ticket (`circlekeep-invite1:…`).
+        /// The ticket (`circlekeep-invite1:…`) or its link (`circlekeep://invite1/…`).
         ticket: String,
         /// While the inviter cannot be reached, keep trying (every 10 s) for
         /// this long, e.g. `2h` (default: try once).

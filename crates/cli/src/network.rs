@@ -34,12 +34,7 @@ pub(crate) fn invite(
             expires_at,
         },
     };
-    out.ticket(
-        &ticket.to_string(),
-        &id.to_hex(),
-        expires_at,
-        node.is_some(),
-    );
+    out.ticket(&ticket, &id.to_hex(), expires_at, node.is_some());
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use circlekeep_engine::views::*;
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{DeviceIdentity, EngineError, MemberCard};
 use circlekeep_sync::status::NodeStatus;
-use circlekeep_sync::SyncReport;
+use circlekeep_sync::{DeviceTicket, SyncReport, Ticket};
 use serde::Serialize;
 use serde_json::json;
 use std::io::Write;
@@ -288,12 +288,13 @@ impl Output {
         });
     }
 
-    pub fn ticket(&self, ticket: &str, circle: &str, expires_at: u64, serving: bool) {
-        let value = json!({"ticket": ticket, "circle": circle, "expires_at": expires_at});
+    pub fn ticket(&self, ticket: &Ticket, circle: &str, expires_at: u64, serving: bool) {
+        let link = ticket.link();
+        let value = json!({"ticket": ticket.to_string(), "link": link, "circle": circle, "expires_at": expires_at});
         self.emit(&value, || {
             say!(
                 self,
-                "Give this invite to one newcomer (it works once):\n{ticket}"
+                "Give this invite to one newcomer (it works once); the link opens Circlekeep:\n{link}\nOr, for `circlekeep join`:\n{ticket}"
             );
             if !serving {
                 say!(
@@ -310,8 +311,9 @@ impl Output {
         self.warn_line(text.to_owned());
     }
 
-    pub fn device_ticket(&self, ticket: &str, expires_at: u64, serving: bool) {
-        let value = json!({"ticket": ticket, "expires_at": expires_at});
+    pub fn device_ticket(&self, ticket: &DeviceTicket, expires_at: u64, serving: bool) {
+        let value =
+            json!({"ticket": ticket.to_string(), "link": ticket.link(), "expires_at": expires_at});
         self.emit(&value, || {
             say!(
                 self,

@@ -24,6 +24,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub const TICKET_PREFIX: &str = "circlekeep-invite1:";
 /// Every device ticket starts with this.
 pub const DEVICE_TICKET_PREFIX: &str = "circlekeep-device1:";
+/// An invite as a link: opening it starts Circlekeep on the join screen.
+pub const INVITE_LINK_PREFIX: &str = "circlekeep://invite1/";
+/// A device ticket as a link, for the new device to open.
+pub const DEVICE_LINK_PREFIX: &str = "circlekeep://device1/";
 /// Largest invite message.
 const MAX_INVITE_FRAME: usize = 64 << 10;
 /// How long either side waits for the other during an invite.
@@ -85,7 +89,9 @@ impl DeviceTicket {
 #[non_exhaustive]
 pub enum TicketError {
     /// Does not start with [`TICKET_PREFIX`].
-    #[error("not a Circlekeep invite (it should start with {TICKET_PREFIX})")]
+    #[error(
+        "not a Circlekeep invite (it should start with {TICKET_PREFIX} or {INVITE_LINK_PREFIX})"
+    )]
     NotATicket,
     /// Damaged.
     #[error("the invite is damaged")]
@@ -98,11 +104,16 @@ fn write_ticket<T: Serialize>(f: &mut fmt::Formatter<'_>, prefix: &str, ticket: 
     write!(f, "{prefix}{}", BASE64URL_NOPAD.encode(&bytes))
 }
 
-/// Reads a ticket written by [`write_ticket`] (bounded, never panics).
-fn read_ticket<T: serde::de::DeserializeOwned>(text: &str, prefix: &str) -> Result<T, TicketError> {
-    let rest = text
-        .trim()
-        .strip_prefix(prefix)
+/// Reads a ticket written by [`write_ticket`] under either of `prefixes`
+/// (the ticket's, its link's), bounded, never panics.
+fn read_ticket<T: serde::de::DeserializeOwned>(
+    text: &str,
+    prefixes: [&str; 2],
+) -> Result<T, TicketError> {
+    let text = text.trim();
+    let rest = prefixes
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))
         .ok_or(TicketError::NotATicket)?;
     if rest.len() > 4096 {
         return Err(TicketError::Malformed);
@@ -122,9 +133,30 @@ impl fmt::Display for Ticket {
 impl FromStr for Ticket {
     type Err = TicketError;
 
+    /// The ticket, or its link.
     fn from_str(text: &str) -> Result<Self, TicketError> {
-        read_ticket(text, TICKET_PREFIX)
+        read_ticket(text, [TICKET_PREFIX, INVITE_LINK_PREFIX])
     }
+}
+
+impl Ticket {
+    /// The invite as a `circlekeep://` link (what the ticket says, under
+    /// another prefix).
+    pub fn link(&self) -> String {
+        relink(&self.to_string(), TICKET_PREFIX, INVITE_LINK_PREFIX)
+    }
+}
+
+impl DeviceTicket {
+    /// The device ticket as a `circlekeep://` link.
+    pub fn link(&self) -> String {
+        relink(&self.to_string(), DEVICE_TICKET_PREFIX, DEVICE_LINK_PREFIX)
+    }
+}
+
+/// `ticket` with its prefix `from` replaced by `to`.
+fn relink(ticket: &str, from: &str, to: &str) -> String {
+    format!("{to}{}", ticket.strip_prefix(from).unwrap_or(ticket))
 }
 
 impl fmt::Display for DeviceTicket {
@@ -137,7 +169,7 @@ impl FromStr for DeviceTicket {
     type Err = TicketError;
 
     fn from_str(text: &str) -> Result<Self, TicketError> {
-        read_ticket(text, DEVICE_TICKET_PREFIX)
+        read_ticket(text, [DEVICE_TICKET_PREFIX, DEVICE_LINK_PREFIX])
     }
 }
 
@@ -450,6 +482,8 @@ mod tests {
             let _ = encoded.parse::<Ticket>();
             let encoded = format!("{DEVICE_TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes));
             let _ = encoded.parse::<DeviceTicket>();
+            let _ = format!("{INVITE_LINK_PREFIX}{text}").parse::<Ticket>();
+            let _ = format!("{DEVICE_LINK_PREFIX}{text}").parse::<DeviceTicket>();
         }
 
         #[test]
@@ -468,6 +502,8 @@ mod tests {
                 secret,
                 expires_at,
             };
+            prop_assert_eq!(ticket.link().parse::<Ticket>(), Ok(ticket.clone()));
+            prop_assert!(ticket.link().starts_with(INVITE_LINK_PREFIX));
             prop_assert_eq!(ticket.to_string().parse::<Ticket>(), Ok(ticket));
             let device = DeviceTicket {
                 member: MemberId(circle),
@@ -478,8 +514,10 @@ mod tests {
                 expires_at,
             };
             prop_assert_eq!(device.to_string().parse::<DeviceTicket>(), Ok(device.clone()));
+            prop_assert_eq!(device.link().parse::<DeviceTicket>(), Ok(device.clone()));
             // An invite is not a device ticket, nor the other way round.
             prop_assert!(device.to_string().parse::<Ticket>().is_err());
+            prop_assert!(device.link().parse::<Ticket>().is_err());
             let code = device.short_code(&MemberId(secret));
             prop_assert!(code.len() == 7 && code.as_bytes()[3] == b'-');
         }

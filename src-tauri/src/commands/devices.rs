@@ -18,7 +18,9 @@ const DEVICE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
 #[derive(Serialize)]
 pub struct DeviceLink {
     ticket: String,
-    /// The ticket as a QR code: modules per side.
+    /// The ticket as a `circlekeep://` link (what the QR code holds).
+    link: String,
+    /// The link as a QR code: modules per side.
     qr_size: usize,
     /// Its modules row by row, `1` dark and `0` light.
     qr: String,
@@ -35,23 +37,14 @@ pub async fn add_device(state: State<'_, AppState>) -> Result<DeviceLink, Comman
         move || Ok(engine.create_device_ticket(DEVICE_TICKET_TTL)?)
     })
     .await?;
-    let ticket = node
-        .device_ticket(engine.identity().member_id(), secret, expires_at)
-        .to_string();
-    let code = qrcode::QrCode::new(ticket.as_bytes())
-        .map_err(|e| CommandError::new(ErrorCode::Internal, &e.to_string()))?;
-    let qr = code
-        .to_colors()
-        .into_iter()
-        .map(|module| match module {
-            qrcode::Color::Dark => '1',
-            qrcode::Color::Light => '0',
-        })
-        .collect();
+    let ticket = node.device_ticket(engine.identity().member_id(), secret, expires_at);
+    let link = ticket.link();
+    let (qr_size, qr) = super::qr::modules(&link)?;
     Ok(DeviceLink {
-        qr_size: code.width(),
+        ticket: ticket.to_string(),
+        link,
+        qr_size,
         qr,
-        ticket,
         expires_at,
     })
 }

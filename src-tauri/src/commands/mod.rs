@@ -7,6 +7,7 @@ pub mod gatherings;
 pub mod goals;
 pub mod identity;
 pub mod journal;
+pub mod qr;
 pub mod reflect;
 pub mod schedule;
 pub mod sync;

@@ -53,7 +53,7 @@ pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, Comma
 
 /// A one-time invite ticket to a circle, valid for a week.
 #[tauri::command]
-pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<String, CommandError> {
+pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<Invite, CommandError> {
     let node = state.node().await?;
     let (id, secret, expires_at) = state
         .in_circle(circle, |engine, id| {
@@ -61,7 +61,33 @@ pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<String
             Ok((id, secret, expires_at))
         })
         .await?;
-    Ok(node.ticket(id, secret, expires_at).to_string())
+    let ticket = node.ticket(id, secret, expires_at);
+    let link = ticket.link();
+    let (qr_size, qr) = super::qr::modules(&link)?;
+    Ok(Invite {
+        ticket: ticket.to_string(),
+        link,
+        qr_size,
+        qr,
+        expires_at,
+    })
+}
+
+/// An invite: the ticket, its `circlekeep://` link and the link's QR code.
+#[derive(Serialize)]
+pub struct Invite {
+    ticket: String,
+    link: String,
+    qr_size: usize,
+    qr: String,
+    expires_at: u64,
+}
+
+/// The `circlekeep://` link the app was started with (an invite or a
+/// device link clicked in another program), handed to the UI once.
+#[tauri::command]
+pub fn opened_link(state: State<'_, AppState>) -> Option<String> {
+    state.take_opened_link()
 }
 
 /// Joins a circle with a ticket; returns the circle id once added.
