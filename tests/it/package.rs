@@ -13,7 +13,8 @@ use std::process::Command;
 /// The package to try, if one was named.
 fn package() -> Option<PathBuf> {
     match std::env::var_os("CIRCLEKEEP_DEB") {
-        Some(deb) => Some(PathBuf::from(deb)),
+        // A relative path is the workspace's (tests run in `tests/`).
+        Some(deb) => Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(deb)),
         None if std::env::var_os("CIRCLEKEEP_REQUIRE_PACKAGE").is_some() => {
             panic!("CIRCLEKEEP_DEB must name the package ./scripts/package built")
         }
