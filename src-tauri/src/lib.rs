@@ -3,6 +3,7 @@
 //! this crate knows Tauri, IPC and JSON.
 
 mod commands;
+mod logging;
 mod notify;
 mod session;
 #[cfg(unix)]
@@ -13,13 +14,6 @@ use state::AppState;
 
 /// Builds and runs the app until its window closes.
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CIRCLEKEEP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let state = match AppState::from_args(std::env::args().skip(1)) {
         Ok(state) => state,
         Err(e) => {
@@ -27,6 +21,8 @@ pub fn run() {
             std::process::exit(2);
         }
     };
+    // Flushes the log file when the app ends.
+    let _log = logging::init(state.home.root());
     // A link opened while the app runs on this folder goes to that app.
     #[cfg(unix)]
     if let Some(link) = state.opened_link() {
@@ -114,6 +110,7 @@ pub fn run() {
             commands::sync::sync_status,
             commands::sync::invite,
             commands::sync::opened_link,
+            commands::sync::diagnostics,
             commands::sync::join,
             commands::sync::network_settings,
             commands::sync::set_network,

@@ -632,3 +632,26 @@ fn join_waits_for_an_inviter_who_is_offline() {
     let (status, code) = bo.error_code(&once);
     assert_eq!((status, code.as_str()), (1, "unreachable"));
 }
+
+/// `diagnostics`: the version, the system and counts, for a bug report;
+/// nothing of the circle, the member or the keys.
+#[test]
+fn diagnostics_hold_counts_and_no_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    ada.ok(&["init", "--name", "Ada Lovelace", "--kdf-work-factor", "10"]);
+    ada.ok(&["circle", "create", "Thursday circle"]);
+    let report = ada.json(&["diagnostics"]);
+    assert_eq!(report["circles"], 1, "{report}");
+    assert_eq!(report["devices"], 1, "{report}");
+    assert!(report["version"].is_string(), "{report}");
+    let text = ada.ok(&["diagnostics"]);
+    assert!(text.starts_with("Circlekeep "), "{text}");
+    let id = ada.json(&["id"]);
+    let member = id["member"].as_str().expect("member id");
+    for secret in ["Thursday circle", "Ada Lovelace", member, &member[..8]] {
+        assert!(!text.contains(secret), "{secret:?} in {text}");
+    }
+}

@@ -97,6 +97,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     })
     .await;
     a_link_opened_later_reaches_the_running_window(&window, &bo_home).await;
+    diagnostics_without_content(&window).await;
 
     // What Bo did in the window reached Ada over the network.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -174,7 +175,15 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     add_and_remove_a_device(&window, dir.path()).await;
     window.close().await;
 
-    // Nothing Bo wrote lies readable in Bo's data folder.
+    // Nothing Bo wrote lies readable in Bo's data folder, its log included
+    // (which has something in it).
+    let logged: u64 = std::fs::read_dir(bo_home.join("logs"))
+        .expect("the app's log folder")
+        .filter_map(Result::ok)
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(logged > 0, "the app logged nothing to its file");
     assert_eq!(
         files_containing(&bo_home, BO_NOTE),
         Vec::<std::path::PathBuf>::new()
@@ -1545,6 +1554,25 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
 /// Bo's first run: create an identity, join by ticket (waiting, while the
 /// inviter is offline, until `inviter_online` brings Ada's device back), read,
 /// write, type. Returns the window and Ada's running `serve`.
+/// *Copy diagnostic info*: the version, system and sync state, and nothing
+/// of the circle, its members or its notes.
+async fn diagnostics_without_content(window: &Window) {
+    window.click("#diagnostics-panel summary").await;
+    window.click("#copy-diagnostics").await;
+    let text = window
+        .until(
+            "the diagnostic info",
+            "const d = document.getElementById('diagnostics'); return !d.hidden && d.textContent.includes('Sync:') ? d.textContent : null;",
+        )
+        .await;
+    let text = text.as_str().unwrap_or_default();
+    assert!(text.starts_with("Circlekeep "), "{text}");
+    for secret in [CIRCLE, ADA_NOTE, BO_NOTE, "Ada", "Bo"] {
+        assert!(!text.contains(secret), "{secret:?} in {text}");
+    }
+    window.click("#diagnostics-panel summary").await;
+}
+
 /// Another invite link clicked while the app runs on this folder: the
 /// second start hands it to the running window and quits at once.
 async fn a_link_opened_later_reaches_the_running_window(window: &Window, home: &std::path::Path) {

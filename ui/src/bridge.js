@@ -92,6 +92,8 @@ export const backend = {
   syncStatus: () => call("sync_status"),
   /** `{ ticket, link, qr, qr_size }`: a one-time invite, as a ticket and a circlekeep:// link, and the link's QR code. */
   invite: (circle) => call("invite", { circle }),
+  /** Diagnostic info for a bug report, as text: no content, names, ids or keys. */
+  diagnostics: () => call("diagnostics"),
   /** The circlekeep:// link the app was started with, if any (once). */
   openedLink: () => call("opened_link"),
   /** Calls `handler(url)` for each circlekeep:// link opened while the app runs. */

@@ -270,6 +270,20 @@ $("save-key").addEventListener("click", async () => {
   }
 });
 
+$("copy-diagnostics").addEventListener("click", async () => {
+  try {
+    const text = await backend.diagnostics();
+    $("diagnostics").textContent = text;
+    $("diagnostics").hidden = false;
+    await navigator.clipboard.writeText(text).then(
+      () => say("Diagnostic info copied.", "ok"),
+      () => say("Select the diagnostic info below and copy it.", "ok"),
+    );
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 $("backup").addEventListener("click", async () => {
   try {
     const path = await backend.backup();

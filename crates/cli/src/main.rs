@@ -117,6 +117,9 @@ enum Command {
     /// Sync status: this device's endpoint, and per circle and member whether
     /// connected, when last seen, and how many entries each side lacks.
     Status,
+    /// Diagnostic info for a bug report: version, system, counts and sync
+    /// state (no circle content, names, ids or keys).
+    Diagnostics,
     /// Search a circle's notes, goals, contracts and your journal about it
     /// (every word must occur; any case).
     Search(reflect::SearchArgs),
@@ -590,6 +593,9 @@ pub(crate) async fn dispatch(
             network::join(engine, node, &ticket, &net, wait, out).await?
         }
         Command::Status => network::status(engine, node, out),
+        Command::Diagnostics => {
+            out.diagnostics(&engine.diagnostics(node.map(|n| n.status()).as_ref())?)
+        }
         Command::Sync { net, timeout } => {
             return network::sync(engine, node, &net, timeout, out).await
         }

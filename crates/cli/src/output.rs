@@ -357,6 +357,12 @@ impl Output {
         });
     }
 
+    pub fn diagnostics(&self, diagnostics: &circlekeep_engine::diagnostics::Diagnostics) {
+        self.emit(diagnostics, || {
+            say!(self, "{}", diagnostics.to_string().trim_end())
+        });
+    }
+
     pub fn status(&self, status: &NodeStatus, online: bool) {
         let value = json!({"online": online, "status": status});
         self.emit(&value, || {

@@ -37,6 +37,7 @@ mod circle;
 mod circles;
 mod contracts;
 pub mod devices;
+pub mod diagnostics;
 pub mod error;
 mod export;
 mod gathering;

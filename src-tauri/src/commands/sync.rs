@@ -51,6 +51,18 @@ pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, Comma
     })
 }
 
+/// Diagnostic info to copy into a bug report: version, system, counts and
+/// sync state, never content, names, ids or keys.
+#[tauri::command]
+pub async fn diagnostics(state: State<'_, AppState>) -> Result<String, CommandError> {
+    let session = state.session()?;
+    let status = match session.node.state() {
+        NodeState::Running(node, _) => Some(node.status()),
+        _ => None,
+    };
+    Ok(session.engine.diagnostics(status.as_ref())?.to_string())
+}
+
 /// A one-time invite ticket to a circle, valid for a week.
 #[tauri::command]
 pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<Invite, CommandError> {
