@@ -542,6 +542,14 @@ async fn an_invitation_waits_for_consent(window: &Window, ada: &Device<'_>) {
             &format!("return document.getElementById('circle-name')?.textContent === {SECOND:?} && !!document.getElementById('accept-circle');"),
         )
         .await;
+    // Its Members tab offers nothing the engine would refuse before Accept.
+    window.click("#tab-members").await;
+    window
+        .until(
+            "an invitation's members, with nothing to act on",
+            "return !!document.querySelector('#members tbody tr') && !document.querySelector('#members button.danger') && !document.getElementById('make-invite') && !document.getElementById('add-member-form');",
+        )
+        .await;
     window.click("#tab-gatherings").await;
     window.run("window.scrollTo(0, 0); return true;").await;
     window

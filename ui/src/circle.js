@@ -101,6 +101,19 @@ export class CircleView {
   }
 
   /** A click handler that runs `work`, then redraws; errors go to `say`. */
+  /** Inviting someone (a link and its QR code) and adding a member by card. */
+  inviteAndAdd() {
+    return [
+      el("h3", {}, "Invite someone"),
+      el("p", {}, "An invite lets one person join while you are online; it works once and for a week. Send the link privately, or let them scan the code."),
+      el("button", { id: "make-invite", onclick: this.act(async () => { this.invite = await backend.invite(this.id); }) }, "Make an invite"),
+      this.invite ? this.invitePanel(this.invite) : null,
+      el("h3", {}, "Add by member card"),
+      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-member1:…", required: true })], "Add member",
+        async (f) => { await backend.addMember(this.id, f.card.value.trim()); f.reset(); await this.refresh(); }, this.say),
+    ];
+  }
+
   /** An invite as a link (opens Circlekeep on the join screen), a Copy
    * button, a QR code of the link, and the bare ticket. */
   invitePanel({ ticket, link, qr, qr_size: size }) {
@@ -346,6 +359,9 @@ export class CircleView {
   }
 
   async members(circle) {
+    // Until this device accepts (or while it is no member), it removes,
+    // invites, adds and shares nothing: the engine would refuse.
+    const acts = circle.member && !circle.invitation;
     const sync = await backend.syncStatus().catch(() => null);
     const peers = new Map((sync?.status.circles.find((c) => c.circle === circle.id)?.members ?? []).map((m) => [m.member, m]));
     const rows = circle.members.map((m) => {
@@ -353,7 +369,7 @@ export class CircleView {
       const state = m.me ? "this device" : !peer ? "—" : peer.connected ? (peer.entries_behind ? `connected, ${peer.entries_behind} behind` : "connected, in sync") : `offline, last seen ${ago(peer.last_seen)}`;
       return el("tr", { "data-member": m.id },
         el("td", {}, m.name), el("td", { class: "mono" }, m.fingerprint), el("td", { class: "sync" }, state),
-        el("td", {}, m.me ? "" : el("button", { class: "danger", onclick: async () => {
+        el("td", {}, m.me || !acts ? "" : el("button", { class: "danger", onclick: async () => {
           if (await ask(`Remove ${m.name} from the circle? They will not be able to read anything written after this, and the circle is re-keyed.`, "Remove member")) await this.act(() => backend.removeMember(this.id, m.id))();
         } }, "Remove")));
     });
@@ -371,10 +387,7 @@ export class CircleView {
       : [];
     return el("section", { class: "tab-body" },
       el("table", { id: "members" }, el("thead", {}, el("tr", {}, el("th", {}, "Member"), el("th", {}, "Fingerprint"), el("th", {}, "Sync"), el("th", {}))), el("tbody", {}, rows)),
-      el("h3", {}, "Invite someone"),
-      el("p", {}, "An invite lets one person join while you are online; it works once and for a week. Send the link privately, or let them scan the code."),
-      el("button", { id: "make-invite", onclick: this.act(async () => { this.invite = await backend.invite(this.id); }) }, "Make an invite"),
-      this.invite ? this.invitePanel(this.invite) : null,
+      ...(acts ? this.inviteAndAdd() : []),
       el("h3", {}, "Sync by file"),
       el("p", {}, "For a member no network reaches: save a sync file and hand it over (USB stick, e-mail). It holds only sealed, signed records; they open it with Sync by file."),
       el("label", {}, "For ",
@@ -382,9 +395,6 @@ export class CircleView {
           el("option", { value: "" }, "anyone (everything this device holds)"),
           circle.members.filter((m) => !m.me).map((m) => el("option", { value: m.id }, `${m.name} (only what they lack)`)))),
       el("button", { id: "export-bundle", class: "secondary", onclick: () => this.save(() => backend.exportBundle(this.id, this.root.querySelector("#bundle-for").value)) }, "Save a sync file…"),
-      el("h3", {}, "Add by member card"),
-      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-member1:…", required: true })], "Add member",
-        async (f) => { await backend.addMember(this.id, f.card.value.trim()); f.reset(); await this.refresh(); }, this.say),
       ...refused,
       circle.member ? el("h3", {}, "Leave") : null,
       circle.member ? el("button", { id: "leave-circle", class: "danger", onclick: async () => {
