@@ -2,6 +2,7 @@
 //! new one, the code both screens show once it linked, the list, and
 //! retiring a lost one.
 
+use super::qr::Scannable;
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::views::DeviceView;
 use circlekeep_engine::ErrorCode;
@@ -14,22 +15,9 @@ use tauri::{AppHandle, State};
 /// How long a device ticket made in the app works.
 const DEVICE_TICKET_TTL: Duration = Duration::from_secs(15 * 60);
 
-/// A device ticket to enter (or scan) on the new device.
-#[derive(Serialize)]
-pub struct DeviceLink {
-    ticket: String,
-    /// The ticket as a `circlekeep://` link (what the QR code holds).
-    link: String,
-    /// The link as a QR code: modules per side.
-    qr_size: usize,
-    /// Its modules row by row, `1` dark and `0` light.
-    qr: String,
-    expires_at: u64,
-}
-
 /// A ticket for linking a new device of this member.
 #[tauri::command]
-pub async fn add_device(state: State<'_, AppState>) -> Result<DeviceLink, CommandError> {
+pub async fn add_device(state: State<'_, AppState>) -> Result<Scannable, CommandError> {
     let node = state.node().await?;
     let engine = state.engine()?;
     let (secret, expires_at) = blocking({
@@ -38,15 +26,7 @@ pub async fn add_device(state: State<'_, AppState>) -> Result<DeviceLink, Comman
     })
     .await?;
     let ticket = node.device_ticket(engine.identity().member_id(), secret, expires_at);
-    let link = ticket.link();
-    let (qr_size, qr) = super::qr::modules(&link)?;
-    Ok(DeviceLink {
-        ticket: ticket.to_string(),
-        link,
-        qr_size,
-        qr,
-        expires_at,
-    })
+    Scannable::new(ticket.to_string(), ticket.link(), expires_at)
 }
 
 /// The device a ticket linked, and the code both screens show.

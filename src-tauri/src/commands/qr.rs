@@ -3,6 +3,34 @@
 
 use crate::state::CommandError;
 use circlekeep_engine::ErrorCode;
+use serde::Serialize;
+
+/// A one-time ticket to show: as text, as a `circlekeep://` link, and the
+/// link as a QR code.
+#[derive(Serialize)]
+pub struct Scannable {
+    ticket: String,
+    link: String,
+    /// Modules per side of the link's QR code.
+    qr_size: usize,
+    /// Its modules row by row, `1` dark and `0` light.
+    qr: String,
+    expires_at: u64,
+}
+
+impl Scannable {
+    /// `ticket` (its text and link) with the link's QR code.
+    pub fn new(ticket: String, link: String, expires_at: u64) -> Result<Self, CommandError> {
+        let (qr_size, qr) = modules(&link)?;
+        Ok(Scannable {
+            ticket,
+            link,
+            qr_size,
+            qr,
+            expires_at,
+        })
+    }
+}
 
 /// `text` as a QR code: modules per side, and the modules row by row,
 /// `1` dark and `0` light.

@@ -1,6 +1,7 @@
 //! Sync with the other members: status, invites, joining, network settings,
 //! and exchange by file (bundles) where no network reaches them.
 
+use super::qr::Scannable;
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::views::ImportReport;
 use circlekeep_engine::ErrorCode;
@@ -65,7 +66,7 @@ pub async fn diagnostics(state: State<'_, AppState>) -> Result<String, CommandEr
 
 /// A one-time invite ticket to a circle, valid for a week.
 #[tauri::command]
-pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<Invite, CommandError> {
+pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<Scannable, CommandError> {
     let node = state.node().await?;
     let (id, secret, expires_at) = state
         .in_circle(circle, |engine, id| {
@@ -74,25 +75,7 @@ pub async fn invite(state: State<'_, AppState>, circle: String) -> Result<Invite
         })
         .await?;
     let ticket = node.ticket(id, secret, expires_at);
-    let link = ticket.link();
-    let (qr_size, qr) = super::qr::modules(&link)?;
-    Ok(Invite {
-        ticket: ticket.to_string(),
-        link,
-        qr_size,
-        qr,
-        expires_at,
-    })
-}
-
-/// An invite: the ticket, its `circlekeep://` link and the link's QR code.
-#[derive(Serialize)]
-pub struct Invite {
-    ticket: String,
-    link: String,
-    qr_size: usize,
-    qr: String,
-    expires_at: u64,
+    Scannable::new(ticket.to_string(), ticket.link(), expires_at)
 }
 
 /// The `circlekeep://` link the app was started with (an invite or a
