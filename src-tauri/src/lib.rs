@@ -55,6 +55,7 @@ pub fn run() {
             commands::identity::status,
             commands::identity::init,
             commands::identity::unlock,
+            commands::identity::change_passphrase,
             commands::identity::member_card,
             commands::identity::restore,
             commands::circles::circles,

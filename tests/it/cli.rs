@@ -2,7 +2,7 @@
 //! JSON output and error codes, nothing readable at rest, and saved edits
 //! surviving a kill at any moment.
 
-use circlekeep_tests::cli::{Device, LOOPBACK};
+use circlekeep_tests::cli::{Device, LOOPBACK, PASSPHRASE};
 use circlekeep_tests::files_containing;
 use serde_json::Value;
 
@@ -654,4 +654,45 @@ fn diagnostics_hold_counts_and_no_content() {
     for secret in ["Thursday circle", "Ada Lovelace", member, &member[..8]] {
         assert!(!text.contains(secret), "{secret:?} in {text}");
     }
+}
+
+/// `passphrase`: a wrong current passphrase changes nothing; the right one
+/// seals the key file again, after which only the new passphrase opens it
+/// (and the identity is the same).
+#[test]
+fn the_passphrase_changes_only_with_the_current_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ada = Device {
+        home: &dir.path().join("ada"),
+    };
+    ada.ok(&["init", "--name", "Ada", "--kdf-work-factor", "10"]);
+    let member = ada.json(&["id"])["member"].clone();
+    let key_file = dir.path().join("ada").join("identity.age");
+    let before = std::fs::read(&key_file).expect("key file");
+    let change = |current: &str| {
+        ada.cmd(&["--json", "passphrase", "--kdf-work-factor", "10"])
+            .env("CIRCLEKEEP_PASSPHRASE", current)
+            .env("CIRCLEKEEP_NEW_PASSPHRASE", "a new passphrase")
+            .output()
+            .expect("run")
+    };
+    let refused = change("not the passphrase");
+    assert_eq!(refused.status.code(), Some(1));
+    let value: Value = serde_json::from_slice(&refused.stdout).expect("json");
+    assert_eq!(value["error"]["code"], "wrong_passphrase");
+    assert_eq!(std::fs::read(&key_file).expect("key file"), before);
+
+    assert!(change(PASSPHRASE).status.success());
+    assert_ne!(std::fs::read(&key_file).expect("key file"), before);
+    let old = ada.cmd(&["--json", "id"]).output().expect("run");
+    let value: Value = serde_json::from_slice(&old.stdout).expect("json");
+    assert_eq!(value["error"]["code"], "wrong_passphrase");
+    let new = ada
+        .cmd(&["--json", "id"])
+        .env("CIRCLEKEEP_PASSPHRASE", "a new passphrase")
+        .output()
+        .expect("run");
+    assert!(new.status.success());
+    let value: Value = serde_json::from_slice(&new.stdout).expect("json");
+    assert_eq!(value["member"], member);
 }

@@ -98,6 +98,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     .await;
     a_link_opened_later_reaches_the_running_window(&window, &bo_home).await;
     diagnostics_without_content(&window).await;
+    change_the_passphrase_and_back(&window).await;
 
     // What Bo did in the window reached Ada over the network.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -1562,6 +1563,42 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
 /// Bo's first run: create an identity, join by ticket (waiting, while the
 /// inviter is offline, until `inviter_online` brings Ada's device back), read,
 /// write, type. Returns the window and Ada's running `serve`.
+/// *Change passphrase*: a wrong current passphrase is refused; the right
+/// one changes it (and back, so Bo later unlocks with the one he chose).
+async fn change_the_passphrase_and_back(window: &Window) {
+    const NEW: &str = "a new passphrase for Bo";
+    window.click("#passphrase-panel summary").await;
+    let steps = [
+        (
+            "not Bo's passphrase",
+            NEW,
+            "That is not your current passphrase.",
+        ),
+        (PASSPHRASE, NEW, "Passphrase changed."),
+        (NEW, PASSPHRASE, "Passphrase changed."),
+    ];
+    for (current, next, said) in steps {
+        window
+            .run("document.getElementById('message').textContent = ''; return true;")
+            .await;
+        window
+            .submit(
+                "#passphrase-form",
+                &[("current", current), ("next", next), ("next2", next)],
+            )
+            .await;
+        window
+            .until(
+                said,
+                &format!(
+                    "return document.getElementById('message').textContent.startsWith({said:?});"
+                ),
+            )
+            .await;
+    }
+    window.click("#passphrase-panel summary").await;
+}
+
 /// *Copy diagnostic info*: the version, system and sync state, and nothing
 /// of the circle, its members or its notes.
 async fn diagnostics_without_content(window: &Window) {

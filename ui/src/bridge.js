@@ -23,6 +23,8 @@ export const backend = {
   status: () => call("status"),
   init: (name, passphrase) => call("init", { name, passphrase }),
   unlock: (passphrase) => call("unlock", { passphrase }),
+  /** Seals the key file again under `next` once `current` opens it. */
+  changePassphrase: (current, next) => call("change_passphrase", { current, new: next }),
   memberCard: () => call("member_card"),
   circles: () => call("circles"),
   createCircle: (name, history) => call("create_circle", { name, history }),

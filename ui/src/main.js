@@ -270,6 +270,20 @@ $("save-key").addEventListener("click", async () => {
   }
 });
 
+$("passphrase-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target;
+  if (f.next.value !== f.next2.value) return say("The new passphrases do not match.");
+  say("Changing the passphrase…");
+  try {
+    await backend.changePassphrase(f.current.value, f.next.value);
+    f.reset();
+    say("Passphrase changed. Key files you saved before still open with the old one.", "ok");
+  } catch (e) {
+    say(e.code === "wrong_passphrase" ? "That is not your current passphrase." : e.message);
+  }
+});
+
 $("copy-diagnostics").addEventListener("click", async () => {
   try {
     const text = await backend.diagnostics();

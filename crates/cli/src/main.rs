@@ -53,6 +53,14 @@ enum Command {
         #[arg(long, hide = true, default_value_t = 18)]
         kdf_work_factor: u8,
     },
+    /// Change the passphrase that protects this device's key file (asks for
+    /// the current one, then the new one; `CIRCLEKEEP_NEW_PASSPHRASE` in
+    /// scripts). Key files saved earlier keep the old passphrase.
+    Passphrase {
+        /// scrypt work factor for the key file (tests only; default 18).
+        #[arg(long, hide = true, default_value_t = 18)]
+        kdf_work_factor: u8,
+    },
     /// Print this device's member card (give it to a circle to be added).
     Id,
     /// Circles.
@@ -444,6 +452,19 @@ pub(crate) fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(first))
 }
 
+/// The new passphrase for `passphrase`: `CIRCLEKEEP_NEW_PASSPHRASE`, or
+/// asked twice.
+fn new_passphrase() -> anyhow::Result<SecretString> {
+    if let Ok(p) = std::env::var("CIRCLEKEEP_NEW_PASSPHRASE") {
+        return Ok(SecretString::from(p));
+    }
+    let first = rpassword::prompt_password("New passphrase: ")
+        .context("cannot read a passphrase; set CIRCLEKEEP_NEW_PASSPHRASE")?;
+    let again = rpassword::prompt_password("New passphrase again: ")?;
+    anyhow::ensure!(first == again, "the passphrases do not match");
+    Ok(SecretString::from(first))
+}
+
 async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
     let home = home(cli.home.clone())?;
     if let Command::Init {
@@ -460,6 +481,13 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
             engine.member_card().ok().as_ref(),
             "Identity created. Your member card:",
         );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The key file only: works while `serve` or the app holds the folder.
+    if let Command::Passphrase { kdf_work_factor } = &cli.command {
+        let old = passphrase(false)?;
+        home.change_passphrase(&old, &new_passphrase()?, *kdf_work_factor)?;
+        out.done("Passphrase changed. Key files you saved before still open with the old one.");
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Device(devices::DeviceCommand::Join {
@@ -567,6 +595,8 @@ pub(crate) async fn dispatch(
         Command::Init { .. } => {
             return Err(EngineError::AlreadyInitialized(PathBuf::from("(serving)")).into())
         }
+        // Changed on the key file by the command itself, never forwarded.
+        Command::Passphrase { .. } => anyhow::bail!("change the passphrase from a terminal"),
         Command::Serve { .. } => anyhow::bail!(Failure {
             code: ErrorCode::AlreadyServing,
             message: "this data folder is already being served".into()

@@ -87,7 +87,28 @@ impl Home {
         Ok(me)
     }
 
+    /// Seals the key file again under `new`, once `old` opens it. The
+    /// file is replaced atomically: a crash leaves the old one or the new
+    /// one. Copies saved earlier keep the old passphrase.
+    pub fn change_passphrase(
+        &self,
+        old: &SecretString,
+        new: &SecretString,
+        work_factor: u8,
+    ) -> Result<(), EngineError> {
+        let me = self.open_identity(old)?;
+        let sealed = me.to_key_file(new, work_factor)?;
+        self.put_key_file(&sealed, true)
+    }
+
     fn write_key_file(&self, sealed: &[u8]) -> Result<(), EngineError> {
+        self.put_key_file(sealed, false)
+    }
+
+    /// Writes the key file through a temporary file; `replace` allows an
+    /// existing one to be replaced, otherwise one that appeared meanwhile
+    /// is never overwritten.
+    fn put_key_file(&self, sealed: &[u8], replace: bool) -> Result<(), EngineError> {
         std::fs::create_dir_all(&self.root).map_err(self.io(&self.root))?;
         restrict(&self.root, 0o700).map_err(self.io(&self.root))?;
         let path = self.identity_file();
@@ -95,8 +116,13 @@ impl Home {
         restrict(file.path(), 0o600).map_err(self.io(&path))?;
         file.write_all(sealed).map_err(self.io(&path))?;
         file.as_file().sync_all().map_err(self.io(&path))?;
-        // Never replace an identity that appeared meanwhile.
-        file.persist_noclobber(&path).map_err(|e| {
+        let persisted = if replace {
+            file.persist(&path)
+        } else {
+            // Never replace an identity that appeared meanwhile.
+            file.persist_noclobber(&path)
+        };
+        persisted.map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                 EngineError::AlreadyInitialized(self.root.clone())
             } else {

@@ -42,6 +42,19 @@ pub async fn init(
     Ok(())
 }
 
+/// Seals the key file again under a new passphrase, once the current one
+/// opens it (copies saved earlier keep the old one).
+#[tauri::command]
+pub async fn change_passphrase(
+    state: State<'_, AppState>,
+    current: String,
+    new: String,
+) -> Result<(), CommandError> {
+    let home = state.home.clone();
+    let (current, new) = (SecretString::from(current), SecretString::from(new));
+    blocking(move || Ok(home.change_passphrase(&current, &new, WORK_FACTOR)?)).await
+}
+
 /// Opens the identity with a passphrase.
 #[tauri::command]
 pub async fn unlock(
