@@ -109,12 +109,20 @@ impl Membership {
     }
 
     /// A fingerprint of the cuts that count, to tell whether entries must
-    /// be judged again after the log grew.
-    pub fn cuts_digest(&self) -> Vec<(usize, Vec<(MemberId, u64)>)> {
-        self.cuts
+    /// be judged again after the log grew: each removal by its hash (its
+    /// place in the log's order moves when an earlier-sorting operation
+    /// arrives), with how far it cut each device.
+    pub fn cuts_digest(&self) -> Vec<(OpHash, Vec<(MemberId, u64)>)> {
+        let mut digest: Vec<(OpHash, Vec<(MemberId, u64)>)> = self
+            .cuts
             .iter()
-            .map(|c| (c.removal, c.held.iter().map(|(d, s)| (*d, *s)).collect()))
-            .collect()
+            .map(|c| {
+                let held = c.held.iter().map(|(d, s)| (*d, *s)).collect();
+                (self.ops[c.removal].hash, held)
+            })
+            .collect();
+        digest.sort();
+        digest
     }
 
     /// The devices some counting cut names or reaches (its target's), whose
