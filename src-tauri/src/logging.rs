@@ -15,11 +15,13 @@ const KEPT: usize = 7;
 
 /// Starts logging; the guard flushes the file when dropped.
 pub fn init(home: &Path) -> Option<WorkerGuard> {
-    let filter =
-        || EnvFilter::try_from_env("CIRCLEKEEP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_filter(
-        EnvFilter::try_from_env("CIRCLEKEEP_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-    );
+    // `CIRCLEKEEP_LOG` for both; unset, warnings on stderr, more in the file.
+    let filter = |default: &str| {
+        EnvFilter::try_from_env("CIRCLEKEEP_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+    };
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter("warn"));
     let file = Builder::new()
         .rotation(Rotation::DAILY)
         .filename_prefix("circlekeep")
@@ -32,7 +34,7 @@ pub fn init(home: &Path) -> Option<WorkerGuard> {
             let file = fmt::layer()
                 .with_ansi(false)
                 .with_writer(writer)
-                .with_filter(filter());
+                .with_filter(filter("info"));
             tracing_subscriber::registry()
                 .with(stderr)
                 .with(file)

@@ -149,18 +149,22 @@ impl CircleRuntime {
                 };
                 for (seq, bytes) in chunk {
                     let position = (*author, seq);
+                    // Refused, unreadable and waiting entries are judged
+                    // when they are applied: no need to read them here.
                     let settled = self.rejected.contains(&position)
                         || self.unreadable.contains_key(&position)
                         || self.queued.contains_key(&position);
+                    if settled {
+                        continue;
+                    }
                     let Ok(entry) = verify_entry(&bytes) else {
                         continue;
                     };
-                    let applied_void = self.is_void(&entry.body)
-                        && !self.dormant.contains(&position)
-                        && !self.dormant.awake.contains(&position);
-                    let sleeps_counting =
-                        !self.is_void(&entry.body) && self.dormant.contains(&position);
-                    if !settled && (applied_void || sleeps_counting) {
+                    let void = self.is_void(&entry.body);
+                    let sleeps = self.dormant.contains(&position);
+                    let woken = self.dormant.awake.contains(&position);
+                    // Applied though void, or asleep though it counts.
+                    if (void && !sleeps && !woken) || (!void && sleeps) {
                         stale = true;
                         break;
                     }

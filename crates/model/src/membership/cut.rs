@@ -128,8 +128,8 @@ impl Membership {
     /// The devices some counting cut names or reaches (its target's), whose
     /// entries may be void.
     pub fn cut_devices(&self) -> Vec<MemberId> {
-        let mut devices: Vec<MemberId> = self
-            .ever_devices()
+        // Already sorted and unique: a set.
+        self.ever_devices()
             .into_iter()
             .filter(|d| {
                 let member = self.owner(d);
@@ -138,9 +138,6 @@ impl Membership {
                     Target::Device(x) => x == *d,
                 })
             })
-            .collect();
-        devices.sort();
-        devices.dedup();
-        devices
+            .collect()
     }
 }
