@@ -87,6 +87,7 @@ pub fn run() {
             commands::gatherings::set_attendance,
             commands::gatherings::request_time,
             commands::gatherings::start_turn,
+            commands::gatherings::start_speaking,
             commands::gatherings::end_turn,
             commands::gatherings::pause_turn,
             commands::goals::add_goal,

@@ -401,6 +401,10 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
     let state = ada.json(&["gathering", "step", "Thursday"]);
     assert_eq!(state["agenda"][1]["current"], true);
     assert_eq!(state["turns"][0]["allotted"], 15);
+    // At the check-in Ada speaks: airtime, but no turn.
+    let speaking = ada.json(&["turn", "start", "Thursday", "Ada", "--speaking"]);
+    assert_eq!(speaking["current_turn"]["speaking"], true, "{speaking}");
+    ada.ok(&["turn", "end", "Thursday"]);
     let contract = ada.json(&[
         "contract",
         "add",

@@ -26,6 +26,7 @@ const CONTRACT: &str = "Ask one question in every meeting";
 /// Ada's contract from before the gathering, and the one Bo records for her.
 const LAST_TIME: &str = "Bring the budget draft";
 const NEXT_TIME: &str = "Delegate the offsite planning";
+const BO_NEXT_TIME: &str = "Ask for help before Friday";
 const RELAY_URL: &str = "https://relay.example.org/";
 const CHARTER_RULE: &str = "We start on time, and we end on time.";
 const OFF_RECORD: &str = "OFF-RECORD-MARKER-3d9a: said in confidence";
@@ -671,6 +672,42 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         markdown.contains(BO_NOTE) && markdown.contains(ADA_NOTE),
         "{markdown}"
     );
+    // The walk as it went: Ada's check-in, the report back, both turns'
+    // contracts, and nothing of the turn off the record.
+    for walked in [
+        "### Ada, speaking (",
+        &format!("## Report back\n\n- Ada: {LAST_TIME} — **partly**. the budget came late (reported by Bo)"),
+        "## Contracts until next time",
+        &format!("- Bo: {BO_NEXT_TIME}\n"),
+        &format!("- Ada: {NEXT_TIME} (recorded by Bo)"),
+        "_Off the record: no notes were kept._",
+    ] {
+        assert!(markdown.contains(walked), "{walked:?} in {markdown}");
+    }
+    assert!(!markdown.contains(OFF_RECORD), "{markdown}");
+    // The retrospective says the same of the contracts.
+    window.click("#tab-reflect").await;
+    window
+        .until(
+            "the retrospective form",
+            "return !!document.getElementById('export-retro') && !document.getElementById('circle-view').hasAttribute('data-rendering');",
+        )
+        .await;
+    window.click("#export-retro").await;
+    window
+        .until("the retrospective saved", &saved("Saved to"))
+        .await;
+    let retro = std::fs::read_to_string(exports.join("Thursday-circle-retrospective.md"))
+        .expect("the retrospective as Markdown");
+    for walked in [
+        "1 gathering held.",
+        "## Contracts made",
+        &format!("- Ada: {LAST_TIME} — **partly**. the budget came late"),
+        &format!("- Bo: {BO_NEXT_TIME} — **open**."),
+        &format!("- Ada: {NEXT_TIME} — **open**."),
+    ] {
+        assert!(retro.contains(walked), "{walked:?} in {retro}");
+    }
 
     // The circle gets its rhythm in the window; the year's plan follows.
     window.click("#tab-charter").await;
@@ -800,6 +837,7 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             &format!("return {}?.cells[1].textContent === 'here';", row("Ada")),
         )
         .await;
+    check_in(window, ada, &row("Ada")).await;
     // Rows are redrawn as changes arrive; find Bo's by member id each time.
     let bo = window
         .run(&format!("return {}.dataset.member;", row("Bo")))
@@ -839,6 +877,15 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     )
     .await;
     report_back_for_ada(window, ada).await;
+    window
+        .run("[...document.querySelectorAll('#agenda .step-title')].find(b => b.textContent === 'Turns').click(); return true;")
+        .await;
+    window
+        .until(
+            "the turns step, where time is a turn",
+            "return document.querySelector('#agenda li.current .step-title')?.textContent === 'Turns' && [...document.querySelectorAll('button.start-turn')].every(b => b.textContent === 'Start turn');",
+        )
+        .await;
 
     // Bo's turn, with the feedback Bo wants: the timer counts down from the
     // 12 minutes fitted, and Ada's device shows the same turn.
@@ -890,8 +937,20 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     })
     .await;
     pause_and_resume(window, ada, &state).await;
+    // Bo ends his turn with his contract until next time.
+    window.click("#end-turn").await;
+    window
+        .type_into("#contract-dialog[open] input[name=text]", BO_NEXT_TIME)
+        .await;
+    window.click("#save-contract").await;
+    window
+        .until(
+            "Bo's contract made here",
+            &format!("const m = document.getElementById('made-here'); return !document.querySelector('dialog') && !!m && m.textContent.includes({BO_NEXT_TIME:?});"),
+        )
+        .await;
 
-    // Ada takes an off-the-record turn (ending Bo's): the window stops
+    // Ada takes an off-the-record turn: the window stops
     // offering to add notes until it ends.
     ada.ok(&[
         "turn",
@@ -962,8 +1021,8 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "return !!document.getElementById('add-note-form') && document.getElementById('turn')?.classList.contains('idle') && [...document.querySelectorAll('button.start-turn')].some(b => !b.disabled);",
         )
         .await;
-    sees(ada, &state, "both turns ended", &|s| {
-        s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 2)
+    sees(ada, &state, "Ada's check-in and both turns ended", &|s| {
+        s["current_turn"].is_null() && s["turns"].as_array().is_some_and(|t| t.len() == 3)
     })
     .await;
     let mut texts = ada.note_texts(CIRCLE, DATE);
@@ -1007,6 +1066,36 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     answer(window, remove, true).await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
     room_view(window, ada).await;
+}
+
+/// At the check-in Ada speaks: her time counts as airtime, yet it is no
+/// turn, so it ends without asking for a contract.
+async fn check_in(window: &Window, ada: &Device<'_>, ada_row: &str) {
+    window
+        .run(&format!(
+            "{ada_row}.querySelector('button.start-turn').click(); return true;"
+        ))
+        .await;
+    window
+        .until(
+            "Ada speaking at the check-in",
+            "return document.getElementById('turn')?.textContent.includes('Ada speaking') && document.getElementById('end-turn')?.textContent === 'Done speaking' && document.querySelector('#turn-options input[name=feedback]').hidden;",
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    window.click("#end-turn").await;
+    window
+        .until(
+            "her airtime counted, no contract asked, still waiting for a turn",
+            &format!("return document.getElementById('turn')?.classList.contains('idle') && !document.querySelector('dialog') \
+                && {ada_row}?.querySelector('td.airtime').textContent !== '0:00' && document.getElementById('waiting').textContent.includes('Ada');"),
+        )
+        .await;
+    let state = ["gathering", "show", CIRCLE, "--gathering", DATE];
+    sees(ada, &state, "Ada's check-in, speaking time", &|s| {
+        s["turns"][0]["speaking"] == true && s["current_turn"].is_null()
+    })
+    .await;
 }
 
 /// Pause stops the turn's clock for everyone (said in words, not only
@@ -1065,7 +1154,7 @@ async fn room_view(window: &Window, ada: &Device<'_>) {
         .until(
             "the room view",
             "const step = document.getElementById('room-step'); return document.body.classList.contains('room') && !!step \
-             && step.textContent.startsWith('Report back') && parseFloat(getComputedStyle(step).fontSize) >= 30 \
+             && step.textContent.startsWith('Turns') && parseFloat(getComputedStyle(step).fontSize) >= 30 \
              && getComputedStyle(document.getElementById('run')).position === 'fixed' \
              && document.getElementById('room-waiting').textContent.length > 0;",
         )
@@ -1076,13 +1165,13 @@ async fn room_view(window: &Window, ada: &Device<'_>) {
     window.run(&key("ArrowRight")).await;
     let state = ["gathering", "show", CIRCLE, "--gathering", DATE];
     sees(ada, &state, "the next step, moved on by a key", &|s| {
-        s["agenda"][3]["current"] == true
+        s["agenda"][5]["current"] == true
     })
     .await;
     window
         .until(
             "the room view following the step",
-            "return document.getElementById('room-step')?.textContent === 'Time requests';",
+            "return document.getElementById('room-step')?.textContent === 'Appreciations';",
         )
         .await;
     window.run(&key("R")).await;

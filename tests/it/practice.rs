@@ -686,6 +686,78 @@ fn a_gathering_runs_its_agenda_turns_and_off_the_record() {
     assert_eq!(s[0].gathering.as_deref(), Some(g.to_hex().as_str()));
 }
 
+/// Check-in and discussion time count as airtime, not only turns: time a
+/// member speaks outside the turns is theirs on the clock, yet leaves them
+/// waiting for a turn, asks no feedback and makes no turn in the record.
+#[test]
+fn speaking_outside_the_turns_counts_as_airtime_but_is_no_turn() {
+    let group = peers(3);
+    let (ada, bo, cy) = (&group[0], &group[1], &group[2]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let g = ada
+        .open_gathering(
+            circle,
+            date("2027-01-07"),
+            circlekeep_engine::agenda::Template::Biweekly,
+        )
+        .expect("open");
+    let id = |p: &Peer| p.identity().member_id();
+    ada.set_step(circle, g, 1).expect("check-in");
+    // Check-in is 2 minutes for three: each speaks for a minute's share.
+    let check_in = ada
+        .start_speaking(circle, g, id(bo), None, false)
+        .expect("Bo checks in");
+    ada.add_note(circle, g, "Bo is tired but glad to be here")
+        .expect("a note in Bo's check-in");
+    let later = chrono::Utc::now() + chrono::Duration::seconds(70);
+    let state = ada.gathering_state(circle, g, later).expect("state");
+    let speaking = state.current_turn.clone().expect("Bo speaking");
+    assert!(speaking.speaking && speaking.id == check_in);
+    assert_eq!(speaking.allotted, 1, "the step's 2 minutes shared by three");
+    let bo_air = |s: &circlekeep_engine::views::GatheringStateView| {
+        s.airtime
+            .iter()
+            .find(|a| a.member.id == id(bo).to_hex())
+            .map(|a| a.airtime_secs)
+    };
+    assert!(bo_air(&state) >= Some(70), "Bo's check-in is airtime");
+    let waiting: Vec<&str> = state.waiting.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(waiting.len(), 3, "nobody has had a turn yet: {waiting:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ada.end_turn(circle, g).expect("Bo done");
+
+    ada.set_step(circle, g, 4).expect("turns");
+    ada.start_turn(circle, g, id(cy), Some(10), "questions", false)
+        .expect("Cy's turn");
+    ada.end_turn(circle, g).expect("end");
+    let state = ada
+        .gathering_state(circle, g, chrono::Utc::now())
+        .expect("state");
+    let waiting: Vec<&str> = state.waiting.iter().map(|w| w.name.as_str()).collect();
+    assert!(
+        waiting.contains(&"Bo") && !waiting.contains(&"Cy"),
+        "Bo spoke but still waits for a turn, Cy had one: {waiting:?}"
+    );
+    assert_eq!(state.turns.iter().filter(|t| !t.speaking).count(), 1);
+
+    let md = ada.gathering_markdown(circle, g).expect("markdown");
+    assert!(
+        md.contains(", speaking (") && md.contains("Bo is tired"),
+        "{md}"
+    );
+    let retro = ada.retrospective(circle, None, Some(date("2027-01-07")));
+    let retro = retro.expect("retrospective");
+    assert_eq!(retro.gatherings[0].turns, 1, "speaking time is no turn");
+    let bo_retro = retro
+        .members
+        .iter()
+        .find(|m| m.member.id == id(bo).to_hex());
+    assert!(
+        bo_retro.is_some_and(|m| m.airtime_secs > 0),
+        "but it is airtime"
+    );
+}
+
 #[test]
 fn a_new_device_restores_from_its_key_file_and_backup_or_is_left_untouched() {
     use circlekeep_engine::{Engine, EngineError, Home, SecretString};

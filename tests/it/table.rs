@@ -147,6 +147,17 @@ fn the_contract_loop_runs_at_the_table() {
         "{first_md}"
     );
     assert!(first_md.contains("- Cy: Run the stand-up\n"), "{first_md}");
+    // The report back given at the second is in its Markdown, though the
+    // gathering is dated before the day it was recorded on.
+    let second_md = md(second);
+    assert!(
+        second_md.contains("## Report back")
+            && second_md.contains(
+                "- Bo: Ask for the budget — **kept**. asking early helps (reported by Ada)"
+            ),
+        "{second_md}"
+    );
+    assert!(!first_md.contains("## Report back"), "{first_md}");
 }
 
 #[test]

@@ -68,6 +68,8 @@ export const backend = {
   requestTime: (circle, gathering, member, minutes) => call("request_time", { circle, gathering, member, minutes }),
   startTurn: (circle, gathering, member, minutes, feedbackWanted, offRecord) =>
     call("start_turn", { circle, gathering, member, minutes, feedbackWanted, offRecord }),
+  startSpeaking: (circle, gathering, member, offRecord) =>
+    call("start_speaking", { circle, gathering, member, offRecord }),
   endTurn: (circle, gathering) => call("end_turn", { circle, gathering }),
   /** Stops (`pause` true) or restarts the running turn's clock. */
   pauseTurn: (circle, gathering, pause) => call("pause_turn", { circle, gathering, pause }),

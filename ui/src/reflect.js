@@ -67,6 +67,8 @@ function retroTable(r) {
   return el("div", { id: "retro" },
     el("p", {}, `${count(r.gatherings.length, "gathering")} held, ${count(r.contracts.length, "contract")} made, ${count(r.milestones.length, "milestone")} reached, ${count(r.goals_achieved.length, "goal")} achieved.`),
     el("table", {}, el("thead", {}, el("tr", {}, ["Member", "Came", "Airtime", "Contracts"].map((h) => el("th", {}, h)))), el("tbody", {}, rows)),
+    r.contracts.length ? el("ul", { id: "retro-contracts", class: "results" }, r.contracts.map((k) =>
+      el("li", {}, el("strong", {}, k.owner_name), `: ${k.text} — ${k.outcome || "open"}${k.reflection ? `. ${k.reflection}` : ""}`))) : null,
     pulses.length ? el("ul", { class: "pulse-trend" }, pulses.map((g) =>
       el("li", {}, `${dayText(g.date)}: heard ${g.pulse.heard}, useful ${g.pulse.useful}, time fair ${g.pulse.time_fair} (${g.pulse.answered} answers)`))) : null);
 }

@@ -73,7 +73,12 @@ export class RunPanel {
       el("button", { id: "next-step", disabled: current >= state.agenda.length - 1, onclick: this.act(() => backend.setStep(circle, gathering, current + 1)) }, "Next step"));
 
     // One turn at a time: starting another waits until this one ends.
+    // Outside the turns (check-in, report back, a discussion) a member's
+    // time is speaking time: airtime, no feedback asked, no contract.
     const running = !!state.current_turn;
+    const turnsHere = state.agenda[current]?.holds_turns ?? true;
+    this.turnsHere = turnsHere;
+    const startLabel = turnsHere ? "Start turn" : "Speaks";
     const rows = state.airtime.map((a) =>
       el("tr", { "data-member": a.member.id },
         el("td", {}, a.member.name),
@@ -85,16 +90,16 @@ export class RunPanel {
         el("td", { class: "fitted", title: a.fitted == null ? "asked for no time" : "" }, a.fitted == null ? "—" : `${a.fitted} min`),
         el("td", { class: "airtime" }, mmss(a.airtime_secs)),
         el("td", {}, el("button", { class: "start-turn", disabled: a.present === false || running,
-          title: running ? "End the current turn first" : null, onclick: this.act(() => this.startTurn(a.member.id)) }, "Start turn"))));
+          title: running ? "End the current turn first" : turnsHere ? null : "Time counted as airtime, not a turn", onclick: this.act(() => this.startTurn(a.member.id)) }, startLabel))));
     const table = el("table", { id: "airtime" },
       el("thead", {}, el("tr", {}, ["Member", "Here", "Asks", "Fitted", "Airtime", ""].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows));
 
     const next = state.waiting[0];
     const turnOptions = form({ id: "turn-options", class: "inline" }, [
-      el("input", { name: "feedback", placeholder: "Feedback wanted (for the next turn)", size: 36 }),
+      el("input", { name: "feedback", placeholder: "Feedback wanted (for the next turn)", size: 36, hidden: !turnsHere }),
       el("label", { class: "inline" }, el("input", { type: "checkbox", name: "offRecord" }), "Off the record"),
-    ], running ? "A turn is running" : next ? `Start ${next.name}'s turn` : "Everyone here has had a turn", async () => {
+    ], running ? "A turn is running" : !next ? "Everyone here has had a turn" : turnsHere ? `Start ${next.name}'s turn` : `${next.name} speaks`, async () => {
       await this.startTurn(next.id);
       await this.refresh();
     }, this.say);
@@ -122,24 +127,28 @@ export class RunPanel {
     this.unbind = bindKeys({
       next: this.act(() => current < state.agenda.length - 1 && backend.setStep(circle, gathering, current + 1)),
       previous: this.act(() => current > 0 && backend.setStep(circle, gathering, current - 1)),
-      turn: this.act(() => (running ? this.endTurn(state.current_turn.member) : next && this.startTurn(next.id))),
+      turn: this.act(() => (running ? this.endTurn(state.current_turn.member, state.current_turn.speaking) : next && this.startTurn(next.id))),
       room: () => { setRoom(!roomOn()); this.refresh(); },
       pause: this.act(() => running && backend.pauseTurn(circle, gathering, !state.current_turn.paused)),
     });
     return this.element;
   }
 
+  /** Starts `member`'s turn, or their speaking time at a step that holds
+   * no turns. */
   async startTurn(member) {
     const f = this.options;
-    await backend.startTurn(this.circle, this.gathering, member, null, f.feedback.value, f.offRecord.checked);
+    if (this.turnsHere) await backend.startTurn(this.circle, this.gathering, member, null, f.feedback.value, f.offRecord.checked);
+    else await backend.startSpeaking(this.circle, this.gathering, member, f.offRecord.checked);
     // What was asked for this turn is not carried over to the next one.
     f.reset();
   }
 
   /** Ends the turn, then asks for the presenter's contract until next
    * time (recorded for them if this is not their device). */
-  async endTurn(presenter) {
+  async endTurn(presenter, speaking) {
     await backend.endTurn(this.circle, this.gathering);
+    if (speaking) return;
     const contract = await askContract(presenter, this.brief.goals);
     if (contract) await backend.addContract(this.circle, contract.text, contract.goal, presenter.id, this.gathering);
   }
@@ -156,14 +165,14 @@ export class RunPanel {
     // it changes (not every second).
     const stage = el("span", { id: "turn-stage", class: "meta", role: "status", "aria-live": "polite" });
     const box = el("div", { id: "turn", class: "turn", "data-member": running.member.id },
-      el("div", {}, `${running.member.name}'s turn`, running.off_record ? el("span", { class: "badge" }, " off the record — no notes are kept") : null),
+      el("div", {}, running.speaking ? `${running.member.name} speaking` : `${running.member.name}'s turn`, running.off_record ? el("span", { class: "badge" }, " off the record — no notes are kept") : null),
       running.feedback_wanted ? el("div", { class: "meta" }, `Feedback wanted: ${running.feedback_wanted}`) : null,
       clockText, stage,
       el("div", { class: "inline" },
         el("button", { id: "pause-turn", class: "secondary", "aria-pressed": running.paused ? "true" : "false",
           onclick: this.act(() => backend.pauseTurn(this.circle, this.gathering, !running.paused)) },
           running.paused ? "Resume" : "Pause"),
-        el("button", { id: "end-turn", onclick: this.act(() => this.endTurn(running.member)) }, "End turn")));
+        el("button", { id: "end-turn", onclick: this.act(() => this.endTurn(running.member, running.speaking)) }, running.speaking ? "Done speaking" : "End turn")));
     box.classList.toggle("paused", running.paused);
     const show = () => {
       const clock = turnClock(running, (performance.now() - read) / 1000);

@@ -164,6 +164,11 @@ pub enum TurnCommand {
         /// Keep no notes of this turn.
         #[arg(long)]
         off_record: bool,
+        /// Speaking time outside the turns (check-in, report back, a
+        /// discussion): airtime, but no turn and no contract. Minutes
+        /// default to the current step's share.
+        #[arg(long, conflicts_with = "feedback")]
+        speaking: bool,
         /// Gathering id prefix or date (default the latest).
         #[arg(long)]
         gathering: Option<String>,
@@ -590,7 +595,8 @@ fn print_state(engine: &Engine, id: CircleId, g: DocId, out: &Output) -> anyhow:
             };
             say!(
                 out,
-                "Turn: {} — {}:{:02} of {} min used{}{}",
+                "{}: {} — {}:{:02} of {} min used{}{}",
+                if t.speaking { "Speaking" } else { "Turn" },
                 t.member.name,
                 t.elapsed_secs / 60,
                 t.elapsed_secs % 60,
@@ -775,12 +781,17 @@ fn turn(engine: &Engine, command: TurnCommand, out: &Output) -> anyhow::Result<(
             minutes,
             feedback,
             off_record,
+            speaking,
             gathering: g,
         } => {
             let id = circle(engine, &c)?;
             let g = gathering(engine, id, g.as_deref())?;
             let who = engine.find_member(id, &member)?;
-            engine.start_turn(id, g, who, minutes, &feedback, off_record)?;
+            if speaking {
+                engine.start_speaking(id, g, who, minutes, off_record)?;
+            } else {
+                engine.start_turn(id, g, who, minutes, &feedback, off_record)?;
+            }
             print_state(engine, id, g, out)?;
         }
         TurnCommand::End {

@@ -75,7 +75,14 @@ impl<S: Store> Engine<S> {
             by_turn.entry(turn_of(&n.id)).or_default().push(n);
         }
         write_turns_and_notes(&mut md, &state, &by_turn);
-        write_contracts(&mut md, &circle.contracts, &gathering.to_hex(), &state.date);
+        let report_back = self.step_brief(id, gathering)?.report_back;
+        write_contracts(
+            &mut md,
+            &circle.contracts,
+            &gathering.to_hex(),
+            &report_back,
+            &state.date,
+        );
         Ok(md)
     }
 
@@ -153,8 +160,8 @@ fn write_attendance(md: &mut String, state: &GatheringStateView) {
     }
 }
 
-/// Each turn with its notes (none for a turn off the record), then notes
-/// taken outside any turn.
+/// Each turn (and speaking time outside the turns) with its notes (none
+/// when off the record), then notes taken outside any turn.
 fn write_turns_and_notes(
     md: &mut String,
     state: &GatheringStateView,
@@ -165,8 +172,9 @@ fn write_turns_and_notes(
         for turn in &state.turns {
             let _ = writeln!(
                 md,
-                "\n### {} ({} of {} min)\n",
+                "\n### {}{} ({} of {} min)\n",
                 turn.member.name,
+                if turn.speaking { ", speaking" } else { "" },
                 turn.elapsed_secs.div_ceil(60),
                 turn.allotted
             );
@@ -190,8 +198,15 @@ fn write_turns_and_notes(
     }
 }
 
-/// Contracts made at this gathering, and reports back given on its date.
-fn write_contracts(md: &mut String, contracts: &[ContractView], gathering_hex: &str, date: &str) {
+/// Contracts made at this gathering, and the reports back given there: on
+/// the contracts its report back lists, since its day.
+fn write_contracts(
+    md: &mut String,
+    contracts: &[ContractView],
+    gathering_hex: &str,
+    report_back: &[ContractView],
+    date: &str,
+) {
     let made: Vec<_> = contracts
         .iter()
         .filter(|k| k.gathering.as_deref() == Some(gathering_hex))
@@ -208,9 +223,13 @@ fn write_contracts(md: &mut String, contracts: &[ContractView], gathering_hex: &
             );
         }
     }
-    let reported: Vec<_> = contracts
+    let reported: Vec<_> = report_back
         .iter()
-        .filter(|k| k.reported.as_deref().is_some_and(|r| r.starts_with(date)))
+        .filter(|k| {
+            k.reported
+                .as_deref()
+                .is_some_and(|r| r.get(..10) >= Some(date))
+        })
         .collect();
     if !reported.is_empty() {
         md.push_str("\n## Report back\n\n");

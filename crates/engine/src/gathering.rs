@@ -51,6 +51,7 @@ fn turn_view(
         elapsed_secs: elapsed,
         remaining_secs: remaining,
         warning: t.ended.is_none() && allotted > 0 && remaining <= warn_before_end(allotted),
+        speaking: t.speaking,
     }
 }
 
@@ -287,12 +288,7 @@ impl<S: Store> Engine<S> {
         gathering: DocId,
     ) -> Result<BTreeMap<String, u32>, EngineError> {
         let doc = self.gathering_doc(id, gathering)?;
-        let members = self.with_circle(id, |c, _| Ok(c.membership.members().clone()))?;
-        let present: Vec<String> = members
-            .iter()
-            .map(|m| m.to_hex())
-            .filter(|m| doc.attendance.get(m) != Some(&false))
-            .collect();
+        let present = self.present_members(id, &doc)?;
         let requests: BTreeMap<String, u32> = doc
             .requests
             .iter()
@@ -326,20 +322,60 @@ impl<S: Store> Engine<S> {
                 .copied()
                 .unwrap_or(10) as u64,
         };
-        let doc = self.gathering_doc(id, gathering)?;
-        let running = running_turn(&doc).map(|(k, _)| k.clone());
-        let turn_id = random_id();
         let turn = docs::Turn {
             member: member.to_hex(),
             allotted,
             feedback_wanted: feedback_wanted.trim().chars().take(500).collect(),
             off_record,
-            started: circle::now(),
-            ended: None,
-            order: doc.turns.values().map(|t| t.order + 1).max().unwrap_or(0),
-            paused: None,
-            paused_secs: 0,
+            ..Default::default()
         };
+        self.begin(id, gathering, turn)
+    }
+
+    /// Starts `member`'s speaking time outside the turns (a check-in, a
+    /// report back, appreciations, a discussion), ending any running turn:
+    /// it counts as their airtime, but is no turn (they still wait for
+    /// one) and ends without a contract. Unless `minutes` says otherwise
+    /// it gets the current step's minutes shared among those present.
+    pub fn start_speaking(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        member: MemberId,
+        minutes: Option<u64>,
+        off_record: bool,
+    ) -> Result<String, EngineError> {
+        let allotted = match minutes {
+            Some(m) => m,
+            None => {
+                let doc = self.gathering_doc(id, gathering)?;
+                let step = doc.agenda.get(doc.step as usize).map_or(0, |s| s.minutes);
+                let present = self.present_members(id, &doc)?.len().max(1) as u64;
+                step.div_ceil(present).max(1)
+            }
+        };
+        let turn = docs::Turn {
+            member: member.to_hex(),
+            allotted,
+            off_record,
+            speaking: true,
+            ..Default::default()
+        };
+        self.begin(id, gathering, turn)
+    }
+
+    /// Starts `turn` now, after any running one, which it ends.
+    fn begin(
+        &self,
+        id: CircleId,
+        gathering: DocId,
+        mut turn: docs::Turn,
+    ) -> Result<String, EngineError> {
+        let doc = self.gathering_doc(id, gathering)?;
+        let running = running_turn(&doc).map(|(k, _)| k.clone());
+        let turn_id = random_id();
+        turn.started = circle::now();
+        turn.order = doc.turns.values().map(|t| t.order + 1).max().unwrap_or(0);
         self.write_gathering(id, gathering, |d| {
             if let Some(r) = &running {
                 docs::put_value(d, &["turns", r], "ended", Some(circle::now()))?;
@@ -347,6 +383,20 @@ impl<S: Store> Engine<S> {
             Ok(docs::put_at(d, &["turns"], &turn_id, &turn)?)
         })?;
         Ok(turn_id)
+    }
+
+    /// Members (hex) present at the gathering, or not marked absent.
+    fn present_members(
+        &self,
+        id: CircleId,
+        doc: &GatheringDoc,
+    ) -> Result<Vec<String>, EngineError> {
+        let members = self.with_circle(id, |c, _| Ok(c.membership.members().clone()))?;
+        Ok(members
+            .iter()
+            .map(|m| m.to_hex())
+            .filter(|m| doc.attendance.get(m) != Some(&false))
+            .collect())
     }
 
     /// Ends the running turn.
@@ -450,7 +500,10 @@ impl<S: Store> Engine<S> {
         let waiting = airtime
             .iter()
             .filter(|a| {
-                a.present != Some(false) && !turns.iter().any(|t| t.member.id == a.member.id)
+                a.present != Some(false)
+                    && !turns
+                        .iter()
+                        .any(|t| !t.speaking && t.member.id == a.member.id)
             })
             .map(|a| a.member.clone())
             .collect();
@@ -467,6 +520,7 @@ impl<S: Store> Engine<S> {
                     title: s.title.clone(),
                     minutes: s.minutes,
                     current: i as u64 == doc.step,
+                    holds_turns: StepKind::parse(&s.kind).holds_turns(),
                 })
                 .collect(),
             current_turn,

@@ -59,7 +59,7 @@ impl<S: Store> Engine<S> {
                 id: g.id.clone(),
                 date: g.date.clone(),
                 present,
-                turns: state.turns.len(),
+                turns: state.turns.iter().filter(|t| !t.speaking).count(),
                 pulse,
             });
         }

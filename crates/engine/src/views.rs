@@ -321,6 +321,8 @@ pub struct StepView {
     pub minutes: u64,
     /// Whether it is the current step.
     pub current: bool,
+    /// Whether time started at this step is a turn (else speaking time).
+    pub holds_turns: bool,
 }
 
 /// A turn.
@@ -348,6 +350,9 @@ pub struct TurnView {
     pub remaining_secs: u64,
     /// Whether the timer warns (near or past the end).
     pub warning: bool,
+    /// Speaking time outside the turns (check-in, report back, a
+    /// discussion): airtime, but no turn, and no contract at its end.
+    pub speaking: bool,
 }
 
 /// Airtime of one member at a gathering.
@@ -361,7 +366,7 @@ pub struct AirtimeView {
     pub requested: Option<u64>,
     /// Minutes fitted into the time left.
     pub fitted: Option<u64>,
-    /// Seconds of turns so far.
+    /// Seconds of turns and speaking time so far.
     pub airtime_secs: u64,
 }
 

@@ -53,6 +53,16 @@ impl StepKind {
         }
     }
 
+    /// Whether a member's time started during this step is a turn (an
+    /// issue brought, feedback, a contract at the end) rather than speaking
+    /// time: at *Turns*, and at *Time requests*, where the first turn
+    /// usually starts. Everywhere else (check-in, report back,
+    /// appreciations, a discussion the circle added) it is speaking time,
+    /// which counts as airtime all the same.
+    pub fn holds_turns(self) -> bool {
+        matches!(self, StepKind::Turns | StepKind::TimeRequests)
+    }
+
     /// The kind named `text` (unknown names are custom steps).
     pub fn parse(text: &str) -> StepKind {
         StepKind::ALL

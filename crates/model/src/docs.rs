@@ -367,6 +367,11 @@ pub struct Turn {
     /// Seconds it was paused before: not its time.
     #[autosurgeon(missing = "Default::default")]
     pub paused_secs: u64,
+    /// Speaking time outside the turns (a check-in, a report back,
+    /// appreciations, a discussion): it counts as airtime, but is no turn
+    /// and ends without a contract.
+    #[autosurgeon(missing = "Default::default")]
+    pub speaking: bool,
 }
 
 /// A note taken during a gathering.

@@ -216,6 +216,24 @@ pub async fn start_turn(
         .await
 }
 
+/// Starts a member's speaking time outside the turns (airtime, no
+/// contract), ending any running turn; returns its id.
+#[tauri::command]
+pub async fn start_speaking(
+    state: State<'_, AppState>,
+    circle: String,
+    gathering: String,
+    member: String,
+    off_record: bool,
+) -> Result<String, CommandError> {
+    state
+        .in_gathering(circle, gathering, move |engine, id, gathering| {
+            let member = engine.find_member(id, &member)?;
+            Ok(engine.start_speaking(id, gathering, member, None, off_record)?)
+        })
+        .await
+}
+
 /// Pauses (or, `pause` false, resumes) the running turn's clock.
 #[tauri::command]
 pub async fn pause_turn(
