@@ -361,6 +361,8 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         "2027-01-04",
         "--place",
         "Room 4, Old Library",
+        "--roles",
+        "lunch",
     ]);
     ada.ok(&[
         "schedule",
@@ -376,6 +378,14 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
     assert_eq!(schedule[0]["place"], "Room 4, Old Library");
     assert_eq!(schedule[1]["place"], "https://meet.example/q1");
     assert_eq!(schedule[0]["roles"]["facilitator"]["name"], "Ada");
+    assert_eq!(
+        schedule[0]["roles"]["lunch"]["name"], "Ada",
+        "one member, every role"
+    );
+    assert_eq!(
+        ada.error_code(&["circle", "setup", "Thursday", "--roles", "a,b,c,d,e"]),
+        (1, "bad_text".into())
+    );
     assert_eq!(
         ada.error_code(&["circle", "setup", "Thursday", "--every-weeks", "2"]),
         (1, "bad_cadence".into())

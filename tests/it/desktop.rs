@@ -695,7 +695,10 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         .await;
     window.click("#export-retro").await;
     window
-        .until("the retrospective saved", &saved("Saved to"))
+        .until(
+            "the retrospective saved",
+            "return /^Saved to .*retrospective\\.md/.test(document.getElementById('message').textContent);",
+        )
         .await;
     let retro = std::fs::read_to_string(exports.join("Thursday-circle-retrospective.md"))
         .expect("the retrospective as Markdown");
@@ -719,6 +722,9 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         .type_into("#setup-circle-form input[name=place]", "Community room")
         .await;
     window
+        .type_into("#setup-circle-form input[name=roles]", "lunch")
+        .await;
+    window
         .run(&format!(
             "document.getElementById('setup-circle-form').first.value = '{first}'; return true;"
         ))
@@ -727,7 +733,8 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
     window
         .until(
             "the planned gatherings",
-            &format!("const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && !!li && li.textContent.includes('18:30') && li.textContent.includes('at Community room');"),
+            &format!("const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && !!li && li.textContent.includes('18:30') && li.textContent.includes('at Community room') \
+                && /facilitator: .*, lunch: (Ada|Bo)/.test(li.textContent) && [...document.querySelectorAll(\"form[id^=swap-] select[name=role] option\")].some(o => o.value === 'lunch');"),
         )
         .await;
     // The form keeps the rhythm it set: a new time alone is taken (it used

@@ -28,6 +28,7 @@ fn scheduled_circle(peers: &[Peer], first: &str) -> CircleId {
                 cadence: Some(cadence),
                 guide: None,
                 place: Some(PLACE.into()),
+                roles: None,
             },
         )
         .expect("setup");
@@ -116,6 +117,87 @@ fn rotation_stays_fair_over_a_year_with_absences_and_swaps() {
         bo.schedule(circle, date("2027-01-04")).expect("schedule"),
         after
     );
+}
+
+/// A circle adds its own roles (who brings lunch, who takes notes): they
+/// rotate as fairly as the practice's, swap like them, reach every
+/// member's device, and are bounded.
+#[test]
+fn a_circle_s_own_roles_rotate_like_the_practice_s() {
+    let group = peers(5);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let roles = |names: &[&str]| Setup {
+        roles: Some(names.iter().map(|n| (*n).to_owned()).collect()),
+        ..Default::default()
+    };
+    ada.setup(circle, &roles(&["Lunch", " note  taker "]))
+        .expect("two roles of the circle's own");
+    let year = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    let year: Vec<_> = year.into_iter().take(26).collect();
+    for g in &year {
+        let holders: std::collections::BTreeSet<&str> =
+            g.roles.values().map(|h| h.id.as_str()).collect();
+        assert_eq!(g.roles.len(), 5, "{g:?}");
+        assert_eq!(holders.len(), 5, "five members, five people: {g:?}");
+    }
+    for role in ["Lunch", "note taker"] {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for g in &year {
+            *counts.entry(g.roles[role].id.as_str()).or_default() += 1;
+        }
+        let (min, max) = (counts.values().min(), counts.values().max());
+        assert!(
+            counts.len() == 5 && max.zip(min).is_some_and(|(a, b)| a - b <= 1),
+            "{role}: {counts:?}"
+        );
+    }
+    let practice = ada.practice(circle, date("2027-01-04")).expect("practice");
+    assert_eq!(
+        practice.roles,
+        ["facilitator", "timekeeper", "host", "Lunch", "note taker"]
+    );
+    // A swap of lunch, named in any case, stands.
+    let (a, b) = (
+        year[1].roles["Lunch"].clone(),
+        year[2].roles["Lunch"].clone(),
+    );
+    let lunch: Role = "lunch".parse().expect("a role");
+    ada.swap_role(
+        circle,
+        lunch,
+        date(&year[1].planned),
+        date(&year[2].planned),
+    )
+    .expect("swap lunch");
+    let after = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    assert_eq!(
+        (&after[1].roles["Lunch"], &after[2].roles["Lunch"]),
+        (&b, &a)
+    );
+    // Bo's device computes the same rota with the same roles.
+    ada.send(bo, circle);
+    assert_eq!(
+        bo.schedule(circle, date("2027-01-04")).expect("schedule"),
+        after
+    );
+    // Bounded: a role the circle does not have, a fifth own role, a name
+    // that is no name, a practice role twice.
+    let tea: Role = "tea".parse().expect("a role");
+    assert!(ada
+        .swap_role(circle, tea, date(&year[1].planned), date(&year[2].planned))
+        .is_err());
+    for bad in [
+        &["a", "b", "c", "d", "e"][..],
+        &["lunch/host"],
+        &["Host"],
+        &["lunch", "LUNCH"],
+    ] {
+        assert!(ada.setup(circle, &roles(bad)).is_err(), "{bad:?}");
+    }
+    ada.setup(circle, &roles(&[])).expect("no roles of its own");
+    let plain = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    assert_eq!(plain[3].roles.len(), 3);
 }
 
 #[test]

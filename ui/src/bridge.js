@@ -37,7 +37,7 @@ export const backend = {
   /** What was refused from this circle's peers and bundles, grouped by reason and claimed author, most recent first. */
   rejections: (circle) => call("rejections", { circle }),
   /** Purpose, rhythm `{ everyWeeks, weekday, time, minutes, timeZone, first }` (or null) and guide (member id, "" for none, null unchanged). */
-  setupCircle: (circle, purpose, rhythm, guide, place) => call("setup_circle", { circle, purpose, rhythm, guide, place }),
+  setupCircle: (circle, purpose, rhythm, guide, place, roles) => call("setup_circle", { circle, purpose, rhythm, guide, place, roles }),
   search: (circle, text, member, turnOf, from, to) => call("search", { circle, text, member, turnOf, from, to }),
   pulse: (circle, gathering) => call("pulse", { circle, gathering }),
   answerPulse: (circle, gathering, answers) => call("answer_pulse", { circle, gathering, answers }),

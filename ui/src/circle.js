@@ -5,7 +5,7 @@ import { backend } from "./bridge.js";
 import { el, form, ago, ask, dateText, dateTimeText, dayText, drafts, localDate, restoreDrafts } from "./dom.js";
 import { NoteEditor } from "./notes.js";
 import { RunPanel } from "./run.js";
-import { OUTCOMES, byLine } from "./steps.js";
+import { OUTCOMES, byLine, rolesInOrder } from "./steps.js";
 import { lookBack, pulsePanel } from "./reflect.js";
 import { drawQr } from "./qr.js";
 
@@ -18,7 +18,11 @@ const TABS = [
   ["reflect", "Look back"],
 ];
 const GOAL_STATES = ["open", "achieved", "dropped"];
-const ROLES = ["facilitator", "timekeeper", "host"];
+
+/** The roles the circle rotates beside facilitator, timekeeper and host. */
+function ownRoles(practice) {
+  return practice.roles.slice(3);
+}
 
 /** Planned gatherings in the order they take place (moved ones included). */
 const byDate = (planned) => [...planned].sort((a, b) => `${a.date} ${a.time}`.localeCompare(`${b.date} ${b.time}`));
@@ -423,12 +427,13 @@ export class CircleView {
       el("div", { class: "heading" }, el("h3", {}, "Next gatherings"),
         el("button", { id: "export-ics", class: "secondary", onclick: () => this.save(() => backend.exportIcs(this.id)) }, "Export the year (.ics)")),
       practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
-      el("ul", { id: "schedule", class: "schedule" }, byDate(practice.next).map((p) => this.planned(p, me?.id, practice.next, circle.members))),
+      el("ul", { id: "schedule", class: "schedule" }, byDate(practice.next).map((p) => this.planned(p, me?.id, practice, circle.members))),
     );
   }
 
   /** One planned gathering, with what any member may change about it. */
-  planned(p, me, next, members) {
+  planned(p, me, practice, members) {
+    const next = practice.next;
     const away = (id) => p.absent.some((a) => a.id === id);
     const absent = away(me);
     // Someone told you they can't come (or can after all): note it for them.
@@ -441,7 +446,7 @@ export class CircleView {
     }, this.say);
     const others = next.filter((o) => o.planned !== p.planned && !o.cancelled);
     const swapper = form({ id: `swap-${p.planned}`, class: "inline" }, [
-      el("select", { name: "role", "aria-label": "Role" }, ROLES.map((r) => el("option", { value: r }, r))),
+      el("select", { name: "role", "aria-label": "Role" }, practice.roles.map((r) => el("option", { value: r }, r))),
       el("label", {}, "with ", el("input", { name: "other", type: "date", value: others[0]?.planned ?? "", required: true, "aria-label": "The other gathering" })),
     ], "Swap", async (f) => {
       await backend.swapRole(this.id, f.role.value, p.planned, f.other.value);
@@ -457,7 +462,7 @@ export class CircleView {
       await backend.reschedule(this.id, p.planned, f.to.value, f.time.value || null, place);
       await this.refresh();
     }, this.say);
-    const roles = Object.entries(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ");
+    const roles = rolesInOrder(p.roles).map(([role, who]) => `${role}: ${who.name}`).join(", ");
     return el("li", { class: p.cancelled ? "planned cancelled" : "planned", "data-planned": p.planned, "data-date": p.date },
       el("div", {}, el("strong", {}, `${dayText(p.date)} ${p.time}`),
         p.moved ? ` (moved from ${dayText(p.planned)})` : "",
@@ -517,6 +522,8 @@ export class CircleView {
     const setup = form({ id: "setup-circle-form" }, [
       el("label", {}, "Purpose", el("input", { name: "purpose", value: circle.purpose ?? "", maxlength: 2000 })),
       el("label", {}, "Where the circle meets", el("input", { name: "place", value: practice.place ?? "", maxlength: 500, placeholder: "An address, a room or a video link" })),
+      el("label", {}, "Roles of its own, rotated like the others (up to 4, comma-separated)",
+        el("input", { name: "roles", value: ownRoles(practice).join(", "), maxlength: 200, placeholder: "e.g. lunch, note-taker" })),
       el("div", { class: "inline" },
         el("label", {}, "Every (weeks)", el("input", { name: "everyWeeks", type: "number", min: 1, max: 8, value: now.everyWeeks, required: true })),
         el("label", {}, "On", el("select", { name: "weekday" }, days.map((d) => el("option", { value: d, selected: d === now.weekday }, d)))),
@@ -536,12 +543,14 @@ export class CircleView {
       const same = practice.rhythm && Object.keys(typed).every((k) => typed[k] === practice.rhythm[k]);
       const guide = f.guide.value === (practice.guide?.id ?? "") ? null : f.guide.value;
       const place = f.place.value.trim() === (practice.place ?? "") ? null : f.place.value;
-      await backend.setupCircle(this.id, f.purpose.value, same ? null : typed, guide, place);
+      const roles = f.roles.value.split(",").map((r) => r.trim()).filter((r) => r);
+      const sameRoles = roles.join(",") === ownRoles(practice).join(",");
+      await backend.setupCircle(this.id, f.purpose.value, same ? null : typed, guide, place, sameRoles ? null : roles);
       await this.refresh();
       return same ? "Saved." : "Saved: the schedule and rota follow the new rhythm.";
     }, this.say);
     return el("details", { id: "setup-circle", open: !practice.cadence },
-      el("summary", {}, practice.cadence ? "Change purpose, place, rhythm or guide" : "Set the purpose and when the circle meets"), setup);
+      el("summary", {}, practice.cadence ? "Change purpose, place, rhythm, roles or guide" : "Set the purpose and when the circle meets"), setup);
   }
 
   async journal() {

@@ -9,6 +9,15 @@ import { el, form, dayText } from "./dom.js";
 
 export const OUTCOMES = ["kept", "partly", "not", "renegotiated"];
 
+const PRACTICE_ROLES = ["facilitator", "timekeeper", "host"];
+
+/** A gathering's `roles` (role → holder) as [role, holder] pairs: the
+ * practice's roles first, then the circle's own by name. */
+export function rolesInOrder(roles) {
+  const rank = (r) => (PRACTICE_ROLES.includes(r) ? PRACTICE_ROLES.indexOf(r) : PRACTICE_ROLES.length);
+  return Object.entries(roles).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 /** " (recorded by Ben)" when someone other than the owner did it. */
 export function byLine(what, holder) {
   return holder ? ` (${what} by ${holder.name})` : "";
@@ -55,7 +64,7 @@ function reportRow(circle, k, say, refresh) {
 
 function closing(next) {
   if (!next) return [el("h4", {}, "Next time"), el("p", { class: "meta", id: "next-gathering" }, "No next gathering is planned: set the circle's rhythm under Schedule.")];
-  const roles = Object.entries(next.roles).map(([role, who]) => el("li", { "data-role": role }, `${role[0].toUpperCase()}${role.slice(1)}: `, el("strong", {}, who.name)));
+  const roles = rolesInOrder(next.roles).map(([role, who]) => el("li", { "data-role": role }, `${role[0].toUpperCase()}${role.slice(1)}: `, el("strong", {}, who.name)));
   return [el("h4", {}, "Next time"),
     el("p", { id: "next-gathering" }, `${dayText(next.date)} at ${next.time}`, next.place ? ` — ${next.place}` : ""),
     el("ul", { id: "next-roles" }, roles),

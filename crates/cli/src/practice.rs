@@ -273,6 +273,10 @@ pub struct SetupArgs {
     /// Where the circle meets: an address, a room or a video link ("" for none).
     #[arg(long)]
     pub place: Option<String>,
+    /// Roles the circle rotates beside facilitator, timekeeper and host,
+    /// comma-separated (e.g. "lunch, note-taker"; "" for none; at most 4).
+    #[arg(long)]
+    pub roles: Option<String>,
 }
 
 /// Gathering verbs beyond opening and listing.
@@ -415,6 +419,9 @@ pub fn setup(engine: &Engine, args: SetupArgs, out: &Output) -> anyhow::Result<(
             cadence,
             guide,
             place: args.place,
+            roles: args
+                .roles
+                .map(|r| r.split(',').map(str::to_owned).collect()),
         },
     )?;
     practice(engine, id, out)
@@ -469,13 +476,14 @@ pub fn practice(engine: &Engine, id: CircleId, out: &Output) -> anyhow::Result<(
 fn roles_line(
     roles: &std::collections::BTreeMap<String, circlekeep_engine::views::RoleHolder>,
 ) -> String {
-    Role::ALL
+    // The practice's roles first, then the circle's own.
+    let core = |name: &str| Role::parse(name).is_some();
+    let names = Role::CORE
         .iter()
-        .filter_map(|r| {
-            roles
-                .get(r.name())
-                .map(|h| format!("{}: {}", r.name(), h.name))
-        })
+        .map(|r| r.name().to_owned())
+        .chain(roles.keys().filter(|r| !core(r)).cloned());
+    names
+        .filter_map(|r| roles.get(&r).map(|h| format!("{r}: {}", h.name)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -74,6 +74,8 @@ pub(crate) fn plan(
 ) -> Result<Vec<Planned>, EngineError> {
     let cadence = cadence(doc)?;
     let s = &doc.schedule;
+    let own = Role::circle_roles(&doc.settings.roles);
+    let roles: Vec<Role> = Role::CORE.into_iter().chain(own.iter().cloned()).collect();
     let dates = cadence.dates_until(until);
     let slots: Vec<Slot> = dates
         .iter()
@@ -85,8 +87,9 @@ pub(crate) fn plan(
                     .filter(|m| s.absent.get(&format!("{key}/{m}")) == Some(&true))
                     .cloned()
                     .collect(),
-                fixed: Role::ALL
-                    .into_iter()
+                fixed: roles
+                    .iter()
+                    .cloned()
                     .filter_map(|r| {
                         s.roles
                             .get(&format!("{key}/{}", r.name()))
@@ -98,7 +101,7 @@ pub(crate) fn plan(
             }
         })
         .collect();
-    let assignments = rota::assign(members, &slots);
+    let assignments = rota::assign(members, &own, &slots);
     let opened: BTreeMap<&str, &str> = doc
         .gatherings
         .iter()
@@ -287,6 +290,16 @@ impl<S: Store> Engine<S> {
     ) -> Result<(), EngineError> {
         let (_, _, pa) = self.find_planned(id, a)?;
         let (_, _, pb) = self.find_planned(id, b)?;
+        let role = if Role::CORE.contains(&role) {
+            role
+        } else {
+            Role::circle_roles(&self.circle_doc(id)?.settings.roles)
+                .into_iter()
+                .find(|r| r.name().eq_ignore_ascii_case(role.name()))
+                .ok_or(EngineError::NotAllowed(
+                    "the circle has no such role (add it in the circle's setup)",
+                ))?
+        };
         let (Some(ma), Some(mb)) = (pa.roles.get(&role), pb.roles.get(&role)) else {
             return Err(EngineError::NotAllowed(
                 "a cancelled gathering has no roles to swap",

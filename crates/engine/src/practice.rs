@@ -8,6 +8,7 @@ use crate::views::{AcceptanceView, PracticeView, ReminderView};
 use crate::{check_text, circle, CircleId, Engine, EngineError, Store};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use circlekeep_model::docs::{self, CircleDoc};
+use circlekeep_model::rota::Role;
 use circlekeep_model::schedule::Cadence;
 use circlekeep_model::DocId;
 use circlekeep_seal::epoch::{open_with_identity, seal_to_recipient};
@@ -28,6 +29,9 @@ pub struct Setup {
     pub guide: Option<Option<circlekeep_model::MemberId>>,
     /// Where the circle meets (empty: no place).
     pub place: Option<String>,
+    /// The roles the circle rotates beside facilitator, timekeeper and
+    /// host, replacing those it had (empty: none).
+    pub roles: Option<Vec<String>>,
 }
 
 impl<S: Store> Engine<S> {
@@ -56,7 +60,7 @@ impl<S: Store> Engine<S> {
         self.with_circle(id, |c, ctx| c.write(ctx, DocId::CIRCLE, f))
     }
 
-    /// Sets the circle's purpose, cadence and guide.
+    /// Sets the circle's purpose, cadence, guide, place and own roles.
     pub fn setup(&self, id: CircleId, setup: &Setup) -> Result<(), EngineError> {
         let purpose = setup
             .purpose
@@ -75,7 +79,11 @@ impl<S: Store> Engine<S> {
         };
         let cadence = setup.cadence.as_ref().map(Cadence::to_doc);
         let place = setup.place.as_deref().map(check_place).transpose()?;
+        let roles = setup.roles.as_deref().map(circle_roles).transpose()?;
         self.write_circle_doc(id, |doc| {
+            if let Some(r) = &roles {
+                docs::put_at(doc, &["settings"], "roles", r)?;
+            }
             if let Some(p) = place {
                 let p = (!p.is_empty()).then_some(p);
                 docs::put_at(doc, &["settings"], "place", &p)?;
@@ -189,6 +197,11 @@ impl<S: Store> Engine<S> {
                 )
             }),
             place: doc.settings.place.clone(),
+            roles: Role::CORE
+                .into_iter()
+                .chain(Role::circle_roles(&doc.settings.roles))
+                .map(|r| r.name().to_owned())
+                .collect(),
             guide: guide.map(|g| holder(&names, &g)),
             guide_prompt,
             charter_version: version,
@@ -319,4 +332,23 @@ impl<S: Store> Engine<S> {
         self.store.flush().map_err(EngineError::store)?;
         Ok(due)
     }
+}
+
+/// The circle's own roles as typed: each a valid name, none twice, at
+/// most `rota::MAX_CIRCLE_ROLES`.
+fn circle_roles(typed: &[String]) -> Result<Vec<String>, EngineError> {
+    let mut roles: Vec<String> = Vec::new();
+    for text in typed.iter().filter(|t| !t.trim().is_empty()) {
+        let role = Role::circle(text)?;
+        if roles.iter().any(|r| r.eq_ignore_ascii_case(role.name())) {
+            return Err(EngineError::BadText("a role is named twice"));
+        }
+        roles.push(role.name().to_owned());
+    }
+    if roles.len() > circlekeep_model::rota::MAX_CIRCLE_ROLES {
+        return Err(EngineError::BadText(
+            "a circle adds at most 4 roles of its own",
+        ));
+    }
+    Ok(roles)
 }

@@ -274,6 +274,9 @@ pub struct PracticeView {
     pub rhythm: Option<circlekeep_model::docs::CadenceDoc>,
     /// Where the circle meets, if set.
     pub place: Option<String>,
+    /// Every role of the rota: facilitator, timekeeper, host, then the
+    /// circle's own.
+    pub roles: Vec<String>,
     /// The guide, if any.
     pub guide: Option<RoleHolder>,
     /// Prompt to hand over, after the guide's third gathering.

@@ -161,6 +161,10 @@ pub struct Settings {
     /// Where the circle meets (an address, a room or a video link), if set.
     #[autosurgeon(missing = "Default::default")]
     pub place: Option<String>,
+    /// Roles the circle rotates beside facilitator, timekeeper and host
+    /// (lunch, note-taker, …); read through `rota::Role::circle_roles`.
+    #[autosurgeon(missing = "Default::default")]
+    pub roles: Vec<String>,
 }
 
 /// The circle's ground rules.

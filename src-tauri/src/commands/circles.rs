@@ -135,8 +135,9 @@ pub async fn remove_member(
         .await
 }
 
-/// Sets a circle's purpose, and, if given, when it meets and who guides it
-/// (`guide`: a member id, `""` for no guide, absent to leave it as it is).
+/// Sets a circle's purpose, and, if given, when it meets, who guides it
+/// (`guide`: a member id, `""` for no guide, absent to leave it as it is),
+/// where, and the roles it rotates beside the practice's.
 #[tauri::command]
 pub async fn setup_circle(
     state: State<'_, AppState>,
@@ -145,6 +146,7 @@ pub async fn setup_circle(
     rhythm: Option<CadenceDoc>,
     guide: Option<String>,
     place: Option<String>,
+    roles: Option<Vec<String>>,
 ) -> Result<(), CommandError> {
     state
         .in_circle(circle, move |engine, id| {
@@ -163,6 +165,7 @@ pub async fn setup_circle(
                     cadence,
                     guide,
                     place,
+                    roles,
                 },
             )?)
         })
