@@ -580,6 +580,43 @@ fn a_gathering_run_from_the_command_line_with_exports_and_a_restored_backup() {
         laptop.error_code(&["restore", "/nonexistent/backup.age"]),
         (1, "error".into())
     );
+    // A short series: both days set at its start; its report follows it.
+    let start = [
+        "gathering",
+        "new",
+        "Thursday",
+        "--date",
+        "2027-03-01",
+        "--template",
+        "series-start",
+    ];
+    ada.ok(&[&start[..], &["--report-on", "2027-03-15"]].concat());
+    let report = [
+        "gathering",
+        "new",
+        "Thursday",
+        "--date",
+        "2027-03-15",
+        "--template",
+        "series-report",
+    ];
+    ada.ok(&report);
+    let listed = ada.json(&["gathering", "list", "Thursday"]);
+    let listed = listed.as_array().expect("gatherings");
+    let first = listed
+        .iter()
+        .find(|g| g["date"] == "2027-03-01")
+        .expect("first");
+    let second = listed
+        .iter()
+        .find(|g| g["date"] == "2027-03-15")
+        .expect("second");
+    assert_eq!(first["report_on"], "2027-03-15");
+    assert_eq!(second["follows"], first["id"]);
+    assert_eq!(
+        ada.error_code(&["gathering", "new", "Thursday", "--report-on", "2027-03-20"]),
+        (1, "bad_text".into())
+    );
 }
 
 #[test]

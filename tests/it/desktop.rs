@@ -234,6 +234,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     );
 
     a_copied_key_is_flagged(&window, &ada, dir.path()).await;
+    a_short_series(&window, &ada).await;
 
     // Bo leaves the circle: Ada's device re-keys it without Bo, and Bo's
     // window says nothing new will reach it (what Bo holds stays).
@@ -1073,6 +1074,65 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     answer(window, remove, true).await;
     sees(ada, &state, "the step taken out", &|s| !has_step(s)).await;
     room_view(window, ada).await;
+}
+
+/// A short series from the window: starting it sets both days; Ada's
+/// action set at the first is carried into the second, whose close shows
+/// the series in review.
+async fn a_short_series(window: &Window, ada: &Device<'_>) {
+    const ACTION: &str = "Try the new agenda at work";
+    window.click("#tab-gatherings").await;
+    // Choosing the template asks for the day it reports back (filled and
+    // sent at once: a redraw would not keep untouched fields).
+    let asked = window
+        .run("const f = document.getElementById('open-gathering-form'); const shown = () => getComputedStyle(f.reportOn.closest('label')).display !== 'none'; \
+              const before = shown(); f.template.value = 'series-start'; f.template.dispatchEvent(new Event('change')); \
+              const asked = !before && shown(); \
+              f.date.value = '2027-03-01'; f.reportOn.value = '2027-03-15'; if (asked) f.requestSubmit(); return asked;")
+        .await;
+    assert_eq!(asked, true, "the template asks for the report-back day");
+    window
+        .until(
+            "the series started, its report next",
+            "return [...document.querySelectorAll('.gatherings .series')].some(s => s.textContent.includes('reports back on')) \
+             && document.getElementById('open-gathering-form')?.template.value === 'series-report';",
+        )
+        .await;
+    sees(ada, &["gathering", "list", CIRCLE], "the series", &|g| {
+        g.as_array()
+            .is_some_and(|l| l.iter().any(|g| g["report_on"] == "2027-03-15"))
+    })
+    .await;
+    ada.ok(&[
+        "contract",
+        "add",
+        CIRCLE,
+        ACTION,
+        "--gathering",
+        "2027-03-01",
+    ]);
+    window
+        .run("const f = document.getElementById('open-gathering-form'); f.date.value = '2027-03-15'; f.requestSubmit(); return true;")
+        .await;
+    window
+        .until(
+            "the series' report, its close step",
+            "const close = [...document.querySelectorAll('#agenda .step-title')].find(b => b.textContent === 'Close'); \
+             if (close && !document.getElementById('series-review')) close.click(); return !!close;",
+        )
+        .await;
+    window
+        .until(
+            "the series in review",
+            &format!(
+                "return document.getElementById('series-review')?.textContent.includes({:?});",
+                format!("Ada: {ACTION} — not reported")
+            ),
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("series-review.png"))
+        .await;
 }
 
 /// At the check-in Ada speaks: her time counts as airtime, yet it is no

@@ -201,3 +201,117 @@ fn a_modified_client_cannot_move_a_contract_or_claim_its_recorder() {
         "... but shown as recorded by its signer"
     );
 }
+
+/// A short series is one thing: starting it sets both days; the second,
+/// opened as the series' report, lists the actions set at the first at its
+/// report back (not older contracts), and closes with the series in
+/// review, in the app, the CLI's brief and the Markdown; a reminder comes
+/// before the report-back day, and none once it is open.
+#[test]
+fn a_two_gathering_series_carries_its_actions_into_its_review() {
+    let (group, circle) = circle();
+    let (ada, bo) = (&group[0], &group[1]);
+    let id = |p: &Peer| p.identity().member_id();
+    let older = ada
+        .add_contract(circle, "Something from before the series", None, None)
+        .expect("an older contract, reported already");
+    ada.report_contract(circle, &older, Some(Outcome::Kept), None)
+        .expect("reported");
+    let first = ada
+        .start_series(circle, date("2027-03-01"), Some(date("2027-03-15")))
+        .expect("the series starts");
+    for (bad, why) in [("2027-03-01", "same day"), ("2027-09-01", "half a year on")] {
+        assert!(
+            ada.start_series(circle, date("2027-03-01"), Some(date(bad)))
+                .is_err(),
+            "{why}"
+        );
+    }
+    let listed = ada.circle(circle).expect("circle").gatherings;
+    let started = listed
+        .iter()
+        .find(|g| g.id == first.to_hex())
+        .expect("listed");
+    assert_eq!(
+        started.report_on.as_deref(),
+        Some("2027-03-15"),
+        "both days set"
+    );
+    let actions = [
+        ada.record_contract(circle, Some(id(bo)), "Ask one question", None, Some(first))
+            .expect("Bo's action"),
+        ada.add_contract(circle, "Draft the memo", None, Some(first))
+            .expect("Ada's action"),
+    ];
+    let soon = chrono::DateTime::parse_from_rfc3339("2027-03-14T09:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let remind = |at| {
+        ada.reminders(at, chrono::Duration::days(2))
+            .expect("reminders")
+            .into_iter()
+            .filter(|r| r.kind == "series")
+            .count()
+    };
+    assert_eq!(remind(soon), 1, "the report-back day is near");
+
+    let second = ada
+        .open_gathering(
+            circle,
+            date("2027-03-15"),
+            circlekeep_engine::agenda::Template::SeriesReport,
+        )
+        .expect("the series' report");
+    assert_eq!(remind(soon), 0, "reported back: no reminder");
+    let listed = ada.circle(circle).expect("circle").gatherings;
+    let report = listed
+        .iter()
+        .find(|g| g.id == second.to_hex())
+        .expect("listed");
+    assert_eq!(report.follows.as_deref(), Some(first.to_hex().as_str()));
+    step_to(ada, circle, second, "report-back");
+    let brief = ada.step_brief(circle, second).expect("report back");
+    let mut listed: Vec<&str> = brief.report_back.iter().map(|k| k.id.as_str()).collect();
+    listed.sort();
+    let mut expected: Vec<&str> = actions.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(listed, expected, "the series' actions, nothing older");
+    ada.report_contract(
+        circle,
+        &actions[0],
+        Some(Outcome::Partly),
+        Some("asked twice"),
+    )
+    .expect("Bo reports");
+    assert!(brief.review.is_none(), "the review comes at the close");
+    step_to(ada, circle, second, "close");
+    let review = ada
+        .step_brief(circle, second)
+        .expect("close")
+        .review
+        .expect("the series in review");
+    assert_eq!(review.from.as_deref(), Some("2027-03-01"));
+    assert_eq!(review.gatherings.len(), 2);
+    let how: Vec<(&str, &str)> = review
+        .contracts
+        .iter()
+        .map(|k| (k.text.as_str(), k.outcome.as_str()))
+        .collect();
+    assert!(
+        how.contains(&("Ask one question", "partly")) && how.contains(&("Draft the memo", "")),
+        "{how:?}"
+    );
+    let md = ada.gathering_markdown(circle, second).expect("markdown");
+    assert!(
+        md.contains("## The series in review\n\n2 gatherings; 2 actions set.")
+            && md.contains("- Bo: Ask one question — **partly**.")
+            && md.contains("- Ada: Draft the memo — **not reported**."),
+        "{md}"
+    );
+    // Bo's device sees the same series.
+    ada.send(bo, circle);
+    let on_bos = bo.circle(circle).expect("Bo's view").gatherings;
+    assert!(on_bos
+        .iter()
+        .any(|g| g.follows.as_deref() == Some(first.to_hex().as_str())));
+}

@@ -52,7 +52,7 @@ export const backend = {
   reminders: (hours) => call("reminders", { hours }),
   addMember: (circle, card) => call("add_member", { circle, card }),
   removeMember: (circle, member) => call("remove_member", { circle, member }),
-  openGathering: (circle, date, template) => call("open_gathering", { circle, date, template }),
+  openGathering: (circle, date, template, reportOn) => call("open_gathering", { circle, date, template, reportOn }),
   notes: (circle, gathering) => call("notes", { circle, gathering }),
   addNote: (circle, gathering, text) => call("add_note", { circle, gathering, text }),
   /** Splices typed into a note shown at `version`; resolves to the next version. */

@@ -236,21 +236,28 @@ export class CircleView {
             dayText(g.date),
             g.readable ? "" : " (sealed)",
           ),
+          g.report_on ? el("span", { class: "meta series" }, ` short series: reports back on ${dayText(g.report_on)}`) : null,
+          g.follows ? el("span", { class: "meta series" }, " short series: report back") : null,
         ),
       ),
     );
+    // A series that has set its actions reports back next; starting one
+    // sets the day it does (two weeks on unless chosen).
+    const awaiting = circle.gatherings.some((g) => g.report_on && !circle.gatherings.some((h) => h.follows === g.id));
+    const reportOn = el("label", { hidden: true }, "Reports back on ", el("input", { type: "date", name: "reportOn", title: "Empty: two weeks after the first" }));
     const opener = form(
       { id: "open-gathering-form", class: "inline" },
       [
         el("label", {}, "Date ", el("input", { id: "gathering-date", type: "date", name: "date" })),
-        el("label", {}, "Template ", el("select", { name: "template" },
+        el("label", {}, "Template ", el("select", { name: "template", onchange: (e) => { reportOn.hidden = e.target.value !== "series-start"; } },
           el("option", { value: "biweekly" }, "Biweekly circle"),
           el("option", { value: "series-start" }, "Short series: set actions"),
-          el("option", { value: "series-report" }, "Short series: report back"))),
+          el("option", { value: "series-report", selected: awaiting }, "Short series: report back"))),
+        reportOn,
       ],
       "Open a gathering",
       async (f) => {
-        this.gathering = await backend.openGathering(this.id, f.date.value || null, f.template.value);
+        this.gathering = await backend.openGathering(this.id, f.date.value || null, f.template.value, f.reportOn.value || null);
         await this.refresh();
       },
       this.say,

@@ -39,6 +39,7 @@ export function stepBrief({ circle, brief, say, refresh }) {
         : el("p", { class: "meta" }, "No one here has an open contract."));
   }
   if (brief.step === "close") parts.push(...closing(brief.next));
+  if (brief.review) parts.push(...seriesReview(brief.review));
   if (brief.made_here.length) {
     parts.push(el("h4", {}, "Contracts until next time"),
       el("ul", { id: "made-here", class: "results" }, brief.made_here.map((k) =>
@@ -69,6 +70,15 @@ function closing(next) {
     el("p", { id: "next-gathering" }, `${dayText(next.date)} at ${next.time}`, next.place ? ` — ${next.place}` : ""),
     el("ul", { id: "next-roles" }, roles),
     el("p", { class: "meta" }, "Confirm these round the table; swaps and absences are under Schedule.")];
+}
+
+/** A short series in review at its close: the actions set and how they went. */
+function seriesReview(review) {
+  const held = review.gatherings.length;
+  return [el("h4", {}, "The series in review"),
+    el("p", { class: "meta" }, `${held} gathering${held === 1 ? "" : "s"} since ${dayText(review.from ?? review.to)}; ${review.contracts.length} action${review.contracts.length === 1 ? "" : "s"} set.`),
+    el("ul", { id: "series-review", class: "results" }, review.contracts.map((k) =>
+      el("li", { "data-contract": k.id }, el("strong", {}, k.owner_name), `: ${k.text} — ${k.outcome || "not reported"}${k.reflection ? `. ${k.reflection}` : ""}`)))];
 }
 
 /**

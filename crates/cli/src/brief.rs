@@ -62,6 +62,14 @@ fn say_brief(out: &Output, b: &StepBriefView) {
         say!(out, "Contracts until next time:");
         say_contracts(out, &b.made_here);
     }
+    if let Some(review) = &b.review {
+        say!(
+            out,
+            "The series in review ({} gatherings):",
+            review.gatherings.len()
+        );
+        say_contracts(out, &review.contracts);
+    }
 }
 
 fn say_contracts(out: &Output, contracts: &[ContractView]) {

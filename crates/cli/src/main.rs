@@ -260,9 +260,15 @@ enum GatheringCommand {
         /// Date (YYYY-MM-DD, default today).
         #[arg(long)]
         date: Option<String>,
-        /// Agenda template: biweekly, series-start or series-report.
+        /// Agenda template: biweekly, series-start or series-report. A
+        /// series start sets the day it reports back on (--report-on); a
+        /// series report follows the series before it.
         #[arg(long, default_value = "biweekly")]
         template: String,
+        /// With series-start: the day the series reports back (YYYY-MM-DD,
+        /// default two weeks later).
+        #[arg(long)]
+        report_on: Option<String>,
     },
     /// List gatherings.
     List {
@@ -700,11 +706,24 @@ fn gathering(engine: &Engine, command: GatheringCommand, out: &Output) -> anyhow
             circle,
             date,
             template,
+            report_on,
         } => {
             let id = engine.find_circle(&circle)?;
             let date = circlekeep_engine::date_or_today(date.as_deref())?;
             let template: Template = template.parse().map_err(EngineError::from)?;
-            let gathering = engine.open_gathering(id, date, template)?;
+            let gathering = match (template, report_on) {
+                (Template::SeriesStart, report_on) => {
+                    let report_on = report_on
+                        .as_deref()
+                        .map(|d| circlekeep_engine::date_or_today(Some(d)))
+                        .transpose()?;
+                    engine.start_series(id, date, report_on)?
+                }
+                (_, Some(_)) => anyhow::bail!(EngineError::BadText(
+                    "--report-on goes with --template series-start"
+                )),
+                (template, None) => engine.open_gathering(id, date, template)?,
+            };
             out.id(
                 "gathering",
                 &gathering.to_hex(),

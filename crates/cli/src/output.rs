@@ -440,7 +440,12 @@ impl Output {
         }
         for g in gatherings {
             let sealed = if g.readable { "" } else { "  (sealed)" };
-            say!(self, "  {}  {}{sealed}", g.short, g.date);
+            let series = match (&g.report_on, &g.follows) {
+                (Some(day), _) => format!("  (short series: reports back on {day})"),
+                (None, Some(_)) => "  (short series: the report back)".to_owned(),
+                (None, None) => String::new(),
+            };
+            say!(self, "  {}  {}{sealed}{series}", g.short, g.date);
         }
     }
 

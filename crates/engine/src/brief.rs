@@ -27,13 +27,18 @@ impl<S: Store> Engine<S> {
             .map(|g| (g.id.as_str(), g.date.as_str()))
             .collect();
         let today = doc.date.as_str();
-        let last_time = circle
-            .gatherings
-            .iter()
-            .map(|g| g.date.as_str())
-            .filter(|d| *d < today)
-            .max()
-            .unwrap_or_default();
+        let series = crate::series::first_of(&self.circle_doc(id)?, gathering);
+        // A series report looks back on its series' first gathering.
+        let last_time = match &series {
+            Some((_, first)) => first.as_str(),
+            None => circle
+                .gatherings
+                .iter()
+                .map(|g| g.date.as_str())
+                .filter(|d| *d < today)
+                .max()
+                .unwrap_or_default(),
+        };
         let made_on = |k: &ContractView| k.gathering.as_deref().and_then(|g| dated.get(g).copied());
         // Reported at this gathering (or since), so the list does not empty
         // itself as the circle reports.
@@ -72,6 +77,10 @@ impl<S: Store> Engine<S> {
             .filter(|g| present(&g.owner) && g.status == "open")
             .cloned()
             .collect();
+        let review = match (step.as_str(), &series) {
+            ("close", Some(_)) => Some(self.series_review(id, gathering, &doc.date)?),
+            _ => None,
+        };
         Ok(StepBriefView {
             step,
             ground_rules: circle.charter.clone(),
@@ -79,6 +88,7 @@ impl<S: Store> Engine<S> {
             made_here,
             goals,
             next: self.next_after(id, &doc.date)?,
+            review,
         })
     }
 

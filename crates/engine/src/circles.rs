@@ -250,6 +250,8 @@ pub(crate) fn gathering_views(c: &CircleRuntime, doc: &docs::CircleDoc) -> Vec<G
                 short: id.chars().take(8).collect(),
                 date: g.date.clone(),
                 readable,
+                report_on: g.report_on.clone(),
+                follows: g.follows.clone(),
             }
         })
         .collect();

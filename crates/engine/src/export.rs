@@ -4,7 +4,7 @@
 //! written only where the member says.
 
 use crate::plan::{plan, planned_view, SCHEDULE_DAYS};
-use crate::views::{ContractView, GatheringStateView, NoteView, RoleHolder};
+use crate::views::{ContractView, GatheringStateView, NoteView, RetroView, RoleHolder};
 use crate::{CircleId, DocId, Engine, EngineError, Store};
 use chrono::{Duration, NaiveDate, Utc};
 use circlekeep_model::schedule::Cadence;
@@ -75,7 +75,8 @@ impl<S: Store> Engine<S> {
             by_turn.entry(turn_of(&n.id)).or_default().push(n);
         }
         write_turns_and_notes(&mut md, &state, &by_turn);
-        let report_back = self.step_brief(id, gathering)?.report_back;
+        let brief = self.step_brief(id, gathering)?;
+        let report_back = brief.report_back;
         write_contracts(
             &mut md,
             &circle.contracts,
@@ -83,6 +84,10 @@ impl<S: Store> Engine<S> {
             &report_back,
             &state.date,
         );
+        if crate::series::first_of(&doc, gathering).is_some() {
+            let review = self.series_review(id, gathering, &state.date)?;
+            write_series_review(&mut md, &review);
+        }
         Ok(md)
     }
 
@@ -244,6 +249,25 @@ fn write_contracts(
                 by("reported", &k.reported_by)
             );
         }
+    }
+}
+
+/// A series' report back: the actions its first gathering set, how they
+/// went.
+fn write_series_review(md: &mut String, review: &RetroView) {
+    let _ = writeln!(
+        md,
+        "\n## The series in review\n\n{} gatherings; {} actions set.\n",
+        review.gatherings.len(),
+        review.contracts.len()
+    );
+    for k in &review.contracts {
+        let how = if k.outcome.is_empty() {
+            "not reported"
+        } else {
+            &k.outcome
+        };
+        let _ = writeln!(md, "- {}: {} — **{how}**.", k.owner_name, k.text);
     }
 }
 

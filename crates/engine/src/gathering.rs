@@ -87,14 +87,32 @@ impl<S: Store> Engine<S> {
 
     /// Opens a gathering on `date` from `template` and returns its id. If
     /// the schedule has a gathering that day, the new one belongs to it and
-    /// its roles are frozen.
+    /// its roles are frozen. A series start reports back two weeks later
+    /// (`Engine::start_series` chooses the day); a series report follows
+    /// the latest series before it that has none yet.
     pub fn open_gathering(
         &self,
         id: CircleId,
         date: NaiveDate,
         template: Template,
     ) -> Result<DocId, EngineError> {
+        if template == Template::SeriesStart {
+            return self.start_series(id, date, None);
+        }
+        self.open_gathering_in(id, date, template, None)
+    }
+
+    pub(crate) fn open_gathering_in(
+        &self,
+        id: CircleId,
+        date: NaiveDate,
+        template: Template,
+        report_on: Option<NaiveDate>,
+    ) -> Result<DocId, EngineError> {
         let doc = self.circle_doc(id)?;
+        let follows = (template == Template::SeriesReport)
+            .then(|| crate::series::awaiting_report(&doc, date))
+            .flatten();
         let members = self.with_circle(id, |c, _| Ok(c.membership.members().len()))?;
         let minutes = doc
             .settings
@@ -116,6 +134,8 @@ impl<S: Store> Engine<S> {
             date: date.format("%Y-%m-%d").to_string(),
             opened_by: self.me.member_id().to_hex(),
             planned: planned.as_ref().map(|p| p.planned.to_string()),
+            report_on: report_on.map(|d| d.to_string()),
+            follows,
         };
         let initial = GatheringDoc {
             date: info.date.clone(),

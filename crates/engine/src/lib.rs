@@ -58,6 +58,7 @@ mod replica;
 mod retro;
 pub mod search;
 mod select;
+mod series;
 mod settings;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -229,12 +229,13 @@ impl<S: Store> Engine<S> {
             let Ok(doc) = self.circle_doc(id) else {
                 continue;
             };
+            let today = now.date_naive();
+            out.extend(crate::series::reminders(&summary.id, &doc, today, within));
             let Ok(cadence) = cadence(&doc) else {
                 continue;
             };
             let members = self.member_hexes(id)?;
             let names = crate::circles::profile_names(&doc);
-            let today = now.date_naive();
             let planned = plan(&doc, &members, today + Duration::days(60))?;
             for p in planned.iter().filter(|p| !p.cancelled) {
                 if p.starts >= now && p.starts - now <= within {

@@ -111,6 +111,10 @@ pub struct GatheringView {
     pub date: String,
     /// Whether this device can read its notes.
     pub readable: bool,
+    /// A short series' first gathering: the day it reports back.
+    pub report_on: Option<String>,
+    /// A short series' second gathering: the first's id.
+    pub follows: Option<String>,
 }
 
 /// The notes of one gathering.
@@ -294,7 +298,7 @@ pub struct PracticeView {
 pub struct ReminderView {
     /// Circle id.
     pub circle: String,
-    /// `upcoming` or `nudge`.
+    /// `upcoming`, `nudge` or `series` (a short series reports back soon).
     pub kind: String,
     /// What to tell the member.
     pub text: String,
@@ -395,7 +399,7 @@ pub struct GatheringStateView {
 }
 
 /// What a gathering's steps bring to the table (`Engine::step_brief`).
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct StepBriefView {
     /// The current step's kind (`open`, `report-back`, … `close`).
     pub step: String,
@@ -410,6 +414,9 @@ pub struct StepBriefView {
     pub goals: Vec<GoalView>,
     /// The next gathering and its roles, confirmed at the close.
     pub next: Option<PlannedView>,
+    /// At a short series' report-back gathering: the series in review
+    /// (both gatherings, the actions set and how they went).
+    pub review: Option<RetroView>,
 }
 
 /// One member's answers to a gathering's pulse, each 1 (not at all) to 5 (fully).

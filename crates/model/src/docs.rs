@@ -210,6 +210,13 @@ pub struct GatheringInfo {
     /// The scheduled gathering (planned date) it belongs to, if any.
     #[autosurgeon(missing = "Default::default")]
     pub planned: Option<String>,
+    /// A short series' first gathering: the day (YYYY-MM-DD) it reports
+    /// back on what it set.
+    #[autosurgeon(missing = "Default::default")]
+    pub report_on: Option<String>,
+    /// A short series' second gathering: the first's id (hex).
+    #[autosurgeon(missing = "Default::default")]
+    pub follows: Option<String>,
 }
 
 /// A member's longer-term goal.

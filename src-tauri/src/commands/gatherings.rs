@@ -8,13 +8,15 @@ use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{date_or_today, TextEdit, Utc};
 use tauri::State;
 
-/// Opens a gathering on `date` (default today) from a template; returns its id.
+/// Opens a gathering on `date` (default today) from a template; returns its
+/// id. A series start reports back on `report_on` (default two weeks on).
 #[tauri::command]
 pub async fn open_gathering(
     state: State<'_, AppState>,
     circle: String,
     date: Option<String>,
     template: Option<String>,
+    report_on: Option<String>,
 ) -> Result<String, CommandError> {
     let date = date_or_today(date.as_deref())?;
     let template: Template = template
@@ -22,9 +24,14 @@ pub async fn open_gathering(
         .map(str::parse)
         .transpose()?
         .unwrap_or_default();
+    let report_on = report_on
+        .filter(|d| !d.is_empty() && template == Template::SeriesStart)
+        .map(|d| date_or_today(Some(&d)))
+        .transpose()?;
     state
-        .in_circle(circle, move |engine, id| {
-            Ok(engine.open_gathering(id, date, template)?.to_hex())
+        .in_circle(circle, move |engine, id| match report_on {
+            Some(day) => Ok(engine.start_series(id, date, Some(day))?.to_hex()),
+            None => Ok(engine.open_gathering(id, date, template)?.to_hex()),
         })
         .await
 }
