@@ -206,7 +206,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     window
         .until(
             "the refusal",
-            "return document.getElementById('message').textContent.includes('does not open');",
+            "return document.getElementById('message').textContent.includes('does not open') && document.getElementById('unlock-form').nextElementSibling?.id === 'message';",
         )
         .await;
     window
@@ -638,7 +638,8 @@ async fn looking_back(window: &Window, ada: &Device<'_>) {
         .until(
             "both answers counted, no averages shown",
             "const p = document.getElementById('pulse-summary')?.textContent ?? ''; \
-             return p.startsWith('2 of 3 answers') && document.getElementById('message').dataset.kind === 'ok';",
+             return p.startsWith('2 of 3 answers') && document.getElementById('message').dataset.kind === 'ok' \
+               && document.getElementById('pulse-form').nextElementSibling === document.getElementById('message');",
         )
         .await;
     window
@@ -751,7 +752,8 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         window
             .until(
                 "the new time",
-                &format!("const m = document.getElementById('message'); const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return m.dataset.kind === 'ok' && m.textContent.includes('new rhythm') && !!li && li.textContent.includes('{time}');"),
+                &format!("const m = document.getElementById('message'); const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return m.dataset.kind === 'ok' && m.textContent.includes('new rhythm') && !!li && li.textContent.includes('{time}') \
+                          && document.getElementById('setup-circle-form').nextElementSibling === m;"),
             )
             .await;
     }

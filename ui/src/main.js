@@ -4,6 +4,7 @@ import { backend } from "./bridge.js";
 import { el, form } from "./dom.js";
 import { CircleView } from "./circle.js";
 import { DevicesPanel } from "./devices.js";
+import { say, startMessages } from "./message.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -11,11 +12,7 @@ function show(section) {
   for (const id of ["setup", "unlock", "home"]) $(id).hidden = id !== section;
 }
 
-/** Says `text` at the foot of the page: an error unless `kind` is "ok". */
-function say(text, kind = "error") {
-  $("message").textContent = text;
-  $("message").dataset.kind = kind;
-}
+startMessages();
 
 const circleView = new CircleView($("circle-view"), say);
 new DevicesPanel(say);
@@ -325,12 +322,12 @@ function openLink(url) {
     }
     $("join-ticket").value = url;
     $("join-ticket").focus();
-    say("An invite link: press Join to join the circle.", "ok");
+    say("An invite link: press Join to join the circle.", "ok", $("join-ticket").form ?? $("join-ticket"));
   } else if (url.startsWith("circlekeep://device1/")) {
     if (home || !$("unlock").hidden) return say("That link links a new computer: open it on the computer you are adding.");
     $("link-ticket").value = url;
     $("link-ticket").closest("details")?.setAttribute("open", "");
-    say("A device link: give this computer a name and a passphrase to link it.", "ok");
+    say("A device link: give this computer a name and a passphrase to link it.", "ok", $("link-form"));
   } else {
     say("That link is not a Circlekeep invite or device link.");
   }
