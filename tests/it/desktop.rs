@@ -832,6 +832,23 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "return document.querySelector('#step-brief h4')?.textContent === 'Ground rules';",
         )
         .await;
+    // Read out to the room: the room view shows the step and the rules.
+    room_key(window, "r").await;
+    window
+        .until(
+            "the ground rules in the room view",
+            &format!("return document.body.classList.contains('room') && document.getElementById('room-step')?.textContent.startsWith('Open') \
+                      && document.getElementById('ground-rules')?.getClientRects().length > 0 && document.getElementById('ground-rules').textContent.includes({:?});",
+                "what is said in the circle stays in the circle"),
+        )
+        .await;
+    room_key(window, "r").await;
+    window
+        .until(
+            "the room view left",
+            "return !document.body.classList.contains('room');",
+        )
+        .await;
 
     // Bo moves the agenda on, marks Ada here and asks for 12 minutes.
     window.click("#next-step").await;
@@ -930,6 +947,22 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
                    && {}.querySelector('td.airtime').textContent !== '0:00';",
                 row("Bo")
             ),
+        )
+        .await;
+    // The room sees Bo's time in type read across it.
+    room_key(window, "r").await;
+    window
+        .until(
+            "Bo's time in the room view",
+            "const clock = document.getElementById('turn-clock'); return document.body.classList.contains('room') \
+             && parseFloat(getComputedStyle(clock).fontSize) >= 80 && document.getElementById('turn').textContent.includes(\"Bo's turn\");",
+        )
+        .await;
+    room_key(window, "r").await;
+    window
+        .until(
+            "the room view left",
+            "return !document.body.classList.contains('room');",
         )
         .await;
     // What Bo asked of that turn is not carried over to the next one.
@@ -1135,6 +1168,27 @@ async fn a_short_series(window: &Window, ada: &Device<'_>) {
     window
         .screenshot(&window.artifacts().join("series-review.png"))
         .await;
+    // The close, read out to the room: the next gathering's roles to
+    // confirm round the table, and the series in review.
+    room_key(window, "r").await;
+    window
+        .until(
+            "the next roles and the review in the room view",
+            "const roles = document.getElementById('next-roles'); return document.body.classList.contains('room') \
+             && roles?.getClientRects().length > 0 && !!roles.querySelector('[data-role=facilitator] strong') \
+             && document.getElementById('series-review')?.getClientRects().length > 0;",
+        )
+        .await;
+    window
+        .screenshot(&window.artifacts().join("room-close.png"))
+        .await;
+    room_key(window, "r").await;
+    window
+        .until(
+            "the room view left",
+            "return !document.body.classList.contains('room');",
+        )
+        .await;
 }
 
 /// At the check-in Ada speaks: her time counts as airtime, yet it is no
@@ -1208,17 +1262,20 @@ async fn pause_and_resume(window: &Window, ada: &Device<'_>, state: &[&str]) {
     .await;
 }
 
+/// Presses `key` in the window, as at the head of the table (no field
+/// focused).
+async fn room_key(window: &Window, key: &str) {
+    window
+        .run(&format!("document.activeElement?.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {{ key: {key:?}, bubbles: true }})); return true;"))
+        .await;
+}
+
 /// The room view and the keys: R fills the window with the step, the
 /// presenter's time and who has not had a turn, in large type; → moves the
-/// agenda on for everyone; R again leaves it.
+/// agenda on for everyone, through the appreciations to the close; R again
+/// leaves it.
 async fn room_view(window: &Window, ada: &Device<'_>) {
-    let key = |k: &str| {
-        format!("document.dispatchEvent(new KeyboardEvent('keydown', {{ key: {k:?}, bubbles: true }})); return true;")
-    };
-    window
-        .run("document.activeElement?.blur(); return true;")
-        .await;
-    window.run(&key("r")).await;
+    room_key(window, "r").await;
     window
         .until(
             "the room view",
@@ -1231,7 +1288,7 @@ async fn room_view(window: &Window, ada: &Device<'_>) {
     window
         .screenshot(&window.artifacts().join("room-view.png"))
         .await;
-    window.run(&key("ArrowRight")).await;
+    room_key(window, "ArrowRight").await;
     let state = ["gathering", "show", CIRCLE, "--gathering", DATE];
     sees(ada, &state, "the next step, moved on by a key", &|s| {
         s["agenda"][5]["current"] == true
@@ -1243,7 +1300,16 @@ async fn room_view(window: &Window, ada: &Device<'_>) {
             "return document.getElementById('room-step')?.textContent === 'Appreciations';",
         )
         .await;
-    window.run(&key("R")).await;
+    // The close: with no rhythm set yet, the room is told where to set it.
+    room_key(window, "ArrowRight").await;
+    window
+        .until(
+            "the close in the room view",
+            "return document.getElementById('room-step')?.textContent.startsWith('Close') \
+             && document.getElementById('next-gathering')?.textContent.includes('set the circle\\'s rhythm');",
+        )
+        .await;
+    room_key(window, "R").await;
     window
         .until(
             "the room view left",
