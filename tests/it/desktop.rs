@@ -736,7 +736,8 @@ async fn keepsakes(window: &Window, exports: &std::path::Path, first: chrono::Na
         .until(
             "the planned gatherings",
             &format!("const li = document.querySelector(\"#schedule li[data-date='{first}']\"); return document.querySelector('.purpose')?.textContent === 'Grow as leaders' && !!li && li.textContent.includes('18:30') && li.textContent.includes('at Community room') \
-                && /facilitator: .*, lunch: (Ada|Bo)/.test(li.textContent) && [...document.querySelectorAll(\"form[id^=swap-] select[name=role] option\")].some(o => o.value === 'lunch');"),
+                && /facilitator: .*, lunch: (Ada|Bo)/.test(li.textContent) \
+                && document.getElementById('rhythm')?.textContent.startsWith('Every 2 weeks on ') && !document.getElementById('rhythm').textContent.includes('{first}') && [...document.querySelectorAll(\"form[id^=swap-] select[name=role] option\")].some(o => o.value === 'lunch');"),
         )
         .await;
     // The form keeps the rhythm it set: a new time alone is taken (it used
@@ -1755,7 +1756,7 @@ async fn circle_life(window: &Window, ada: &Device<'_>, first: chrono::NaiveDate
     window
         .until(
             "the reminder of tomorrow's gathering",
-            &format!("return [...document.querySelectorAll('#reminders li.upcoming')].some(r => r.textContent.includes(': {tomorrow} '));"),
+            &format!("return [...document.querySelectorAll('#reminders li.upcoming')].some(r => r.textContent.includes(new Date({tomorrow:?} + 'T12:00').toLocaleDateString([], {{ dateStyle: 'medium' }})) && !r.textContent.includes({tomorrow:?}));"),
         )
         .await;
     window

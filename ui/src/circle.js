@@ -19,6 +19,16 @@ const TABS = [
 ];
 const GOAL_STATES = ["open", "achieved", "dropped"];
 
+/** When the circle meets, in this computer's language: "Every 2 weeks on
+ * Thursday at 18:30 (Europe/Berlin), 90 minutes, from Jan 7, 2027". */
+function rhythmText(r) {
+  const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+  // 1 January 2024 was a Monday.
+  const weekday = new Date(2024, 0, 1 + days.indexOf(r.weekday)).toLocaleDateString([], { weekday: "long" });
+  const every = r.everyWeeks === 1 ? "Every week" : `Every ${r.everyWeeks} weeks`;
+  return `${every} on ${weekday} at ${r.time} (${r.timeZone}), ${r.minutes} minutes, from ${dayText(r.first)}`;
+}
+
 /** The roles the circle rotates beside facilitator, timekeeper and host. */
 function ownRoles(practice) {
   return practice.roles.slice(3);
@@ -433,7 +443,7 @@ export class CircleView {
       this.setupForm(circle, practice),
       el("div", { class: "heading" }, el("h3", {}, "Next gatherings"),
         el("button", { id: "export-ics", class: "secondary", onclick: () => this.save(() => backend.exportIcs(this.id)) }, "Export the year (.ics)")),
-      practice.cadence ? el("p", {}, practice.cadence) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
+      practice.rhythm ? el("p", { id: "rhythm" }, rhythmText(practice.rhythm)) : el("p", {}, "No rhythm set yet: set it above to plan the year and the rota."),
       el("ul", { id: "schedule", class: "schedule" }, byDate(practice.next).map((p) => this.planned(p, me?.id, practice, circle.members))),
     );
   }

@@ -1,7 +1,7 @@
 // The app shell: first run, unlock, then the list of circles beside the
 // open circle, with the sync state in the header.
 import { backend } from "./bridge.js";
-import { el, form } from "./dom.js";
+import { el, form, dateTimeText, dayText } from "./dom.js";
 import { CircleView } from "./circle.js";
 import { DevicesPanel } from "./devices.js";
 import { say, startMessages } from "./message.js";
@@ -62,10 +62,22 @@ async function showReminders() {
   try {
     const reminders = await backend.reminders(REMINDER_HOURS);
     $("reminders").replaceChildren(...reminders.map((r) =>
-      el("li", { class: r.kind }, el("button", { class: "link", onclick: () => openCircle(r.circle) }, r.text))));
+      el("li", { class: r.kind }, el("button", { class: "link", onclick: () => openCircle(r.circle) }, reminderText(r)))));
   } catch {
     // Reminders are a courtesy: a failed read leaves the last ones shown.
   }
+}
+
+/** A reminder in this computer's locale and time zone (the backend's own
+ * text, for notifications, says the circle's). */
+function reminderText(r) {
+  const g = r.gathering;
+  if (r.kind === "upcoming" && g) {
+    const roles = r.mine.length ? ` You are ${r.mine.join(" and ")}.` : "";
+    return `${r.circle_name} meets ${dateTimeText(g.starts)}${g.place ? ` at ${g.place}` : ""}.${roles}`;
+  }
+  if (r.kind === "series" && r.on) return `${r.circle_name} reports back on its short series on ${dayText(r.on)}: open that gathering as a series report.`;
+  return r.text;
 }
 
 /** The last sync state shown, so the members tab redraws only on change. */

@@ -262,6 +262,9 @@ impl<S: Store> Engine<S> {
                     }
                     out.push(ReminderView {
                         circle: summary.id.clone(),
+                        circle_name: doc.settings.name.clone(),
+                        mine: mine.iter().map(|r| (*r).to_owned()).collect(),
+                        on: None,
                         kind: "upcoming".into(),
                         text,
                         gathering: Some(planned_view(p, &cadence, &names)),
@@ -275,6 +278,9 @@ impl<S: Store> Engine<S> {
             if past.len() >= 2 && past[past.len() - 2..].iter().all(|p| p.gathering.is_none()) {
                 out.push(ReminderView {
                     circle: summary.id.clone(),
+                    circle_name: doc.settings.name.clone(),
+                    mine: Vec::new(),
+                    on: None,
                     kind: "nudge".into(),
                     text: format!(
                         "{} has not met for its last two gatherings. A short check-in keeps a circle alive.",

@@ -102,6 +102,9 @@ pub(crate) fn reminders(
         if !reported && day >= today && day - today <= within {
             out.push(ReminderView {
                 circle: hex.to_owned(),
+                circle_name: circle.settings.name.clone(),
+                mine: Vec::new(),
+                on: Some(day.to_string()),
                 kind: "series".into(),
                 text: format!(
                     "{} reports back on its short series on {day}: open that gathering as a series report.",

@@ -298,6 +298,12 @@ pub struct PracticeView {
 pub struct ReminderView {
     /// Circle id.
     pub circle: String,
+    /// Circle name.
+    pub circle_name: String,
+    /// The roles this device's member holds there (upcoming gatherings).
+    pub mine: Vec<String>,
+    /// The day it is about (YYYY-MM-DD), when it is no planned gathering.
+    pub on: Option<String>,
     /// `upcoming`, `nudge` or `series` (a short series reports back soon).
     pub kind: String,
     /// What to tell the member.
