@@ -833,26 +833,22 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             "return document.querySelector('#step-brief h4')?.textContent === 'Ground rules';",
         )
         .await;
-    // Read out to the room: the room view shows the step and the rules.
-    room_key(window, "r").await;
+    // Bo, at the head of the table, runs the gathering in the room view
+    // and moves it on with the keys; the table of who is here and who
+    // asks for time, which the room does not need to see, is outside it.
+    room(window, true).await;
     window
         .until(
             "the ground rules in the room view",
-            &format!("return document.body.classList.contains('room') && document.getElementById('room-step')?.textContent.startsWith('Open') \
+            &format!("return document.getElementById('room-step')?.textContent.startsWith('Open') \
                       && document.getElementById('ground-rules')?.getClientRects().length > 0 && document.getElementById('ground-rules').textContent.includes({:?});",
                 "what is said in the circle stays in the circle"),
         )
         .await;
-    room_key(window, "r").await;
-    window
-        .until(
-            "the room view left",
-            "return !document.body.classList.contains('room');",
-        )
-        .await;
+    room_step(window, "Check-in").await;
+    room(window, false).await;
 
-    // Bo moves the agenda on, marks Ada here and asks for 12 minutes.
-    window.click("#next-step").await;
+    // Bo marks Ada here; she checks in; Bo asks for 12 minutes.
     window
         .run(&format!(
             "{}.querySelector('input.present').click(); return true;",
@@ -904,10 +900,12 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
         },
     )
     .await;
+    room(window, true).await;
+    room_step(window, "Report back").await;
     report_back_for_ada(window, ada).await;
-    window
-        .run("[...document.querySelectorAll('#agenda .step-title')].find(b => b.textContent === 'Turns').click(); return true;")
-        .await;
+    room_step(window, "Time requests").await;
+    room_step(window, "Turns").await;
+    room(window, false).await;
     window
         .until(
             "the turns step, where time is a turn",
@@ -950,20 +948,14 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
             ),
         )
         .await;
-    // The room sees Bo's time in type read across it.
-    room_key(window, "r").await;
+    // The room sees Bo's time in type read across it; the turn is paused,
+    // resumed and ended there.
+    room(window, true).await;
     window
         .until(
             "Bo's time in the room view",
-            "const clock = document.getElementById('turn-clock'); return document.body.classList.contains('room') \
-             && parseFloat(getComputedStyle(clock).fontSize) >= 80 && document.getElementById('turn').textContent.includes(\"Bo's turn\");",
-        )
-        .await;
-    room_key(window, "r").await;
-    window
-        .until(
-            "the room view left",
-            "return !document.body.classList.contains('room');",
+            "const clock = document.getElementById('turn-clock'); \
+             return parseFloat(getComputedStyle(clock).fontSize) >= 80 && document.getElementById('turn').textContent.includes(\"Bo's turn\");",
         )
         .await;
     // What Bo asked of that turn is not carried over to the next one.
@@ -989,10 +981,11 @@ async fn run_the_gathering(window: &Window, ada: &Device<'_>) {
     window.click("#save-contract").await;
     window
         .until(
-            "Bo's contract made here",
-            &format!("const m = document.getElementById('made-here'); return !document.querySelector('dialog') && !!m && m.textContent.includes({BO_NEXT_TIME:?});"),
+            "Bo's contract made here, in the room view",
+            &format!("const m = document.getElementById('made-here'); return !document.querySelector('dialog') && !!m && m.getClientRects().length > 0 && m.textContent.includes({BO_NEXT_TIME:?});"),
         )
         .await;
+    room(window, false).await;
 
     // Ada takes an off-the-record turn: the window stops
     // offering to add notes until it ends.
@@ -1263,6 +1256,34 @@ async fn pause_and_resume(window: &Window, ada: &Device<'_>, state: &[&str]) {
     .await;
 }
 
+/// Turns the room view on or off (the R key), and waits until it is.
+async fn room(window: &Window, on: bool) {
+    room_key(window, "r").await;
+    window
+        .until(
+            if on {
+                "the room view"
+            } else {
+                "the room view left"
+            },
+            &format!("return document.body.classList.contains('room') === {on};"),
+        )
+        .await;
+}
+
+/// Moves the agenda on (→) to the step titled `title`, in the room view.
+async fn room_step(window: &Window, title: &str) {
+    room_key(window, "ArrowRight").await;
+    window
+        .until(
+            &format!("the room view at {title}"),
+            &format!(
+                "return document.getElementById('room-step')?.textContent.startsWith({title:?});"
+            ),
+        )
+        .await;
+}
+
 /// Presses `key` in the window, as at the head of the table (no field
 /// focused).
 async fn room_key(window: &Window, key: &str) {
@@ -1323,12 +1344,9 @@ async fn room_view(window: &Window, ada: &Device<'_>) {
 /// how it went for her; Ada's device shows it, reported by Bo.
 async fn report_back_for_ada(window: &Window, ada: &Device<'_>) {
     window
-        .run("[...document.querySelectorAll('#agenda .step-title')].find(b => b.textContent.startsWith('Report back')).click(); return true;")
-        .await;
-    window
         .until(
-            "Ada's contract to report back on",
-            &format!("return !!document.querySelector('#report-back form[id^=report-back-]') && document.getElementById('report-back').textContent.includes({LAST_TIME:?}) && !document.getElementById('circle-view').hasAttribute('data-rendering');"),
+            "Ada's contract to report back on, in the room view",
+            &format!("return document.querySelector('#report-back form[id^=report-back-]')?.getClientRects().length > 0 && document.getElementById('report-back').textContent.includes({LAST_TIME:?}) && !document.getElementById('circle-view').hasAttribute('data-rendering');"),
         )
         .await;
     window

@@ -123,7 +123,7 @@ export class CircleView {
       el("button", { id: "make-invite", onclick: this.act(async () => { this.invite = await backend.invite(this.id); }) }, "Make an invite"),
       this.invite ? this.invitePanel(this.invite) : null,
       el("h3", {}, "Add by member card"),
-      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "circlekeep-member1:…", required: true })], "Add member",
+      form({ id: "add-member-form" }, [el("textarea", { name: "card", rows: 2, placeholder: "Their member card (circlekeep-member…)", required: true })], "Add member",
         async (f) => { await backend.addMember(this.id, f.card.value.trim()); f.reset(); await this.refresh(); }, this.say),
     ];
   }
