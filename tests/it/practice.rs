@@ -200,6 +200,54 @@ fn a_circle_s_own_roles_rotate_like_the_practice_s() {
     assert_eq!(plain[3].roles.len(), 3);
 }
 
+/// A modified app writes 5,000 "roles" into the circle document, most of
+/// them no names: every device reads at most four valid ones, each once,
+/// and its rota is the same as everyone's.
+#[test]
+fn a_flood_of_made_up_roles_is_read_as_four() {
+    let group = peers(3);
+    let (ada, mallory) = (&group[0], &group[2]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    ada.send(mallory, circle);
+    let mut flood: Vec<String> = (0..5_000).map(|i| format!("x/{i}")).collect();
+    flood[10] = "tea".into();
+    flood[11] = "TEA".into();
+    flood[4_000] = "host".into();
+    for (i, name) in ["lunch", "notes", "photos", "snacks", "music"]
+        .iter()
+        .enumerate()
+    {
+        flood[20 + i] = (*name).to_owned();
+    }
+    mallory
+        .tamper(circle, circlekeep_engine::DocId::CIRCLE, |d| {
+            circlekeep_model::docs::put_at(d, &["settings"], "roles", &flood)
+        })
+        .expect("the flood, signed by Mallory");
+    mallory.send(ada, circle);
+    let practice = ada.practice(circle, date("2027-01-04")).expect("practice");
+    assert_eq!(
+        practice.roles,
+        [
+            "facilitator",
+            "timekeeper",
+            "host",
+            "tea",
+            "lunch",
+            "notes",
+            "photos"
+        ]
+    );
+    let year = ada.schedule(circle, date("2027-01-04")).expect("schedule");
+    assert!(year.iter().take(26).all(|g| g.roles.len() == 7));
+    assert_eq!(
+        mallory
+            .schedule(circle, date("2027-01-04"))
+            .expect("schedule"),
+        year
+    );
+}
+
 #[test]
 fn the_year_exports_as_ics_that_a_calendar_parser_reads() {
     let group = peers(3);
