@@ -32,6 +32,7 @@ pub fn run() {
     }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .setup(|app| {
             session::exit_on_signals(app.handle());
@@ -55,6 +56,7 @@ pub fn run() {
             commands::identity::status,
             commands::identity::init,
             commands::identity::unlock,
+            commands::identity::lock,
             commands::identity::change_passphrase,
             commands::identity::member_card,
             commands::identity::restore,

@@ -1,11 +1,14 @@
-//! Gathering reminders as system notifications: each gathering is announced
-//! once, when it comes within two days (as the window's banner does),
-//! through the desktop's notification service (the freedesktop
-//! Notifications interface on the session D-Bus, on Linux).
+//! Reminders as system notifications: each gathering is announced once,
+//! when it comes within two days (as the window's banner does), and so are
+//! the member's contracts due for report back there, through the
+//! notification plugin (the freedesktop service on Linux, the system's
+//! own on macOS and Windows).
 
 use circlekeep_engine::{Engine, Utc};
 use std::sync::Weak;
 use std::time::Duration;
+use tauri::AppHandle;
+use tauri_plugin_notification::NotificationExt;
 
 /// How far ahead a gathering is announced (the window's banner: 48 h too).
 const AHEAD: chrono::Duration = chrono::Duration::hours(48);
@@ -18,7 +21,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// Announces due gatherings until the engine goes away: at start, every
 /// minute, and whenever a circle changed (a gathering moved to tomorrow).
 /// The engine remembers what it announced, across restarts too.
-pub async fn announce_reminders(engine: Weak<Engine>) {
+pub async fn announce_reminders(app: AppHandle, engine: Weak<Engine>) {
     let Some(mut changes) = engine.upgrade().map(|e| e.subscribe()) else {
         return;
     };
@@ -44,10 +47,12 @@ pub async fn announce_reminders(engine: Weak<Engine>) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
+        let app = app.clone();
         let shown = tauri::async_runtime::spawn_blocking(move || {
             let due = engine.reminders_to_announce(Utc::now(), AHEAD)?;
             for reminder in &due {
-                if let Err(e) = show("Circlekeep", &reminder.text) {
+                let note = app.notification().builder().title("Circlekeep");
+                if let Err(e) = note.body(&reminder.text).show() {
                     tracing::info!("cannot show a notification: {e}");
                 }
             }
@@ -61,44 +66,4 @@ pub async fn announce_reminders(engine: Weak<Engine>) {
             Err(e) => tracing::warn!("reminder task failed: {e}"),
         }
     }
-}
-
-/// Shows one notification through the session bus's notification service.
-#[cfg(target_os = "linux")]
-fn show(summary: &str, body: &str) -> Result<(), String> {
-    use gio::glib::{self, ToVariant};
-    let bus = gio::bus_get_sync(gio::BusType::Session, gio::Cancellable::NONE)
-        .map_err(|e| e.to_string())?;
-    let hints = std::collections::HashMap::<String, glib::Variant>::new();
-    let params = (
-        "Circlekeep",
-        0u32,
-        "",
-        summary,
-        body,
-        Vec::<String>::new(),
-        hints,
-        -1i32,
-    )
-        .to_variant();
-    bus.call_sync(
-        Some("org.freedesktop.Notifications"),
-        "/org/freedesktop/Notifications",
-        "org.freedesktop.Notifications",
-        "Notify",
-        Some(&params),
-        None,
-        gio::DBusCallFlags::NONE,
-        5_000,
-        gio::Cancellable::NONE,
-    )
-    .map(|_| ())
-    .map_err(|e| e.to_string())
-}
-
-/// Shows one notification (not yet on this platform: the window's banner
-/// and the calendar export's alarms remind instead).
-#[cfg(not(target_os = "linux"))]
-fn show(_summary: &str, _body: &str) -> Result<(), String> {
-    Err("system notifications are not supported on this platform yet".into())
 }

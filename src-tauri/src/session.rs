@@ -28,7 +28,10 @@ pub fn start(app: &AppHandle, engine: Engine) {
         Arc::downgrade(&engine),
         CheckpointPolicy::default(),
     ));
-    tauri::async_runtime::spawn(crate::notify::announce_reminders(Arc::downgrade(&engine)));
+    tauri::async_runtime::spawn(crate::notify::announce_reminders(
+        app.clone(),
+        Arc::downgrade(&engine),
+    ));
     let config = state.node_config(&engine);
     tauri::async_runtime::spawn(async move {
         let secret = *engine.identity().endpoint_secret();
@@ -69,6 +72,40 @@ pub fn exit_on_signals(app: &AppHandle) {
         tracing::info!("asked to stop; quitting");
         app.exit(0);
     });
+}
+
+/// How long locking waits for work already running (a command, a
+/// checkpoint) to let go of the engine.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Locks the app: the node stops, the caches are written, and the engine,
+/// with the keys it holds in memory, is dropped; the data folder is closed
+/// until the passphrase opens it again.
+pub async fn lock(state: &AppState) -> Result<(), CommandError> {
+    let Some(session) = state.take_session() else {
+        return Ok(());
+    };
+    session.node.stop().await;
+    let engine = session.engine;
+    drop(session.node);
+    let writer = engine.clone();
+    if let Err(e) = crate::state::blocking(move || Ok(writer.checkpoint()?)).await {
+        tracing::warn!("cannot write caches: {}", e.message);
+    }
+    let gone = Arc::downgrade(&engine);
+    drop(engine);
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    while gone.strong_count() > 0 {
+        if tokio::time::Instant::now() > deadline {
+            return Err(CommandError::new(
+                circlekeep_engine::ErrorCode::Internal,
+                "the app is still busy and could not lock: try again in a moment",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::info!("locked");
+    Ok(())
 }
 
 /// Shuts the node down and writes the caches, when the app quits.

@@ -100,6 +100,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     a_link_opened_later_reaches_the_running_window(&window, &bo_home).await;
     diagnostics_without_content(&window).await;
     change_the_passphrase_and_back(&window).await;
+    lock_now_and_when_idle(&window).await;
 
     // What Bo did in the window reached Ada over the network.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -147,6 +148,15 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     }
     assert!(desktop.notifications().contains("member=Notify"));
     assert_eq!(announced(&desktop.notifications()), 1, "announced once");
+    // Bo's contracts from the gathering are due there: he is told, once,
+    // without their words.
+    let log = desktop.notifications();
+    assert_eq!(
+        log.matches("Thursday circle: report back on your").count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains(BO_NEXT_TIME), "{log}");
 
     // Ada writes; the open window shows it without being asked, and what Bo
     // had begun in a form (then looked away from) survives the redraw.
@@ -1840,6 +1850,50 @@ async fn change_the_passphrase_and_back(window: &Window) {
             .await;
     }
     window.click("#passphrase-panel summary").await;
+}
+
+/// *Lock* closes the data folder and shows the unlock screen with nothing
+/// of the circle left in the page; so does leaving the app unused for the
+/// chosen time (shortened here in the window's storage); the passphrase
+/// opens it all again.
+async fn lock_now_and_when_idle(window: &Window) {
+    let locked = format!(
+        "return !document.getElementById('unlock').hidden && document.getElementById('home').hidden \
+         && !document.body.textContent.includes({CIRCLE:?}) && ![...document.querySelectorAll('textarea')].some(t => t.value.includes({BO_NOTE:?}));"
+    );
+    let unlock = || async {
+        window.type_into("#unlock-pass", PASSPHRASE).await;
+        window.click("#unlock-form button").await;
+        window
+            .until(
+                "the circle again",
+                &format!("return [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {BO_NOTE:?});"),
+            )
+            .await;
+    };
+    window.click("#lock-now").await;
+    window.until("locked on demand", &locked).await;
+    unlock().await;
+    // Chosen in the Lock panel: kept, and said.
+    window.click("#lock-panel summary").await;
+    window
+        .run("const c = document.getElementById('lock-after'); c.value = '300'; c.dispatchEvent(new Event('change')); return true;")
+        .await;
+    window
+        .until(
+            "the idle time kept",
+            "return localStorage.getItem('circlekeep.lockAfter') === '300' && document.getElementById('message').textContent.startsWith('The app locks when');",
+        )
+        .await;
+    window
+        .run("localStorage.setItem('circlekeep.lockAfter', '2'); return true;")
+        .await;
+    window.until("locked when left unused", &locked).await;
+    window
+        .run("localStorage.setItem('circlekeep.lockAfter', '0'); return true;")
+        .await;
+    unlock().await;
+    window.click("#lock-panel summary").await;
 }
 
 /// *Copy diagnostic info*: the version, system and sync state, and nothing

@@ -1042,6 +1042,76 @@ fn a_gathering_is_announced_once_and_again_when_moved() {
     assert!(files_containing(&store, "Old Library").is_empty());
 }
 
+/// A contract made at a gathering is due for report back at the next one:
+/// its owner is reminded (once, without the contract's words, which a
+/// notification would show to anyone near the screen); once reported,
+/// or for anyone else, there is nothing to remind.
+#[test]
+fn a_contract_is_announced_as_due_before_the_next_gathering() {
+    let group = peers(2);
+    let (ada, bo) = (&group[0], &group[1]);
+    let circle = scheduled_circle(&group, "2027-01-04");
+    let first = ada
+        .open_gathering(
+            circle,
+            date("2027-01-07"),
+            circlekeep_engine::agenda::Template::Biweekly,
+        )
+        .expect("the first gathering");
+    const WORDS: &str = "Delegate the offsite planning";
+    let contract = ada
+        .add_contract(circle, WORDS, None, Some(first))
+        .expect("Ada's contract");
+    ada.send(bo, circle);
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&chrono::Utc)
+    };
+    let day = chrono::Duration::hours(24);
+    let contract_reminders = |peer: &Peer, now: &str| {
+        peer.reminders_to_announce(at(now), day)
+            .expect("reminders")
+            .into_iter()
+            .filter(|r| r.kind == "contract")
+            .collect::<Vec<_>>()
+    };
+    // The next gathering: 2027-01-21, 18:30 in Berlin.
+    assert!(
+        contract_reminders(ada, "2027-01-19T12:00:00Z").is_empty(),
+        "too early"
+    );
+    let due = contract_reminders(ada, "2027-01-20T18:00:00Z");
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].due, 1);
+    assert!(
+        due[0].text.contains("report back on your contract") && due[0].text.contains("2027-01-21"),
+        "{}",
+        due[0].text
+    );
+    assert!(!due[0].text.contains(WORDS), "{}", due[0].text);
+    assert!(
+        contract_reminders(ada, "2027-01-20T19:00:00Z").is_empty(),
+        "once"
+    );
+    assert!(
+        contract_reminders(bo, "2027-01-20T18:00:00Z").is_empty(),
+        "Ada's, not Bo's"
+    );
+    // Reported early: nothing due.
+    ada.report_contract(
+        circle,
+        &contract,
+        Some(circlekeep_engine::Outcome::Kept),
+        None,
+    )
+    .expect("reported");
+    let later = ada
+        .reminders(at("2027-01-20T20:00:00Z"), day)
+        .expect("reminders");
+    assert!(later.iter().all(|r| r.kind != "contract"), "{later:?}");
+}
+
 #[test]
 fn the_guide_is_prompted_to_hand_over_after_the_third_gathering() {
     let group = peers(3);

@@ -23,6 +23,7 @@ export const backend = {
   status: () => call("status"),
   init: (name, passphrase) => call("init", { name, passphrase }),
   unlock: (passphrase) => call("unlock", { passphrase }),
+  lock: () => call("lock"),
   /** Seals the key file again under `next` once `current` opens it. */
   changePassphrase: (current, next) => call("change_passphrase", { current, new: next }),
   memberCard: () => call("member_card"),

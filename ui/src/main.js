@@ -5,14 +5,17 @@ import { el, form, dateTimeText, dayText } from "./dom.js";
 import { CircleView } from "./circle.js";
 import { DevicesPanel } from "./devices.js";
 import { say, startMessages } from "./message.js";
+import { startLocking } from "./lock.js";
 
 const $ = (id) => document.getElementById(id);
 
 function show(section) {
   for (const id of ["setup", "unlock", "home"]) $(id).hidden = id !== section;
+  $("lock-now").hidden = section !== "home";
 }
 
 startMessages();
+startLocking({ say, unlocked: () => !$("home").hidden });
 
 const circleView = new CircleView($("circle-view"), say);
 new DevicesPanel(say);
@@ -75,6 +78,10 @@ function reminderText(r) {
   if (r.kind === "upcoming" && g) {
     const roles = r.mine.length ? ` You are ${r.mine.join(" and ")}.` : "";
     return `${r.circle_name} meets ${dateTimeText(g.starts)}${g.place ? ` at ${g.place}` : ""}.${roles}`;
+  }
+  if (r.kind === "contract" && g) {
+    const which = r.due === 1 ? "your contract" : `your ${r.due} contracts`;
+    return `${r.circle_name}: report back on ${which} at the gathering of ${dateTimeText(g.starts)}.`;
   }
   if (r.kind === "series" && r.on) return `${r.circle_name} reports back on its short series on ${dayText(r.on)}: open that gathering as a series report.`;
   return r.text;

@@ -2,7 +2,7 @@
 //! two weeks, its report back (outcome and what was learnt), and each
 //! member's history of them.
 
-use crate::views::ContractHistoryView;
+use crate::views::{ContractHistoryView, ContractView, PlannedView, ReminderView};
 use crate::{check_text, circle, random_id, DocId, MAX_TEXT_CHARS};
 use crate::{CircleId, Engine, EngineError, MemberId, Store};
 
@@ -126,6 +126,33 @@ impl<S: Store> Engine<S> {
             .collect())
     }
 
+    /// This device's member's contracts not yet reported back on, with the
+    /// day each was made (its gathering's, or the day it was written).
+    pub(crate) fn my_open_contracts(
+        &self,
+        id: CircleId,
+    ) -> Result<Vec<(ContractView, String)>, EngineError> {
+        let me = self.me.member_id().to_hex();
+        let circle = self.circle(id)?;
+        let day_of = |k: &ContractView| {
+            let at = k.gathering.as_deref();
+            circle
+                .gatherings
+                .iter()
+                .find(|g| Some(g.id.as_str()) == at)
+                .map_or_else(
+                    || k.created.get(..10).unwrap_or_default().to_owned(),
+                    |g| g.date.clone(),
+                )
+        };
+        Ok(circle
+            .contracts
+            .iter()
+            .filter(|k| k.owner == me && k.outcome.is_empty())
+            .map(|k| (k.clone(), day_of(k)))
+            .collect())
+    }
+
     pub(crate) fn find_contract(
         &self,
         id: CircleId,
@@ -135,4 +162,40 @@ impl<S: Store> Engine<S> {
         find_key(doc.contracts.keys(), selector)
             .ok_or_else(|| EngineError::UnknownContract(selector.into()))
     }
+}
+
+/// A reminder that this member's contracts made before `gathering` are due
+/// for report back there (none if there are none). The text names no
+/// contract: a system notification can be seen by anyone near the screen.
+pub(crate) fn due_reminder(
+    circle_hex: &str,
+    doc: &docs::CircleDoc,
+    open: &[(ContractView, String)],
+    gathering: &PlannedView,
+) -> Option<ReminderView> {
+    let due = open
+        .iter()
+        .filter(|(_, made)| *made < gathering.date)
+        .count();
+    if due == 0 {
+        return None;
+    }
+    let which = if due == 1 {
+        "your contract".to_owned()
+    } else {
+        format!("your {due} contracts")
+    };
+    Some(ReminderView {
+        circle: circle_hex.to_owned(),
+        circle_name: doc.settings.name.clone(),
+        mine: Vec::new(),
+        on: None,
+        due,
+        kind: "contract".into(),
+        text: format!(
+            "{}: report back on {which} at the gathering of {} {}.",
+            doc.settings.name, gathering.date, gathering.time
+        ),
+        gathering: Some(gathering.clone()),
+    })
 }

@@ -237,8 +237,16 @@ impl<S: Store> Engine<S> {
             let members = self.member_hexes(id)?;
             let names = crate::circles::profile_names(&doc);
             let planned = plan(&doc, &members, today + Duration::days(60))?;
+            let open = self.my_open_contracts(id)?;
             for p in planned.iter().filter(|p| !p.cancelled) {
                 if p.starts >= now && p.starts - now <= within {
+                    let view = planned_view(p, &cadence, &names);
+                    out.extend(crate::contracts::due_reminder(
+                        &summary.id,
+                        &doc,
+                        &open,
+                        &view,
+                    ));
                     let mine: Vec<&str> = p
                         .roles
                         .iter()
@@ -265,9 +273,10 @@ impl<S: Store> Engine<S> {
                         circle_name: doc.settings.name.clone(),
                         mine: mine.iter().map(|r| (*r).to_owned()).collect(),
                         on: None,
+                        due: 0,
                         kind: "upcoming".into(),
                         text,
-                        gathering: Some(planned_view(p, &cadence, &names)),
+                        gathering: Some(view),
                     });
                 }
             }
@@ -281,6 +290,7 @@ impl<S: Store> Engine<S> {
                     circle_name: doc.settings.name.clone(),
                     mine: Vec::new(),
                     on: None,
+                    due: 0,
                     kind: "nudge".into(),
                     text: format!(
                         "{} has not met for its last two gatherings. A short check-in keeps a circle alive.",
@@ -317,8 +327,13 @@ impl<S: Store> Engine<S> {
             .reminders(now, within)?
             .into_iter()
             .filter(|r| {
+                // A gathering, and the contracts due at it, once each.
                 r.gathering.as_ref().is_some_and(|g| {
-                    seen.insert((r.circle.clone(), g.planned.clone(), g.starts.clone()))
+                    let about = match r.kind.as_str() {
+                        "upcoming" => g.planned.clone(),
+                        kind => format!("{kind}:{}", g.planned),
+                    };
+                    seen.insert((r.circle.clone(), about, g.starts.clone()))
                 })
             })
             .collect();

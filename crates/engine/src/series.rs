@@ -105,6 +105,7 @@ pub(crate) fn reminders(
                 circle_name: circle.settings.name.clone(),
                 mine: Vec::new(),
                 on: Some(day.to_string()),
+                due: 0,
                 kind: "series".into(),
                 text: format!(
                     "{} reports back on its short series on {day}: open that gathering as a series report.",

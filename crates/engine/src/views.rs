@@ -304,7 +304,10 @@ pub struct ReminderView {
     pub mine: Vec<String>,
     /// The day it is about (YYYY-MM-DD), when it is no planned gathering.
     pub on: Option<String>,
-    /// `upcoming`, `nudge` or `series` (a short series reports back soon).
+    /// How many of this member's contracts are due there (`contract`).
+    pub due: usize,
+    /// `upcoming`, `contract` (yours, due for report back there), `nudge`
+    /// or `series` (a short series reports back soon).
     pub kind: String,
     /// What to tell the member.
     pub text: String,

@@ -72,6 +72,13 @@ pub async fn unlock(
     Ok(())
 }
 
+/// Locks the app (on demand, or after the idle time the window keeps):
+/// the passphrase is needed again.
+#[tauri::command]
+pub async fn lock(state: State<'_, AppState>) -> Result<(), CommandError> {
+    crate::session::lock(&state).await
+}
+
 /// This device's member card and fingerprint.
 #[derive(Serialize)]
 pub struct Card {
