@@ -591,6 +591,7 @@ async fn an_invitation_waits_for_consent(window: &Window, ada: &Device<'_>) {
 /// device; Bo answers the pulse, which shows a count and no averages while
 /// fewer than three answered; the retrospective counts the gathering.
 async fn looking_back(window: &Window, ada: &Device<'_>) {
+    tabs_by_keyboard(window).await;
     window.click("#tab-reflect").await;
     window
         .until(
@@ -1850,6 +1851,34 @@ async fn change_the_passphrase_and_back(window: &Window) {
             .await;
     }
     window.click("#passphrase-panel summary").await;
+}
+
+/// The circle's tabs are a tab list to a screen reader and a keyboard: ←
+/// and → (Home, End) move between them, the focus follows, and the page
+/// below is the panel of the tab chosen.
+async fn tabs_by_keyboard(window: &Window) {
+    let press = |key: &str| {
+        format!("const t = document.activeElement; t.dispatchEvent(new KeyboardEvent('keydown', {{ key: {key:?}, bubbles: true }})); return t.id;")
+    };
+    let chosen = |id: &str| {
+        format!("const t = document.getElementById({id:?}); const panel = document.getElementById('tab-panel'); \
+                 return t.getAttribute('aria-selected') === 'true' && document.activeElement === t && t.tabIndex === 0 \
+                 && panel?.getAttribute('role') === 'tabpanel' && panel.getAttribute('aria-labelledby') === {id:?} \
+                 && document.querySelector('[role=tablist]').querySelectorAll('[tabindex=\"0\"]').length === 1;")
+    };
+    window
+        .run("document.getElementById('tab-gatherings').focus(); return true;")
+        .await;
+    window.run(&press("ArrowRight")).await;
+    window
+        .until("the next tab, by its key", &chosen("tab-goals"))
+        .await;
+    window.run(&press("End")).await;
+    window.until("the last tab", &chosen("tab-reflect")).await;
+    window.run(&press("Home")).await;
+    window
+        .until("the first tab", &chosen("tab-gatherings"))
+        .await;
 }
 
 /// *Lock* closes the data folder and shows the unlock screen with nothing

@@ -185,9 +185,10 @@ export class CircleView {
     }
     const tabs = el(
       "nav",
-      { class: "tabs", role: "tablist" },
+      { class: "tabs", role: "tablist", "aria-label": "Circle", onkeydown: (e) => this.tabKey(e) },
       TABS.map(([key, label]) =>
-        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), onclick: () => this.go(() => { this.tab = key; }) }, label),
+        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), "aria-controls": "tab-panel",
+          tabindex: key === this.tab ? "0" : "-1", onclick: () => this.go(() => { this.tab = key; }) }, label),
       ),
     );
     // The new page is built aside while the shown one keeps working.
@@ -195,6 +196,9 @@ export class CircleView {
     this.refused = await backend.rejections(this.id);
     const refusedCount = this.refused.reduce((sum, r) => sum + r.count, 0);
     const body = await this[this.tab](circle);
+    Object.assign(body, { id: "tab-panel" });
+    body.setAttribute("role", "tabpanel");
+    body.setAttribute("aria-labelledby", `tab-${this.tab}`);
     const unaccepted = circle.member && !circle.invitation ? await this.charterPrompt(circle) : null;
     if (this.typing()) {
       // The user went into a field while this was built: keep their page,
@@ -205,8 +209,10 @@ export class CircleView {
     }
     shown.run?.stop();
     if (this.run === shown.run) this.run = null;
-    // What the user half-filled survives the redraw a member's change causes.
+    // What the user half-filled survives the redraw a member's change
+    // causes, and so does a keyboard user's place on the tabs.
     const kept = drafts(this.root);
+    const onTabs = this.root.contains(document.activeElement) && document.activeElement.getAttribute("role") === "tab";
     this.root.replaceChildren(
       ...[
         el("h2", { id: "circle-name" }, circle.name),
@@ -226,6 +232,22 @@ export class CircleView {
       ].filter(Boolean),
     );
     restoreDrafts(this.root, kept);
+    if (this.focusTab || onTabs) document.getElementById(`tab-${this.tab}`)?.focus();
+    this.focusTab = false;
+  }
+
+  /** The tabs' keys: ← and → move to the previous or next tab, Home and
+   * End to the first or last, and the focus goes with them. */
+  tabKey(event) {
+    const at = TABS.findIndex(([key]) => key === this.tab);
+    const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: TABS.length - 1 }[event.key];
+    if (to === undefined) return;
+    // Not also a step of a running gathering (the room view's keys).
+    event.preventDefault();
+    event.stopPropagation();
+    const [key] = TABS[(to + TABS.length) % TABS.length];
+    this.focusTab = true;
+    this.go(() => { this.tab = key; });
   }
 
   async gatherings(circle) {

@@ -51,7 +51,7 @@ let listening = false;
 
 function onKey(event) {
   const target = event.target;
-  const typing = target instanceof Element && target.closest("input, textarea, select, [contenteditable], dialog");
+  const typing = target instanceof Element && target.closest("input, textarea, select, [contenteditable], dialog, [role=tablist]");
   if (!bound || typing || document.querySelector("dialog[open]") || event.ctrlKey || event.metaKey || event.altKey) return;
   const keys = { ArrowRight: bound.next, ArrowLeft: bound.previous, t: bound.turn, T: bound.turn,
     p: bound.pause, P: bound.pause, r: bound.room, R: bound.room };
