@@ -9,8 +9,9 @@ APP_PACKAGES=(build-essential pkg-config curl wget file libssl-dev libxdo-dev
 # root; age: the backup test opens a backup with the standard age tool;
 # xvfb and webkit2gtk-driver: the desktop end-to-end test drives the real
 # window in a virtual display; dbus: its private session bus, on which the
-# app's notifications are recorded).
-TEST_PACKAGES=(iproute2 age xvfb webkit2gtk-driver dbus)
+# app's notifications are recorded; gnome-keyring: the Secret Service the
+# app keeps a passphrase in, on that bus).
+TEST_PACKAGES=(iproute2 age xvfb webkit2gtk-driver dbus gnome-keyring)
 
 # The version of tauri-driver the desktop end-to-end test runs.
 TAURI_DRIVER_VERSION=2.1.0

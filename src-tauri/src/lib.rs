@@ -3,6 +3,7 @@
 //! this crate knows Tauri, IPC and JSON.
 
 mod commands;
+mod keychain;
 mod logging;
 mod notify;
 mod session;
@@ -57,6 +58,8 @@ pub fn run() {
             commands::identity::init,
             commands::identity::unlock,
             commands::identity::lock,
+            commands::identity::unlock_kept,
+            commands::identity::forget_passphrase,
             commands::identity::change_passphrase,
             commands::identity::member_card,
             commands::identity::restore,

@@ -208,9 +208,32 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         files_containing(&bo_home, JOURNAL),
         Vec::<std::path::PathBuf>::new()
     );
+    // The passphrase Bo asked the keychain to keep is in the keychain's
+    // own (sealed) file, not in Bo's data folder.
+    assert_eq!(
+        files_containing(&bo_home, PASSPHRASE),
+        Vec::<std::path::PathBuf>::new()
+    );
 
-    // Reopened: a wrong passphrase is refused, the right one shows it all.
+    // Reopened: the passphrase kept in the keychain opens it at once.
     let window = desktop.launch(&args).await;
+    window
+        .until(
+            "opened by the keychain, without the passphrase",
+            &format!("return !document.getElementById('home').hidden && !document.getElementById('kept-passphrase').hidden \
+                      && [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {BO_NOTE:?});"),
+        )
+        .await;
+    connected_to_ada(&window).await;
+    // Locked, it asks: a wrong passphrase is refused, the right one shows
+    // it all.
+    window.click("#lock-now").await;
+    window
+        .until(
+            "locked",
+            "return !document.getElementById('unlock').hidden;",
+        )
+        .await;
     window.type_into("#unlock-pass", "not the passphrase").await;
     window.click("#unlock-form button").await;
     window
@@ -242,6 +265,17 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
         "announced again after reopening: {}",
         desktop.notifications()
     );
+
+    // Bo forgets it here: the next start asks again (the tests below).
+    window.click("#lock-panel summary").await;
+    window.click("#forget-passphrase").await;
+    window
+        .until(
+            "the passphrase forgotten",
+            "return document.getElementById('message').textContent.startsWith('Forgotten') && document.getElementById('kept-passphrase').hidden;",
+        )
+        .await;
+    window.click("#lock-panel summary").await;
 
     a_copied_key_is_flagged(&window, &ada, dir.path()).await;
     a_short_series(&window, &ada).await;
@@ -1151,8 +1185,22 @@ async fn a_short_series(window: &Window, ada: &Device<'_>) {
         "--gathering",
         "2027-03-01",
     ]);
+    // Ada's action reaches the window (the series' first gathering, shown,
+    // lists it) before Bo opens the report.
+    window
+        .until(
+            "Ada's action at the series' start",
+            &format!("return document.getElementById('made-here')?.textContent.includes({ACTION:?}) && !document.getElementById('circle-view').hasAttribute('data-rendering');"),
+        )
+        .await;
     window
         .run("const f = document.getElementById('open-gathering-form'); f.date.value = '2027-03-15'; f.requestSubmit(); return true;")
+        .await;
+    window
+        .until(
+            "the series' report opened",
+            "return [...document.querySelectorAll('.gatherings .series')].some(s => s.textContent.trim() === 'short series: report back');",
+        )
         .await;
     window
         .until(
@@ -1853,6 +1901,20 @@ async fn change_the_passphrase_and_back(window: &Window) {
     window.click("#passphrase-panel summary").await;
 }
 
+/// Waits until the window's node is connected to Ada's again (after an
+/// unlock), as a person would before locking it again. A lock within a
+/// second of unlocking has left Ada's `serve` unable to reach Bo for over
+/// a minute (seen twice; not yet understood: `docs/limitations.md`, sync
+/// liveness after a quick lock).
+async fn connected_to_ada(window: &Window) {
+    window
+        .until(
+            "connected to Ada again",
+            "return Number(document.getElementById('sync-state')?.dataset.connected) > 0;",
+        )
+        .await;
+}
+
 /// The circle's tabs are a tab list to a screen reader and a keyboard: ←
 /// and → (Home, End) move between them, the focus follows, and the page
 /// below is the panel of the tab chosen.
@@ -1884,7 +1946,7 @@ async fn tabs_by_keyboard(window: &Window) {
 /// *Lock* closes the data folder and shows the unlock screen with nothing
 /// of the circle left in the page; so does leaving the app unused for the
 /// chosen time (shortened here in the window's storage); the passphrase
-/// opens it all again.
+/// opens it all again, and Bo has the keychain keep it.
 async fn lock_now_and_when_idle(window: &Window) {
     let locked = format!(
         "return !document.getElementById('unlock').hidden && document.getElementById('home').hidden \
@@ -1899,10 +1961,19 @@ async fn lock_now_and_when_idle(window: &Window) {
                 &format!("return [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {BO_NOTE:?});"),
             )
             .await;
+        connected_to_ada(window).await;
     };
     window.click("#lock-now").await;
     window.until("locked on demand", &locked).await;
+    // Unlocking, Bo has the keychain keep the passphrase.
+    window.click("#unlock-remember").await;
     unlock().await;
+    window
+        .until(
+            "the passphrase kept in the keychain",
+            "return !document.getElementById('kept-passphrase').hidden;",
+        )
+        .await;
     // Chosen in the Lock panel: kept, and said.
     window.click("#lock-panel summary").await;
     window
@@ -1917,6 +1988,7 @@ async fn lock_now_and_when_idle(window: &Window) {
     window
         .run("localStorage.setItem('circlekeep.lockAfter', '2'); return true;")
         .await;
+    // Locked, even a passphrase the keychain keeps is asked for again.
     window.until("locked when left unused", &locked).await;
     window
         .run("localStorage.setItem('circlekeep.lockAfter', '0'); return true;")

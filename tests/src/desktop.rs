@@ -16,6 +16,7 @@ pub struct Desktop {
     display: Child,
     bus: Child,
     monitor: Child,
+    keychain: Child,
     driver: Child,
     port: u16,
     app: PathBuf,
@@ -36,6 +37,7 @@ impl Desktop {
         let native = find_tool("WebKitWebDriver")?;
         let bus_daemon = find_tool("dbus-daemon")?;
         let bus_monitor = find_tool("dbus-monitor")?;
+        let keychain = find_tool("gnome-keyring-daemon")?;
 
         let (display, number) = start_and_read_line(
             Command::new(xvfb).args([
@@ -70,6 +72,8 @@ impl Desktop {
             .spawn()
             .map_err(|e| format!("cannot start dbus-monitor: {e}"))?;
 
+        let keychain = start_keychain(keychain, &bus_address, &artifacts.join("keychain"))?;
+
         let (port, native_port) = (free_port(), free_port());
         let log =
             std::fs::File::create(artifacts.join("tauri-driver.log")).map_err(|e| e.to_string())?;
@@ -100,6 +104,7 @@ impl Desktop {
             display,
             bus,
             monitor,
+            keychain,
             driver,
             port,
             app,
@@ -137,7 +142,7 @@ impl Drop for Desktop {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        for process in [&mut self.monitor, &mut self.bus] {
+        for process in [&mut self.keychain, &mut self.monitor, &mut self.bus] {
             let _ = process.kill();
             let _ = process.wait();
         }
@@ -328,6 +333,32 @@ pub fn app_processes(home: &Path) -> Vec<u32> {
             (is_app && args.any(|a| a == home)).then_some(pid)
         })
         .collect()
+}
+
+/// A Secret Service on the private bus (GNOME Keyring, its keyrings in
+/// `dir`, afresh, its login keyring unlocked), for the app's keychain.
+fn start_keychain(daemon: PathBuf, bus_address: &str, dir: &Path) -> Result<Child, String> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("run")).map_err(|e| e.to_string())?;
+    let mut child = Command::new(daemon)
+        .args(["--foreground", "--unlock", "--components=secrets"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus_address)
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir)
+        .env("XDG_RUNTIME_DIR", dir.join("run"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start gnome-keyring-daemon: {e}"))?;
+    // The login keyring's password, read once from standard input.
+    if let Some(mut input) = child.stdin.take() {
+        use std::io::Write;
+        input
+            .write_all(b"test keyring password")
+            .map_err(|e| format!("cannot unlock the keyring: {e}"))?;
+    }
+    Ok(child)
 }
 
 /// Starts `command` and reads the first line it prints (Xvfb's display

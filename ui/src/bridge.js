@@ -22,7 +22,9 @@ async function call(command, args) {
 export const backend = {
   status: () => call("status"),
   init: (name, passphrase) => call("init", { name, passphrase }),
-  unlock: (passphrase) => call("unlock", { passphrase }),
+  unlock: (passphrase, remember) => call("unlock", { passphrase, remember }),
+  unlockKept: () => call("unlock_kept"),
+  forgetPassphrase: () => call("forget_passphrase"),
   lock: () => call("lock"),
   /** Seals the key file again under `next` once `current` opens it. */
   changePassphrase: (current, next) => call("change_passphrase", { current, new: next }),

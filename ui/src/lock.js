@@ -2,11 +2,15 @@
 // under Lock (kept in this window's storage; never by default, and not
 // while the room view is shown at a gathering). Locked, the backend has
 // dropped the engine and its keys; the page is loaded afresh, so nothing
-// of a circle stays in it, and asks for the passphrase.
+// of a circle stays in it, and asks for the passphrase (even one kept in
+// the keychain: that opens the app only when it starts).
 import { backend } from "./bridge.js";
 import { roomOn } from "./room.js";
 
 const LOCK_AFTER = "circlekeep.lockAfter";
+/** Set while locked in this window: a passphrase kept in the keychain
+ * does not open the app again until it restarts. */
+export const LOCKED = "circlekeep.locked";
 
 let lastUsed = Date.now();
 let locking = false;
@@ -17,6 +21,7 @@ export async function lockNow(say) {
   locking = true;
   try {
     await backend.lock();
+    sessionStorage.setItem(LOCKED, "1");
     location.reload();
   } catch (e) {
     locking = false;

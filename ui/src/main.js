@@ -5,7 +5,7 @@ import { el, form, dateTimeText, dayText } from "./dom.js";
 import { CircleView } from "./circle.js";
 import { DevicesPanel } from "./devices.js";
 import { say, startMessages } from "./message.js";
-import { startLocking } from "./lock.js";
+import { LOCKED, startLocking } from "./lock.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -363,7 +363,9 @@ async function start() {
   $("where").textContent = `Data folder: ${status.home}`;
   await backend.onOpenLink(openLink);
   if (status.unlocked) await showHome();
+  else if (status.kept && !sessionStorage.getItem(LOCKED)) await unlockKept();
   else show(status.initialized ? "unlock" : "setup");
+  $("kept-passphrase").hidden = !status.kept;
   const opened = await backend.openedLink();
   if (opened) openLink(opened);
 }
@@ -395,11 +397,35 @@ $("setup-form").addEventListener("submit", async (event) => {
   }
 });
 
+/** Opens with the passphrase the keychain keeps; if it no longer opens
+ * (changed elsewhere), asks for it. */
+async function unlockKept() {
+  try {
+    await backend.unlockKept();
+    await showHome();
+  } catch (e) {
+    show("unlock");
+    say(e.code === "wrong_passphrase" ? "The passphrase kept in the keychain no longer opens this identity: type it." : e.message);
+  }
+}
+
+$("forget-passphrase").addEventListener("click", async () => {
+  try {
+    await backend.forgetPassphrase();
+    $("kept-passphrase").hidden = true;
+    say("Forgotten: the app asks for the passphrase when it opens.", "ok");
+  } catch (e) {
+    say(e.message);
+  }
+});
+
 $("unlock-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   say("Unlocking…");
   try {
-    await backend.unlock($("unlock-pass").value);
+    const kept = await backend.unlock($("unlock-pass").value, $("unlock-remember").checked);
+    sessionStorage.removeItem(LOCKED);
+    if (kept) $("kept-passphrase").hidden = false;
     say("");
     await showHomeThenLink();
   } catch (e) {

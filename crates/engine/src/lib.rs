@@ -71,7 +71,7 @@ pub use circle::{FOLD_MAX_ENTRIES, FOLD_MAX_OPS, FOLD_MIN_ENTRIES};
 pub use circlekeep_model::docs::{GoalStatus, HistoryPolicy, Outcome, TextEdit};
 pub use circlekeep_model::{agenda, rota, schedule};
 pub use circlekeep_model::{BadInput, CircleId, DocId, MemberId};
-pub use circlekeep_seal::{DeviceIdentity, MemberCard, SecretString};
+pub use circlekeep_seal::{DeviceIdentity, ExposeSecret, MemberCard, SecretString};
 pub use circlekeep_store::{MemoryStore, SledStore, Store};
 pub use error::{EngineError, ErrorCode, Rejection};
 pub use export::write_owner_only;

@@ -1,5 +1,6 @@
 //! Identity: create, unlock, show the member card, restore from a backup.
 
+use crate::keychain;
 use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{Engine, RestoreReport, SecretString};
@@ -9,20 +10,26 @@ use tauri::{AppHandle, State};
 /// scrypt work factor for key files made by the app.
 pub(crate) const WORK_FACTOR: u8 = 18;
 
-/// Whether an identity exists and is unlocked, and where data lives.
+/// Whether an identity exists and is unlocked, whether the keychain keeps
+/// its passphrase, and where data lives.
 #[derive(Serialize)]
 pub struct Status {
     initialized: bool,
     unlocked: bool,
+    kept: bool,
     home: String,
 }
 
 /// Reports the app's state.
 #[tauri::command]
 pub async fn status(state: State<'_, AppState>) -> Result<Status, CommandError> {
+    let root = state.home.root().to_owned();
+    let kept = state.home.is_initialized()
+        && blocking(move || Ok(keychain::recall(&root).is_some())).await?;
     Ok(Status {
         initialized: state.home.is_initialized(),
         unlocked: state.is_unlocked(),
+        kept,
         home: state.home.root().display().to_string(),
     })
 }
@@ -52,24 +59,83 @@ pub async fn change_passphrase(
 ) -> Result<(), CommandError> {
     let home = state.home.clone();
     let (current, new) = (SecretString::from(current), SecretString::from(new));
-    blocking(move || Ok(home.change_passphrase(&current, &new, WORK_FACTOR)?)).await
+    blocking(move || {
+        home.change_passphrase(&current, &new, WORK_FACTOR)?;
+        // The keychain keeps the passphrase that opens the file now.
+        if keychain::recall(home.root()).is_some() {
+            keychain::remember(home.root(), &new).map_err(keychain_error)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
-/// Opens the identity with a passphrase.
+/// Opens the identity with a passphrase, and keeps the passphrase in the
+/// system's keychain if `remember`; returns whether it is kept there.
 #[tauri::command]
 pub async fn unlock(
     app: AppHandle,
     state: State<'_, AppState>,
     passphrase: String,
-) -> Result<(), CommandError> {
+    remember: Option<bool>,
+) -> Result<bool, CommandError> {
+    if state.is_unlocked() {
+        return Ok(false);
+    }
+    let home = state.home.clone();
+    let pass = SecretString::from(passphrase);
+    let (engine, kept) = blocking(move || {
+        let engine = Engine::open(&home, &pass)?;
+        let kept = remember == Some(true);
+        if kept {
+            keychain::remember(home.root(), &pass).map_err(keychain_error)?;
+        }
+        Ok((engine, kept))
+    })
+    .await?;
+    crate::session::start(&app, engine);
+    Ok(kept)
+}
+
+/// Opens the identity with the passphrase the keychain keeps; one that no
+/// longer opens it (changed on another computer) is forgotten.
+#[tauri::command]
+pub async fn unlock_kept(app: AppHandle, state: State<'_, AppState>) -> Result<(), CommandError> {
     if state.is_unlocked() {
         return Ok(());
     }
     let home = state.home.clone();
-    let pass = SecretString::from(passphrase);
-    let engine = blocking(move || Ok(Engine::open(&home, &pass)?)).await?;
+    let engine = blocking(move || {
+        let pass = keychain::recall(home.root()).ok_or_else(|| {
+            CommandError::new(ErrorCode::Locked, "no passphrase is kept here: type it")
+        })?;
+        Engine::open(&home, &pass).map_err(|e| {
+            if matches!(e.code(), ErrorCode::WrongPassphrase) {
+                let _ = keychain::forget(home.root());
+            }
+            CommandError::from(e)
+        })
+    })
+    .await?;
     crate::session::start(&app, engine);
     Ok(())
+}
+
+/// Forgets the passphrase the keychain keeps for this data folder.
+#[tauri::command]
+pub async fn forget_passphrase(state: State<'_, AppState>) -> Result<(), CommandError> {
+    let root = state.home.root().to_owned();
+    blocking(move || keychain::forget(&root).map_err(keychain_error)).await
+}
+
+/// A keychain that does not answer, said with advice.
+fn keychain_error(why: String) -> CommandError {
+    CommandError::new(
+        ErrorCode::Other,
+        &format!(
+            "this computer's keychain did not keep it ({why}); the app will ask for the passphrase"
+        ),
+    )
 }
 
 /// Locks the app (on demand, or after the idle time the window keeps):
