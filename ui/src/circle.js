@@ -59,6 +59,12 @@ export class CircleView {
     }, 250));
   }
 
+  /** Whether another tab or gathering was chosen than the page shows: an
+   * explicit choice is drawn even while a field has the focus. */
+  moved() {
+    return !this.onScreen || this.onScreen.tab !== this.tab || this.onScreen.gathering !== this.gathering;
+  }
+
   /** Whether the user is in a text field or list of this view. */
   typing() {
     const active = document.activeElement;
@@ -92,7 +98,7 @@ export class CircleView {
     this.pending += 1;
     this.root.dataset.rendering = "";
     this.rendering = this.rendering
-      .then(() => (this.typing() ? this.refreshNotes() : this.render()))
+      .then(() => (this.typing() && !this.moved() ? this.refreshNotes() : this.render()))
       .catch((e) => this.say(e.message))
       .finally(() => {
         this.pending -= 1;
@@ -200,7 +206,7 @@ export class CircleView {
     body.setAttribute("role", "tabpanel");
     body.setAttribute("aria-labelledby", `tab-${this.tab}`);
     const unaccepted = circle.member && !circle.invitation ? await this.charterPrompt(circle) : null;
-    if (this.typing()) {
+    if (this.typing() && !this.moved()) {
       // The user went into a field while this was built: keep their page,
       // update its notes in place, and redraw once they leave the field.
       if (this.run !== shown.run) this.run?.stop();
@@ -232,6 +238,7 @@ export class CircleView {
       ].filter(Boolean),
     );
     restoreDrafts(this.root, kept);
+    this.onScreen = { tab: this.tab, gathering: this.gathering };
     if (this.focusTab || onTabs) document.getElementById(`tab-${this.tab}`)?.focus();
     this.focusTab = false;
   }
