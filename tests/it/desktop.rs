@@ -619,6 +619,39 @@ async fn an_invitation_waits_for_consent(window: &Window, ada: &Device<'_>) {
             &format!("return !document.getElementById('invitation') && [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {LATER:?});"),
         )
         .await;
+    guide_hands_over(window, ada, SECOND).await;
+}
+
+/// Ada guides `circle` for its first three gatherings; its charter tab then
+/// offers Bo the hand-over (no command-line advice), which asks first,
+/// then removes Ada (the circle is re-keyed) and thanks her.
+async fn guide_hands_over(window: &Window, ada: &Device<'_>, circle: &str) {
+    ada.ok(&["circle", "setup", circle, "--guide", "Ada"]);
+    for day in ["2026-09-03", "2026-09-17"] {
+        ada.ok(&["gathering", "new", circle, "--date", day]);
+    }
+    window.click("#tab-charter").await;
+    window
+        .until(
+            "the hand-over prompt",
+            "const p = document.getElementById('guide-prompt'); return !!document.getElementById('hand-over') && !!p \
+             && p.textContent.includes('Ada has guided 3 gatherings') && !p.textContent.includes('circlekeep');",
+        )
+        .await;
+    answer(window, "#hand-over", true).await;
+    window
+        .until(
+            "Ada thanked, and gone",
+            "return document.getElementById('message').textContent === 'Thank you, Ada, for guiding the circle.' && !document.getElementById('hand-over');",
+        )
+        .await;
+    window.click("#tab-members").await;
+    window
+        .until(
+            "Bo alone in the circle",
+            "const rows = [...document.querySelectorAll('#members tbody tr')]; return rows.length === 1 && rows[0].textContent.includes('Bo');",
+        )
+        .await;
 }
 
 /// Bo looks back in the window: search finds the note Ada typed on her

@@ -14,6 +14,7 @@ mod goals;
 mod network;
 mod practice;
 mod reflect;
+mod turns;
 
 use anyhow::Context;
 use circlekeep_engine::agenda::Template;

@@ -4,6 +4,7 @@
 //! backup and restore.
 
 use crate::output::Output;
+use crate::turns::TurnCommand;
 use anyhow::Context;
 use chrono::Utc;
 use circlekeep_engine::agenda::StepKind;
@@ -147,59 +148,6 @@ pub enum ScheduleCommand {
 }
 
 /// Turn verbs.
-#[derive(Subcommand)]
-pub enum TurnCommand {
-    /// Start a member's turn (ends the running one).
-    Start {
-        /// Circle name or id prefix.
-        circle: String,
-        /// The presenter.
-        member: String,
-        /// Minutes (default: their fitted time request).
-        #[arg(long)]
-        minutes: Option<u64>,
-        /// The kind of feedback wanted.
-        #[arg(long, default_value = "")]
-        feedback: String,
-        /// Keep no notes of this turn.
-        #[arg(long)]
-        off_record: bool,
-        /// Speaking time outside the turns (check-in, report back, a
-        /// discussion): airtime, but no turn and no contract. Minutes
-        /// default to the current step's share.
-        #[arg(long, conflicts_with = "feedback")]
-        speaking: bool,
-        /// Gathering id prefix or date (default the latest).
-        #[arg(long)]
-        gathering: Option<String>,
-    },
-    /// End the running turn.
-    End {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Gathering id prefix or date (default the latest).
-        #[arg(long)]
-        gathering: Option<String>,
-    },
-    /// Stop the running turn's clock (a question from the room, a break).
-    Pause {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Gathering id prefix or date (default the latest).
-        #[arg(long)]
-        gathering: Option<String>,
-    },
-    /// Start the paused turn's clock again.
-    Resume {
-        /// Circle name or id prefix.
-        circle: String,
-        /// Gathering id prefix or date (default the latest).
-        #[arg(long)]
-        gathering: Option<String>,
-    },
-}
-
-/// Journal verbs.
 #[derive(Subcommand)]
 pub enum JournalCommand {
     /// Write an entry.
@@ -579,7 +527,12 @@ pub fn run_gathering(engine: &Engine, cmd: GatheringRun, out: &Output) -> anyhow
     Ok(())
 }
 
-fn print_state(engine: &Engine, id: CircleId, g: DocId, out: &Output) -> anyhow::Result<()> {
+pub(crate) fn print_state(
+    engine: &Engine,
+    id: CircleId,
+    g: DocId,
+    out: &Output,
+) -> anyhow::Result<()> {
     let s = engine.gathering_state(id, g, Utc::now())?;
     show(out, &s, || {
         say!(out, "Gathering of {} ({})", s.date, s.template);
@@ -653,7 +606,7 @@ pub fn run(
         PracticeCommand::Charter(c) => charter(engine, c, out)?,
         PracticeCommand::Schedule(s) => schedule(engine, s, out)?,
         PracticeCommand::Reminders { within } => reminders(engine, within, out)?,
-        PracticeCommand::Turn(t) => turn(engine, t, out)?,
+        PracticeCommand::Turn(t) => crate::turns::turn(engine, t, out)?,
         PracticeCommand::Journal(j) => journal(engine, j, out)?,
         PracticeCommand::Export(e) => export(engine, e, out)?,
         PracticeCommand::Backup { file } => {
@@ -774,55 +727,6 @@ fn schedule(engine: &Engine, command: ScheduleCommand, out: &Output) -> anyhow::
             let role: Role = role.parse().map_err(EngineError::from)?;
             engine.swap_role(circle(engine, &c)?, role, date(&a)?, date(&other)?)?;
             out.done("Swapped.");
-        }
-    }
-    Ok(())
-}
-
-/// Starts, pauses, resumes or ends a turn in a running gathering.
-fn turn(engine: &Engine, command: TurnCommand, out: &Output) -> anyhow::Result<()> {
-    let pausing = matches!(command, TurnCommand::Pause { .. });
-    match command {
-        TurnCommand::Start {
-            circle: c,
-            member,
-            minutes,
-            feedback,
-            off_record,
-            speaking,
-            gathering: g,
-        } => {
-            let id = circle(engine, &c)?;
-            let g = gathering(engine, id, g.as_deref())?;
-            let who = engine.find_member(id, &member)?;
-            if speaking {
-                engine.start_speaking(id, g, who, minutes, off_record)?;
-            } else {
-                engine.start_turn(id, g, who, minutes, &feedback, off_record)?;
-            }
-            print_state(engine, id, g, out)?;
-        }
-        TurnCommand::End {
-            circle: c,
-            gathering: g,
-        } => {
-            let id = circle(engine, &c)?;
-            let g = gathering(engine, id, g.as_deref())?;
-            engine.end_turn(id, g)?;
-            print_state(engine, id, g, out)?;
-        }
-        TurnCommand::Pause {
-            circle: c,
-            gathering: g,
-        }
-        | TurnCommand::Resume {
-            circle: c,
-            gathering: g,
-        } => {
-            let id = circle(engine, &c)?;
-            let g = gathering(engine, id, g.as_deref())?;
-            engine.pause_turn(id, g, pausing)?;
-            print_state(engine, id, g, out)?;
         }
     }
     Ok(())

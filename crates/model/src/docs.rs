@@ -10,11 +10,14 @@
 use crate::authorship::Owner;
 pub use crate::progress::{GoalStatus, Outcome};
 use automerge::{
-    transaction::Transactable, AutoCommit, AutomergeError, Change, ChangeHash, ObjType, ReadDoc,
-    TextEncoding, Value, ROOT,
+    transaction::Transactable, AutoCommit, AutomergeError, Change, ObjType, ReadDoc, TextEncoding,
+    Value, ROOT,
 };
 use autosurgeon::{hydrate, hydrate_prop, reconcile, reconcile_prop, Hydrate, Reconcile, Text};
 use std::collections::HashMap;
+
+mod text;
+pub use text::{splice_text, splice_text_at, update_text, TextEdit};
 
 /// How positions in text are counted in every Circlekeep document.
 pub const TEXT_ENCODING: TextEncoding = TextEncoding::Utf16CodeUnit;
@@ -582,100 +585,6 @@ pub fn put_root<T: Reconcile>(doc: &mut AutoCommit, key: &str, value: &T) -> Res
     Ok(())
 }
 
-/// Replaces the text at `path` (a chain of map keys from the root) with
-/// `new_text`, as a minimal diff so concurrent edits merge by character.
-pub fn update_text(doc: &mut AutoCommit, path: &[&str], new_text: &str) -> Result<(), DocError> {
-    let text = text_obj(doc, path)?;
-    doc.update_text(&text, new_text)?;
-    Ok(())
-}
-
-/// One splice of a text: at `position` delete `delete` units, then insert
-/// `insert`; positions and lengths count UTF-16 code units, as the UI does.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TextEdit {
-    /// Where the splice starts.
-    pub position: usize,
-    /// How many units it deletes there.
-    pub delete: usize,
-    /// What it inserts there.
-    pub insert: String,
-}
-
-/// Applies `edits` in order to the text at `path`; with `commit_each`, each
-/// edit becomes its own change (otherwise they join the pending one).
-pub fn splice_text(
-    doc: &mut AutoCommit,
-    path: &[&str],
-    edits: &[TextEdit],
-    commit_each: bool,
-) -> Result<(), DocError> {
-    let text = text_obj(doc, path)?;
-    for edit in edits {
-        let length = doc.length(&text);
-        if edit.position > length || edit.delete > length - edit.position {
-            return Err(DocError::Shape(format!(
-                "edit at {} deleting {} is outside the text ({length} long)",
-                edit.position, edit.delete
-            )));
-        }
-        let delete = isize::try_from(edit.delete)
-            .map_err(|_| DocError::Shape("edit deletes too much".into()))?;
-        doc.splice_text(&text, edit.position, delete, &edit.insert)?;
-        if commit_each {
-            doc.commit();
-        }
-    }
-    Ok(())
-}
-
-/// Applies `edits` to the text at `path` as it was at `version` (the heads
-/// the editor last saw), as one change concurrent with whatever arrived
-/// since, so a splice typed against an older text lands where it was meant
-/// and merges with the newer edits character by character. Returns the
-/// version the editor sees next: its own text with these edits.
-pub fn splice_text_at(
-    doc: &mut AutoCommit,
-    path: &[&str],
-    edits: &[TextEdit],
-    version: &[ChangeHash],
-) -> Result<Vec<ChangeHash>, DocError> {
-    if let Some(unknown) = version
-        .iter()
-        .find(|h| doc.get_change_meta_by_hash(h).is_none())
-    {
-        return Err(DocError::Shape(format!("unknown version {unknown}")));
-    }
-    doc.isolate(version);
-    // Isolated, the heads after committing are this change's (or the
-    // version itself, if the edits changed nothing).
-    let spliced = splice_text(doc, path, edits, false).map(|()| {
-        doc.commit();
-        doc.get_heads()
-    });
-    if spliced.is_err() {
-        doc.rollback();
-    }
-    doc.integrate();
-    // Moving in and out of isolation logs patches nobody reads.
-    doc.reset_diff_cursor();
-    spliced
-}
-
-fn text_obj(doc: &AutoCommit, path: &[&str]) -> Result<automerge::ObjId, DocError> {
-    let (last, parents) = path
-        .split_last()
-        .ok_or_else(|| DocError::Shape("empty path".into()))?;
-    let mut obj = ROOT;
-    for key in parents {
-        obj = map_obj(doc, &obj, key)?;
-    }
-    match doc.get(&obj, *last)? {
-        Some((Value::Object(ObjType::Text), text)) => Ok(text),
-        _ => Err(DocError::Shape(format!("{} is not text", path.join(".")))),
-    }
-}
-
 fn map_obj(
     doc: &AutoCommit,
     parent: &automerge::ObjId,
@@ -689,7 +598,9 @@ fn map_obj(
 
 #[cfg(test)]
 mod tests {
+    use super::text::text_obj;
     use super::*;
+    use automerge::ChangeHash;
 
     fn circle() -> CircleDoc {
         CircleDoc {
