@@ -426,10 +426,11 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     window.type_into("#link-pass", PASSPHRASE).await;
     window.type_into("#link-pass2", PASSPHRASE).await;
     window.click("#link-form button").await;
+    // One circle: in the second, Ada was its guide and handed over.
     window
         .until(
             "Ada's circles on her laptop",
-            &format!("return document.getElementById('message').textContent.startsWith('This computer is linked, in 2 circles') && [...document.querySelectorAll('#circles button.circle')].some(b => b.textContent.startsWith({CIRCLE:?}));"),
+            &format!("return document.getElementById('message').textContent.startsWith('This computer is linked, in 1 circle') && [...document.querySelectorAll('#circles button.circle')].some(b => b.textContent.startsWith({CIRCLE:?}));"),
         )
         .await;
     // The laptop hands out Ada's card on its own (its attestation):
