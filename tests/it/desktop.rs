@@ -224,32 +224,6 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
                       && [...document.querySelectorAll('textarea.note-text')].some(t => t.value === {BO_NOTE:?});"),
         )
         .await;
-    connected_to_ada(&window).await;
-    // Locked, it asks: a wrong passphrase is refused, the right one shows
-    // it all.
-    window.click("#lock-now").await;
-    window
-        .until(
-            "locked",
-            "return !document.getElementById('unlock').hidden;",
-        )
-        .await;
-    window.type_into("#unlock-pass", "not the passphrase").await;
-    window.click("#unlock-form button").await;
-    window
-        .until(
-            "the refusal",
-            "return document.getElementById('message').textContent.includes('does not open') && document.getElementById('unlock-form').nextElementSibling?.id === 'message';",
-        )
-        .await;
-    window
-        .shown("#unlock-pass")
-        .await
-        .clear()
-        .await
-        .expect("clear");
-    window.type_into("#unlock-pass", PASSPHRASE).await;
-    window.click("#unlock-form button").await;
     window
         .until(
             "the notes after reopening",
@@ -1999,6 +1973,21 @@ async fn lock_now_and_when_idle(window: &Window) {
     };
     window.click("#lock-now").await;
     window.until("locked on demand", &locked).await;
+    // A wrong passphrase is refused, beside the form.
+    window.type_into("#unlock-pass", "not the passphrase").await;
+    window.click("#unlock-form button").await;
+    window
+        .until(
+            "the refusal",
+            "return document.getElementById('message').textContent.includes('does not open') && document.getElementById('unlock-form').nextElementSibling?.id === 'message';",
+        )
+        .await;
+    window
+        .shown("#unlock-pass")
+        .await
+        .clear()
+        .await
+        .expect("clear");
     // Unlocking, Bo has the keychain keep the passphrase.
     window.click("#unlock-remember").await;
     unlock().await;
