@@ -237,14 +237,19 @@ impl<S: Store> Engine<S> {
             let members = self.member_hexes(id)?;
             let names = crate::circles::profile_names(&doc);
             let planned = plan(&doc, &members, today + Duration::days(60))?;
-            let open = self.my_open_contracts(id)?;
+            // Read only when a gathering is near (this runs every minute).
+            let mut open = None;
             for p in planned.iter().filter(|p| !p.cancelled) {
                 if p.starts >= now && p.starts - now <= within {
                     let view = planned_view(p, &cadence, &names);
+                    let open = match open {
+                        Some(ref open) => open,
+                        None => open.insert(self.my_open_contracts(id)?),
+                    };
                     out.extend(crate::contracts::due_reminder(
                         &summary.id,
                         &doc,
-                        &open,
+                        open,
                         &view,
                     ));
                     let mine: Vec<&str> = p

@@ -217,6 +217,14 @@ const KEPT_CHOICES: usize = 1024;
 /// each role so far.
 type Choice = ((u32, u64, u64, u64), Vec<[u8; 8]>, Vec<usize>);
 
+/// Those of `roles` that `assignment` leaves to fill, in order.
+fn open_roles<'a>(assignment: &Assignment, roles: &'a [Role]) -> Vec<&'a Role> {
+    roles
+        .iter()
+        .filter(|r| !assignment.contains_key(*r))
+        .collect()
+}
+
 /// Fills the open ones of `roles` at `slot`, all together, with the least
 /// (doubled, squares, sum, recency, tie-breaks). The costs add up role by
 /// role, so keeping the best choice per set of members taken finds the
@@ -228,10 +236,7 @@ fn assign_open(
     slot: &Slot,
     record: &Record<'_>,
 ) {
-    let open: Vec<&Role> = roles
-        .iter()
-        .filter(|r| !assignment.contains_key(*r))
-        .collect();
+    let open = open_roles(assignment, roles);
     let taken: Vec<bool> = present
         .iter()
         .map(|m| assignment.values().any(|held| held == m))
@@ -451,10 +456,7 @@ mod tests {
         slot: &Slot,
         record: &Record<'_>,
     ) {
-        let open: Vec<&Role> = roles
-            .iter()
-            .filter(|r| !assignment.contains_key(*r))
-            .collect();
+        let open = open_roles(assignment, roles);
         let busy: BTreeSet<&str> = assignment.values().map(String::as_str).collect();
         let mut every: Vec<Vec<&str>> = vec![Vec::new()];
         for _ in &open {
