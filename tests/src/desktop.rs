@@ -32,6 +32,7 @@ impl Desktop {
 
     /// Like [`Desktop::start`], for the app at `app` (an installed one).
     pub fn start_app(app: PathBuf, artifacts: &Path) -> Result<Desktop, String> {
+        say_why_last();
         let xvfb = find_tool("Xvfb")?;
         let driver = find_tool("tauri-driver")?;
         let native = find_tool("WebKitWebDriver")?;
@@ -149,6 +150,20 @@ impl Drop for Desktop {
         let _ = self.display.kill();
         let _ = self.display.wait();
     }
+}
+
+/// Repeats a panic's message after its backtrace: a walk through the
+/// window prints hundreds of lines, and a log cut in the middle (as CI
+/// shows it) then still ends with why it failed.
+fn say_why_last() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let first = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            first(info);
+            eprintln!("failed: {info}");
+        }));
+    });
 }
 
 /// Tries at an element the window re-rendered between finding and using

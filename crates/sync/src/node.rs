@@ -549,21 +549,21 @@ impl<R: Replica> Node<R> {
         let inner = self.inner.clone();
         *dialer = Some(tokio::spawn(async move {
             let mut shutdown = inner.shutdown.subscribe();
+            // The first round at once: an app just unlocked syncs now, not
+            // after a pause.
             loop {
+                let contacts = inner.clone();
+                if let Ok(peers) = tokio::task::spawn_blocking(move || contacts.contacts()).await {
+                    for member in peers {
+                        if inner.claim_dial(&member, false) {
+                            tokio::spawn(dial(inner.clone(), member, Mode::Live));
+                        }
+                    }
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(DIAL_INTERVAL) => {}
                     _ = inner.wake.notified() => {}
                     _ = shutdown.changed() => return,
-                }
-                let contacts = inner.clone();
-                let Ok(peers) = tokio::task::spawn_blocking(move || contacts.contacts()).await
-                else {
-                    continue;
-                };
-                for member in peers {
-                    if inner.claim_dial(&member, false) {
-                        tokio::spawn(dial(inner.clone(), member, Mode::Live));
-                    }
                 }
             }
         }));
