@@ -163,6 +163,53 @@ fn what_a_retired_device_writes_past_its_cut_is_shown_nowhere() {
     assert_eq!(seen(&ada, circle), seen(&bo, circle));
 }
 
+/// Bo leaves on his desktop; his laptop, not having heard, writes on.
+/// Ada and Cy each cut the leave on hearing of it, so what the laptop
+/// writes after that is shown on neither device, nor after a restart.
+#[test]
+fn what_a_leaver_s_device_writes_after_the_others_heard_is_shown_nowhere() {
+    let ada = Peer::new("Ada", 1);
+    let bo = Peer::new("Bo", 2);
+    let mut cy = Peer::new("Cy", 3);
+    let circle = circle_of(&ada, &[&bo, &cy], HistoryPolicy::NewcomersSeeHistory);
+    let g = ada
+        .new_gathering(circle, date("2027-01-07"))
+        .expect("gathering");
+    ada.send(&bo, circle);
+    let laptop = Peer::device_of(&bo, 20);
+    assert_eq!(bo.link(&laptop), [circle]);
+    bo.send(&laptop, circle);
+    laptop.add_note(circle, g, "laptop, before").expect("note");
+    laptop.send(&bo, circle);
+    bo.send(&ada, circle);
+    ada.send(&cy, circle);
+
+    bo.leave_circle(circle).expect("leave");
+    bo.send(&ada, circle);
+    ada.send(&cy, circle);
+    for i in 0..3 {
+        laptop
+            .add_note(circle, g, &format!("laptop, late {i}"))
+            .expect("the laptop has not heard");
+    }
+    laptop.send(&ada, circle);
+    laptop.send(&cy, circle);
+    for (who, peer) in [("Ada", &ada), ("Cy", &cy)] {
+        let notes = readable_notes(peer, circle);
+        assert!(late(&notes).is_empty(), "on {who}'s device: {notes:?}");
+        assert!(
+            notes.contains(&"laptop, before".to_owned()),
+            "on {who}'s device: {notes:?}"
+        );
+    }
+    cy.restart(false);
+    assert!(
+        late(&readable_notes(&cy, circle)).is_empty(),
+        "from the entries"
+    );
+    assert_eq!(seen(&ada, circle), seen(&cy, circle));
+}
+
 /// The records of a removal contest (Ada's removal of Bo with its cut,
 /// Bo's late notes and typing, Cy's edit on Bo's typing) reach six
 /// members' devices in every order of the three senders' bundles: all six

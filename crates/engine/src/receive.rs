@@ -43,6 +43,7 @@ impl<S: Store> Engine<S> {
             }
             let held = c.ingest(ctx, ops, entries, &mut report)?;
             c.repair_keys(ctx)?;
+            c.cut_leaves(ctx)?;
             c.reclaim_name(ctx)?;
             Ok(held)
         })?;

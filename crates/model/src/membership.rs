@@ -56,14 +56,16 @@
 //!   depend on them) and take no effect.
 //! * **Strong removal of content.** The author of a `Remove` or
 //!   `RetireDevice` follows it with a `Cut` (deps exactly the removal, same
-//!   device): how far it held each removed device's log. An entry of a
+//!   device): how far it held each removed device's log. A `Leave` is cut
+//!   by every other member's device that hears of it (its deps include the
+//!   leave; never by the leaver, who would keep its own late entries). An entry of a
 //!   removed device past the highest cut of the removals that take effect
 //!   and that its named heads do not include is void
 //!   ([`Membership::voids_entry`]; a device a cut does not name is cut at
 //!   0). The engine keeps a void entry in its chain but neither applies
 //!   nor passes it on, unless an entry that counts depends on one of its
-//!   changes (`circle/dormant.rs`). A removal without a cut (a leave, or
-//!   an older version's) voids no entry.
+//!   changes (`circle/dormant.rs`). A removal without a cut (a leave
+//!   nobody else has heard of yet, or an older version's) voids no entry.
 //! * Which removals take effect: those whose author is a member without
 //!   counting any operation a removal threatens, decided one at a time in
 //!   order of the author's **seniority** (the founder first, then members in

@@ -181,7 +181,23 @@ impl CircleRuntime {
         Ok(())
     }
 
-    /// Leaves the circle (the next writer re-keys without this device).
+    /// Cuts the leaves of others this member's devices have not cut yet:
+    /// how far this device holds the leaver's logs on hearing of each (what
+    /// the leaver's devices write past it, not having heard or pretending
+    /// so, is void). Returns how many it cut.
+    pub fn cut_leaves<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<usize, EngineError> {
+        if !self.membership.devices().contains_key(&ctx.device_id()) || self.invitation {
+            return Ok(0);
+        }
+        let leaves = self.membership.uncut_leaves(&ctx.member_id());
+        for (leave, devices) in &leaves {
+            self.append_cut(ctx, *leave, devices.clone())?;
+        }
+        Ok(leaves.len())
+    }
+
+    /// Leaves the circle (the next writer re-keys without this device; the
+    /// others cut what this member's devices wrote, on hearing of it).
     pub fn leave<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<(), EngineError> {
         self.require_member(&ctx.device_id())?;
         self.append_op(ctx, Action::Leave, None)?;

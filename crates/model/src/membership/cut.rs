@@ -5,7 +5,8 @@
 use super::removal::Target;
 use super::{Action, Membership, OpBody, OpRejection};
 use crate::ids::{MemberId, OpHash};
-use std::collections::BTreeMap;
+use fixedbitset::FixedBitSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Most devices one cut names (a member has a handful).
 pub const MAX_CUT_DEVICES: usize = 64;
@@ -22,27 +23,67 @@ pub(super) struct EntryCut {
 impl Membership {
     /// A cut is written by its removal's author right after it: deps
     /// exactly `[removal]`, which is that device's `Remove` or
-    /// `RetireDevice`, naming each device once.
+    /// `RetireDevice`. A `Leave` is cut by the others: any member but the
+    /// leaver who has seen it (the leaver would keep its own late entries).
+    /// A cut names each device once.
     pub(super) fn check_cut(
         &self,
         body: &OpBody,
+        author: MemberId,
+        past: &FixedBitSet,
         removal: &OpHash,
         held: &[(MemberId, u64)],
     ) -> Result<(), OpRejection> {
         let completes = self.index.get(removal).is_some_and(|&r| {
             let op = &self.ops[r].body;
-            op.author == body.author
-                && matches!(
-                    op.action,
-                    Action::Remove { .. } | Action::RetireDevice { .. }
-                )
+            match op.action {
+                Action::Remove { .. } | Action::RetireDevice { .. } => {
+                    op.author == body.author && body.deps == [*removal]
+                }
+                Action::Leave => past.contains(r) && self.member_of(r) != author,
+                _ => false,
+            }
         });
         let named_once = held.windows(2).all(|w| w[0].0 < w[1].0);
-        if body.deps == [*removal] && completes && named_once && held.len() <= MAX_CUT_DEVICES {
+        if completes && named_once && held.len() <= MAX_CUT_DEVICES {
             Ok(())
         } else {
             Err(OpRejection::BadCut)
         }
+    }
+
+    /// The leaves (that take effect) of others than `member` which no
+    /// device of `member` has cut yet, each with every device the leaver
+    /// ever had: what `member`'s device should cut on hearing of them.
+    pub fn uncut_leaves(&self, member: &MemberId) -> Vec<(OpHash, Vec<MemberId>)> {
+        let cut: BTreeSet<&OpHash> = self
+            .ops
+            .iter()
+            .filter(|op| self.owner(&op.body.author) == Some(*member))
+            .filter_map(|op| match &op.body.action {
+                Action::Cut { removal, .. } => Some(removal),
+                _ => None,
+            })
+            .collect();
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(i, op)| {
+                matches!(op.body.action, Action::Leave)
+                    && !self.void.contains(*i)
+                    && !cut.contains(&op.hash)
+            })
+            .map(|(i, op)| (op.hash, self.member_of(i)))
+            .filter(|(_, leaver)| leaver != member)
+            .map(|(leave, leaver)| {
+                let devices = self
+                    .ever_devices()
+                    .into_iter()
+                    .filter(|d| self.owner(d) == Some(leaver))
+                    .collect();
+                (leave, devices)
+            })
+            .collect()
     }
 
     /// The cuts that count: those of removals that took effect, the cut

@@ -898,6 +898,12 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
             Step::Sync { from, to } => {
                 let ops = replicas[*from].clone();
                 replicas[*to].extend(ops);
+                // Leaves heard of are cut, as the engine does on receiving.
+                let me = m(*to as u8 + 1);
+                for cut in leave_cuts(circle, &replicas[*to], &me, via[*to]) {
+                    replicas[*to].insert(cut.hash, cut.clone());
+                    all.insert(cut.hash, cut);
+                }
                 continue;
             }
             Step::Via { replica, pick } => {
@@ -990,6 +996,35 @@ fn simulate(steps: &[Step]) -> (CircleId, Vec<Op>) {
         }
     }
     (circle, all.into_values().collect())
+}
+
+/// The cuts member `me`'s device (the one `via` picks) writes of the
+/// leaves of others it holds and has not cut (made-up positions).
+fn leave_cuts(circle: CircleId, ops: &BTreeMap<OpHash, Op>, me: &MemberId, via: usize) -> Vec<Op> {
+    let (state, _) = Membership::build(circle, ops.values().cloned());
+    let mine: Vec<MemberId> = state.devices_of_member(me).copied().collect();
+    let Some(author) = mine.get(via % mine.len().max(1)).copied() else {
+        return Vec::new();
+    };
+    state
+        .uncut_leaves(me)
+        .into_iter()
+        .map(|(removal, devices)| {
+            let held = devices
+                .into_iter()
+                .map(|d| (d, u64::from(removal.0[1] % 8)))
+                .collect();
+            let mut op = make(
+                Some(circle),
+                0,
+                state.heads().to_vec(),
+                Action::Cut { removal, held },
+            );
+            op.body.author = author;
+            op.hash = OpHash(hash_bytes("test op", format!("{:?}", op.body).as_bytes()));
+            op
+        })
+        .collect()
 }
 
 /// The cut an honest author writes right after `removal` (how far it held

@@ -64,7 +64,7 @@ impl Membership {
                     return Err(OpRejection::NotOwnDevice);
                 }
             }
-            Action::Cut { removal, held } => self.check_cut(body, removal, held)?,
+            Action::Cut { removal, held } => self.check_cut(body, author, past, removal, held)?,
             Action::ShareKeys { to, grants, .. } => {
                 if !devices.contains_key(to) {
                     return Err(OpRejection::TargetNotMember);

@@ -165,3 +165,79 @@ fn a_cut_must_follow_its_author_s_own_removal_at_once() {
     }
     assert!(!state.voids_entry(&m(2), 1000, &before));
 }
+
+#[test]
+fn a_leave_is_cut_by_the_others_and_what_the_leaver_writes_past_it_is_void() {
+    let (mut log, before) = circle();
+    let leave = log.push(2, before.clone(), Action::Leave);
+    assert!(
+        !log.state().voids_entry(&m(2), 1000, &before),
+        "nobody has cut it yet"
+    );
+    assert_eq!(
+        log.state().uncut_leaves(&m(1)),
+        vec![(leave, vec![m(2)])],
+        "Ada should cut it"
+    );
+    assert!(
+        log.state().uncut_leaves(&m(2)).is_empty(),
+        "never the leaver"
+    );
+    cut(&mut log, 1, leave, &[(2, 5)]);
+    let state = log.state();
+    assert!(state.uncut_leaves(&m(1)).is_empty(), "cut once");
+    assert!(!state.voids_entry(&m(2), 5, &before), "held by Ada");
+    assert!(state.voids_entry(&m(2), 6, &before), "past Ada's cut");
+    assert!(!state.voids_entry(&m(3), 60, &before), "another member's");
+}
+
+#[test]
+fn neither_the_leaver_nor_one_who_has_not_seen_the_leave_cuts_it() {
+    let (mut log, before) = circle();
+    let link = log.link_after(2, 2, 20, before.clone());
+    let leave = log.push(2, vec![link], Action::Leave);
+    let held = |d: u8| vec![(m(d), u64::MAX)];
+    let bad = [
+        // The leaver, keeping its late entries.
+        make(
+            Some(log.circle),
+            2,
+            vec![leave],
+            Action::Cut {
+                removal: leave,
+                held: held(2),
+            },
+        ),
+        // The leaver's other device.
+        make(
+            Some(log.circle),
+            20,
+            vec![leave],
+            Action::Cut {
+                removal: leave,
+                held: held(20),
+            },
+        ),
+        // Cy, naming heads without the leave.
+        make(
+            Some(log.circle),
+            3,
+            vec![link],
+            Action::Cut {
+                removal: leave,
+                held: held(2),
+            },
+        ),
+    ];
+    let refused: Vec<OpHash> = bad.iter().map(|op| op.hash).collect();
+    let (state, rejected) = Membership::build(log.circle, log.ops.iter().cloned().chain(bad));
+    for hash in refused {
+        assert!(
+            rejected.iter().any(|(h, _)| *h == hash),
+            "{hash:?} not refused: {rejected:?}"
+        );
+    }
+    assert_eq!(state.uncut_leaves(&m(3)), vec![(leave, vec![m(2), m(20)])]);
+    cut(&mut log, 3, leave, &[(2, 1), (20, 1)]);
+    assert!(log.state().voids_entry(&m(20), 2, &[link]));
+}
