@@ -7,11 +7,24 @@ mod keychain;
 mod logging;
 mod notify;
 mod session;
-#[cfg(unix)]
 mod single;
 mod state;
 
 use state::AppState;
+
+/// Shows links that later starts on this data folder hand over, with the
+/// window brought to the front.
+fn take_links(app: &tauri::AppHandle) {
+    use tauri::{Emitter, Manager};
+    let handle = app.clone();
+    single::listen(&app.state::<AppState>().home, move |link| {
+        if let Some(window) = handle.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.set_focus();
+        }
+        let _ = handle.emit("open-link", link);
+    });
+}
 
 /// Builds and runs the app until its window closes.
 pub fn run() {
@@ -25,9 +38,8 @@ pub fn run() {
     // Flushes the log file when the app ends.
     let _log = logging::init(state.home.root());
     // A link opened while the app runs on this folder goes to that app.
-    #[cfg(unix)]
     if let Some(link) = state.opened_link() {
-        if single::hand_over(state.home.root(), &link) {
+        if single::hand_over(&state.home, &link) {
             return;
         }
     }
@@ -38,19 +50,7 @@ pub fn run() {
         .setup(|app| {
             session::exit_on_signals(app.handle());
             session::lighten_webview(app.handle());
-            #[cfg(unix)]
-            {
-                use tauri::{Emitter, Manager};
-                let handle = app.handle().clone();
-                let home = app.state::<AppState>().home.root().to_owned();
-                single::listen(&home, move |link| {
-                    if let Some(window) = handle.get_webview_window("main") {
-                        let _ = window.unminimize();
-                        let _ = window.set_focus();
-                    }
-                    let _ = handle.emit("open-link", link);
-                });
-            }
+            take_links(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -53,25 +53,40 @@ pub async fn apply_network(state: &AppState) -> Result<(), CommandError> {
 /// Quits the app cleanly (caches written, node shut down) when the system
 /// asks it to stop: logout, shutdown, Ctrl-C in a terminal.
 pub fn exit_on_signals(app: &AppHandle) {
-    use tokio::signal::unix::{signal, SignalKind};
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::hangup()),
-        ) else {
-            tracing::warn!("cannot listen for stop signals");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = hup.recv() => {}
+        if stop_asked().await {
+            tracing::info!("asked to stop; quitting");
+            app.exit(0);
         }
-        tracing::info!("asked to stop; quitting");
-        app.exit(0);
     });
+}
+
+/// Waits for the system to ask the app to stop; `false` if it cannot listen.
+#[cfg(unix)]
+async fn stop_asked() -> bool {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::warn!("cannot listen for stop signals");
+        return false;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        _ = hup.recv() => {}
+    }
+    true
+}
+
+/// Waits for the system to ask the app to stop (Ctrl-C, or the console
+/// closing); `false` if it cannot listen.
+#[cfg(not(unix))]
+async fn stop_asked() -> bool {
+    tokio::signal::ctrl_c().await.is_ok()
 }
 
 /// How long locking waits for work already running (a command, a
@@ -141,6 +156,7 @@ fn forward_changes(app: AppHandle, engine: &Engine) {
 /// Tunes the window's web engine for a notes app: no GPU compositing (the
 /// pages are static text; on a software renderer it costs ~65 MB) and the
 /// smallest of WebKit's memory caches.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
 pub fn lighten_webview(app: &AppHandle) {
     #[cfg(target_os = "linux")]
     for window in app.webview_windows().into_values() {

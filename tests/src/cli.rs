@@ -102,7 +102,12 @@ impl Device<'_> {
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         // A killed serve leaves its socket behind: wait for one that answers.
-        while std::os::unix::net::UnixStream::connect(self.home.join("control.sock")).is_err() {
+        let answers = || {
+            use interprocess::local_socket::{prelude::*, Stream};
+            let socket = circlekeep_engine::Home::new(self.home).local_socket("control.sock");
+            socket.and_then(Stream::connect).is_ok()
+        };
+        while !answers() {
             assert!(Instant::now() < deadline, "serve did not start");
             std::thread::sleep(Duration::from_millis(100));
         }

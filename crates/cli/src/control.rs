@@ -10,6 +10,8 @@ use crate::{dispatch, Cli};
 use circlekeep_engine::{CheckpointPolicy, Engine, Home};
 use circlekeep_sync::{Node, NodeConfig};
 use clap::Parser;
+use interprocess::local_socket::tokio::{prelude::*, Stream};
+use interprocess::local_socket::ListenerOptions;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,31 +37,25 @@ struct Response {
     code: u8,
 }
 
-fn socket_path(home: &Home) -> PathBuf {
-    home.root().join(SOCKET)
-}
-
 /// Hands the command to a running `serve` if there is one; returns its exit
 /// status, or `None` when nothing is serving this folder.
 pub async fn forward(home: &Home, args: &[String]) -> anyhow::Result<Option<u8>> {
-    let path = socket_path(home);
-    if !path.exists() {
+    #[cfg(unix)]
+    if !home.root().join(SOCKET).exists() {
         return Ok(None);
     }
-    let Ok(stream) = tokio::net::UnixStream::connect(&path).await else {
-        // A socket left behind by a serve that was killed.
+    let Ok(stream) = Stream::connect(home.local_socket(SOCKET)?).await else {
+        // Nobody serves (a socket file left by a killed serve answers not).
         return Ok(None);
     };
-    let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_string(&Request {
         args: args.to_vec(),
         cwd: std::env::current_dir().ok(),
     })?;
     line.push('\n');
-    write.write_all(line.as_bytes()).await?;
-    write.shutdown().await?;
+    (&stream).write_all(line.as_bytes()).await?;
     let mut answer = String::new();
-    BufReader::new(read).read_line(&mut answer).await?;
+    BufReader::new(&stream).read_line(&mut answer).await?;
     let response: Response = serde_json::from_str(&answer)
         .map_err(|_| anyhow::anyhow!("the running `circlekeep serve` gave no answer"))?;
     print!("{}", response.stdout);
@@ -142,27 +138,29 @@ pub async fn serve(home: &Home, engine: Arc<Engine>, config: NodeConfig) -> anyh
         "serving; stop with Ctrl-C"
     );
 
-    let path = socket_path(home);
-    let _ = std::fs::remove_file(&path);
-    let listener = tokio::net::UnixListener::bind(&path)?;
-    restrict(&path)?;
+    // What a killed serve left behind (a socket file) is replaced.
+    let listener = ListenerOptions::new()
+        .name(home.local_socket(SOCKET)?)
+        .try_overwrite(true)
+        .create_tokio()?;
+    #[cfg(unix)]
+    restrict(&home.root().join(SOCKET))?;
 
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stop = stop_asked()?;
+    tokio::pin!(stop);
     tokio::spawn(Engine::checkpoint_when_settled(
         Arc::downgrade(&engine),
         CheckpointPolicy::default(),
     ));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
+            _ = &mut stop => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok(stream) = accepted else { continue };
                 let (engine, node, home) = (engine.clone(), node.clone(), home.clone());
                 tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
                     let mut line = String::new();
-                    let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
+                    let mut reader = BufReader::new(&stream).take(MAX_REQUEST as u64);
                     if reader.read_line(&mut line).await.is_err() {
                         return;
                     }
@@ -170,16 +168,32 @@ pub async fn serve(home: &Home, engine: Arc<Engine>, config: NodeConfig) -> anyh
                     let response = run_forwarded(&home, &engine, &node, request).await;
                     if let Ok(mut text) = serde_json::to_string(&response) {
                         text.push('\n');
-                        let _ = write.write_all(text.as_bytes()).await;
+                        let _ = (&stream).write_all(text.as_bytes()).await;
                     }
                 });
             }
         }
     }
     tracing::info!("stopping");
-    let _ = std::fs::remove_file(&path);
+    // Its socket file goes with it.
+    drop(listener);
     node.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or (Unix) SIGTERM.
+fn stop_asked() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 #[cfg(unix)]

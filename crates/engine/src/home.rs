@@ -33,6 +33,29 @@ impl Home {
         &self.root
     }
 
+    /// Where a process holding this data folder listens to others on this
+    /// computer (`file`: what it serves): that file in the folder on Unix
+    /// (the folder's permissions guard it), a named pipe named after the
+    /// folder and `file` on Windows.
+    pub fn local_socket(
+        &self,
+        file: &str,
+    ) -> std::io::Result<interprocess::local_socket::Name<'static>> {
+        use interprocess::local_socket::prelude::*;
+        #[cfg(unix)]
+        {
+            use interprocess::local_socket::GenericFilePath;
+            self.root.join(file).to_fs_name::<GenericFilePath>()
+        }
+        #[cfg(not(unix))]
+        {
+            use interprocess::local_socket::GenericNamespaced;
+            let folder = blake3::hash(self.root.as_os_str().as_encoded_bytes());
+            format!("circlekeep-{}-{file}", &folder.to_hex()[..32])
+                .to_ns_name::<GenericNamespaced>()
+        }
+    }
+
     /// The key file.
     pub fn identity_file(&self) -> PathBuf {
         self.root.join(IDENTITY_FILE)
