@@ -34,9 +34,12 @@ const MILESTONE: &str = "Spoke first in the Monday meeting";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    // Logs and failure screenshots outlive the temporary folder.
+    // Logs and failure screenshots outlive the run; so do the members'
+    // folders (with Ada's `serve` log and Bo's app log) when it fails.
     let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("desktop-e2e");
+    let _ = std::fs::remove_dir_all(artifacts.join("failed-run"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _keep = KeptOnFailure(dir.path(), artifacts.join("failed-run"));
     let desktop = match Desktop::start(&artifacts) {
         Ok(desktop) => desktop,
         Err(missing) if std::env::var_os("CIRCLEKEEP_REQUIRE_DESKTOP").is_none() => {
@@ -425,6 +428,21 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     window.close().await;
     let devices = ada.json(&["device", "list"]);
     assert_eq!(devices.as_array().map(Vec::len), Some(2), "{devices}");
+}
+
+/// Copies a folder elsewhere if the test fails while it is in scope.
+struct KeptOnFailure<'a>(&'a std::path::Path, std::path::PathBuf);
+
+impl Drop for KeptOnFailure<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = std::process::Command::new("cp")
+                .arg("-r")
+                .arg(self.0)
+                .arg(&self.1)
+                .status();
+        }
+    }
 }
 
 /// Sync files both ways: Bo saves one from the window that Ada's command

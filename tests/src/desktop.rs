@@ -199,10 +199,21 @@ impl Window {
             };
             if Instant::now() > deadline {
                 let message = self.text("#message").await;
+                // Where the focus is, and whether a redraw is due: what
+                // holds a page back from showing news.
+                let page = self
+                    .client
+                    .execute(
+                        "const a = document.activeElement; \
+                         return `focus: ${a?.tagName}#${a?.id} ${a?.name ?? ''}; redrawing: ${!!document.querySelector('[data-rendering]')}`;",
+                        vec![],
+                    )
+                    .await
+                    .map_or_else(|e| e.to_string(), |v| v.to_string());
                 let shot = self.artifacts.join("failure.png");
                 self.screenshot(&shot).await;
                 panic!(
-                    "the window never showed {what} (last: {last}; message: {message:?}; \
+                    "the window never showed {what} (last: {last}; message: {message:?}; {page}; \
                      screenshot and driver log in {})",
                     self.artifacts.display()
                 );
