@@ -280,13 +280,37 @@ impl Window {
     }
 
     /// Clicks the element at `css`.
+    /// A click on a tab is checked to have chosen it: one that lands while
+    /// a member's change redraws the page is lost (WebKitWebDriver says it
+    /// clicked), and a user would click again; so does this.
     pub async fn click(&self, css: &str) {
+        let chosen = format!(
+            "const e = document.querySelector({css:?}); \
+             return !e || e.getAttribute('role') !== 'tab' || e.getAttribute('aria-selected') === 'true';"
+        );
         for attempt in 1..=ATTEMPTS {
             match self.shown(css).await.click().await {
-                Ok(_) => return,
+                Ok(_) if self.holds_within(&chosen, Duration::from_secs(3)).await => return,
+                Ok(_) if attempt == ATTEMPTS => panic!("the click on {css} never chose it"),
                 Err(e) if attempt == ATTEMPTS => panic!("cannot click {css}: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
+        }
+    }
+
+    /// Whether JavaScript `predicate` holds in the page within `wait`.
+    async fn holds_within(&self, predicate: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Ok(value) = self.client.execute(predicate, vec![]).await {
+                if truthy(&value) {
+                    return true;
+                }
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

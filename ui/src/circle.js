@@ -189,22 +189,25 @@ export class CircleView {
       );
       return;
     }
+    // The tab this page shows, fixed now: one chosen while the page is
+    // built is drawn by the refresh that choice asked for.
+    const tab = this.tab;
     const tabs = el(
       "nav",
       { class: "tabs", role: "tablist", "aria-label": "Circle", onkeydown: (e) => this.tabKey(e) },
       TABS.map(([key, label]) =>
-        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === this.tab), "aria-controls": "tab-panel",
-          tabindex: key === this.tab ? "0" : "-1", onclick: () => this.go(() => { this.tab = key; }) }, label),
+        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === tab), "aria-controls": "tab-panel",
+          tabindex: key === tab ? "0" : "-1", onclick: () => this.go(() => { this.tab = key; }) }, label),
       ),
     );
     // The new page is built aside while the shown one keeps working.
     const shown = { run: this.run, editors: this.editors, notesList: this.notesList };
     this.refused = await backend.rejections(this.id);
     const refusedCount = this.refused.reduce((sum, r) => sum + r.count, 0);
-    const body = await this[this.tab](circle);
+    const body = await this[tab](circle);
     Object.assign(body, { id: "tab-panel" });
     body.setAttribute("role", "tabpanel");
-    body.setAttribute("aria-labelledby", `tab-${this.tab}`);
+    body.setAttribute("aria-labelledby", `tab-${tab}`);
     const unaccepted = circle.member && !circle.invitation ? await this.charterPrompt(circle) : null;
     if (this.typing() && !this.moved()) {
       // The user went into a field while this was built: keep their page,
@@ -238,8 +241,8 @@ export class CircleView {
       ].filter(Boolean),
     );
     restoreDrafts(this.root, kept);
-    this.onScreen = { tab: this.tab, gathering: this.gathering };
-    if (this.focusTab || onTabs) document.getElementById(`tab-${this.tab}`)?.focus();
+    this.onScreen = { tab, gathering: this.gathering };
+    if (this.focusTab || onTabs) document.getElementById(`tab-${tab}`)?.focus();
     this.focusTab = false;
   }
 
