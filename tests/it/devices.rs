@@ -390,6 +390,46 @@ async fn a_linked_device_joins_by_invite_as_its_member() {
     }
 }
 
+/// Bo's laptop is stolen and Bo retires it. Its card (Bo's, by the
+/// laptop's attestation) still verifies, so the thief hands it round. Ada,
+/// who shares a circle with Bo and so knows of the retirement, refuses it
+/// for her new circle, whether she adds the card or the thief joins by her
+/// invite; Bo's card from a current device still adds him.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retired_laptop_s_card_is_refused_where_its_retirement_is_known() {
+    use circlekeep_sync::{InviteRefusal, JoinError};
+    let (ada, bo, laptop, shared) = bo_with_a_laptop();
+    let lost = laptop.identity().device_id();
+    assert_eq!(bo.retire_device(lost).expect("retire"), 1);
+    bo.send(&ada, shared);
+    let circle = circle_of(&ada, &[], HistoryPolicy::SinceJoining);
+    let refused = ada.add_member(circle, &laptop.card());
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("retired")),
+        "{refused:?}"
+    );
+
+    let ada_node = ada.node().await;
+    let (secret, expires) = ada
+        .create_invite(circle, std::time::Duration::from_secs(600))
+        .expect("invite");
+    let laptop_node = laptop.node().await;
+    let joined = laptop_node
+        .join(&ada_node.ticket(circle, secret, expires), &laptop.card())
+        .await;
+    assert!(
+        matches!(&joined, Err(JoinError::Refused(InviteRefusal::BadCard(why))) if why.contains("retired")),
+        "{joined:?}"
+    );
+    assert_eq!(ada.members(circle).expect("members").len(), 1, "Ada alone");
+
+    ada.add_member(circle, &bo.card())
+        .expect("Bo, by a current device");
+    for node in [ada_node, laptop_node] {
+        node.shutdown().await;
+    }
+}
+
 /// Ada restores her backup on a second computer while her first one lives
 /// on. The backed-up key links a new device (it never reaches the new
 /// disk); the new device presents its link to Bo over the network and is

@@ -165,6 +165,7 @@ impl<S: Store> Engine<S> {
     /// Adds the owner of a member card to a circle.
     pub fn add_member(&self, id: CircleId, card: &str) -> Result<MemberView, EngineError> {
         let card: MemberCard = card.parse()?;
+        self.refuse_retired(&card)?;
         self.with_circle(id, |c, ctx| c.add_member(ctx, &card))?;
         Ok(MemberView {
             id: card.member.to_hex(),

@@ -5,7 +5,7 @@
 
 use crate::invites::unix_now;
 use crate::views::DeviceView;
-use crate::{CircleId, Engine, EngineError, Store};
+use crate::{CircleId, Engine, EngineError, MemberCard, Store};
 use circlekeep_model::attestation::Attestation;
 use circlekeep_model::membership::Action;
 use circlekeep_model::MemberId;
@@ -325,6 +325,38 @@ impl<S: Store> Engine<S> {
     /// (its journal, circles taken without asking).
     pub(crate) fn retired_devices(&self) -> Result<BTreeSet<MemberId>, EngineError> {
         Ok(self.own_devices()?.retired)
+    }
+
+    /// The devices retired, by any member, in a circle this device takes
+    /// part in: a card one of them hands out (a lost laptop's, whose
+    /// attestation still verifies) is refused here. A member who shares
+    /// no circle with the retiring one cannot know.
+    fn retired_anywhere(&self) -> Result<BTreeSet<MemberId>, EngineError> {
+        let mut retired = BTreeSet::new();
+        for id in self.my_circles()? {
+            self.with_circle(id, |c, _| {
+                let m = &c.membership;
+                retired.extend(m.ops().iter().filter_map(|op| match &op.body.action {
+                    Action::RetireDevice { device, .. } if m.takes_effect(&op.hash) => {
+                        Some(*device)
+                    }
+                    _ => None,
+                }));
+                Ok(())
+            })?;
+        }
+        Ok(retired)
+    }
+
+    /// Refuses a member card handed out by a device retired in one of this
+    /// device's circles.
+    pub(crate) fn refuse_retired(&self, card: &MemberCard) -> Result<(), EngineError> {
+        if self.retired_anywhere()?.contains(&card.device) {
+            return Err(EngineError::NotAllowed(
+                "this card is from a device its member retired: ask them for a card from a device they use now",
+            ));
+        }
+        Ok(())
     }
 
     /// The devices whose link this device takes as its member's word (a

@@ -115,6 +115,8 @@ impl<S: Store> Engine<S> {
         if card.device != *peer {
             return Err(InviteRefusal::NotYourCard);
         }
+        self.refuse_retired(&card)
+            .map_err(|e| InviteRefusal::BadCard(e.to_string()))?;
         match self.with_circle(record.circle, |c, ctx| c.add_member(ctx, &card)) {
             Ok(()) | Err(EngineError::AlreadyMember(_)) => {}
             Err(EngineError::NotAMember) => return Err(InviteRefusal::InviterNotMember),
