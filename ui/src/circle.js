@@ -192,14 +192,6 @@ export class CircleView {
     // The tab this page shows, fixed now: one chosen while the page is
     // built is drawn by the refresh that choice asked for.
     const tab = this.tab;
-    const tabs = el(
-      "nav",
-      { class: "tabs", role: "tablist", "aria-label": "Circle", onkeydown: (e) => this.tabKey(e) },
-      TABS.map(([key, label]) =>
-        el("button", { id: `tab-${key}`, role: "tab", "aria-selected": String(key === tab), "aria-controls": "tab-panel",
-          tabindex: key === tab ? "0" : "-1", onclick: () => this.go(() => { this.tab = key; }) }, label),
-      ),
-    );
     // The new page is built aside while the shown one keeps working.
     const shown = { run: this.run, editors: this.editors, notesList: this.notesList };
     this.refused = await backend.rejections(this.id);
@@ -221,6 +213,7 @@ export class CircleView {
     // What the user half-filled survives the redraw a member's change
     // causes, and so does a keyboard user's place on the tabs.
     const kept = drafts(this.root);
+    const tabs = this.tabBar(tab);
     const onTabs = this.root.contains(document.activeElement) && document.activeElement.getAttribute("role") === "tab";
     this.root.replaceChildren(
       ...[
@@ -244,6 +237,24 @@ export class CircleView {
     this.onScreen = { tab, gathering: this.gathering };
     if (this.focusTab || onTabs) document.getElementById(`tab-${tab}`)?.focus();
     this.focusTab = false;
+  }
+
+  /** The tab bar, built once and kept across redraws: a click that lands
+   * while a member's change redraws the page still reaches its tab. */
+  tabBar(tab) {
+    this.tabs ??= el(
+      "nav",
+      { class: "tabs", role: "tablist", "aria-label": "Circle", onkeydown: (e) => this.tabKey(e) },
+      TABS.map(([key, label]) =>
+        el("button", { id: `tab-${key}`, role: "tab", "aria-controls": "tab-panel", onclick: () => this.go(() => { this.tab = key; }) }, label),
+      ),
+    );
+    for (const button of this.tabs.children) {
+      const chosen = button.id === `tab-${tab}`;
+      button.setAttribute("aria-selected", String(chosen));
+      button.tabIndex = chosen ? 0 : -1;
+    }
+    return this.tabs;
   }
 
   /** The tabs' keys: ← and → move to the previous or next tab, Home and
