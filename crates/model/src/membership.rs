@@ -58,7 +58,9 @@
 //!   `RetireDevice` follows it with a `Cut` (deps exactly the removal, same
 //!   device): how far it held each removed device's log. A `Leave` is cut
 //!   by every other member's device that hears of it (its deps include the
-//!   leave; never by the leaver, who would keep its own late entries). An entry of a
+//!   leave), and by the leaving device for itself alone (right after it:
+//!   how far it wrote, so its last notes count wherever they arrive
+//!   after the leave; that cut counts though its author is no member). An entry of a
 //!   removed device past the highest cut of the removals that take effect
 //!   and that its named heads do not include is void
 //!   ([`Membership::voids_entry`]; a device a cut does not name is cut at
@@ -340,7 +342,11 @@ impl Membership {
         let author = match (body.action.newcomer(body.author), devices.get(&body.author)) {
             (Some((member, _, _)), _) if body.action.is_genesis() => member,
             (_, Some(member)) => *member,
-            (_, None) => return Err(OpRejection::AuthorNotMember),
+            // A leaving device is no member after its leave, yet cuts it.
+            (_, None) => self
+                .leave_cut(body)
+                .map(|leave| self.member_of(leave))
+                .ok_or(OpRejection::AuthorNotMember)?,
         };
         let before = self.members_of(&past, &past_void);
         self.check_action(body, author, &before, &devices, &past)?;

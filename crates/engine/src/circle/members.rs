@@ -69,7 +69,13 @@ impl CircleRuntime {
             .put_ops(&self.id, &[(hash, &op.signed)])
             .map_err(EngineError::store)?;
         ctx.store.flush().map_err(EngineError::store)?;
+        let cuts = self.membership.cuts_digest();
         self.set_membership(membership);
+        // A cut this device adds to others' (of a leave, say) can raise
+        // how far a removed device's entries count: judge them again.
+        if self.membership.cuts_digest() != cuts {
+            self.enforce_cuts(ctx)?;
+        }
         if let Some(secret) = secret {
             self.keyring.insert_full(hash, secret);
         }
@@ -200,8 +206,10 @@ impl CircleRuntime {
     /// others cut what this member's devices wrote, on hearing of it).
     pub fn leave<S: Store>(&mut self, ctx: &Ctx<'_, S>) -> Result<(), EngineError> {
         self.require_member(&ctx.device_id())?;
-        self.append_op(ctx, Action::Leave, None)?;
-        Ok(())
+        let leave = self.append_op(ctx, Action::Leave, None)?;
+        // How far this device wrote: its last notes count wherever they
+        // arrive after the leave.
+        self.append_cut(ctx, leave, vec![ctx.device_id()])
     }
 
     /// Links `device` to this device's member, with the device's own proof,

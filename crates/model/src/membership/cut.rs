@@ -24,8 +24,9 @@ impl Membership {
     /// A cut is written by its removal's author right after it: deps
     /// exactly `[removal]`, which is that device's `Remove` or
     /// `RetireDevice`. A `Leave` is cut by the others: any member but the
-    /// leaver who has seen it (the leaver would keep its own late entries).
-    /// A cut names each device once.
+    /// leaver who has seen it; the leaving device cuts only itself (how far
+    /// it wrote before leaving, so its last notes count wherever they
+    /// arrive after the leave). A cut names each device once.
     pub(super) fn check_cut(
         &self,
         body: &OpBody,
@@ -40,6 +41,11 @@ impl Membership {
                 Action::Remove { .. } | Action::RetireDevice { .. } => {
                     op.author == body.author && body.deps == [*removal]
                 }
+                // The leaver says how far its own device wrote (nothing of
+                // its other devices); any other member, what it holds.
+                Action::Leave if op.author == body.author => {
+                    body.deps == [*removal] && held.iter().all(|(d, _)| *d == body.author)
+                }
                 Action::Leave => past.contains(r) && self.member_of(r) != author,
                 _ => false,
             }
@@ -50,6 +56,18 @@ impl Membership {
         } else {
             Err(OpRejection::BadCut)
         }
+    }
+
+    /// The leave that `body` cuts, if it is its author's own `Leave`'s
+    /// cut (the leave's index): the one operation a device signs after
+    /// leaving, which counts though its author is no member any more.
+    pub(super) fn leave_cut(&self, body: &OpBody) -> Option<usize> {
+        let Action::Cut { removal, .. } = &body.action else {
+            return None;
+        };
+        let leave = *self.index.get(removal)?;
+        let op = &self.ops[leave].body;
+        (op.author == body.author && matches!(op.action, Action::Leave)).then_some(leave)
     }
 
     /// The leaves (that take effect) of others than `member` which no

@@ -95,6 +95,8 @@ impl Membership {
                 !effective.contains(i)
             } else if body.action.is_genesis() {
                 false
+            } else if let Some(leave) = self.leave_cut(body) {
+                direct.contains(i) || void.contains(leave)
             } else {
                 let mut past = self.ancestors[i].clone();
                 past.intersect_with(&admitted);

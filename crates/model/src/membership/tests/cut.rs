@@ -192,20 +192,20 @@ fn a_leave_is_cut_by_the_others_and_what_the_leaver_writes_past_it_is_void() {
 }
 
 #[test]
-fn neither_the_leaver_nor_one_who_has_not_seen_the_leave_cuts_it() {
+fn neither_the_leaver_for_another_device_nor_one_who_has_not_seen_the_leave_cuts_it() {
     let (mut log, before) = circle();
     let link = log.link_after(2, 2, 20, before.clone());
     let leave = log.push(2, vec![link], Action::Leave);
     let held = |d: u8| vec![(m(d), u64::MAX)];
     let bad = [
-        // The leaver, keeping its late entries.
+        // The leaver, for its other device.
         make(
             Some(log.circle),
             2,
             vec![leave],
             Action::Cut {
                 removal: leave,
-                held: held(2),
+                held: held(20),
             },
         ),
         // The leaver's other device.
@@ -240,4 +240,23 @@ fn neither_the_leaver_nor_one_who_has_not_seen_the_leave_cuts_it() {
     assert_eq!(state.uncut_leaves(&m(3)), vec![(leave, vec![m(2), m(20)])]);
     cut(&mut log, 3, leave, &[(2, 1), (20, 1)]);
     assert!(log.state().voids_entry(&m(20), 2, &[link]));
+}
+
+#[test]
+fn the_leaving_device_s_own_cut_keeps_its_last_notes() {
+    // Bo wrote up to 8 and left; Ada heard of the leave holding 5.
+    let (mut log, before) = circle();
+    let leave = log.push(2, before.clone(), Action::Leave);
+    cut(&mut log, 2, leave, &[(2, 8)]);
+    cut(&mut log, 1, leave, &[(2, 5)]);
+    let state = log.state();
+    assert!(
+        !state.voids_entry(&m(2), 8, &before),
+        "written before leaving"
+    );
+    assert!(state.voids_entry(&m(2), 9, &before), "written after");
+    assert!(
+        state.uncut_leaves(&m(2)).is_empty(),
+        "the leaver is not asked to cut for the others"
+    );
 }
