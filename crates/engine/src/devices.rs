@@ -303,13 +303,8 @@ impl<S: Store> Engine<S> {
                 for device in m.devices_of_member(&member) {
                     *own.current.entry(*device).or_default() += 1;
                 }
-                for op in m.ops() {
-                    if let Action::RetireDevice { device, .. } = &op.body.action {
-                        if m.takes_effect(&op.hash) && m.owner(device) == Some(member) {
-                            own.retired.insert(*device);
-                        }
-                    }
-                }
+                own.retired
+                    .extend(m.retired().filter(|d| m.owner(d) == Some(member)));
                 Ok(())
             })?;
         }
@@ -335,13 +330,7 @@ impl<S: Store> Engine<S> {
         let mut retired = BTreeSet::new();
         for id in self.my_circles()? {
             self.with_circle(id, |c, _| {
-                let m = &c.membership;
-                retired.extend(m.ops().iter().filter_map(|op| match &op.body.action {
-                    Action::RetireDevice { device, .. } if m.takes_effect(&op.hash) => {
-                        Some(*device)
-                    }
-                    _ => None,
-                }));
+                retired.extend(c.membership.retired());
                 Ok(())
             })?;
         }

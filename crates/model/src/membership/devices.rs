@@ -71,6 +71,14 @@ impl Membership {
             .map(|(d, _)| d)
     }
 
+    /// The devices retired by a `RetireDevice` that takes effect.
+    pub fn retired(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.ops.iter().filter_map(|op| match &op.body.action {
+            Action::RetireDevice { device, .. } if self.takes_effect(&op.hash) => Some(*device),
+            _ => None,
+        })
+    }
+
     /// The member whose device `device` is or was (a retired device's past
     /// writes are still its member's), if any valid operation linked it.
     pub fn owner(&self, device: &MemberId) -> Option<MemberId> {

@@ -196,38 +196,25 @@ fn neither_the_leaver_for_another_device_nor_one_who_has_not_seen_the_leave_cuts
     let (mut log, before) = circle();
     let link = log.link_after(2, 2, 20, before.clone());
     let leave = log.push(2, vec![link], Action::Leave);
-    let held = |d: u8| vec![(m(d), u64::MAX)];
+    let cut_by = |author: u8, deps: Vec<OpHash>, device: u8| {
+        let held = vec![(m(device), u64::MAX)];
+        make(
+            Some(log.circle),
+            author,
+            deps,
+            Action::Cut {
+                removal: leave,
+                held,
+            },
+        )
+    };
     let bad = [
         // The leaver, for its other device.
-        make(
-            Some(log.circle),
-            2,
-            vec![leave],
-            Action::Cut {
-                removal: leave,
-                held: held(20),
-            },
-        ),
+        cut_by(2, vec![leave], 20),
         // The leaver's other device.
-        make(
-            Some(log.circle),
-            20,
-            vec![leave],
-            Action::Cut {
-                removal: leave,
-                held: held(20),
-            },
-        ),
+        cut_by(20, vec![leave], 20),
         // Cy, naming heads without the leave.
-        make(
-            Some(log.circle),
-            3,
-            vec![link],
-            Action::Cut {
-                removal: leave,
-                held: held(2),
-            },
-        ),
+        cut_by(3, vec![link], 2),
     ];
     let refused: Vec<OpHash> = bad.iter().map(|op| op.hash).collect();
     let (state, rejected) = Membership::build(log.circle, log.ops.iter().cloned().chain(bad));
