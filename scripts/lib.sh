@@ -2,8 +2,9 @@
 # when not root), and the package lists each task needs.
 
 # What the desktop app needs to build (Tauri 2 on Linux).
+# (patch: scripts/patch-deps applies our fixes to dependencies.)
 APP_PACKAGES=(build-essential pkg-config curl wget file libssl-dev libxdo-dev
-  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev)
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev patch)
 # What the test suite needs beyond a Rust toolchain and the app's packages
 # (iproute2: the gathering-room test builds network namespaces when run as
 # root; age: the backup test opens a backup with the standard age tool;

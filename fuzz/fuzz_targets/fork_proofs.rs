@@ -4,7 +4,7 @@
 //! that verify and contradict each other, and only Ada, the one who forked.
 #![no_main]
 use circlekeep_engine::bundle::Bundle;
-use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, MemoryStore, MemberId};
+use circlekeep_engine::{CircleId, DeviceIdentity, Engine, HistoryPolicy, MemberId, MemoryStore};
 use circlekeep_model::fork::contradiction;
 use circlekeep_seal::signed::verify_entry;
 use circlekeep_sync::Replica;
@@ -20,33 +20,49 @@ struct Fixture {
 }
 
 fn engine(name: &str, seed: u8) -> Engine<MemoryStore> {
-    Engine::with_store(MemoryStore::new(), DeviceIdentity::from_seed(name, [seed; 32]).expect("id"))
+    Engine::with_store(
+        MemoryStore::new(),
+        DeviceIdentity::from_seed(name, [seed; 32]).expect("id"),
+    )
 }
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let (ada, copy, bo) = (engine("Ada", 1), engine("Ada", 1), engine("Bo", 2));
-        let circle = ada.create_circle("Fuzz circle", HistoryPolicy::SinceJoining).expect("create");
-        ada.add_member(circle, bo.member_card().expect("card").as_line()).expect("add");
-        let gathering = ada.new_gathering(circle, "2026-11-26".parse().expect("date")).expect("gathering");
+        let circle = ada
+            .create_circle("Fuzz circle", HistoryPolicy::SinceJoining)
+            .expect("create");
+        ada.add_member(circle, bo.member_card().expect("card").as_line())
+            .expect("add");
+        let gathering = ada
+            .new_gathering(circle, "2026-11-26".parse().expect("date"))
+            .expect("gathering");
         let bundle = ada.export_bundle(circle, None).expect("export");
         bo.import_bundle(&bundle).expect("import");
         copy.import_bundle(&bundle).expect("import");
         copy.accept_circle(circle).expect("accept");
-        ada.add_note(circle, gathering, "on the laptop").expect("note");
-        copy.add_note(circle, gathering, "on the copy").expect("note");
+        ada.add_note(circle, gathering, "on the laptop")
+            .expect("note");
+        copy.add_note(circle, gathering, "on the copy")
+            .expect("note");
         let me = ada.identity().device_id();
         let tip = Replica::summary(&ada, &circle).expect("held").have[&me];
         let at = |engine: &Engine<MemoryStore>| {
-            let bundle = Bundle::decode(&engine.export_bundle(circle, None).expect("export")).expect("decode");
+            let bundle = Bundle::decode(&engine.export_bundle(circle, None).expect("export"))
+                .expect("decode");
             bundle
                 .entries
                 .into_iter()
                 .find(|e| verify_entry(e).is_ok_and(|e| e.body.author == me && e.body.seq == tip))
                 .expect("the record at the tip")
         };
-        Fixture { proof: [at(&ada), at(&copy)], bo, circle, ada: me }
+        Fixture {
+            proof: [at(&ada), at(&copy)],
+            bo,
+            circle,
+            ada: me,
+        }
     })
 }
 
@@ -77,7 +93,10 @@ fuzz_target!(|data: &[u8]| {
         _ => false,
     };
     match Replica::ingest_fork(&f.bo, &f.circle, records) {
-        Some(author) => assert!(holds && author == f.ada, "flagged on a proof that does not hold"),
+        Some(author) => assert!(
+            holds && author == f.ada,
+            "flagged on a proof that does not hold"
+        ),
         None => assert!(!holds, "a proof that holds, refused"),
     }
 });

@@ -11,19 +11,42 @@ use circlekeep_model::{CircleId, MemberId, OpHash};
 use libfuzzer_sys::fuzz_target;
 
 fn key() -> EpochKey {
-    EpochKey { sealed: vec![], full_commitment: [0; 32], shared_commitment: [0; 32] }
+    EpochKey {
+        sealed: vec![],
+        full_commitment: [0; 32],
+        shared_commitment: [0; 32],
+    }
 }
 
 fn op(circle: Option<CircleId>, author: u8, mut deps: Vec<OpHash>, action: Action) -> Op {
     deps.sort();
     deps.dedup();
-    let body = OpBody { version: OP_VERSION, circle, author: MemberId([author; 32]), deps, action };
+    let body = OpBody {
+        version: OP_VERSION,
+        circle,
+        author: MemberId([author; 32]),
+        deps,
+        action,
+    };
     let bytes = postcard::to_stdvec(&body).expect("encode");
-    Op { hash: OpHash(hash_bytes("fuzz op", &bytes)), body, signed: bytes }
+    Op {
+        hash: OpHash(hash_bytes("fuzz op", &bytes)),
+        body,
+        signed: bytes,
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let genesis = op(None, 0, vec![], Action::Create { recipient: "r".into(), nonce: [0; 16], key: key() });
+    let genesis = op(
+        None,
+        0,
+        vec![],
+        Action::Create {
+            recipient: "r".into(),
+            nonce: [0; 16],
+            key: key(),
+        },
+    );
     let circle = CircleId(genesis.hash.0);
     let mut ops = vec![genesis];
     // Four bytes per operation: kind, author, target, which earlier ops it saw.
@@ -43,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
         let action = match kind % 10 {
             8 => Action::Cut {
                 removal: last,
-                held: vec![(member, u64::from(seen % 4)), (MemberId([10 + target; 32]), u64::from(seen >> 6))],
+                held: vec![
+                    (member, u64::from(seen % 4)),
+                    (MemberId([10 + target; 32]), u64::from(seen >> 6)),
+                ],
             },
             6 => Action::Device {
                 member: MemberId([author; 32]),
@@ -52,18 +78,34 @@ fuzz_target!(|data: &[u8]| {
                 proof: vec![],
                 key: key(),
             },
-            7 => Action::RetireDevice { device: MemberId([10 + target; 32]), key: key() },
-            0 => Action::Add { member, recipient: "r".into(), key: key() },
+            7 => Action::RetireDevice {
+                device: MemberId([10 + target; 32]),
+                key: key(),
+            },
+            0 => Action::Add {
+                member,
+                recipient: "r".into(),
+                key: key(),
+            },
             1 => Action::Remove { member, key: key() },
             2 => Action::Leave,
             3 => Action::Rekey { key: key() },
             4 => Action::ShareKeys {
                 to: member,
-                grants: vec![KeyGrant { epoch: ops[0].hash, class: KeyClass::Shared }],
+                grants: vec![KeyGrant {
+                    epoch: ops[0].hash,
+                    class: KeyClass::Shared,
+                }],
                 sealed: vec![],
             },
-            5 => Action::Policy { history: kind & 0x80 != 0 },
-            _ => Action::Create { recipient: "r".into(), nonce: [kind; 16], key: key() },
+            5 => Action::Policy {
+                history: kind & 0x80 != 0,
+            },
+            _ => Action::Create {
+                recipient: "r".into(),
+                nonce: [kind; 16],
+                key: key(),
+            },
         };
         ops.push(op(Some(circle), author, deps, action));
     }
@@ -82,7 +124,10 @@ fuzz_target!(|data: &[u8]| {
     for device in forward.ever_devices() {
         for seq in 0..5 {
             for heads in [&[][..], forward.heads()] {
-                assert_eq!(forward.voids_entry(&device, seq, heads), backward.voids_entry(&device, seq, heads));
+                assert_eq!(
+                    forward.voids_entry(&device, seq, heads),
+                    backward.voids_entry(&device, seq, heads)
+                );
             }
         }
     }
