@@ -477,6 +477,11 @@ fn concurrent_trace(options: &Options) -> Result<Vec<Figure>> {
         "plain replay ends in endContent",
         raw.text == trace.end_content,
     )?;
+    let window_agrees = plain::window_equals_whole_walk(&trace, &steps)?;
+    check(
+        "applying where a change lands equals automerge's whole walk",
+        window_agrees,
+    )?;
 
     let devices: Vec<Peer> = (0..trace.agents)
         .map(|a| Peer::new(&format!("Friend {a}"), 200 + a as u8))
@@ -549,6 +554,12 @@ fn concurrent_trace(options: &Options) -> Result<Vec<Figure>> {
             "bool",
         )
         .target("= 1", equal),
+        Figure::plain(
+            "friendsforever: patched apply saves the same bytes as the whole walk",
+            f64::from(u8::from(window_agrees)),
+            "bool",
+        )
+        .target("= 1", window_agrees),
     ])
 }
 
