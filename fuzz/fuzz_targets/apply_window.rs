@@ -26,6 +26,11 @@ fuzz_target!(|data: &[u8]| {
     let mut base = new_doc(&[9; 16]);
     let text = base.put_object(ROOT, "text", ObjType::Text).expect("text");
     let list = base.put_object(ROOT, "list", ObjType::List).expect("list");
+    // Long enough that a window is worth its lookups (one per 1024 ops).
+    base.splice_text(&text, 0, 0, &"s".repeat(4096)).expect("long text");
+    for i in 0..2048 {
+        base.insert(&list, i, i as i64).expect("long list");
+    }
     base.commit();
     let mut devices: Vec<AutoCommit> = (1..=3u8)
         .map(|d| base.fork().with_actor(vec![d; 16].into()))
