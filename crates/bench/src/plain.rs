@@ -139,32 +139,11 @@ pub fn apply_one_keystroke(history: usize) -> Result<Duration> {
 pub fn replay_concurrent(trace: &Trace, steps: &[Step]) -> Result<PlainRun> {
     let started = Instant::now();
     let mut base = PlainText::new(0)?;
-    let mut docs: Vec<PlainText> = (0..trace.agents)
-        .map(|a| PlainText::fork(&mut base, a as u8 + 1))
-        .collect();
-    let mut made: Vec<Vec<Change>> = vec![Vec::new(); trace.agents];
-    let mut applied = vec![vec![0usize; trace.agents]; trace.agents];
     let mut change_bytes = 0u64;
-    for step in steps {
-        let me = step.agent;
-        for (other, &need) in step.needs.iter().enumerate() {
-            if other != me && applied[me][other] < need {
-                let missing = made[other][applied[me][other]..need].to_vec();
-                docs[me].doc.apply_changes(missing)?;
-                applied[me][other] = need;
-            }
-        }
-        let edits: Vec<TextEdit> = step
-            .txns
-            .iter()
-            .flat_map(|&t| trace.txns[t].patches.iter().cloned())
-            .collect();
-        let change = docs[me]
-            .type_change(&edits)?
-            .ok_or_else(|| BenchError::Check("a step made no change".into()))?;
+    let (mut docs, changes) = replay_each(trace, steps, &mut base, |change| {
         change_bytes += change.raw_bytes().len() as u64;
-        made[me].push(change);
-    }
+        Ok(())
+    })?;
     let (first, rest) = docs
         .split_first_mut()
         .ok_or_else(|| BenchError::Check("no authors".into()))?;
@@ -177,7 +156,7 @@ pub fn replay_concurrent(trace: &Trace, steps: &[Step]) -> Result<PlainRun> {
         change_bytes,
         saved_bytes: first.doc.save().len() as u64,
         text,
-        changes: made.iter().map(Vec::len).sum(),
+        changes,
     })
 }
 
@@ -188,11 +167,30 @@ pub fn replay_concurrent(trace: &Trace, steps: &[Step]) -> Result<PlainRun> {
 /// two end in the same saved bytes.
 pub fn window_equals_whole_walk(trace: &Trace, steps: &[Step]) -> Result<bool> {
     let mut base = PlainText::new(0)?;
-    let mut docs: Vec<PlainText> = (0..trace.agents)
-        .map(|a| PlainText::fork(&mut base, a as u8 + 1))
-        .collect();
     let mut window = PlainText::fork(&mut base, 0xaa);
     let mut whole = PlainText::fork(&mut base, 0xbb);
+    replay_each(trace, steps, &mut base, |change| {
+        window.doc.apply_changes([change.clone()])?;
+        window.doc.reset_diff_cursor();
+        whole.doc.update_diff_cursor();
+        whole.doc.apply_changes([change.clone()])?;
+        Ok(())
+    })?;
+    Ok(window.doc.save() == whole.doc.save() && window.text()? == trace.end_content)
+}
+
+/// Each author's document, forked from `base`, typing its steps after
+/// taking exactly what each step needs from the others; `made_one` sees every
+/// change as it is made. Returns the documents and how many changes.
+fn replay_each(
+    trace: &Trace,
+    steps: &[Step],
+    base: &mut PlainText,
+    mut made_one: impl FnMut(&Change) -> Result<()>,
+) -> Result<(Vec<PlainText>, usize)> {
+    let mut docs: Vec<PlainText> = (0..trace.agents)
+        .map(|a| PlainText::fork(base, a as u8 + 1))
+        .collect();
     let mut made: Vec<Vec<Change>> = vec![Vec::new(); trace.agents];
     let mut applied = vec![vec![0usize; trace.agents]; trace.agents];
     for step in steps {
@@ -212,13 +210,10 @@ pub fn window_equals_whole_walk(trace: &Trace, steps: &[Step]) -> Result<bool> {
         let change = docs[me]
             .type_change(&edits)?
             .ok_or_else(|| BenchError::Check("a step made no change".into()))?;
-        window.doc.apply_changes([change.clone()])?;
-        window.doc.reset_diff_cursor();
-        whole.doc.update_diff_cursor();
-        whole.doc.apply_changes([change.clone()])?;
+        made_one(&change)?;
         made[me].push(change);
     }
-    Ok(window.doc.save() == whole.doc.save() && window.text()? == trace.end_content)
+    Ok((docs, made.iter().map(Vec::len).sum()))
 }
 
 /// What a plain Automerge sync over iroh did.
