@@ -17,6 +17,7 @@ mod forks;
 mod map;
 mod membership;
 mod package;
+mod patches;
 mod persistence;
 mod practice;
 mod reflect;
