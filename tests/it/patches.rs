@@ -52,12 +52,17 @@ fn patch_deps_with(download: &[u8]) -> (tempfile::TempDir, Output) {
         download,
     )
     .expect("download");
-    let out = Command::new("bash")
+    let out = run_patch_deps(dir);
+    (root, out)
+}
+
+/// Runs the scratch copy of `scripts/patch-deps` in `dir`.
+fn run_patch_deps(dir: &Path) -> Output {
+    Command::new("bash")
         .arg(dir.join("scripts/patch-deps"))
         .env("CARGO_HOME", dir.join("cargo"))
         .output()
-        .expect("bash");
-    (root, out)
+        .expect("bash")
 }
 
 #[test]
@@ -94,11 +99,7 @@ fn the_patched_copy_is_the_registry_release_with_our_diff() {
     let stamp = std::fs::metadata(patched.join(".circlekeep-patched"))
         .and_then(|m| m.modified())
         .expect("stamp");
-    let again = Command::new("bash")
-        .arg(dir.path().join("scripts/patch-deps"))
-        .env("CARGO_HOME", dir.path().join("cargo"))
-        .output()
-        .expect("bash");
+    let again = run_patch_deps(dir.path());
     assert!(again.status.success());
     assert!(
         again.stderr.is_empty(),
