@@ -14,6 +14,7 @@ mod error_codes;
 mod faults;
 mod folds;
 mod forks;
+mod keeper;
 mod map;
 mod membership;
 mod package;

@@ -39,6 +39,14 @@ pub enum EngineError {
     /// No note with that id in the gathering.
     #[error("no note {0:?} in that gathering")]
     UnknownNote(String),
+    /// No keeper enrolled in the circle matches the selector.
+    #[error("no keeper of this circle matches {0:?} (see `circle keeper list`)")]
+    UnknownKeeper(String),
+    /// A keeper ticket did not parse.
+    #[error(
+        "not a keeper ticket (one starts with circlekeep-keeper1:; run `circlekeep keeper ticket` on the keeper)"
+    )]
+    KeeperTicket,
     /// A selector matches several things.
     #[error("{0:?} is ambiguous; use more of the id")]
     Ambiguous(String),
@@ -167,6 +175,8 @@ impl EngineError {
             EngineError::NotScheduled(_) => ErrorCode::NotScheduled,
             EngineError::UnknownGoal(_) => ErrorCode::UnknownGoal,
             EngineError::UnknownContract(_) => ErrorCode::UnknownContract,
+            EngineError::UnknownKeeper(_) => ErrorCode::UnknownKeeper,
+            EngineError::KeeperTicket => ErrorCode::BadTicket,
             EngineError::NotAllowed(_) => ErrorCode::NotAllowed,
             EngineError::Backup(_) => ErrorCode::BadBackup,
             EngineError::Keyring(_) => ErrorCode::Keyring,

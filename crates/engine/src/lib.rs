@@ -46,6 +46,7 @@ mod home;
 mod invitations;
 mod invites;
 mod journal;
+mod keepers;
 mod keyring;
 mod notes;
 mod plan;

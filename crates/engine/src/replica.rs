@@ -43,10 +43,13 @@ impl<S: Store> Replica for Engine<S> {
         let me = self.me.device_id();
         // An invitation not accepted yet makes nobody a peer. The member's
         // own other devices are peers like any other.
+        // Keepers the circle enrolled are dialed and let in like members.
         self.each_circle(|_, c| {
             let devices = c.membership.devices();
-            (devices.contains_key(&me) && !c.invitation)
-                .then(|| devices.keys().copied().collect::<Vec<_>>())
+            (devices.contains_key(&me) && !c.invitation).then(|| {
+                let keepers = c.keepers().into_iter().map(|k| k.keeper);
+                devices.keys().copied().chain(keepers).collect::<Vec<_>>()
+            })
         })
         .into_iter()
         .flatten()
@@ -73,15 +76,27 @@ impl<S: Store> Replica for Engine<S> {
 
     fn circles_with(&self, peer: &MemberId) -> Vec<CircleId> {
         self.each_circle(|id, c| {
-            (!c.invitation && c.membership.owner(peer).is_some()).then_some(id)
+            let shared = c.membership.owner(peer).is_some() || c.kept_by(peer);
+            (!c.invitation && shared).then_some(id)
         })
     }
 
     fn is_member(&self, circle: &CircleId, peer: &MemberId) -> bool {
         self.with_circle(*circle, |c, _| {
-            Ok(!c.invitation && c.membership.devices().contains_key(peer))
+            Ok(!c.invitation && c.membership.devices().contains_key(peer) || c.kept_by(peer))
         })
         .unwrap_or(false)
+    }
+
+    fn keepers(&self) -> Vec<(CircleId, circlekeep_sync::KeeperTicket)> {
+        let me = self.me.device_id();
+        self.each_circle(|id, c| {
+            let here = !c.invitation && c.membership.devices().contains_key(&me);
+            here.then(|| c.keepers().into_iter().map(move |k| (id, k)))
+        })
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     fn joining(&self, circle: &CircleId) {
@@ -132,8 +147,10 @@ impl<S: Store> Replica for Engine<S> {
         // of a member in here:
         // sharing one circle does not open the others (a member removed from
         // this one, say, pushing what it wrote after).
+        // A keeper the circle enrolled passes on its members' records (each
+        // is checked here as if its author had sent it).
         let sender_is_member = self.with_circle(*circle, |c, _| {
-            Ok(c.membership.devices().contains_key(from))
+            Ok(c.membership.devices().contains_key(from) || c.kept_by(from))
         });
         if let Ok(false) = sender_is_member {
             tracing::info!(peer = %from.short(), circle = %circle.short(), "ignoring records from a peer who is not a member of this circle");

@@ -87,6 +87,20 @@ pub struct MemberView {
     pub me: bool,
 }
 
+/// A keeper the circle enrolled: an always-on peer that stores and
+/// forwards the circle's sealed records and reads none of them.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct KeeperView {
+    /// The keeper's endpoint id.
+    pub id: String,
+    /// Short id.
+    pub short: String,
+    /// Where its ticket says it listens.
+    pub addresses: Vec<String>,
+    /// Its ticket (what `circle keeper add` takes, to enrol it in another circle).
+    pub ticket: String,
+}
+
 /// One of this member's devices.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct DeviceView {

@@ -99,6 +99,10 @@ pub struct CircleDoc {
     /// Changes to the generated schedule.
     #[autosurgeon(missing = "Default::default")]
     pub schedule: Schedule,
+    /// Keepers the circle enrolled: keeper id (hex) → its ticket. Plain
+    /// values, so adding one keeper never hides another.
+    #[autosurgeon(missing = "Default::default")]
+    pub keepers: HashMap<String, String>,
 }
 
 /// How often and when a circle meets, as stored and as typed into a form
@@ -560,6 +564,15 @@ pub fn put_value<V: Into<automerge::ScalarValue>>(
     match value {
         Some(v) => doc.put(&obj, key, v.into())?,
         None => doc.delete(&obj, key)?,
+    }
+    Ok(())
+}
+
+/// Makes `key` of the root map a map if it is none (documents made before
+/// it existed).
+pub fn ensure_root_map(doc: &mut AutoCommit, key: &str) -> Result<(), DocError> {
+    if !matches!(doc.get(ROOT, key)?, Some((Value::Object(ObjType::Map), _))) {
+        doc.put_object(ROOT, key, ObjType::Map)?;
     }
     Ok(())
 }

@@ -94,6 +94,8 @@ codes! {
     UnknownGoal = "unknown_goal",
     /// No such contract.
     UnknownContract = "unknown_contract",
+    /// No such keeper enrolled in the circle.
+    UnknownKeeper = "unknown_keeper",
     /// The circle has no gathering this device can read.
     NoGathering = "no_gathering",
     /// The circle has no cadence yet.

@@ -8,6 +8,11 @@
 //! carries the member and one of the member's devices to dial; the new
 //! device presents the secret and its signed request to be linked, and
 //! that device links it into every circle of the member.
+//!
+//! A keeper ticket names a keeper (an always-on peer that stores a circle's
+//! sealed records) and the secret its operator handed out: a member's
+//! device presents it with a circle id (`Keep`), and the keeper lets that
+//! device in to hand it the circle's records.
 
 use crate::wire::{read_frame, write_frame, WireError};
 use circlekeep_model::ErrorCode;
@@ -28,6 +33,8 @@ pub const DEVICE_TICKET_PREFIX: &str = "circlekeep-device1:";
 pub const INVITE_LINK_PREFIX: &str = "circlekeep://invite1/";
 /// A device ticket as a link, for the new device to open.
 pub const DEVICE_LINK_PREFIX: &str = "circlekeep://device1/";
+/// Every keeper ticket starts with this.
+pub const KEEPER_TICKET_PREFIX: &str = "circlekeep-keeper1:";
 /// Largest invite message.
 const MAX_INVITE_FRAME: usize = 64 << 10;
 /// How long either side waits for the other during an invite.
@@ -66,6 +73,47 @@ pub struct DeviceTicket {
     pub secret: [u8; 32],
     /// When it stops working (Unix seconds).
     pub expires_at: u64,
+}
+
+/// Where a keeper listens, and the secret that lets members enrol a
+/// circle with it (it does not expire: the keeper's operator replaces it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeeperTicket {
+    /// The keeper's endpoint id.
+    pub keeper: MemberId,
+    /// Where it listened when it made the ticket.
+    pub direct: Vec<SocketAddr>,
+    /// Its home relay, if any.
+    pub relay: Option<String>,
+    /// The enrolment secret.
+    pub secret: [u8; 32],
+}
+
+impl fmt::Display for KeeperTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_ticket(f, KEEPER_TICKET_PREFIX, self)
+    }
+}
+
+impl FromStr for KeeperTicket {
+    type Err = TicketError;
+
+    fn from_str(text: &str) -> Result<Self, TicketError> {
+        read_ticket(text, [KEEPER_TICKET_PREFIX, KEEPER_TICKET_PREFIX])
+    }
+}
+
+impl KeeperTicket {
+    /// The keeper's address as the ticket gives it.
+    pub fn addr(&self) -> Option<iroh::EndpointAddr> {
+        let id = iroh::PublicKey::from_bytes(self.keeper.as_bytes()).ok()?;
+        let mut addr = iroh::EndpointAddr::new(id)
+            .with_addrs(self.direct.iter().map(|a| iroh::TransportAddr::Ip(*a)));
+        if let Some(relay) = self.relay.as_deref().and_then(|r| r.parse().ok()) {
+            addr = addr.with_relay_url(relay);
+        }
+        Some(addr)
+    }
 }
 
 impl DeviceTicket {
@@ -274,6 +322,16 @@ pub(crate) enum InviteMessage {
     Presented {
         admitted: bool,
     },
+    /// A member's device asks a keeper to keep `circle`, with the secret
+    /// of the keeper's ticket.
+    Keep {
+        circle: CircleId,
+        secret: [u8; 32],
+    },
+    /// Whether the keeper lets the device in for that circle.
+    Kept {
+        admitted: bool,
+    },
 }
 
 /// What a new device is answered once linked: the circles it was linked
@@ -375,6 +433,29 @@ where
     }
 }
 
+/// A member's device asks the keeper of `ticket` to keep `circle`;
+/// answers whether the keeper lets it in to hand over the circle's records.
+pub(crate) async fn keep<W, R>(
+    writer: &mut W,
+    reader: &mut R,
+    ticket: &KeeperTicket,
+    circle: CircleId,
+) -> Result<bool, JoinError>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let keep = InviteMessage::Keep {
+        circle,
+        secret: ticket.secret,
+    };
+    match exchange(writer, reader, &keep, "the keeper did not answer").await? {
+        Some(InviteMessage::Kept { admitted }) => Ok(admitted),
+        Some(InviteMessage::Refused(refusal)) => Err(JoinError::Refused(refusal)),
+        _ => Err(JoinError::Protocol("unexpected answer".into())),
+    }
+}
+
 /// What a dialing device asks on the invite ALPN.
 pub(crate) enum Request {
     /// A newcomer joins a circle.
@@ -383,6 +464,8 @@ pub(crate) enum Request {
     Link { secret: [u8; 32], request: Vec<u8> },
     /// A device presents the operations that link it into a circle.
     Present { circle: CircleId, ops: Vec<Vec<u8>> },
+    /// A member's device asks a keeper to keep a circle.
+    Keep { circle: CircleId, secret: [u8; 32] },
 }
 
 /// A newcomer's request: the circle, the secret, the member card.
@@ -412,6 +495,9 @@ pub(crate) async fn read_request<R: AsyncRead + Unpin>(
         Ok(Ok(Some(InviteMessage::Present { circle, ops }))) => {
             Ok(Request::Present { circle, ops })
         }
+        Ok(Ok(Some(InviteMessage::Keep { circle, secret }))) => {
+            Ok(Request::Keep { circle, secret })
+        }
         Ok(Err(e)) => Err(e),
         _ => Err(WireError::Garbage),
     }
@@ -428,6 +514,7 @@ pub(crate) enum Outcome {
     Joined(CircleId),
     Linked(Linked),
     Presented(bool),
+    Kept(bool),
 }
 
 /// Answers the dialing device.
@@ -439,6 +526,9 @@ pub(crate) async fn answer<W: AsyncWrite + Unpin>(
         Ok(Outcome::Joined(circle)) => InviteMessage::Joined { circle: *circle },
         Ok(Outcome::Linked(linked)) => InviteMessage::Linked(linked.clone()),
         Ok(Outcome::Presented(admitted)) => InviteMessage::Presented {
+            admitted: *admitted,
+        },
+        Ok(Outcome::Kept(admitted)) => InviteMessage::Kept {
             admitted: *admitted,
         },
         Err(refusal) => InviteMessage::Refused(refusal.clone()),
@@ -484,6 +574,9 @@ mod tests {
             let _ = encoded.parse::<DeviceTicket>();
             let _ = format!("{INVITE_LINK_PREFIX}{text}").parse::<Ticket>();
             let _ = format!("{DEVICE_LINK_PREFIX}{text}").parse::<DeviceTicket>();
+            let _ = format!("{KEEPER_TICKET_PREFIX}{text}").parse::<KeeperTicket>();
+            let encoded = format!("{KEEPER_TICKET_PREFIX}{}", BASE64URL_NOPAD.encode(&bytes));
+            let _ = encoded.parse::<KeeperTicket>();
         }
 
         #[test]
@@ -518,6 +611,16 @@ mod tests {
             // An invite is not a device ticket, nor the other way round.
             prop_assert!(device.to_string().parse::<Ticket>().is_err());
             prop_assert!(device.link().parse::<Ticket>().is_err());
+            let keeper = KeeperTicket {
+                keeper: MemberId(inviter),
+                direct: vec![SocketAddr::from(([10, 0, 0, 1], port))],
+                relay: None,
+                secret,
+            };
+            prop_assert_eq!(keeper.to_string().parse::<KeeperTicket>(), Ok(keeper.clone()));
+            // A keeper ticket is no device ticket, nor the other way round.
+            prop_assert!(keeper.to_string().parse::<DeviceTicket>().is_err());
+            prop_assert!(device.to_string().parse::<KeeperTicket>().is_err());
             let code = device.short_code(&MemberId(secret));
             prop_assert!(code.len() == 7 && code.as_bytes()[3] == b'-');
         }

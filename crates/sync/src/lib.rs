@@ -25,7 +25,9 @@ pub mod wire;
 /// changed (no circle has this id: circle ids are hashes).
 pub const JOURNAL_CHANGED: CircleId = CircleId([0; 32]);
 
-pub use invite::{DeviceTicket, InviteRefusal, JoinError, Linked, Ticket, TicketError};
+pub use invite::{
+    DeviceTicket, InviteRefusal, JoinError, KeeperTicket, Linked, Ticket, TicketError,
+};
 pub use iroh::EndpointAddr;
 pub use node::{
     Node, NodeConfig, NodeError, Relay, SyncReport, CLOSE_BUSY, MAX_INVITE_CONNECTIONS,
@@ -247,6 +249,24 @@ pub trait Replica: Send + Sync + 'static {
     /// Checks a proof a peer sent; returns the author it flags, if it holds.
     fn ingest_fork(&self, _circle: &CircleId, _records: Vec<Vec<u8>>) -> Option<MemberId> {
         None
+    }
+    /// The keepers serving circles this device is in, by circle: they
+    /// are dialed like members (and sent the circle's sealed records), and
+    /// presented each circle once per run so they let this device in.
+    fn keepers(&self) -> Vec<(CircleId, KeeperTicket)> {
+        Vec::new()
+    }
+    /// (A keeper's side.) `peer` presents the enrolment secret of this
+    /// keeper's ticket for `circle`: answer whether `peer` may now sync it
+    /// here (it still has to show, by the circle's own operations, that it
+    /// is a current device of a member).
+    fn keep_circle(
+        &self,
+        _circle: &CircleId,
+        _secret: &[u8; 32],
+        _peer: &MemberId,
+    ) -> Result<bool, InviteRefusal> {
+        Err(InviteRefusal::Unknown)
     }
     /// Keeps the address book (opaque bytes; the replica seals them).
     fn save_addresses(&self, bytes: &[u8]);

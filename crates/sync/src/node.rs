@@ -3,7 +3,7 @@
 //! dialer that keeps every member connected (with backoff), and status.
 
 use crate::address_book::AddressBook;
-use crate::invite::{self, DeviceTicket, JoinError, Linked, Ticket};
+use crate::invite::{self, DeviceTicket, JoinError, KeeperTicket, Linked, Ticket};
 use crate::session::{self, Host, Mode};
 use crate::status::{CircleStatus, MemberStatus, NodeStatus};
 use crate::wire::{PeerAddress, INVITE_ALPN, SYNC_ALPN};
@@ -146,6 +146,8 @@ struct PeerState {
     in_sync: bool,
     /// The member refused this device as a stranger at its last dial.
     refused: bool,
+    /// A keeper that took every circle this device asked it to keep.
+    enrolled: bool,
     known: BTreeMap<CircleId, Summary>,
 }
 
@@ -209,6 +211,13 @@ impl<R: Replica> Inner<R> {
     /// circles it left that have not yet shown they know (runs blocking).
     fn contacts(&self) -> BTreeSet<MemberId> {
         let mut contacts = self.replica.peers();
+        let keepers: Vec<PeerAddress> = self
+            .replica
+            .keepers()
+            .iter()
+            .filter_map(|(_, t)| t.addr().map(|a| peer_address(t.keeper, &a)))
+            .collect();
+        self.learn_addresses(&keepers);
         let farewells = self.replica.farewells();
         let peers = lock(&self.peers);
         contacts.extend(
@@ -342,6 +351,7 @@ async fn dial<R: Replica>(inner: Arc<Inner<R>>, member: MemberId, mode: Mode) ->
     };
     let addr = lock(&inner.book).endpoint_addr(id, &member);
     present_links(&inner, member, &addr).await;
+    enrol(&inner, member, &addr).await;
     let connection = match tokio::time::timeout(
         CONNECT_TIMEOUT,
         inner.endpoint.connect(addr, SYNC_ALPN),
@@ -434,6 +444,44 @@ async fn present_links<R: Replica>(inner: &Arc<Inner<R>>, member: MemberId, addr
             }
         }
     }
+}
+
+/// Asks `member`, if it keeps circles of this device's, to keep them
+/// (once per run, and again after it refused this device), one invite
+/// connection each, so that the sync connection after it is let in.
+async fn enrol<R: Replica>(inner: &Arc<Inner<R>>, member: MemberId, addr: &EndpointAddr) {
+    let due = lock(&inner.peers)
+        .get(&member)
+        .is_none_or(|p| !p.enrolled || p.refused);
+    if !due {
+        return;
+    }
+    let replica = inner.replica.clone();
+    let circles = tokio::task::spawn_blocking(move || replica.keepers())
+        .await
+        .unwrap_or_default();
+    let mut all = true;
+    for (circle, ticket) in circles.iter().filter(|(_, t)| t.keeper == member) {
+        let connect = inner.endpoint.connect(addr.clone(), INVITE_ALPN);
+        let Ok(Ok(connection)) = tokio::time::timeout(CONNECT_TIMEOUT, connect).await else {
+            return;
+        };
+        let answer = match connection.open_bi().await {
+            Ok((mut send, mut recv)) => invite::keep(&mut send, &mut recv, ticket, *circle).await,
+            Err(e) => Err(JoinError::Unreachable(e.to_string())),
+        };
+        connection.close(VarInt::from_u32(CLOSE_DONE), b"thanks");
+        all &= matches!(answer, Ok(true));
+        match answer {
+            Ok(admitted) => {
+                tracing::info!(keeper = %member.short(), circle = %circle.short(), admitted, "asked a keeper to keep a circle")
+            }
+            Err(e) => {
+                tracing::info!(keeper = %member.short(), circle = %circle.short(), "a keeper did not take a circle: {e}")
+            }
+        }
+    }
+    inner.peer(&member, |p| p.enrolled = all);
 }
 
 fn finish(connection: &Connection, member: &MemberId, outcome: Result<(), session::SessionError>) {
@@ -653,6 +701,19 @@ impl<R: Replica> Node<R> {
             relay,
             secret,
             expires_at,
+        }
+    }
+
+    /// This node's keeper ticket, for the enrolment `secret` its replica
+    /// checks.
+    pub fn keeper_ticket(&self, secret: [u8; 32]) -> KeeperTicket {
+        let addr = self.addr();
+        let relay = addr.relay_urls().next().map(|u| u.to_string());
+        KeeperTicket {
+            keeper: self.id(),
+            direct: addr.ip_addrs().copied().collect(),
+            relay,
+            secret,
         }
     }
 

@@ -182,6 +182,14 @@ impl CircleRuntime {
         Some(view)
     }
 
+    /// Runs `f` on the circle document's cached view, without copying it.
+    pub(crate) fn read_circle_doc<T>(&self, f: impl FnOnce(&CircleDoc) -> T) -> Option<T> {
+        if self.circle_view.borrow().is_none() {
+            self.circle_doc()?;
+        }
+        self.circle_view.borrow().as_ref().map(f)
+    }
+
     /// Maps a signing device's hex id to its member's (the log's links).
     pub(crate) fn owners(&self) -> impl Fn(String) -> String + '_ {
         |device: String| {

@@ -116,6 +116,9 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
                     invite::Request::Present { circle, ops } => replica
                         .present_link(&circle, &ops, &newcomer)
                         .map(invite::Outcome::Presented),
+                    invite::Request::Keep { circle, secret } => replica
+                        .keep_circle(&circle, &secret, &newcomer)
+                        .map(invite::Outcome::Kept),
                 })
                 .await
                 .unwrap_or_else(|e| Err(InviteRefusal::Failed(e.to_string())))
@@ -136,6 +139,9 @@ impl<R: Replica> ProtocolHandler for InviteProtocol<R> {
                 if *admitted {
                     self.inner.wake.notify_one();
                 }
+            }
+            Ok(invite::Outcome::Kept(admitted)) => {
+                tracing::info!(device = %newcomer.short(), admitted, "a device asked this keeper to keep a circle");
             }
             Ok(invite::Outcome::Linked(linked)) => {
                 tracing::info!(device = %newcomer.short(), circles = linked.circles.len(), "linked a new device of this member");
