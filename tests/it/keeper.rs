@@ -7,6 +7,7 @@ use circlekeep_engine::{HistoryPolicy, SledStore};
 use circlekeep_keeper::{Keeper, KeeperHome};
 use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
 use circlekeep_sync::{EndpointAddr, KeeperTicket, Node, NodeConfig};
+use circlekeep_tests::cli::{Device, LOOPBACK};
 use circlekeep_tests::{circle_of, date, eventually, files_containing, readable_notes, Peer};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -155,4 +156,153 @@ async fn a_removed_members_device_is_refused_once_the_keeper_knows() {
         "the removed member's device is refused"
     );
     keeper.node.shutdown().await;
+}
+
+/// `circlekeep keeper serve` at `port` from `home`; returns the child and
+/// the ticket it printed.
+fn serve_keeper(home: &std::path::Path, port: u16) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(circlekeep_tests::circlekeep_bin())
+        .args(["--home"])
+        .arg(home)
+        .args([
+            "keeper",
+            "serve",
+            "--relay",
+            "disabled",
+            "--local-discovery",
+            "off",
+        ])
+        .args(["--bind", &bind])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("keeper serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let ticket = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("circlekeep-keeper1:"))
+        .expect("the keeper prints its ticket");
+    (child, ticket)
+}
+
+/// Note texts as `note list` shows them on a command-line device.
+fn cli_notes(device: &Device<'_>) -> Vec<String> {
+    let notes = device.json(&["note", "list", "orchard"]);
+    let mut texts: Vec<String> = notes[0]["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n["text"].as_str().map(str::to_owned))
+        .collect();
+    texts.sort();
+    texts
+}
+
+/// From the command line: Ada enrols a keeper, writes and syncs while the
+/// keeper is killed (SIGKILL) under her; she keeps every note she saw
+/// saved, the keeper starts again from its folder, and Bo — offline
+/// throughout — receives every note from the keeper alone.
+#[test]
+fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ada, bo) = (
+        Device {
+            home: &dir.path().join("ada"),
+        },
+        Device {
+            home: &dir.path().join("bo"),
+        },
+    );
+    for (device, name) in [(&ada, "Ada"), (&bo, "Bo")] {
+        device.ok(&["init", "--name", name, "--kdf-work-factor", "10"]);
+    }
+    let box_home = dir.path().join("keeper-box");
+    let port = circlekeep_tests::free_udp_port();
+    let (mut keeper, ticket) = serve_keeper(&box_home, port);
+    assert_eq!(
+        Device { home: &box_home }.json(&["keeper", "ticket"])["ticket"],
+        ticket.as_str()
+    );
+
+    ada.ok(&["circle", "create", "Orchard circle"]);
+    let card = bo.json(&["id"])["card"].as_str().expect("card").to_owned();
+    ada.ok(&["member", "add", "orchard", &card]);
+    assert_eq!(
+        ada.error_code(&[
+            "circle",
+            "keeper",
+            "add",
+            "orchard",
+            "circlekeep-invite1:AAAA"
+        ]),
+        (1, "bad_ticket".to_owned())
+    );
+    let added = ada.json(&["circle", "keeper", "add", "orchard", &ticket]);
+    let keeper_id = added["keeper"].as_str().expect("id").to_owned();
+    ada.ok(&["gathering", "new", "orchard", "--date", "2027-01-07"]);
+    let bundle = dir.path().join("to-bo.ckb");
+    let path = bundle.to_str().expect("path");
+    ada.ok(&["bundle", "export", "orchard", path]);
+    bo.ok(&["bundle", "import", path]);
+    bo.ok(&["circle", "accept", "orchard"]);
+    let listed = bo.json(&["circle", "keeper", "list", "orchard"]);
+    assert_eq!(listed[0]["keeper"]["id"], keeper_id.as_str(), "{listed}");
+
+    let mut sync = vec!["sync", "--timeout", "5s"];
+    sync.extend(LOOPBACK);
+    let mut written = Vec::new();
+    for i in 0..12 {
+        let text = format!("orchard note {i:02}");
+        ada.ok(&["note", "add", "orchard", &text]);
+        written.push(text);
+        if i % 3 == 2 {
+            let syncing = ada.cmd(&sync).stdout(std::process::Stdio::null()).spawn();
+            if i == 5 {
+                // The keeper dies while Ada's sync is under way.
+                std::thread::sleep(Duration::from_millis(40));
+                keeper.kill().expect("kill the keeper");
+                keeper.wait().expect("reap");
+            }
+            syncing.expect("sync").wait().expect("sync ends");
+        }
+    }
+    written.sort();
+    assert_eq!(cli_notes(&ada), written, "Ada keeps everything she wrote");
+
+    let (mut keeper, again) = serve_keeper(&box_home, port);
+    assert_eq!(again, ticket, "the keeper comes back as itself");
+    let report = ada.json(&sync);
+    assert!(
+        report["synced"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|k| *k == keeper_id.as_str()),
+        "{report}"
+    );
+    let report = bo.json(&sync);
+    assert!(
+        report["synced"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|k| *k == keeper_id.as_str()),
+        "{report}"
+    );
+    assert_eq!(cli_notes(&bo), written, "Bo got every note from the keeper");
+
+    ada.ok(&["circle", "keeper", "remove", "orchard", &keeper_id[..8]]);
+    assert_eq!(
+        ada.json(&["circle", "keeper", "list", "orchard"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        ada.error_code(&["circle", "keeper", "remove", "orchard", &keeper_id[..8]]),
+        (1, "unknown_keeper".to_owned())
+    );
+    keeper.kill().expect("stop the keeper");
+    keeper.wait().expect("reap");
 }

@@ -182,7 +182,7 @@ pub async fn serve(home: &Home, engine: Arc<Engine>, config: NodeConfig) -> anyh
 }
 
 /// Ctrl-C, or (Unix) SIGTERM.
-fn stop_asked() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn stop_asked() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     Ok(async move {

@@ -11,6 +11,7 @@ mod devices;
 mod output;
 mod brief;
 mod goals;
+mod keeper;
 mod network;
 mod practice;
 mod reflect;
@@ -135,6 +136,10 @@ enum Command {
     /// Device network settings (defaults for the networked commands).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run a keeper: an always-on peer that stores and forwards circles'
+    /// sealed records (from the data folder's `keeper/`; no identity needed).
+    #[command(subcommand)]
+    Keeper(keeper::KeeperCommand),
     #[command(flatten)]
     Practice(practice::PracticeCommand),
 }
@@ -157,6 +162,12 @@ pub(crate) struct NetArgs {
 enum OnOff {
     On,
     Off,
+}
+
+impl OnOff {
+    fn is_on(self) -> bool {
+        matches!(self, OnOff::On)
+    }
 }
 
 #[derive(Subcommand)]
@@ -211,6 +222,10 @@ enum CircleCommand {
         /// Circle name or id prefix.
         circle: String,
     },
+    /// Keepers of a circle: always-on peers that store and forward its
+    /// sealed records between gatherings.
+    #[command(subcommand)]
+    Keeper(keeper::CircleKeeperCommand),
     /// Records this device refused from a circle's bundles and peers, and why.
     Rejections {
         /// Circle name or id prefix.
@@ -409,7 +424,10 @@ pub struct Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serving = matches!(cli.command, Command::Serve { .. });
+    let serving = matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Keeper(keeper::KeeperCommand::Serve { .. })
+    );
     let default_level = if serving { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -474,6 +492,10 @@ fn new_passphrase() -> anyhow::Result<SecretString> {
 
 async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
     let home = home(cli.home.clone())?;
+    if let Command::Keeper(command) = cli.command {
+        keeper::run(&home, command, out).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Init {
         name,
         kdf_work_factor,
@@ -613,7 +635,7 @@ pub(crate) async fn dispatch(
             engine.member_card().ok().as_ref(),
             "Your member card:",
         ),
-        Command::Circle(c) => circle(engine, c, out)?,
+        Command::Circle(c) => circle(engine, node, c, out)?,
         Command::Member(m) => member(engine, m, out)?,
         Command::Device(d) => devices::run(engine, node, d, out).await?,
         Command::Gathering(g) => gathering(engine, g, out)?,
@@ -641,12 +663,18 @@ pub(crate) async fn dispatch(
             practice::run(engine, p, key_file, out)?
         }
         Command::Config(c) => network::config(engine, c, out)?,
+        Command::Keeper(_) => anyhow::bail!("run `circlekeep keeper` commands on their own"),
         Command::Search(args) => reflect::search(engine, args, out)?,
     }
     Ok(0)
 }
 
-fn circle(engine: &Engine, command: CircleCommand, out: &Output) -> anyhow::Result<()> {
+fn circle(
+    engine: &Engine,
+    node: Option<&Node<Engine>>,
+    command: CircleCommand,
+    out: &Output,
+) -> anyhow::Result<()> {
     match command {
         CircleCommand::Create { name, history } => {
             let policy = match history {
@@ -675,6 +703,7 @@ fn circle(engine: &Engine, command: CircleCommand, out: &Output) -> anyhow::Resu
             out.done("Left the circle.");
         }
         CircleCommand::Retro(args) => reflect::retro(engine, args, out)?,
+        CircleCommand::Keeper(k) => keeper::circle(engine, node, k, out)?,
         CircleCommand::Rejections { circle } => {
             out.rejections(&engine.rejections(engine.find_circle(&circle)?)?)
         }

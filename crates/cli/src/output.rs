@@ -6,8 +6,8 @@
 use circlekeep_engine::views::*;
 use circlekeep_engine::ErrorCode;
 use circlekeep_engine::{DeviceIdentity, EngineError, MemberCard};
-use circlekeep_sync::status::NodeStatus;
-use circlekeep_sync::{DeviceTicket, SyncReport, Ticket};
+use circlekeep_sync::status::{MemberStatus, NodeStatus};
+use circlekeep_sync::{DeviceTicket, KeeperTicket, SyncReport, Ticket};
 use serde::Serialize;
 use serde_json::json;
 use std::io::Write;
@@ -381,25 +381,47 @@ impl Output {
             for c in &status.circles {
                 say!(self, "Circle {}:", &c.circle[..8]);
                 for m in &c.members {
-                    let state = if m.connected {
-                        if m.in_sync {
-                            "connected, in sync"
-                        } else {
-                            "connected"
-                        }
-                    } else {
-                        "not connected"
-                    };
-                    let behind = m
-                        .entries_behind
-                        .map(|b| format!(", {b} entries to receive"))
-                        .unwrap_or_default();
-                    let ahead = m
-                        .entries_ahead
-                        .map(|a| format!(", {a} entries to send"))
-                        .unwrap_or_default();
-                    say!(self, "  {}  {state}{behind}{ahead}", &m.member[..8]);
+                    say!(self, "  {}  {}", &m.member[..8], peer_state(m));
                 }
+                for k in &c.keepers {
+                    say!(self, "  keeper {}  {}", &k.member[..8], peer_state(k));
+                }
+            }
+        });
+    }
+
+    /// A keeper's ticket, to give a member for `circle keeper add`.
+    pub fn keeper_ticket(&self, ticket: &KeeperTicket) {
+        self.emit(&json!({ "ticket": ticket.to_string() }), || {
+            say!(
+                self,
+                "Keeper ticket (a member enrols this keeper with `circlekeep circle keeper add CIRCLE TICKET`):\n{ticket}"
+            );
+        });
+    }
+
+    /// The keepers of a circle, with what the running node knows of each.
+    pub fn keepers(&self, keepers: &[KeeperView], status: &[MemberStatus]) {
+        let value: Vec<_> = keepers
+            .iter()
+            .map(|k| {
+                let known = status.iter().find(|s| s.member == k.id);
+                json!({ "keeper": k, "status": known })
+            })
+            .collect();
+        self.emit(&value, || {
+            if keepers.is_empty() {
+                say!(
+                    self,
+                    "No keeper. Enrol one with `circlekeep circle keeper add CIRCLE TICKET`."
+                );
+            }
+            for k in keepers {
+                let state = status.iter().find(|s| s.member == k.id).map_or_else(
+                    || "not serving here: run `circlekeep serve` to reach it".into(),
+                    peer_state,
+                );
+                say!(self, "{}  {}  {state}", k.short, k.addresses.join(", "));
             }
         });
     }
@@ -530,4 +552,22 @@ fn fork_warning(fork: &ForkView) -> String {
             fork.member.name, fork.device_short, fork.at, fork.member.name
         )
     }
+}
+
+/// Whether a peer (member or keeper) is connected and how far apart.
+fn peer_state(m: &MemberStatus) -> String {
+    let state = match (m.connected, m.in_sync) {
+        (true, true) => "connected, in sync",
+        (true, false) => "connected",
+        (false, _) => "not connected",
+    };
+    let behind = m
+        .entries_behind
+        .map(|b| format!(", {b} entries to receive"))
+        .unwrap_or_default();
+    let ahead = m
+        .entries_ahead
+        .map(|a| format!(", {a} entries to send"))
+        .unwrap_or_default();
+    format!("{state}{behind}{ahead}")
 }

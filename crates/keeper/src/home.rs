@@ -107,9 +107,10 @@ impl KeeperHome {
         let keeper = Arc::new(Keeper::open(store, self.id(), &self.secret)?);
         let node = Node::spawn(keeper, self.key, config).await?;
         let ticket = node.keeper_ticket(self.secret);
+        // The ticket carries the enrolment secret: as private as it.
         let path = self.dir.join(TICKET_FILE);
-        std::fs::write(&path, ticket.to_string())
-            .map_err(|source| KeeperHomeError::Io { path, source })?;
+        let _ = std::fs::remove_file(&path);
+        write_private(&path, ticket.to_string().as_bytes())?;
         Ok((node, ticket))
     }
 }
@@ -128,16 +129,25 @@ fn read_or_make(path: &Path) -> Result<[u8; 32], KeeperHomeError> {
             let mut secret = [0u8; 32];
             getrandom::getrandom(&mut secret)
                 .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(path).map_err(io)?;
-            file.write_all(&secret)
-                .and_then(|()| file.sync_all())
-                .map_err(io)?;
+            write_private(path, &secret)?;
             Ok(secret)
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Writes a new file readable by this user only, synced to disk.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeeperHomeError> {
+    let io = |source| KeeperHomeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io)
 }

@@ -80,10 +80,9 @@ impl<S: Store> Keeper<S> {
         }
         let mut state = self.lock();
         if let Some(fresh) = adopted {
+            // Kept now: its own log says who comes in, not the secret.
             state.circles.entry(*circle).or_insert(fresh);
-            if let Some(devices) = state.pending.get_mut(circle) {
-                devices.remove(from);
-            }
+            state.pending.remove(circle);
         }
         let Some(kept) = state.circles.get_mut(circle) else {
             return refused;
@@ -119,7 +118,11 @@ impl<S: Store> Replica for Keeper<S> {
             .circles
             .values()
             .flat_map(|c| c.membership().devices().keys().copied());
-        let pending = state.pending.values().flat_map(|d| d.keys().copied());
+        let pending = state
+            .pending
+            .iter()
+            .filter(|(id, _)| !state.circles.contains_key(id))
+            .flat_map(|(_, d)| d.keys().copied());
         kept.chain(pending).collect()
     }
 

@@ -839,19 +839,19 @@ impl<R: Replica> Node<R> {
                 (circle, members)
             })
             .collect();
+        let keepers = replica.keepers();
         let peers = lock(&self.inner.peers);
         let circles = devices
             .into_iter()
             .map(|(circle, members)| {
                 let mine = replica.summary(&circle).unwrap_or_default();
-                let members = members
-                    .into_iter()
-                    .map(|(m, devices)| {
+                let status_of =
+                    |id: MemberId, devices: &[MemberId]| {
                         let states: Vec<_> = devices.iter().filter_map(|d| peers.get(d)).collect();
                         let live = states.iter().find(|p| p.sessions > 0);
                         let known = live.or(states.first()).and_then(|p| p.known.get(&circle));
                         MemberStatus {
-                            member: m.to_hex(),
+                            member: id.to_hex(),
                             connected: live.is_some(),
                             last_seen: states.iter().filter_map(|p| p.last_seen).max().and_then(
                                 |t| t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs()),
@@ -860,11 +860,15 @@ impl<R: Replica> Node<R> {
                             entries_behind: known.map(|k| k.entries_beyond(&mine)),
                             entries_ahead: known.map(|k| mine.entries_beyond(k)),
                         }
-                    })
-                    .collect();
+                    };
                 CircleStatus {
                     circle: circle.to_hex(),
-                    members,
+                    members: members.iter().map(|(m, d)| status_of(*m, d)).collect(),
+                    keepers: keepers
+                        .iter()
+                        .filter(|(c, _)| *c == circle)
+                        .map(|(_, k)| status_of(k.keeper, &[k.keeper]))
+                        .collect(),
                 }
             })
             .collect();

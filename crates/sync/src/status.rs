@@ -27,6 +27,9 @@ pub struct CircleStatus {
     pub circle: String,
     /// The other current members.
     pub members: Vec<MemberStatus>,
+    /// The keepers the circle enrolled (`member` is the keeper's id;
+    /// `entries_ahead` is how far behind this device the keeper is).
+    pub keepers: Vec<MemberStatus>,
 }
 
 /// Sync status with one member.
@@ -46,9 +49,24 @@ pub struct MemberStatus {
     pub entries_ahead: Option<u64>,
 }
 
+impl MemberStatus {
+    /// Nothing known: no node, or never reached.
+    pub fn unknown(member: String) -> Self {
+        MemberStatus {
+            member,
+            connected: false,
+            last_seen: None,
+            in_sync: false,
+            entries_behind: None,
+            entries_ahead: None,
+        }
+    }
+}
+
 /// Status when no node is running: who is in each circle, nobody connected.
 pub fn offline<R: Replica>(replica: &R) -> NodeStatus {
     let me = replica.my_member();
+    let keepers = replica.keepers();
     NodeStatus {
         endpoint_id: me.to_hex(),
         direct_addresses: Vec::new(),
@@ -63,14 +81,12 @@ pub fn offline<R: Replica>(replica: &R) -> NodeStatus {
                 members: members
                     .into_iter()
                     .filter(|m| *m != me)
-                    .map(|m| MemberStatus {
-                        member: m.to_hex(),
-                        connected: false,
-                        last_seen: None,
-                        in_sync: false,
-                        entries_behind: None,
-                        entries_ahead: None,
-                    })
+                    .map(|m| MemberStatus::unknown(m.to_hex()))
+                    .collect(),
+                keepers: keepers
+                    .iter()
+                    .filter(|(c, _)| *c == circle)
+                    .map(|(_, k)| MemberStatus::unknown(k.keeper.to_hex()))
                     .collect(),
             })
             .collect(),
