@@ -80,6 +80,8 @@ pub fn run() {
             commands::schedule::reminders,
             commands::circles::add_member,
             commands::circles::remove_member,
+            commands::circles::add_keeper,
+            commands::circles::remove_keeper,
             commands::gatherings::open_gathering,
             commands::gatherings::notes,
             commands::gatherings::add_note,

@@ -9,7 +9,7 @@
 
 use chrono::Datelike;
 use circlekeep_engine::{Engine, Home, SecretString};
-use circlekeep_tests::cli::{Device, Serve, LOOPBACK, PASSPHRASE};
+use circlekeep_tests::cli::{serve_keeper, Device, Serve, LOOPBACK, PASSPHRASE};
 use circlekeep_tests::desktop::{app_processes, Desktop, Window};
 use circlekeep_tests::{eventually, files_containing};
 
@@ -135,6 +135,7 @@ async fn a_member_joins_types_and_syncs_in_the_desktop_app() {
     }
     keepsakes(&window, &exports, first).await;
     sync_by_file(&window, &ada, &exports, dir.path()).await;
+    a_keeper_through_the_window(&window, &ada, dir.path()).await;
     schedule_changes(&window, &ada, first).await;
     circle_life(&window, &ada, first).await;
     // The gathering Ada brought forward to tomorrow is announced to the
@@ -503,6 +504,76 @@ async fn sync_by_file(
         .screenshot(&window.artifacts().join("sync-by-file.png"))
         .await;
     window.click("#sync-file summary").await;
+}
+
+/// Bo enrols a keeper in the window; the row says when it is reachable,
+/// Ada's serving device learns it through the circle and reaches it too,
+/// and removing it asks first.
+async fn a_keeper_through_the_window(window: &Window, ada: &Device<'_>, dir: &std::path::Path) {
+    let port = circlekeep_tests::free_udp_port();
+    let (keeper, ticket) = serve_keeper(&dir.join("keeper-box"), port);
+    // The view may redraw under a click (the sync file just opened), and
+    // the keeper's row says whether it is reachable as of its drawing:
+    // click the tab again until it shows what is expected, as a user would.
+    members_tab_shows(
+        window,
+        "the Members tab without keepers",
+        "return !!document.getElementById('no-keepers');",
+    )
+    .await;
+    window.type_into("#add-keeper-form textarea", &ticket).await;
+    window.click("#add-keeper-form button").await;
+    let keeper_id = ticket_keeper(&ticket);
+    members_tab_shows(
+        window,
+        "the keeper reachable",
+        &format!("const row = document.querySelector('#keepers tr[data-keeper={keeper_id:?}]'); return !!row && row.querySelector('.sync').textContent.startsWith('reachable');"),
+    )
+    .await;
+    window
+        .screenshot(&window.artifacts().join("keepers.png"))
+        .await;
+    sees(
+        ada,
+        &["circle", "keeper", "list", CIRCLE],
+        "Ada reaches the keeper",
+        &|k| k[0]["keeper"]["id"] == keeper_id.as_str() && k[0]["status"]["connected"] == true,
+    )
+    .await;
+    answer(window, "#keepers button.danger", true).await;
+    window.shown("#no-keepers").await;
+    sees(
+        ada,
+        &["circle", "keeper", "list", CIRCLE],
+        "the keeper gone for Ada",
+        &|k| k.as_array().is_some_and(Vec::is_empty),
+    )
+    .await;
+    drop(keeper);
+}
+
+/// Clicks the Members tab until `predicate` holds there (within a minute).
+async fn members_tab_shows(window: &Window, what: &str, predicate: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        window.click("#tab-members").await;
+        if window.run(predicate).await == serde_json::Value::Bool(true) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            window
+                .screenshot(&window.artifacts().join("failure.png"))
+                .await;
+            panic!("the Members tab never showed {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
+/// The keeper a ticket names (as `circlekeep` reads it).
+fn ticket_keeper(ticket: &str) -> String {
+    let parsed: circlekeep_sync::KeeperTicket = ticket.parse().expect("a keeper ticket");
+    parsed.keeper.to_hex()
 }
 
 /// Ada copies her key file onto a second computer by hand (restoring a

@@ -7,7 +7,7 @@ use circlekeep_engine::{HistoryPolicy, SledStore};
 use circlekeep_keeper::{Keeper, KeeperHome};
 use circlekeep_sync::wire::{compressed, write_message, Hello, Message, SYNC_ALPN};
 use circlekeep_sync::{EndpointAddr, KeeperTicket, Node, NodeConfig};
-use circlekeep_tests::cli::{Device, LOOPBACK};
+use circlekeep_tests::cli::{serve_keeper, Device, LOOPBACK};
 use circlekeep_tests::{circle_of, date, eventually, files_containing, readable_notes, Peer};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -158,36 +158,6 @@ async fn a_removed_members_device_is_refused_once_the_keeper_knows() {
     keeper.node.shutdown().await;
 }
 
-/// `circlekeep keeper serve` at `port` from `home`; returns the child and
-/// the ticket it printed.
-fn serve_keeper(home: &std::path::Path, port: u16) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = std::process::Command::new(circlekeep_tests::circlekeep_bin())
-        .args(["--home"])
-        .arg(home)
-        .args([
-            "keeper",
-            "serve",
-            "--relay",
-            "disabled",
-            "--local-discovery",
-            "off",
-        ])
-        .args(["--bind", &bind])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("keeper serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let ticket = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("circlekeep-keeper1:"))
-        .expect("the keeper prints its ticket");
-    (child, ticket)
-}
-
 /// Note texts as `note list` shows them on a command-line device.
 fn cli_notes(device: &Device<'_>) -> Vec<String> {
     let notes = device.json(&["note", "list", "orchard"]);
@@ -221,7 +191,8 @@ fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
     }
     let box_home = dir.path().join("keeper-box");
     let port = circlekeep_tests::free_udp_port();
-    let (mut keeper, ticket) = serve_keeper(&box_home, port);
+    let (keeper, ticket) = serve_keeper(&box_home, port);
+    let mut keeper = Some(keeper);
     assert_eq!(
         Device { home: &box_home }.json(&["keeper", "ticket"])["ticket"],
         ticket.as_str()
@@ -251,7 +222,7 @@ fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
     let listed = bo.json(&["circle", "keeper", "list", "orchard"]);
     assert_eq!(listed[0]["keeper"]["id"], keeper_id.as_str(), "{listed}");
 
-    let mut sync = vec!["sync", "--timeout", "5s"];
+    let mut sync = vec!["sync", "--timeout", "3s"];
     sync.extend(LOOPBACK);
     let mut written = Vec::new();
     for i in 0..12 {
@@ -263,8 +234,7 @@ fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
             if i == 5 {
                 // The keeper dies while Ada's sync is under way.
                 std::thread::sleep(Duration::from_millis(40));
-                keeper.kill().expect("kill the keeper");
-                keeper.wait().expect("reap");
+                keeper.take().expect("running").kill();
             }
             syncing.expect("sync").wait().expect("sync ends");
         }
@@ -272,7 +242,7 @@ fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
     written.sort();
     assert_eq!(cli_notes(&ada), written, "Ada keeps everything she wrote");
 
-    let (mut keeper, again) = serve_keeper(&box_home, port);
+    let (keeper, again) = serve_keeper(&box_home, port);
     assert_eq!(again, ticket, "the keeper comes back as itself");
     let report = ada.json(&sync);
     assert!(
@@ -303,6 +273,5 @@ fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
         ada.error_code(&["circle", "keeper", "remove", "orchard", &keeper_id[..8]]),
         (1, "unknown_keeper".to_owned())
     );
-    keeper.kill().expect("stop the keeper");
-    keeper.wait().expect("reap");
+    drop(keeper);
 }

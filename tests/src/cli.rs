@@ -128,6 +128,37 @@ impl Device<'_> {
     }
 }
 
+/// Starts `circlekeep keeper serve` from `home` on loopback at `port`;
+/// returns it (stopped on drop) and the ticket it printed.
+pub fn serve_keeper(home: &Path, port: u16) -> (Serve, String) {
+    use std::io::BufRead;
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = Command::new(circlekeep_bin())
+        .arg("--home")
+        .arg(home)
+        .args([
+            "keeper",
+            "serve",
+            "--relay",
+            "disabled",
+            "--local-discovery",
+            "off",
+        ])
+        .args(["--bind", &bind])
+        .env_remove("CIRCLEKEEP_HOME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("keeper serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let ticket = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("circlekeep-keeper1:"))
+        .expect("the keeper prints its ticket");
+    (Serve(child), ticket)
+}
+
 /// A `circlekeep serve` child, stopped (SIGTERM) on drop.
 pub struct Serve(std::process::Child);
 

@@ -186,7 +186,7 @@ impl Window {
     pub async fn until(&self, what: &str, predicate: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let last = match self.client.execute(predicate, vec![]).await {
+            let last = match self.execute(predicate).await {
                 Ok(value) if truthy(&value) => {
                     eprintln!(
                         "[{:>6.1} s] window shows {what}",
@@ -224,10 +224,18 @@ impl Window {
 
     /// Runs JavaScript `script` (a function body) in the page; its result.
     pub async fn run(&self, script: &str) -> Value {
-        self.client
-            .execute(script, vec![])
+        self.execute(script)
             .await
             .unwrap_or_else(|e| panic!("the page refused a script: {e}"))
+    }
+
+    /// Runs `script` in the page, giving up after [`PATIENCE`]: a driver
+    /// that never answers fails the step instead of holding the run.
+    async fn execute(&self, script: &str) -> Result<Value, String> {
+        match tokio::time::timeout(PATIENCE, self.client.execute(script, vec![])).await {
+            Ok(outcome) => outcome.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("the driver did not answer within {PATIENCE:?}")),
+        }
     }
 
     /// Fills the form at `css` (field name, value) and sends it as the
@@ -302,7 +310,7 @@ impl Window {
     async fn holds_within(&self, predicate: &str, wait: Duration) -> bool {
         let deadline = Instant::now() + wait;
         loop {
-            if let Ok(value) = self.client.execute(predicate, vec![]).await {
+            if let Ok(value) = self.execute(predicate).await {
                 if truthy(&value) {
                     return true;
                 }

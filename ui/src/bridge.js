@@ -55,6 +55,9 @@ export const backend = {
   reminders: (hours) => call("reminders", { hours }),
   addMember: (circle, card) => call("add_member", { circle, card }),
   removeMember: (circle, member) => call("remove_member", { circle, member }),
+  /** Enrols a keeper (an always-on peer that stores and forwards sealed records) by its ticket. */
+  addKeeper: (circle, ticket) => call("add_keeper", { circle, ticket }),
+  removeKeeper: (circle, keeper) => call("remove_keeper", { circle, keeper }),
   openGathering: (circle, date, template, reportOn) => call("open_gathering", { circle, date, template, reportOn }),
   notes: (circle, gathering) => call("notes", { circle, gathering }),
   addNote: (circle, gathering, text) => call("add_note", { circle, gathering, text }),

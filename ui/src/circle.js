@@ -134,6 +134,32 @@ export class CircleView {
     ];
   }
 
+  /** Keepers: always-on peers the circle enrolled, which store and forward
+   * its sealed records between gatherings and read none of them. */
+  keepers(circle, acts, sync) {
+    const known = new Map((sync?.status.circles.find((c) => c.circle === circle.id)?.keepers ?? []).map((k) => [k.member, k]));
+    const state = (k) => {
+      const peer = known.get(k.id);
+      if (!peer) return "—";
+      if (!peer.connected) return peer.last_seen ? `not reachable, last seen ${ago(peer.last_seen)}` : "not reachable";
+      return peer.entries_ahead ? `reachable, ${peer.entries_ahead} behind` : "reachable, up to date";
+    };
+    const rows = circle.keepers.map((k) => el("tr", { "data-keeper": k.id },
+      el("td", { class: "mono" }, k.short), el("td", {}, k.addresses.join(", ")), el("td", { class: "sync" }, state(k)),
+      el("td", {}, !acts ? "" : el("button", { class: "danger", onclick: async () => {
+        if (await ask(`Stop using keeper ${k.short}? Members' devices stop sending it this circle's records.`, "Remove keeper")) await this.act(() => backend.removeKeeper(this.id, k.id))();
+      } }, "Remove"))));
+    return [
+      el("h3", {}, "Keepers"),
+      el("p", {}, "A keeper is an always-on computer (a home server, a small box) that holds this circle's sealed records while members' laptops are closed. It cannot read them, and it serves them only to the circle's members."),
+      rows.length
+        ? el("table", { id: "keepers" }, el("thead", {}, el("tr", {}, el("th", {}, "Keeper"), el("th", {}, "Address"), el("th", {}, "Sync"), el("th", {}))), el("tbody", {}, rows))
+        : el("p", { id: "no-keepers", class: "meta" }, "No keeper: records travel only while two members are online together."),
+      acts ? form({ id: "add-keeper-form" }, [el("textarea", { name: "ticket", rows: 2, placeholder: "The keeper's ticket (circlekeep-keeper1:…, from `circlekeep keeper ticket`)", required: true })], "Add keeper",
+        async (f) => { await backend.addKeeper(this.id, f.ticket.value.trim()); f.reset(); await this.refresh(); }, this.say) : null,
+    ];
+  }
+
   /** An invite as a link (opens Circlekeep on the join screen), a Copy
    * button, a QR code of the link, and the bare ticket. */
   invitePanel({ ticket, link, qr, qr_size: size }) {
@@ -452,6 +478,7 @@ export class CircleView {
     return el("section", { class: "tab-body" },
       el("table", { id: "members" }, el("thead", {}, el("tr", {}, el("th", {}, "Member"), el("th", {}, "Fingerprint"), el("th", {}, "Sync"), el("th", {}))), el("tbody", {}, rows)),
       ...(acts ? this.inviteAndAdd() : []),
+      ...this.keepers(circle, acts, sync),
       el("h3", {}, "Sync by file"),
       el("p", {}, "For a member no network reaches: save a sync file and hand it over (USB stick, e-mail). It holds only sealed, signed records; they open it with Sync by file."),
       el("label", {}, "For ",

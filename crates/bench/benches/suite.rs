@@ -87,6 +87,7 @@ fn main() -> std::process::ExitCode {
                 runtime.block_on(catch_up_and_scaling(&options, &mut scaling.borrow_mut()))
             }),
         ),
+        ("keeper", Box::new(|| runtime.block_on(keeper(&options)))),
         (
             "desktop app",
             Box::new(|| {
@@ -151,6 +152,33 @@ fn main() -> std::process::ExitCode {
         eprintln!("failed sections: {failed:?}");
         std::process::ExitCode::FAILURE
     }
+}
+
+/// A keeper: two members who missed the last gatherings catch up, one
+/// from a member and one through the keeper; then one keeper holds many
+/// circles shaped like that one (a year each).
+async fn keeper(options: &Options) -> Result<Vec<Figure>> {
+    let (circles, gatherings, missed) = if options.quick {
+        (10, 8, 2)
+    } else {
+        (100, 26, 6)
+    };
+    let spec = CircleSpec {
+        gatherings,
+        ..CircleSpec::TWO_YEARS
+    };
+    let (mut figures, shape) =
+        circlekeep_bench::keeper::catch_up_through_keeper(spec, missed).await?;
+    println!("a year of that circle: {shape:?} (synthetic circles take this shape)");
+    // A synthetic entry's payload is what is left of a real one's size.
+    let payload = shape.entry_bytes.saturating_sub(300).max(64);
+    figures.extend(circlekeep_bench::keeper::many_circles(
+        circles,
+        spec.members,
+        shape.per_author,
+        payload,
+    )?);
+    Ok(figures)
 }
 
 fn check(what: &str, ok: bool) -> Result<()> {

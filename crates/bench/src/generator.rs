@@ -154,102 +154,156 @@ impl Words {
 /// notes progress on it. After each gathering every member syncs with the
 /// founder by bundle, and the founder with every member.
 pub fn generate(spec: CircleSpec) -> Result<GeneratedCircle> {
-    let mut devices = Vec::with_capacity(spec.members);
-    for i in 0..spec.members {
-        devices.push(Peer::new(&format!("Member {}", i + 1), i as u8 + 1));
+    let mut generator = Generator::new(spec)?;
+    let everyone: Vec<usize> = (0..spec.members).collect();
+    for _ in 0..spec.gatherings {
+        generator.gathering(&everyone)?;
     }
-    let founder = devices[0].engine().clone();
-    let circle = founder.create_circle("Generated circle", HistoryPolicy::NewcomersSeeHistory)?;
-    for d in &devices[1..] {
-        founder.add_member(circle, &d.card())?;
+    Ok(generator.done())
+}
+
+/// A circle being generated one gathering at a time, with whoever is
+/// present (members absent neither write nor sync).
+pub struct Generator {
+    spec: CircleSpec,
+    circle: GeneratedCircle,
+    words: Words,
+    contracts: Vec<Option<String>>,
+    goals: Vec<Option<String>>,
+}
+
+impl Generator {
+    /// The members' devices and the circle, every member in it.
+    pub fn new(spec: CircleSpec) -> Result<Self> {
+        let mut devices = Vec::with_capacity(spec.members);
+        for i in 0..spec.members {
+            devices.push(Peer::new(&format!("Member {}", i + 1), i as u8 + 1));
+        }
+        let founder = devices[0].engine().clone();
+        let circle =
+            founder.create_circle("Generated circle", HistoryPolicy::NewcomersSeeHistory)?;
+        for d in &devices[1..] {
+            founder.add_member(circle, &d.card())?;
+        }
+        for d in &devices[1..] {
+            d.engine()
+                .import_bundle(&founder.export_bundle(circle, None)?)?;
+            d.engine().accept_circle(circle)?;
+        }
+        Ok(Generator {
+            spec,
+            circle: GeneratedCircle {
+                circle,
+                devices,
+                gatherings: Vec::with_capacity(spec.gatherings),
+                writes: 0,
+            },
+            words: Words(0x9E37_79B9_7F4A_7C15 ^ spec.gatherings as u64),
+            contracts: vec![None; spec.members],
+            goals: vec![None; spec.members],
+        })
     }
-    for d in &devices[1..] {
-        d.engine()
-            .import_bundle(&founder.export_bundle(circle, None)?)?;
-        d.engine().accept_circle(circle)?;
+
+    /// The circle so far.
+    pub fn circle(&self) -> &GeneratedCircle {
+        &self.circle
     }
-    let mut words = Words(0x9E37_79B9_7F4A_7C15 ^ spec.gatherings as u64);
-    let mut writes = 0;
-    let mut gatherings = Vec::with_capacity(spec.gatherings);
-    let mut contracts: Vec<Option<String>> = vec![None; spec.members];
-    let mut goals: Vec<Option<String>> = vec![None; spec.members];
-    let first = NaiveDate::from_ymd_opt(2024, 1, 4).unwrap_or_default();
-    for g in 0..spec.gatherings {
-        let facilitator = &devices[g % spec.members];
+
+    /// The next gathering, with the members at `present` (indexes; the
+    /// founder, who relays between members, must be among them).
+    pub fn gathering(&mut self, present: &[usize]) -> Result<()> {
+        let g = self.circle.gatherings.len();
+        let circle = self.circle.circle;
+        let devices: Vec<&Peer> = present.iter().map(|&m| &self.circle.devices[m]).collect();
+        let facilitator = devices[g % devices.len()];
+        let first = NaiveDate::from_ymd_opt(2024, 1, 4).unwrap_or_default();
         let date = first + chrono::Duration::days(14 * g as i64);
         let gathering = facilitator.engine().new_gathering(circle, date)?;
-        writes += 1;
-        gatherings.push(gathering);
+        self.circle.writes += 1;
+        self.circle.gatherings.push(gathering);
         // Everyone needs the gathering before writing into it.
         exchange(&devices, circle)?;
-        for (m, device) in devices.iter().enumerate() {
-            let engine = device.engine();
-            if g % 13 == 0 {
-                let goal_words = words.between(6, 12);
-                goals[m] = Some(engine.add_goal(circle, &words.sentence(goal_words))?);
+        let engines: Vec<_> = devices.iter().map(|d| d.engine().clone()).collect();
+        for (&m, engine) in present.iter().zip(&engines) {
+            self.circle.writes += self.member_writes(g, m, engine, gathering)?;
+        }
+        let devices: Vec<&Peer> = present.iter().map(|&m| &self.circle.devices[m]).collect();
+        exchange(&devices, circle)
+    }
+
+    /// What member `m` writes at gathering `g`; returns how many writes.
+    fn member_writes(
+        &mut self,
+        g: usize,
+        m: usize,
+        engine: &circlekeep_tests::TestEngine,
+        gathering: DocId,
+    ) -> Result<usize> {
+        let (circle, words) = (self.circle.circle, &mut self.words);
+        let mut writes = 0;
+        if g.is_multiple_of(13) {
+            let goal_words = words.between(6, 12);
+            self.goals[m] = Some(engine.add_goal(circle, &words.sentence(goal_words))?);
+            writes += 1;
+        } else if g.is_multiple_of(4) {
+            if let Some(goal) = &self.goals[m] {
+                let progress = words.between(10, 30);
+                engine.goal_progress(circle, goal, &words.sentence(progress))?;
                 writes += 1;
-            } else if g % 4 == 0 {
-                if let Some(goal) = &goals[m] {
-                    let progress = words.between(10, 30);
-                    engine.goal_progress(circle, goal, &words.sentence(progress))?;
-                    writes += 1;
-                }
             }
-            if let Some(contract) = contracts[m].take() {
-                let outcome =
-                    [Outcome::Kept, Outcome::Partly, Outcome::Not][(words.next() % 3) as usize];
-                let reflection = words.between(8, 25);
-                engine.report_contract(
-                    circle,
-                    &contract,
-                    Some(outcome),
-                    Some(&words.sentence(reflection)),
-                )?;
-                writes += 1;
-            }
-            for n in 0..spec.notes_per_member {
-                let length = words.between(30, 90);
-                let text = words.sentence(length);
-                let note = engine.add_note(circle, gathering, &text)?;
-                writes += 1;
-                if n == 0 {
-                    // A correction typed into the note: a few keystrokes.
-                    let at = text.encode_utf16().count() / 2;
-                    let edits: Vec<TextEdit> = "really "
-                        .chars()
-                        .enumerate()
-                        .map(|(i, c)| TextEdit {
-                            position: at + i,
-                            delete: 0,
-                            insert: c.to_string(),
-                        })
-                        .collect();
-                    engine.edit_note(circle, gathering, &note, &edits)?;
-                    writes += 1;
-                }
-            }
-            let length = words.between(8, 20);
-            contracts[m] = Some(engine.add_contract(
+        }
+        if let Some(contract) = self.contracts[m].take() {
+            let outcome =
+                [Outcome::Kept, Outcome::Partly, Outcome::Not][(words.next() % 3) as usize];
+            let reflection = words.between(8, 25);
+            engine.report_contract(
                 circle,
-                &words.sentence(length),
-                goals[m].as_deref(),
-                Some(gathering),
-            )?);
+                &contract,
+                Some(outcome),
+                Some(&words.sentence(reflection)),
+            )?;
             writes += 1;
         }
-        exchange(&devices, circle)?;
+        for n in 0..self.spec.notes_per_member {
+            let length = words.between(30, 90);
+            let text = words.sentence(length);
+            let note = engine.add_note(circle, gathering, &text)?;
+            writes += 1;
+            if n == 0 {
+                // A correction typed into the note: a few keystrokes.
+                let at = text.encode_utf16().count() / 2;
+                let edits: Vec<TextEdit> = "really "
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| TextEdit {
+                        position: at + i,
+                        delete: 0,
+                        insert: c.to_string(),
+                    })
+                    .collect();
+                engine.edit_note(circle, gathering, &note, &edits)?;
+                writes += 1;
+            }
+        }
+        let length = words.between(8, 20);
+        self.contracts[m] = Some(engine.add_contract(
+            circle,
+            &words.sentence(length),
+            self.goals[m].as_deref(),
+            Some(gathering),
+        )?);
+        Ok(writes + 1)
     }
-    Ok(GeneratedCircle {
-        circle,
-        devices,
-        gatherings,
-        writes,
-    })
+
+    /// The circle as generated.
+    pub fn done(self) -> GeneratedCircle {
+        self.circle
+    }
 }
 
 /// Everyone sends the founder what it lacks; the founder sends everyone
 /// what they lack.
-fn exchange(devices: &[Peer], circle: CircleId) -> Result<()> {
+fn exchange(devices: &[&Peer], circle: CircleId) -> Result<()> {
     let (founder, others) = match devices.split_first() {
         Some(split) => split,
         None => return Ok(()),

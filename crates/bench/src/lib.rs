@@ -7,6 +7,7 @@
 
 pub mod generator;
 pub mod hostile;
+pub mod keeper;
 pub mod membership;
 pub mod plain;
 pub mod report;

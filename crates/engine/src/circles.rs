@@ -138,6 +138,11 @@ impl<S: Store> Engine<S> {
                 sealed_entries: c.sealed_entries(),
                 rejected_entries: c.rejected_entries(),
                 forks: fork_views(c, &names, &self.me.device_id()),
+                keepers: c
+                    .keepers()
+                    .iter()
+                    .map(crate::keepers::keeper_view)
+                    .collect(),
             })
         })
     }

@@ -70,7 +70,7 @@ impl CircleRuntime {
     }
 }
 
-fn keeper_view(ticket: &KeeperTicket) -> KeeperView {
+pub(crate) fn keeper_view(ticket: &KeeperTicket) -> KeeperView {
     KeeperView {
         id: ticket.keeper.to_hex(),
         short: ticket.keeper.short(),

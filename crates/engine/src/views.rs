@@ -54,6 +54,8 @@ pub struct CircleView {
     /// Devices proven to have signed two different records for one place
     /// in their log (a copied key, or a modified app).
     pub forks: Vec<ForkView>,
+    /// Keepers the circle enrolled.
+    pub keepers: Vec<KeeperView>,
 }
 
 /// A device whose log forked: it signed two records that contradict each

@@ -4,7 +4,7 @@ use crate::state::{blocking, AppState, CommandError};
 use circlekeep_engine::practice::Setup;
 use circlekeep_engine::schedule::{Cadence, CadenceDoc};
 use circlekeep_engine::views::{
-    CircleSummary, CircleView, MemberView, PracticeView, RejectionSummary,
+    CircleSummary, CircleView, KeeperView, MemberView, PracticeView, RejectionSummary,
 };
 use circlekeep_engine::{today, HistoryPolicy};
 use tauri::State;
@@ -117,6 +117,35 @@ pub async fn add_member(
 ) -> Result<MemberView, CommandError> {
     state
         .in_circle(circle, move |engine, id| Ok(engine.add_member(id, &card)?))
+        .await
+}
+
+/// Enrols a keeper by its ticket: every member's device keeps it up to date.
+#[tauri::command]
+pub async fn add_keeper(
+    state: State<'_, AppState>,
+    circle: String,
+    ticket: String,
+) -> Result<KeeperView, CommandError> {
+    state
+        .in_circle(
+            circle,
+            move |engine, id| Ok(engine.add_keeper(id, &ticket)?),
+        )
+        .await
+}
+
+/// Stops using a keeper (by id): members' devices no longer send it anything.
+#[tauri::command]
+pub async fn remove_keeper(
+    state: State<'_, AppState>,
+    circle: String,
+    keeper: String,
+) -> Result<(), CommandError> {
+    state
+        .in_circle(circle, move |engine, id| {
+            Ok(engine.remove_keeper(id, &keeper)?)
+        })
         .await
 }
 
