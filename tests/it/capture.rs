@@ -11,7 +11,7 @@ use tokio::net::UdpSocket;
 const MARKER: &str = "WIRE-MARKER-5c1d: the layoffs start in March";
 
 /// A UDP forwarder in front of `target` that keeps a copy of every datagram.
-async fn forwarder(
+pub(crate) async fn forwarder(
     target: SocketAddr,
 ) -> (SocketAddr, Arc<Mutex<Vec<u8>>>, tokio::task::JoinHandle<()>) {
     let front = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
@@ -41,7 +41,7 @@ async fn forwarder(
     (address, seen, task)
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     let utf16: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
     [needle.as_bytes(), &utf16]
         .iter()

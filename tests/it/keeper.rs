@@ -25,7 +25,10 @@ struct RunningKeeper {
 async fn keeper() -> RunningKeeper {
     let dir = tempfile::tempdir().expect("folder");
     let home = KeeperHome::open(dir.path()).expect("keeper folder");
-    let (node, ticket) = home.serve(NodeConfig::loopback(0)).await.expect("serve");
+    let (node, ticket) = home
+        .serve(NodeConfig::loopback(0), circlekeep_keeper::DEFAULT_QUOTA)
+        .await
+        .expect("serve");
     RunningKeeper { dir, node, ticket }
 }
 
@@ -117,6 +120,60 @@ async fn a_note_written_while_the_other_is_offline_arrives_through_the_keeper() 
             "{secret:?} at rest on the keeper: {found:?}"
         );
     }
+}
+
+/// Everything Annabel and Bertil exchange with the keeper crosses a UDP
+/// forwarder that keeps a copy (as a router or the keeper's host would):
+/// the note arrives, and the capture holds none of the circle's content,
+/// names or circle name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_capture_of_the_keepers_traffic_holds_no_content() {
+    use crate::capture::{contains, forwarder};
+    let ann = Peer::new("Annabel Quist", 1);
+    let ben = Peer::new("Bertil Okafor", 2);
+    let keeper = keeper().await;
+    let real = *keeper
+        .node
+        .addr()
+        .ip_addrs()
+        .next()
+        .expect("the keeper listens");
+    let (via, captured, task) = forwarder(real).await;
+    let ticket = KeeperTicket {
+        direct: vec![via],
+        ..keeper.ticket.clone()
+    };
+    let circle = circle_of(&ann, &[&ben], HistoryPolicy::SinceJoining);
+    ann.add_keeper(circle, &ticket.to_string())
+        .expect("enrol the keeper");
+    let g = ann
+        .new_gathering(circle, date("2027-01-07"))
+        .expect("gathering");
+    ann.send(&ben, circle);
+    ann.add_note(circle, g, NOTE).expect("note");
+    for peer in [&ann, &ben] {
+        let node = peer.node().await;
+        let report = node.sync_once(SETTLE).await;
+        assert!(
+            report.synced.contains(&ticket.keeper.to_hex()),
+            "reached the keeper through the forwarder: {report:?}"
+        );
+        node.shutdown().await;
+    }
+    assert_eq!(readable_notes(&ben, circle), [NOTE], "through the keeper");
+    let wire = captured.lock().expect("lock").clone();
+    assert!(wire.len() > 4_000, "only {} bytes crossed", wire.len());
+    for secret in [
+        NOTE,
+        "Annabel Quist",
+        "Bertil Okafor",
+        "Thursday circle",
+        "orchard",
+    ] {
+        assert!(!contains(&wire, secret), "{secret:?} on the wire");
+    }
+    task.abort();
+    keeper.node.shutdown().await;
 }
 
 /// Once Bertil's removal reaches the keeper, his device is refused there,
@@ -244,24 +301,11 @@ fn a_keeper_killed_mid_write_loses_nothing_and_serves_again() {
 
     let (keeper, again) = serve_keeper(&box_home, port);
     assert_eq!(again, ticket, "the keeper comes back as itself");
-    let report = ada.json(&sync);
-    assert!(
-        report["synced"]
-            .as_array()
-            .expect("list")
-            .iter()
-            .any(|k| *k == keeper_id.as_str()),
-        "{report}"
-    );
-    let report = bo.json(&sync);
-    assert!(
-        report["synced"]
-            .as_array()
-            .expect("list")
-            .iter()
-            .any(|k| *k == keeper_id.as_str()),
-        "{report}"
-    );
+    for device in [&ada, &bo] {
+        let report = device.json(&sync);
+        let synced = report["synced"].as_array().expect("list");
+        assert!(synced.iter().any(|k| *k == keeper_id.as_str()), "{report}");
+    }
     assert_eq!(cli_notes(&bo), written, "Bo got every note from the keeper");
 
     ada.ok(&["circle", "keeper", "remove", "orchard", &keeper_id[..8]]);

@@ -163,6 +163,11 @@ pub fn serve_keeper(home: &Path, port: u16) -> (Serve, String) {
 pub struct Serve(std::process::Child);
 
 impl Serve {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Kills the serve at once (SIGKILL), as a crash or power cut would.
     pub fn kill(mut self) {
         let _ = self.0.kill();

@@ -13,6 +13,7 @@ use circlekeep_model::entry::{EntryBody, ENTRY_VERSION};
 use circlekeep_model::membership::Membership;
 use circlekeep_seal::signed::{sign_entry, verify_op};
 use circlekeep_sync::{Node, NodeConfig, Replica, Summary};
+use circlekeep_tests::cli::serve_keeper;
 use circlekeep_tests::{bytes_under, Peer, TestEngine};
 use std::time::{Duration, Instant};
 
@@ -89,40 +90,12 @@ pub fn synthetic(n: u32, members: usize, per_author: u64, payload: usize) -> Res
 /// `home`: how long until it serves (its ticket printed: every circle
 /// loaded), and its resident memory then (`VmRSS`, MiB).
 fn keeper_process(home: &std::path::Path) -> Result<(Duration, f64)> {
-    use std::io::BufRead;
     let started = Instant::now();
-    let mut child = std::process::Command::new(circlekeep_tests::circlekeep_bin())
-        .arg("--home")
-        .arg(home)
-        .args([
-            "keeper",
-            "serve",
-            "--relay",
-            "disabled",
-            "--local-discovery",
-            "off",
-        ])
-        .args(["--bind", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| BenchError::Check("no stdout".into()))?;
-    let served = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(std::result::Result::ok)
-        .any(|l| l.starts_with("circlekeep-keeper1:"));
+    let (keeper, _) = serve_keeper(home, circlekeep_tests::free_udp_port());
     let start = started.elapsed();
     std::thread::sleep(Duration::from_millis(500));
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let _ = child.kill();
-    let _ = child.wait();
-    if !served {
-        return Err(BenchError::Check("the keeper did not start".into()));
-    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", keeper.pid()))?;
+    keeper.kill();
     let kib = status
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
@@ -266,7 +239,7 @@ pub async fn catch_up_through_keeper(
     let port = circlekeep_tests::free_udp_port();
     let serve = || async {
         keeper_home
-            .serve(NodeConfig::loopback(port))
+            .serve(NodeConfig::loopback(port), circlekeep_keeper::DEFAULT_QUOTA)
             .await
             .map_err(|e| BenchError::Network(e.to_string()))
     };

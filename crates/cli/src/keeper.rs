@@ -21,6 +21,11 @@ pub(crate) enum KeeperCommand {
     Serve {
         #[command(flatten)]
         net: NetArgs,
+        /// What one circle may store here, in MiB; past it the keeper
+        /// refuses a circle's new entries (members keep syncing among
+        /// themselves). Membership operations always get in.
+        #[arg(long, default_value_t = 1024)]
+        quota_mib: u64,
     },
     /// Print the keeper's ticket (what a member gives `circle keeper add`).
     Ticket {
@@ -62,8 +67,9 @@ pub(crate) async fn run(home: &Home, command: KeeperCommand, out: &Output) -> an
     match command {
         KeeperCommand::Ticket { bind: Some(bind) } => out.keeper_ticket(&keeper.ticket_at(bind)),
         KeeperCommand::Ticket { bind: None } => out.keeper_ticket(&keeper.last_ticket()?),
-        KeeperCommand::Serve { net } => {
-            let (node, ticket) = keeper.serve(config(&net)?).await?;
+        KeeperCommand::Serve { net, quota_mib } => {
+            let quota = quota_mib.saturating_mul(1 << 20);
+            let (node, ticket) = keeper.serve(config(&net)?, quota).await?;
             out.keeper_ticket(&ticket);
             tracing::info!(keeper = %ticket.keeper.short(), "keeper serving; stop with Ctrl-C");
             crate::control::stop_asked()?.await;

@@ -7,7 +7,7 @@ use circlekeep_model::entry::{check_append, Entry, Tip};
 use circlekeep_model::membership::{Membership, Op};
 use circlekeep_model::{CircleId, EntryHash, MemberId, OpHash};
 use circlekeep_seal::signed::{verify_entry, verify_op};
-use circlekeep_store::{Store, StoredEntry};
+use circlekeep_store::{BlobKind, Store, StoredEntry};
 use circlekeep_sync::{Records, Summary};
 use std::collections::BTreeMap;
 
@@ -23,11 +23,20 @@ pub(crate) struct Taken {
 pub(crate) struct KeptCircle {
     membership: Membership,
     tips: BTreeMap<MemberId, Tip>,
+    /// Bytes of records stored (counted in the store beside them).
+    bytes: u64,
+    /// What the circle may store here.
+    quota: u64,
+}
+
+/// Where a circle's stored bytes are counted.
+fn counter_key(id: &CircleId) -> Vec<u8> {
+    [b"bytes/".as_slice(), id.as_bytes()].concat()
 }
 
 impl KeptCircle {
     /// The circle as stored.
-    pub fn load<S: Store>(store: &S, id: CircleId) -> Result<Self, KeeperError> {
+    pub fn load<S: Store>(store: &S, id: CircleId, quota: u64) -> Result<Self, KeeperError> {
         let ops = store.ops(&id).map_err(store_error)?;
         let ops = ops.iter().filter_map(|b| verify_op(b).ok());
         let (membership, _) = Membership::build(id, ops);
@@ -39,12 +48,38 @@ impl KeptCircle {
                 }
             }
         }
-        Ok(KeptCircle { membership, tips })
+        let counted = store
+            .blob(BlobKind::Setting, &counter_key(&id))
+            .map_err(store_error)?
+            .and_then(|b| Some(u64::from_le_bytes(b.try_into().ok()?)));
+        let mut circle = KeptCircle {
+            membership,
+            tips,
+            bytes: 0,
+            quota,
+        };
+        circle.bytes = match counted {
+            Some(bytes) => bytes,
+            None => circle.count(store)?,
+        };
+        Ok(circle)
+    }
+
+    /// Counts the bytes stored (a folder from before the counter).
+    fn count<S: Store>(&self, store: &S) -> Result<u64, KeeperError> {
+        let all = self.records_since(store, &Summary::default(), usize::MAX)?;
+        Ok(all.byte_len() as u64)
+    }
+
+    /// Whether `more` bytes still fit in the quota (counting them if so).
+    fn fits(&mut self, more: usize) -> bool {
+        let after = self.bytes.saturating_add(more as u64);
+        (after <= self.quota).then(|| self.bytes = after).is_some()
     }
 
     /// A circle first shown here by `ops`, if they found it and make
     /// `device` a current device of it (nothing is stored yet).
-    pub fn adopt(id: CircleId, ops: &[Vec<u8>], device: &MemberId) -> Option<Self> {
+    pub fn adopt(id: CircleId, ops: &[Vec<u8>], device: &MemberId, quota: u64) -> Option<Self> {
         let ops = ops.iter().filter_map(|b| verify_op(b).ok());
         let (membership, _) = Membership::build(id, ops);
         membership
@@ -53,6 +88,8 @@ impl KeptCircle {
             .then(|| KeptCircle {
                 membership: Membership::build(id, []).0,
                 tips: BTreeMap::new(),
+                bytes: 0,
+                quota,
             })
     }
 
@@ -125,8 +162,13 @@ impl KeptCircle {
         if accepted.is_empty() {
             return Ok(());
         }
+        // Counted, never refused for the quota: a removal must always get
+        // in (a member who filled the quota would stay let in otherwise).
+        let bytes: usize = accepted.iter().map(|(_, b)| b.len()).sum();
+        self.bytes = self.bytes.saturating_add(bytes as u64);
         let id = membership.circle();
         store.put_ops(&id, &accepted).map_err(store_error)?;
+        self.put_count(store)?;
         store.flush().map_err(store_error)?;
         taken.accepted += accepted.len();
         taken.ops.extend(accepted.iter().map(|(h, _)| *h));
@@ -149,7 +191,7 @@ impl KeptCircle {
             }
         }
         verified.sort_by_key(|e| (e.body.author, e.body.seq));
-        let mut accepted = Vec::new();
+        let (mut accepted, mut over_quota) = (Vec::new(), 0);
         for entry in verified {
             let (author, seq) = (entry.body.author, entry.body.seq);
             let tip = self.tips.get(&author);
@@ -170,6 +212,10 @@ impl KeptCircle {
                 taken.refused += 1;
                 continue;
             }
+            if !self.fits(entry.signed.len()) {
+                over_quota += 1;
+                continue;
+            }
             self.tips.insert(author, tip_of(&entry));
             taken.entries.push((author, seq));
             accepted.push(StoredEntry {
@@ -178,12 +224,25 @@ impl KeptCircle {
                 bytes: entry.signed,
             });
         }
+        if over_quota > 0 {
+            tracing::warn!(circle = %id.short(), refused = over_quota, "a circle is past its quota here");
+            taken.refused += over_quota;
+        }
         if accepted.is_empty() {
             return Ok(());
         }
         taken.accepted += accepted.len();
         store.put_entries(&id, &accepted).map_err(store_error)?;
+        self.put_count(store)?;
         store.flush().map_err(store_error)
+    }
+
+    /// Stores the byte count beside the records (flushed with them).
+    fn put_count<S: Store>(&self, store: &S) -> Result<(), KeeperError> {
+        let key = counter_key(&self.membership.circle());
+        store
+            .put_blob(BlobKind::Setting, &key, Some(&self.bytes.to_le_bytes()))
+            .map_err(store_error)
     }
 
     /// Whether the entry held at `entry`'s place is `entry`.

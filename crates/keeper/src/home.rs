@@ -99,12 +99,14 @@ impl KeeperHome {
 
     /// Starts serving: the store, the keeper over it, the sync node (which
     /// only accepts; members dial the keeper). Writes the ticket.
+    /// Each circle stores at most `quota` bytes (see [`Keeper::with_quota`]).
     pub async fn serve(
         &self,
         config: NodeConfig,
+        quota: u64,
     ) -> Result<(Node<Keeper<SledStore>>, KeeperTicket), KeeperHomeError> {
         let store = SledStore::open(&self.dir.join(STORE_DIR))?;
-        let keeper = Arc::new(Keeper::open(store, self.id(), &self.secret)?);
+        let keeper = Arc::new(Keeper::with_quota(store, self.id(), &self.secret, quota)?);
         let node = Node::spawn(keeper, self.key, config).await?;
         let ticket = node.keeper_ticket(self.secret);
         // The ticket carries the enrolment secret: as private as it.

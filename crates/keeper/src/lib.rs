@@ -32,6 +32,9 @@ use tokio::sync::broadcast;
 pub const MAX_PENDING: usize = 64;
 /// How long such a device has to sync the circle's operations.
 pub const PENDING_FOR: Duration = Duration::from_secs(600);
+/// What one circle may store on a keeper unless its operator says
+/// otherwise: a year of an eight-member circle is about 1 MB.
+pub const DEFAULT_QUOTA: u64 = 1 << 30;
 
 /// Why the keeper cannot serve.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,7 @@ struct State {
 /// A keeper over a store: the sync node's replica.
 pub struct Keeper<S: Store> {
     store: S,
+    quota: u64,
     me: MemberId,
     secret_hash: [u8; 32],
     state: Mutex<State>,
@@ -63,9 +67,21 @@ impl<S: Store> Keeper<S> {
     /// A keeper with endpoint id `me`, taking circles enrolled with
     /// `secret`, over what `store` holds.
     pub fn open(store: S, me: MemberId, secret: &[u8; 32]) -> Result<Self, KeeperError> {
+        Self::with_quota(store, me, secret, DEFAULT_QUOTA)
+    }
+
+    /// [`Keeper::open`], each circle storing at most `quota` bytes of
+    /// entries and operations; past it, entries are refused (operations
+    /// never are: a removal must always get in).
+    pub fn with_quota(
+        store: S,
+        me: MemberId,
+        secret: &[u8; 32],
+        quota: u64,
+    ) -> Result<Self, KeeperError> {
         let mut circles = BTreeMap::new();
         for id in store.circles().map_err(store_error)? {
-            match KeptCircle::load(&store, id) {
+            match KeptCircle::load(&store, id, quota) {
                 Ok(circle) => {
                     circles.insert(id, circle);
                 }
@@ -75,6 +91,7 @@ impl<S: Store> Keeper<S> {
         let (changes, _) = broadcast::channel(256);
         Ok(Keeper {
             store,
+            quota,
             me,
             secret_hash: secret_hash(secret),
             state: Mutex::new(State {

@@ -69,7 +69,7 @@ impl<S: Store> Keeper<S> {
             match state.circles.get(circle) {
                 Some(kept) if kept.membership().devices().contains_key(from) => None,
                 Some(_) => return refused,
-                None => match KeptCircle::adopt(*circle, ops, from) {
+                None => match KeptCircle::adopt(*circle, ops, from, self.quota) {
                     Some(fresh) => Some(fresh),
                     None => return refused,
                 },

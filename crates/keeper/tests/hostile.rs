@@ -231,6 +231,46 @@ fn what_is_kept_survives_a_restart() {
     assert_eq!(keeper.kept().len(), 1);
 }
 
+/// A keeper whose quota Ann's circle has filled refuses her new entries,
+/// still takes the operation that removes Ben (and shuts him out), and
+/// remembers the count across a restart; a larger quota takes them.
+#[test]
+fn a_circle_past_its_quota_takes_no_more_entries_but_every_operation() {
+    let dir = tempfile::tempdir().expect("folder");
+    let (ann, ben) = (device("Ann", 1), device("Ben", 2));
+    let (circle, g) = circle(&ann, &ben);
+    let (ops, entries) = ann.records(&circle);
+    let full: usize = ops.iter().chain(&entries).map(Vec::len).sum();
+    let open = |quota: u64| {
+        let store = SledStore::open(&dir.path().join("keeper")).expect("sled");
+        Keeper::with_quota(store, KEEPER, &SECRET, quota).expect("keeper")
+    };
+    let keeper = open(full as u64);
+    assert_eq!(enrol(&keeper, &ann, &circle), ops.len() + entries.len());
+    for i in 0..3 {
+        ann.engine
+            .add_note(circle, g, &format!("later {i}"))
+            .expect("note");
+    }
+    let (_, all) = ann.records(&circle);
+    let later = all[entries.len()..].to_vec();
+    let taken = keeper.ingest(&circle, &ann.id(), Vec::new(), later.clone());
+    assert_eq!((taken.accepted, taken.rejected), (0, later.len()));
+
+    ann.engine.remove_member(circle, ben.id()).expect("remove");
+    ann.send_ops_to(&keeper, &circle);
+    assert!(!keeper.is_member(&circle, &ben.id()), "the removal got in");
+    drop(keeper);
+
+    let keeper = open(full as u64);
+    let taken = keeper.ingest(&circle, &ann.id(), Vec::new(), later.clone());
+    assert_eq!(taken.accepted, 0, "the count survives a restart");
+    drop(keeper);
+    let keeper = open(u64::MAX);
+    let taken = keeper.ingest(&circle, &ann.id(), Vec::new(), later.clone());
+    assert_eq!(taken.accepted, later.len());
+}
+
 impl Device {
     /// Hands `keeper` the operations held of `circle`.
     fn send_ops_to(&self, keeper: &Keeper<SledStore>, circle: &CircleId) {
