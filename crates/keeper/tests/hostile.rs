@@ -271,6 +271,27 @@ fn a_circle_past_its_quota_takes_no_more_entries_but_every_operation() {
     assert_eq!(taken.accepted, later.len());
 }
 
+/// A keeper whose secret was replaced refuses the old one, and still
+/// serves the circles it keeps to their devices (who need no secret).
+#[test]
+fn a_replaced_secret_shuts_out_the_old_ticket_but_not_the_circles_kept() {
+    let dir = tempfile::tempdir().expect("folder");
+    let (ann, ben) = (device("Ann", 1), device("Ben", 2));
+    let (circle, g) = circle(&ann, &ben);
+    enrol(&keeper(&dir), &ann, &circle);
+    let store = SledStore::open(&dir.path().join("keeper")).expect("sled");
+    let keeper = Keeper::open(store, KEEPER, &[8; 32]).expect("keeper");
+    assert_eq!(
+        keeper.keep_circle(&circle, &SECRET, &ben.id()),
+        Err(InviteRefusal::Unknown)
+    );
+    assert!(keeper.peers().contains(&ben.id()));
+    ann.engine.add_note(circle, g, "after the new secret").expect("note");
+    let (_, entries) = ann.records(&circle);
+    let taken = keeper.ingest(&circle, &ann.id(), Vec::new(), entries);
+    assert_eq!(taken.accepted, 1);
+}
+
 impl Device {
     /// Hands `keeper` the operations held of `circle`.
     fn send_ops_to(&self, keeper: &Keeper<SledStore>, circle: &CircleId) {
