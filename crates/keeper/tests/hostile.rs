@@ -286,7 +286,9 @@ fn a_replaced_secret_shuts_out_the_old_ticket_but_not_the_circles_kept() {
         Err(InviteRefusal::Unknown)
     );
     assert!(keeper.peers().contains(&ben.id()));
-    ann.engine.add_note(circle, g, "after the new secret").expect("note");
+    ann.engine
+        .add_note(circle, g, "after the new secret")
+        .expect("note");
     let (_, entries) = ann.records(&circle);
     let taken = keeper.ingest(&circle, &ann.id(), Vec::new(), entries);
     assert_eq!(taken.accepted, 1);
