@@ -6,7 +6,7 @@
 //! ssh-agent socket, any process of the same user may use it.
 
 use crate::output::Output;
-use crate::{dispatch, Cli};
+use crate::{dispatch, Cli, Command};
 use circlekeep_engine::{CheckpointPolicy, Engine, Home};
 use circlekeep_sync::{Node, NodeConfig};
 use clap::Parser;
@@ -100,7 +100,7 @@ async fn run_forwarded(
     let code = match Cli::try_parse_from(argv) {
         Ok(mut cli) => {
             if let Some(cwd) = &request.cwd {
-                crate::resolve_paths(&mut cli.command, cwd);
+                resolve_paths(&mut cli.command, cwd);
             }
             let out = Output::to(cli.json, Box::new(stdout.clone()), Box::new(stderr.clone()));
             match dispatch(home, engine, Some(node), cli.command, &out).await {
@@ -200,4 +200,34 @@ pub(crate) fn stop_asked() -> std::io::Result<impl std::future::Future<Output = 
 fn restrict(path: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Makes a forwarded command's relative file paths relative to the
+/// caller's working folder rather than the serving process's.
+fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
+    use crate::practice::{ExportCommand, PracticeCommand};
+    use crate::{reflect, BundleCommand, CircleCommand};
+    let fix = |path: &mut PathBuf| {
+        if path.is_relative() {
+            *path = cwd.join(&*path);
+        }
+    };
+    match command {
+        Command::Bundle(BundleCommand::Export { file, .. } | BundleCommand::Import { file })
+        | Command::Circle(CircleCommand::Retro(reflect::RetroArgs { file, .. })) => fix(file),
+        Command::Practice(p) => match p {
+            PracticeCommand::Export(
+                ExportCommand::Ics { file, .. } | ExportCommand::Markdown { file, .. },
+            )
+            | PracticeCommand::Backup { file } => fix(file),
+            PracticeCommand::Restore { file, key_file, .. } => {
+                fix(file);
+                if let Some(k) = key_file {
+                    fix(k);
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
 }

@@ -571,35 +571,6 @@ async fn run(cli: Cli, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-/// Makes a forwarded command's relative file paths relative to the
-/// caller's working folder rather than the serving process's.
-pub(crate) fn resolve_paths(command: &mut Command, cwd: &std::path::Path) {
-    use practice::{ExportCommand, PracticeCommand};
-    let fix = |path: &mut PathBuf| {
-        if path.is_relative() {
-            *path = cwd.join(&*path);
-        }
-    };
-    match command {
-        Command::Bundle(BundleCommand::Export { file, .. } | BundleCommand::Import { file })
-        | Command::Circle(CircleCommand::Retro(reflect::RetroArgs { file, .. })) => fix(file),
-        Command::Practice(p) => match p {
-            PracticeCommand::Export(
-                ExportCommand::Ics { file, .. } | ExportCommand::Markdown { file, .. },
-            )
-            | PracticeCommand::Backup { file } => fix(file),
-            PracticeCommand::Restore { file, key_file, .. } => {
-                fix(file);
-                if let Some(k) = key_file {
-                    fix(k);
-                }
-            }
-            _ => {}
-        },
-        _ => {}
-    }
-}
-
 impl NetArgs {
     /// The flags as the engine takes them (unset ones: the device's `config`).
     pub(crate) fn choice(&self) -> NetChoice {
