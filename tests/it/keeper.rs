@@ -14,6 +14,15 @@ use tempfile::TempDir;
 
 const SETTLE: Duration = Duration::from_secs(30);
 const NOTE: &str = "Annabel's note: the orchard plan, marker 7c1e";
+/// What must appear nowhere on the keeper: the note, the members' and the
+/// circle's names, a word of the note.
+const SECRETS: [&str; 5] = [
+    NOTE,
+    "Annabel Quist",
+    "Bertil Okafor",
+    "Thursday circle",
+    "orchard",
+];
 
 /// A keeper serving from its own folder on loopback.
 struct RunningKeeper {
@@ -107,13 +116,7 @@ async fn a_note_written_while_the_other_is_offline_arrives_through_the_keeper() 
     );
     ben_node.shutdown().await;
     keeper.node.shutdown().await;
-    for secret in [
-        NOTE,
-        "Annabel Quist",
-        "Bertil Okafor",
-        "Thursday circle",
-        "orchard",
-    ] {
+    for secret in SECRETS {
         let found = files_containing(keeper.dir.path(), secret);
         assert!(
             found.is_empty(),
@@ -163,13 +166,7 @@ async fn a_capture_of_the_keepers_traffic_holds_no_content() {
     assert_eq!(readable_notes(&ben, circle), [NOTE], "through the keeper");
     let wire = captured.lock().expect("lock").clone();
     assert!(wire.len() > 4_000, "only {} bytes crossed", wire.len());
-    for secret in [
-        NOTE,
-        "Annabel Quist",
-        "Bertil Okafor",
-        "Thursday circle",
-        "orchard",
-    ] {
+    for secret in SECRETS {
         assert!(!contains(&wire, secret), "{secret:?} on the wire");
     }
     task.abort();
